@@ -1,0 +1,96 @@
+"""Entry point of `sgz`: lazy command loading and the one place errors become exit codes.
+
+Sub-command modules are imported only when their command runs, so `sgz --help` stays fast
+(see bench/bench_cold_start.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+# command name -> (module, attribute, one-line Chinese help shown by `sgz --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("archive.cli.vault_cmds", "init_cmd", "新建站点档案库（打印一次恢复码）"),
+    "user": ("archive.cli.user_cmds", "user_group", "管理工作人员及其角色"),
+    "file": ("archive.cli.vault_cmds", "file_cmd", "归档文件，打印档号"),
+    "show": ("archive.cli.vault_cmds", "show_cmd", "显示一件档案的著录信息"),
+    "ls": ("archive.cli.vault_cmds", "ls_cmd", "列出档案（归档文件目录）"),
+    "get": ("archive.cli.vault_cmds", "get_cmd", "解密导出一件档案（须说明事由，记入审计）"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        cmd = getattr(module, entry[1])
+        assert isinstance(cmd, click.Command)
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("命令"):
+            formatter.write_dl(rows)
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
+@click.option("--home", type=click.Path(file_okay=False), envvar="SGZ_HOME",
+              help="站点目录（含 station.toml、vault/、indexes/）；默认取 SGZ_HOME，否则为当前目录。")
+@click.option("--debug", is_flag=True, help="出错时显示完整调用栈。")
+@click.version_option(package_name="sgz", message="sgz %(version)s")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+    """sgz —— 乡镇（街道）社会工作服务站档案库与文书生成。
+
+    \b
+    示例：
+      sgz init --station station.toml --user zhangsan --role head
+      SGZ_USER=zhangsan sgz file 签字扫描件.pdf --category 服务 --title 入户走访记录
+      sgz search 临时救助
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+    ctx.obj["debug"] = debug
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Run the CLI; map library errors to `错误：…` and their exit code (DESIGN §8)."""
+    from archive.errors import ArchiveError
+
+    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        return cli.main(args=argv, prog_name="sgz", standalone_mode=False)
+    except ArchiveError as exc:
+        if debug:
+            raise
+        click.echo(f"错误：{exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("已取消。", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("已中断。", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Access control: roles, the policy (`archive.access.policy`) and its generated table."""

@@ -1,0 +1,191 @@
+"""age v1 file encryption (https://age-encryption.org/v1) on `cryptography` primitives.
+
+The public surface of the crypto layer: keys, streaming encrypt/decrypt and a pull reader.
+Decryption releases plaintext only after each 64 KiB chunk authenticated; every failure is an
+AgeError subclass naming the failing layer (armor, header, MAC, payload, no matching key).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from typing import Any, BinaryIO
+
+from archive.crypto.age_errors import (
+    AgeError,
+    ArmorError,
+    HeaderError,
+    HMACError,
+    KeyFormatError,
+    NoIdentityMatch,
+    PayloadError,
+)
+from archive.crypto.age_header import Header, Stanza, encode_header, parse_header, verify_mac
+from archive.crypto.age_keys import (
+    FILE_KEY_SIZE,
+    Identity,
+    Random,
+    Recipient,
+    ScryptIdentity,
+    ScryptRecipient,
+    X25519Identity,
+    X25519Recipient,
+)
+from archive.crypto.age_stream import (
+    CHUNK,
+    NONCE_SIZE,
+    ByteSource,
+    PayloadDecryptor,
+    encrypt_payload,
+    write_all,
+)
+from archive.crypto.armor import ArmorReader, ArmorWriter, looks_armored
+
+__all__ = [
+    "CHUNK",
+    "AgeError",
+    "ArmorError",
+    "HMACError",
+    "HeaderError",
+    "Identity",
+    "KeyFormatError",
+    "NoIdentityMatch",
+    "PayloadError",
+    "Recipient",
+    "ScryptIdentity",
+    "ScryptRecipient",
+    "Stanza",
+    "X25519Identity",
+    "X25519Recipient",
+    "decrypt",
+    "decrypt_bytes",
+    "encrypt",
+    "encrypt_bytes",
+    "open_decrypt",
+]
+
+
+def encrypt(
+    src: BinaryIO,
+    dst: BinaryIO,
+    recipients: Sequence[Recipient],
+    *,
+    armor: bool = False,
+    random: Random = os.urandom,
+) -> int:
+    """Encrypt src to dst for recipients, streaming; returns the plaintext bytes written.
+
+    random supplies the file key, nonce, ephemeral keys and salts (os.urandom unless a test
+    needs reproducible output).
+    """
+    if not recipients:
+        raise ValueError("at least one recipient is required")
+    file_key = random(FILE_KEY_SIZE)
+    stanzas = [s for r in recipients for s in r.wrap(file_key, random)]
+    if len(stanzas) != 1 and any(s.type == "scrypt" for s in stanzas):
+        raise ValueError("a scrypt recipient must be the only recipient")
+    out: Any = ArmorWriter(dst) if armor else dst
+    write_all(out, encode_header(stanzas, file_key))
+    nonce = random(NONCE_SIZE)
+    write_all(out, nonce)
+    total = encrypt_payload(src, out, file_key, nonce)
+    if armor:
+        out.finish()
+    return total
+
+
+def _unwrap(header: Header, identities: Sequence[Identity]) -> bytes:
+    if len(header.stanzas) != 1 and any(s.type == "scrypt" for s in header.stanzas):
+        raise HeaderError("a scrypt stanza must be the only stanza")
+    for identity in identities:
+        file_key = identity.unwrap(header.stanzas)
+        if file_key is not None:
+            if len(file_key) != FILE_KEY_SIZE:
+                raise HeaderError("unwrapped file key has the wrong size")
+            return file_key
+    raise NoIdentityMatch("no identity matched any recipient stanza")
+
+
+def _open(src: BinaryIO, identities: Sequence[Identity], armor: bool | None) -> PayloadDecryptor:
+    source = ByteSource(src)
+    if armor is None:
+        armor = looks_armored(source)
+    if armor:
+        source = ByteSource(ArmorReader(source))
+    header = parse_header(source)
+    file_key = _unwrap(header, identities)
+    verify_mac(header, file_key)
+    nonce = source.read(NONCE_SIZE)
+    if len(nonce) != NONCE_SIZE:
+        raise HeaderError("payload nonce missing or truncated")
+    return PayloadDecryptor(source, file_key, nonce)
+
+
+def decrypt(
+    src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity], *, armor: bool | None = None
+) -> int:
+    """Decrypt src to dst, streaming; returns the plaintext bytes written.
+
+    Identities are tried in order. armor=None detects ASCII armor from the first bytes. Each
+    chunk reaches dst only after it authenticated; on error the chunks already written stay.
+    """
+    decryptor = _open(src, identities, armor)
+    total = 0
+    while (chunk := decryptor.next_chunk()) is not None:
+        write_all(dst, chunk)
+        total += len(chunk)
+    return total
+
+
+class _PlaintextRaw(io.RawIOBase):
+    """A raw readable stream over a PayloadDecryptor."""
+
+    def __init__(self, decryptor: PayloadDecryptor) -> None:
+        super().__init__()
+        self._decryptor: PayloadDecryptor | None = decryptor
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            if self._decryptor is None:
+                return 0
+            chunk = self._decryptor.next_chunk()
+            if chunk is None:
+                self._decryptor = None
+                return 0
+            self._pending = chunk
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def open_decrypt(
+    src: BinaryIO, identities: Sequence[Identity], *, armor: bool | None = None
+) -> io.BufferedReader:
+    """A readable plaintext stream; the header is checked now, chunks as they are read.
+
+    Header failures raise here; payload failures raise from read().
+    """
+    return io.BufferedReader(_PlaintextRaw(_open(src, identities, armor)), CHUNK)
+
+
+def encrypt_bytes(
+    data: bytes, recipients: Sequence[Recipient], *, armor: bool = False
+) -> bytes:
+    """Encrypt a bytes object in memory."""
+    out = io.BytesIO()
+    encrypt(io.BytesIO(data), out, recipients, armor=armor)
+    return out.getvalue()
+
+
+def decrypt_bytes(data: bytes, identities: Sequence[Identity]) -> bytes:
+    """Decrypt a bytes object in memory (armor detected automatically)."""
+    out = io.BytesIO()
+    decrypt(io.BytesIO(data), out, identities)
+    return out.getvalue()

@@ -1,0 +1,197 @@
+"""The age STREAM payload (ChaCha20-Poly1305 in 64 KiB chunks) and buffered byte sources.
+
+Buffers are allocated once per stream and reused, so memory does not grow with the payload
+and no per-chunk bytes objects are created.
+"""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from archive.crypto.age_errors import PayloadError
+
+CHUNK = 64 * 1024
+TAG = 16
+ENC_CHUNK = CHUNK + TAG
+NONCE_SIZE = 16
+_READ_BLOCK = 16 * 1024
+
+
+def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
+    """HKDF-SHA256 with a 32-byte output, as every age derivation uses."""
+    return HKDF(algorithm=SHA256(), length=32, salt=salt, info=info).derive(ikm)
+
+
+def readinto_full(src: Any, view: memoryview) -> int:
+    """Fill view from src until full or EOF; returns the number of bytes stored."""
+    total = 0
+    size = len(view)
+    readinto = getattr(src, "readinto", None)
+    while total < size:
+        if readinto is not None:
+            n = readinto(view[total:])
+        else:
+            data = src.read(size - total)
+            n = len(data)
+            view[total : total + n] = data
+        if not n:
+            break
+        total += n
+    return total
+
+
+def write_all(dst: Any, data: memoryview | bytes) -> None:
+    """Write all of data, looping over short writes of raw streams."""
+    view = memoryview(data)
+    while view:
+        n = dst.write(view)
+        if n is None or n >= len(view):
+            return
+        view = view[n:]
+
+
+class ByteSource:
+    """A read buffer with peek and bounded readline over any binary stream."""
+
+    def __init__(self, raw: Any) -> None:
+        self._raw = raw
+        self._buf = bytearray()
+        self._eof = False
+
+    def _fill(self, n: int) -> None:
+        while len(self._buf) < n and not self._eof:
+            data = self._raw.read(max(n - len(self._buf), _READ_BLOCK))
+            if not data:
+                self._eof = True
+            else:
+                self._buf += data
+
+    def peek(self, n: int) -> bytes:
+        """Up to n bytes without consuming them (fewer only at EOF)."""
+        self._fill(n)
+        return bytes(self._buf[:n])
+
+    def readline(self, limit: int) -> bytes:
+        """A line including its LF, or at most limit bytes if no LF comes first (or at EOF)."""
+        start = 0
+        while True:
+            idx = self._buf.find(b"\n", start, limit)
+            if idx >= 0:
+                return self.read(idx + 1)
+            if len(self._buf) >= limit or self._eof:
+                return self.read(limit)
+            start = len(self._buf)
+            self._fill(len(self._buf) + 1)
+
+    def read(self, n: int) -> bytes:
+        """Up to n bytes (fewer only at EOF)."""
+        self._fill(n)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def readinto(self, view: memoryview) -> int:
+        """Fill view from the buffer first, then directly from the underlying stream."""
+        if self._buf:
+            n = min(len(view), len(self._buf))
+            view[:n] = self._buf[:n]
+            del self._buf[:n]
+            return n
+        if self._eof:
+            return 0
+        n = readinto_full(self._raw, view[:])
+        if n < len(view):
+            self._eof = True
+        return n
+
+
+def _nonce(counter: int, last: bool) -> bytes:
+    return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
+
+
+def encrypt_payload(src: BinaryIO, dst: Any, file_key: bytes, nonce: bytes) -> int:
+    """Encrypt all of src to dst as STREAM chunks; returns the plaintext length."""
+    aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
+    inbuf = bytearray(CHUNK + 1)  # one byte of look-ahead tells us whether a chunk is last
+    outbuf = bytearray(ENC_CHUNK)
+    inview, outview = memoryview(inbuf), memoryview(outbuf)
+    have = 0
+    counter = 0
+    total = 0
+    while True:
+        n = have + readinto_full(src, inview[have:])
+        last = n <= CHUNK
+        size = n if last else CHUNK
+        aead.encrypt_into(_nonce(counter, last), inview[:size], None, outview[: size + TAG])
+        write_all(dst, outview[: size + TAG])
+        total += size
+        if last:
+            return total
+        inbuf[0] = inbuf[CHUNK]
+        have = 1
+        counter += 1
+
+
+class PayloadDecryptor:
+    """Pulls authenticated plaintext chunks from a STREAM payload, one at a time.
+
+    A chunk is released only after its tag verified. When a chunk authenticates but sits in the
+    wrong place (a final chunk followed by data, a full non-final chunk at EOF), it is released
+    and the error is raised on the next call, matching the reference implementation's vectors.
+    """
+
+    def __init__(self, src: ByteSource, file_key: bytes, nonce: bytes) -> None:
+        self._src = src
+        self._aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
+        self._in = bytearray(ENC_CHUNK + 1)
+        self._out = bytearray(CHUNK)
+        self._inview = memoryview(self._in)
+        self._outview = memoryview(self._out)
+        self._have = 0
+        self._counter = 0
+        self._done = False
+        self._pending: PayloadError | None = None
+
+    def _open(self, data: memoryview, last: bool, out: memoryview) -> bool:
+        try:
+            self._aead.decrypt_into(_nonce(self._counter, last), data, None, out)
+        except InvalidTag:
+            return False
+        return True
+
+    def next_chunk(self) -> memoryview | None:
+        """The next plaintext chunk (a view valid until the next call), or None at the end."""
+        if self._pending is not None:
+            err, self._pending = self._pending, None
+            self._done = True
+            raise err
+        if self._done:
+            return None
+        n = self._have + readinto_full(self._src, self._inview[self._have :])
+        if n == 0:
+            raise PayloadError("payload truncated: no final chunk")
+        last = n <= ENC_CHUNK
+        size = n if last else ENC_CHUNK
+        if size < TAG:
+            raise PayloadError("payload chunk truncated")
+        if last and size == TAG and self._counter > 0:
+            raise PayloadError("final chunk is empty")
+        data = self._inview[:size]
+        out = self._outview[: size - TAG]
+        if self._open(data, last, out):
+            self._done = last
+        elif size == ENC_CHUNK and self._open(data, not last, out):
+            reason = "payload truncated" if last else "trailing data after final chunk"
+            self._pending = PayloadError(reason)
+        else:
+            raise PayloadError("payload chunk failed to authenticate")
+        if not last:
+            self._in[0] = self._in[ENC_CHUNK]
+            self._have = 1
+        self._counter += 1
+        return out

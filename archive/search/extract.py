@@ -1,0 +1,199 @@
+"""Text extraction at filing: dispatch by type, run in a child process with time/memory caps.
+
+Hostile files (zip bombs, entity bombs, huge or broken PDFs) must never take the archive
+down, so parsing happens in a spawned worker process with RLIMIT_AS (POSIX) and a timeout;
+the worker is reused between files for speed and replaced when it is killed or dies.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from typing import IO, Any
+
+from archive.search.limits import DEFAULT_LIMITS, NO_TEXT_REASON, Extracted, Limits, cap_text
+
+_IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
+_DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def _kind(data: bytes, filename: str, mime: str | None) -> str:
+    name = filename.lower()
+    if data.startswith(b"%PDF") or name.endswith(".pdf") or mime == "application/pdf":
+        return "pdf"
+    if name.endswith((".docx", ".docm")) or mime == _DOCX_MIME:
+        return "docx"
+    if data.startswith(_IMAGE_MAGIC) or (mime or "").startswith("image/"):
+        return "image"
+    if name.endswith((".txt", ".md", ".csv")) or (mime or "").startswith("text/"):
+        return "text"
+    return "other"
+
+
+def _decode_text(data: bytes) -> str:
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(enc)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("utf-8", "replace")
+
+
+def extract_here(data: bytes, *, filename: str, mime: str | None = None, ocr: bool = True,
+                 limits: Limits = DEFAULT_LIMITS, tmpdir: str | None = None) -> Extracted:
+    """Extract in this process (no isolation): the worker's body; tests and trusted input."""
+    deadline = time.monotonic() + limits.timeout
+    kind = _kind(data, filename, mime)
+    if kind == "docx":
+        from archive.search.extract_docx import extract_docx
+
+        return extract_docx(data, limits)
+    if kind == "pdf":
+        from archive.search.extract_pdf import extract_pdf
+
+        return extract_pdf(data, limits, ocr=ocr, deadline=deadline, tmpdir=tmpdir)
+    if kind == "image":
+        return _extract_image(data, limits, ocr=ocr, deadline=deadline, tmpdir=tmpdir)
+    if kind == "text":
+        return cap_text(_decode_text(data), limits, None)
+    return Extracted("", "no_text", "不支持从此类文件提取文字", None)
+
+
+def _extract_image(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
+                   tmpdir: str | None) -> Extracted:
+    from archive.search.ocr import OcrUnavailable, ocr_image
+
+    if not ocr:
+        return Extracted("", "no_text", NO_TEXT_REASON, 1)
+    try:
+        text = ocr_image(data, timeout=max(1.0, deadline - time.monotonic()), tmpdir=tmpdir)
+    except OcrUnavailable:
+        return Extracted("", "no_text", NO_TEXT_REASON, 1)
+    except Exception:
+        return Extracted("", "failed", "图像识别失败或超时", 1)
+    if not text:
+        return Extracted("", "no_text", NO_TEXT_REASON, 1)
+    return cap_text(text, limits, 1, status="ocr")
+
+
+def _worker(conn: Any, memory: int) -> None:
+    """Child process loop: apply RLIMIT_AS, then extract requests until the pipe closes."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    except (ImportError, ValueError, OSError):
+        pass  # Windows: no RLIMIT_AS; the timeout still applies
+    while True:
+        try:
+            args, kwargs = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            result = extract_here(*args, **kwargs)
+        except MemoryError:
+            result = Extracted("", "failed", "提取时内存超过上限，未提取文字", None)
+        except Exception:
+            result = Extracted("", "failed", "提取文字时出错（文件可能已损坏）", None)
+        conn.send(result)
+
+
+class Extractor:
+    """A reusable isolated extraction worker (spawned child process)."""
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, tmpdir: str | None = None) -> None:
+        self.limits = limits
+        self.tmpdir = tmpdir
+        self._proc: Any = None
+        self._conn: Any = None
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        parent, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_worker, args=(child, self.limits.memory), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+
+    def close(self) -> None:
+        """Stop the worker process."""
+        if self._proc is not None:
+            self._conn.close()
+            self._proc.join(timeout=5)
+            if self._proc.is_alive():
+                self._proc.kill()
+                self._proc.join()
+        self._proc = self._conn = None
+
+    def _kill(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.join()
+            self._conn.close()
+        self._proc = self._conn = None
+
+    def extract(self, data_or_stream: bytes | IO[bytes], *, filename: str,
+                mime: str | None = None, ocr: bool = True) -> Extracted:
+        """Extract text in the worker; timeouts and crashes become status failed."""
+        limits = self.limits
+        data = _read_input(data_or_stream, limits)
+        if isinstance(data, Extracted):
+            return data
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+        kwargs = {"filename": filename, "mime": mime, "ocr": ocr, "limits": limits,
+                  "tmpdir": self.tmpdir}
+        try:
+            self._conn.send(((data,), kwargs))
+            # Extraction checks its own deadline; the grace period covers a stuck parser.
+            if not self._conn.poll(limits.timeout + 5):
+                self._kill()
+                return Extracted("", "failed", f"提取超时（超过 {limits.timeout:g} 秒），未提取文字")
+            result: Extracted = self._conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            self._kill()
+            return Extracted("", "failed", "提取进程异常退出（可能超出内存上限），未提取文字")
+        return result
+
+    def __enter__(self) -> Extractor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _read_input(data_or_stream: bytes | IO[bytes], limits: Limits) -> bytes | Extracted:
+    if isinstance(data_or_stream, bytes | bytearray | memoryview):
+        data = bytes(data_or_stream)
+    else:
+        data = data_or_stream.read(limits.max_input + 1)
+    if len(data) > limits.max_input:
+        return Extracted("", "failed", "文件过大，未提取文字", None)
+    return data
+
+
+_DEFAULT: dict[tuple[Limits, str | None], Extractor] = {}
+
+
+def extract(data_or_stream: bytes | IO[bytes], *, filename: str, mime: str | None = None,
+            ocr: bool = True, limits: Limits = DEFAULT_LIMITS,
+            tmpdir: str | None = None) -> Extracted:
+    """Extract text from one file in an isolated worker; never raises for bad input.
+
+    `tmpdir` is a caller-given private folder for the OCR tool's scratch files, if any.
+    """
+    key = (limits, tmpdir)
+    if key not in _DEFAULT:
+        _DEFAULT[key] = Extractor(limits, tmpdir)
+    return _DEFAULT[key].extract(data_or_stream, filename=filename, mime=mime, ocr=ocr)
+
+
+def shutdown() -> None:
+    """Stop the shared workers (tests, end of a CLI run)."""
+    for ex in _DEFAULT.values():
+        ex.close()
+    _DEFAULT.clear()
+
+
+__all__ = ["DEFAULT_LIMITS", "Extracted", "Extractor", "Limits", "extract", "extract_here",
+           "shutdown"]

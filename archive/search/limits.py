@@ -1,0 +1,46 @@
+"""Extraction results and the limits that keep hostile files from taking the system down."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps for one extraction; sizes in bytes, time in seconds."""
+
+    max_input: int = 512 * 1024 * 1024
+    max_unzipped: int = 256 * 1024 * 1024
+    max_part: int = 64 * 1024 * 1024
+    max_ratio: int = 200
+    max_members: int = 5000
+    max_pages: int = 2000
+    max_ocr_pages: int = 50
+    max_chars: int = 5_000_000
+    timeout: float = 120.0
+    memory: int = 2 * 1024 * 1024 * 1024
+    ocr_dpi: int = 200
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class Extracted:
+    """Text of one file; status ok | no_text | ocr | truncated | failed, reason in Chinese."""
+
+    text: str
+    status: str
+    reason: str | None = None
+    pages: int | None = None
+
+
+NO_TEXT_REASON = "未识别文字"
+
+
+def cap_text(text: str, limits: Limits, pages: int | None, status: str = "ok") -> Extracted:
+    """Return `text` as Extracted, truncated to limits.max_chars with a reason if longer."""
+    if len(text) > limits.max_chars:
+        return Extracted(text[: limits.max_chars], "truncated",
+                         f"文字过多，仅索引前 {limits.max_chars} 个字符", pages)
+    return Extracted(text, status, None, pages)

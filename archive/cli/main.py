@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "show": ("archive.cli.vault_cmds", "show_cmd", "显示一件档案的著录信息"),
     "ls": ("archive.cli.vault_cmds", "ls_cmd", "列出档案（归档文件目录）"),
     "get": ("archive.cli.vault_cmds", "get_cmd", "解密导出一件档案（须说明事由，记入审计）"),
+    "gen": ("archive.cli.gen_cmds", "gen_cmd", "按模板生成文书（制度、协议、表单、牌匾）"),
+    "templates": ("archive.cli.gen_cmds", "templates_group", "列出、查看、检查文书模板"),
 }
 
 

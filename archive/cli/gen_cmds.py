@@ -1,0 +1,278 @@
+"""`sgz gen` and `sgz templates`: thin front end over archive.docgen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive.errors import ArchiveError, NotFound, UsageError, ValidationError
+
+
+def _templates_root(ctx: click.Context) -> Path:
+    from archive.docgen.manifest import default_templates_dir
+
+    return default_templates_dir()
+
+
+def _home(ctx: click.Context) -> Path:
+    root = ctx.find_root()
+    home = (root.obj or {}).get("home") if root.obj else None
+    return Path(home) if home else Path.cwd()
+
+
+def _station_vars(ctx: click.Context, sample: bool) -> dict[str, Any]:
+    from archive.docgen.engine import load_station_vars, sample_station_vars
+
+    path = _home(ctx) / "station.toml"
+    if path.is_file():
+        return load_station_vars(path)
+    if sample:
+        click.echo("提示：未找到 station.toml，使用示例站点（长春市双阳区奢岭街道社会工作服务站）。",
+                   err=True)
+        return sample_station_vars()
+    raise NotFound(f"找不到站点配置 {path}。请先 sgz init，或加 --sample 用示例站点试生成。")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._")[:40] or "doc"
+
+
+def _file_into_vault(ctx: click.Context, path: Path, manifest: Any) -> str:
+    try:
+        from archive.cli.common import open_archive
+    except ImportError:
+        raise ArchiveError("归档功能尚未就绪（archive.cli.common 不存在），文档已生成但未归档。") from None
+    arc = open_archive(ctx)
+    results = arc.file([path], category=manifest.category, retention=manifest.retention,
+                       title=manifest.title)
+    return str(results[0].ref)
+
+
+@click.command("gen")
+@click.argument("template_id", metavar="模板ID")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="字段数据文件（.toml / .json / .yaml）。")
+@click.option("--set", "assignments", multiple=True, metavar="字段=值",
+              help="逐项给字段赋值（字段名或中文名），可重复。")
+@click.option("--sample", is_flag=True, help="使用模板自带的示例数据（无 station.toml 时用示例站点）。")
+@click.option("--rows", "rows_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="每行一份：从 .csv 或 .xlsx 批量生成，-o 为输出文件夹。")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="输出文件（默认 <模板ID>.docx）。")
+@click.option("--pdf", is_flag=True, help="同时用 LibreOffice 转换为 PDF。")
+@click.option("--file", "file_it", is_flag=True, help="生成后按模板默认类别和保管期限归档，打印档号。")
+@click.option("--size", type=click.Choice(["60x40", "70x50"]), help="牌匾尺寸（厘米），仅用于 plaque。")
+@click.pass_context
+def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
+            assignments: tuple[str, ...], sample: bool, rows_file: Path | None,
+            output: Path | None, pdf: bool, file_it: bool, size: str | None) -> None:
+    """按模板生成文书（已填好本站信息）。
+
+    \b
+    示例：
+      sgz gen confidentiality-rules --sample -o 保密管理制度.docx --pdf
+      sgz gen complaint-register --data 投诉.toml --file
+      sgz gen volunteer-registration --rows 志愿者.xlsx -o 登记表/
+      sgz gen plaque --size 70x50 -o 牌匾.svg
+    """
+    from archive.docgen.engine import generate, load_data_file
+    from archive.docgen.fields import parse_assignments
+    from archive.docgen.manifest import get_manifest
+
+    manifest = get_manifest(_templates_root(ctx), template_id)
+    station = _station_vars(ctx, sample)
+    data: dict[str, Any] = dict(manifest.sample) if sample else {}
+    if data_file:
+        data.update(load_data_file(data_file))
+    data.update(parse_assignments(list(assignments)))
+    if size:
+        if manifest.layout != "plaque":
+            raise UsageError("--size 只用于牌匾（plaque）")
+        data["size"] = size
+    today = dt.date.today()
+    if rows_file:
+        _gen_rows(ctx, manifest, station, data, rows_file, output, pdf, file_it, today)
+        return
+    is_plaque = manifest.layout == "plaque"
+    default_ext = ".svg" if is_plaque else ".docx"
+    out = output or Path(template_id + default_ext)
+    suffix = out.suffix.lower()
+    if is_plaque:
+        if suffix not in (".svg", ".pdf"):
+            raise UsageError("牌匾的输出应为 .svg 或 .pdf")
+        _write_atomic(out, generate(manifest, data, station, today=today, fmt=suffix[1:]))
+        click.echo(str(out))
+        if pdf and suffix == ".svg":
+            pdf_out = out.with_suffix(".pdf")
+            _write_atomic(pdf_out, generate(manifest, data, station, today=today, fmt="pdf"))
+            click.echo(str(pdf_out))
+        if file_it:
+            click.echo(_file_into_vault(ctx, out.with_suffix(".pdf") if pdf else out, manifest))
+        return
+    if suffix == ".pdf":
+        out, pdf = out.with_suffix(".docx"), True
+    elif suffix != ".docx":
+        raise UsageError("输出文件应以 .docx 结尾（要 PDF 请加 --pdf）")
+    blob = generate(manifest, data, station, today=today)
+    _write_atomic(out, blob)
+    click.echo(str(out))
+    filed = out
+    if pdf:
+        from archive.office import docx_to_pdf
+
+        filed = docx_to_pdf(out)
+        click.echo(str(filed))
+    if file_it:
+        click.echo(_file_into_vault(ctx, filed, manifest))
+
+
+def _gen_rows(ctx: click.Context, manifest: Any, station: dict[str, Any], base: dict[str, Any],
+              rows_file: Path, output: Path | None, pdf: bool, file_it: bool,
+              today: dt.date) -> None:
+    """Validate every row first (all problems at once), then render one document per row."""
+    from archive.docgen.engine import build_context
+    from archive.docgen.render import make_env, render_docx
+    from archive.docgen.rows import read_rows
+
+    if manifest.layout == "plaque":
+        raise UsageError("牌匾不支持 --rows")
+    rows = read_rows(rows_file)
+    if not rows:
+        raise ValidationError(f"{rows_file} 中没有数据行")
+    contexts, problems = [], []
+    for i, row in enumerate(rows, 1):
+        try:
+            contexts.append(build_context(manifest, {**base, **row}, station, today))
+        except ValidationError as exc:
+            problems += [f"第 {i} 行 {d}" for d in (exc.details or [str(exc)])]
+    if problems:
+        raise ValidationError(f"{rows_file} 有 {len(problems)} 处错误，未生成任何文件：\n  - "
+                              + "\n  - ".join(problems), details=problems)
+    out_dir = output or Path(f"{manifest.id}-批量")
+    if out_dir.suffix.lower() == ".docx":
+        raise UsageError("--rows 时 -o 应为输出文件夹")
+    key = next((f.name for f in manifest.fields if f.type == "string"), None)
+    env = make_env()
+    written = []
+    for i, context in enumerate(contexts, 1):
+        label = _safe_name(str(context.get(key) or "")) if key else ""
+        path = out_dir / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx")
+        _write_atomic(path, render_docx(manifest.docx_path, context, env))
+        written.append(path)
+        click.echo(f"[{i}/{len(contexts)}] {path}", err=True)
+    if pdf:
+        from archive.office import convert_to_pdf
+
+        click.echo(f"正在转换 {len(written)} 份 PDF…", err=True)
+        written = convert_to_pdf(written, out_dir)
+    for path in written:
+        click.echo(_file_into_vault(ctx, path, manifest) if file_it else str(path))
+
+
+@click.group("templates")
+def templates_group() -> None:
+    """查看和检查文书模板。"""
+
+
+@templates_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def templates_list(ctx: click.Context, as_json: bool) -> None:
+    """列出全部模板：ID、名称、类别、依据条款。"""
+    from archive.docgen.manifest import list_manifests
+
+    items = list_manifests(_templates_root(ctx))
+    if as_json:
+        click.echo(json.dumps([{"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
+                                "category": m.category, "retention": m.retention,
+                                "layout": m.layout} for m in items],
+                              ensure_ascii=False, indent=2))
+        return
+    for m in items:
+        click.echo(f"{m.id:<32}{m.kind}  {m.title}  〔{m.clause}〕")
+
+
+@templates_group.command("show")
+@click.argument("template_id", metavar="模板ID")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def templates_show(ctx: click.Context, template_id: str, as_json: bool) -> None:
+    """显示一个模板的字段（类型、是否必填）。"""
+    from archive.docgen.manifest import CATEGORIES, RETENTIONS, TYPE_LABELS, get_manifest
+
+    m = get_manifest(_templates_root(ctx), template_id)
+
+    def fdict(f: Any) -> dict[str, Any]:
+        d = {"name": f.name, "label": f.label, "type": f.type, "required": f.required}
+        if f.default is not None:
+            d["default"] = str(f.default)
+        if f.choices:
+            d["choices"] = list(f.choices)
+        if f.help:
+            d["help"] = f.help
+        if f.columns:
+            d["columns"] = [fdict(c) for c in f.columns]
+        return d
+
+    if as_json:
+        click.echo(json.dumps({"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
+                               "category": m.category, "retention": m.retention,
+                               "layout": m.layout, "description": m.description,
+                               "fields": [fdict(f) for f in m.fields]},
+                              ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{m.title}（{m.id}）  {m.kind}  依据：{m.clause}")
+    click.echo(f"默认归档：{CATEGORIES[m.category]}（{m.category}） 保管期限 {RETENTIONS[m.retention]}")
+    if m.description:
+        click.echo(m.description)
+    click.echo("字段（站点信息 station.* 与 today 自动提供）：")
+
+    def line(f: Any, indent: str) -> None:
+        req = "必填" if f.required else "选填"
+        extra = f"，可选：{'、'.join(f.choices)}" if f.choices else ""
+        extra += f"，默认：{f.default}" if f.default is not None else ""
+        extra += f"  —— {f.help}" if f.help else ""
+        click.echo(f"{indent}{f.name:<22}{f.label}  [{TYPE_LABELS[f.type]}，{req}{extra}]")
+        for c in f.columns:
+            line(c, indent + "    ")
+
+    for f in m.fields:
+        line(f, "  ")
+
+
+@templates_group.command("check")
+@click.argument("docx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--template", "template_id", help="按哪个模板的字段检查（默认从文档属性识别）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题列表。")
+@click.pass_context
+def templates_check(ctx: click.Context, docx: Path, template_id: str | None,
+                    as_json: bool) -> None:
+    """检查在 Word/WPS 中改过的模板：被拆分的标签、未知字段、中文引号、语法错误。"""
+    from archive.docgen.check import check_docx
+
+    report = check_docx(docx, _templates_root(ctx), template_id=template_id)
+    if as_json:
+        click.echo(json.dumps({"template": report.template_id,
+                               "problems": [p.as_dict() for p in report.problems]},
+                              ensure_ascii=False, indent=2))
+    else:
+        for note in report.notes:
+            click.echo(f"提示：{note}", err=True)
+        for p in report.problems:
+            click.echo(str(p))
+    if report.problems:
+        raise ValidationError(f"发现 {len(report.problems)} 个问题", details=report.problems)
+    if not as_json:
+        click.echo("未发现问题。", err=True)

@@ -1,0 +1,117 @@
+"""Sandboxed docxtpl rendering and the filters every template may use.
+
+Templates are data the station may edit, so they run in Jinja's SandboxedEnvironment with
+StrictUndefined: reaching Python internals or naming an unknown variable is a ValidationError,
+never a crash or a silently blank field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+
+from archive.errors import ValidationError
+
+BLANK_DATE = "　　　　年　　月　　日"
+
+
+def cn_date(value: Any) -> str:
+    """`2021-05-06` → `2021年5月6日` (GB/T 9704: Arabic numerals, no zero padding)."""
+    if value is None or value == "":
+        return BLANK_DATE
+    if isinstance(value, str):
+        from archive.docgen.fields import _date
+
+        value = _date(value)
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if not isinstance(value, dt.date):
+        raise ValidationError(f"cn_date 需要日期，得到“{value}”")
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_money(value: Any) -> str:
+    """Decimal → `1,234.50` (two places, half up, thousands separators)."""
+    if value is None or value == "":
+        return ""
+    d = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return f"{d:,.2f}"
+
+
+def add_workdays(start: Any, n: int) -> dt.date:
+    """The date `n` working days after `start`, skipping Saturdays and Sundays."""
+    if isinstance(start, str):
+        from archive.docgen.fields import _date
+
+        start = _date(start)
+    if not isinstance(start, dt.date):
+        raise ValidationError(f"add_workdays 需要日期，得到“{start}”")
+    day, left = start, int(n)
+    while left > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5:
+            left -= 1
+    return day
+
+
+def star_level(hours: Any) -> int:
+    """Volunteer stars: one per 100 service hours, at most 5."""
+    if hours is None or hours == "":
+        return 0
+    return max(0, min(5, int(Decimal(str(hours)) // 100)))
+
+
+HELPERS = {"cn_date": cn_date, "cn_money": cn_money, "add_workdays": add_workdays,
+           "star_level": star_level}
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def make_env() -> SandboxedEnvironment:
+    """A fresh sandboxed, strict Jinja environment with our filters and globals."""
+    env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, finalize=_finalize,
+                               autoescape=True)
+    env.filters.update(HELPERS)
+    env.globals.update(HELPERS)
+    return env
+
+
+def _explain(exc: Exception) -> str:
+    if isinstance(exc, jinja2.sandbox.SecurityError):
+        return f"模板试图访问不安全的内部属性，已拒绝（{exc}）"
+    if isinstance(exc, jinja2.UndefinedError):
+        return f"模板引用了未定义的名称或属性（{exc}）"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"模板语法错误，第 {exc.lineno} 行附近：{exc.message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def render_docx(template: Path | bytes, context: Mapping[str, Any],
+                env: SandboxedEnvironment | None = None) -> bytes:
+    """Render a docxtpl template with `context`; return the .docx bytes.
+
+    Any template failure (syntax, undefined name, sandbox violation) becomes a ValidationError.
+    """
+    from docxtpl import DocxTemplate
+
+    src = io.BytesIO(template) if isinstance(template, bytes) else Path(template)
+    tpl = DocxTemplate(src)
+    try:
+        tpl.render(dict(context), jinja_env=env or make_env(), autoescape=True)
+    except ValidationError:
+        raise
+    except (jinja2.TemplateError, AttributeError, TypeError, ValueError, KeyError,
+            ArithmeticError) as exc:
+        raise ValidationError("模板渲染失败：" + _explain(exc), details=[_explain(exc)]) from None
+    out = io.BytesIO()
+    tpl.save(out)
+    return out.getvalue()

@@ -1,0 +1,1 @@
+"""The encrypted catalogue (SQLCipher): records, components, objects, numbering, users."""

@@ -1,0 +1,97 @@
+"""Opening the SQLCipher catalogue with a raw key, and per-owner schema installation.
+
+Each concern owns its tables: it passes its DDL to `Database.ensure_schema(owner, version,
+statements)`; nobody else writes SQL against them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from archive.errors import DecryptionFailed, IntegrityError
+
+Row = sqlcipher3.Row
+
+
+class Database:
+    """A SQLCipher connection keyed with 32 raw bytes; memory-only temp store, secure delete."""
+
+    def __init__(self, path: Path, key: bytes, *, create: bool = False) -> None:
+        if len(key) != 32:
+            raise ValueError("database key must be 32 bytes")
+        path = Path(path)
+        if not create and not path.exists():
+            raise IntegrityError(f"档案目录数据库缺失：{path.name}", ref=str(path))
+        self.path = path
+        self.conn = sqlcipher3.connect(str(path), timeout=30.0, isolation_level=None,
+                                       check_same_thread=False)
+        self.conn.row_factory = sqlcipher3.Row
+        c = self.conn
+        c.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        c.execute("PRAGMA cipher_memory_security = ON")
+        try:
+            c.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError:
+            c.close()
+            raise DecryptionFailed() from None
+        c.execute("PRAGMA secure_delete = ON")
+        c.execute("PRAGMA temp_store = MEMORY")
+        c.execute("PRAGMA journal_mode = WAL")
+        c.execute("PRAGMA synchronous = FULL")
+        c.execute("PRAGMA foreign_keys = ON")
+        c.execute("PRAGMA busy_timeout = 30000")
+        c.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+
+    def ensure_schema(self, owner: str, version: int, statements: Sequence[str]) -> None:
+        """Install `owner`'s tables once; refuse a database newer than this code."""
+        row = self.conn.execute(
+            "SELECT version FROM schema_versions WHERE owner = ?", (owner,)
+        ).fetchone()
+        if row is not None:
+            if row[0] > version:
+                raise IntegrityError(
+                    f"档案库格式（{owner} v{row[0]}）比本程序新，请升级 sgz", expected=version, found=row[0]
+                )
+            if row[0] == version:
+                return
+        with self.transaction():
+            for stmt in statements:
+                self.conn.execute(stmt)
+            self.conn.execute(
+                "INSERT OR REPLACE INTO schema_versions (owner, version) VALUES (?, ?)",
+                (owner, version),
+            )
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlcipher3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, rolled back on any exception; takes the write lock up front."""
+        c = self.conn
+        if c.in_transaction:
+            yield c
+            return
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            yield c
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+        else:
+            c.execute("COMMIT")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlcipher3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def checkpoint_truncate(self) -> None:
+        """Fold the WAL into the main file and truncate it (after destructions)."""
+        self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()

@@ -1,0 +1,212 @@
+"""Records (件), their components and the 档号 counters: the catalogue's own SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from archive.catalog.db import Database
+from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef
+from archive.errors import NotFound
+
+SCHEMA = [
+    COUNTERS_SCHEMA,
+    """CREATE TABLE records (
+        id INTEGER PRIMARY KEY,
+        ref TEXT NOT NULL UNIQUE,                 -- 档号
+        fonds TEXT NOT NULL, genre TEXT NOT NULL, year INTEGER NOT NULL,
+        retention TEXT NOT NULL, cls TEXT NOT NULL, item INTEGER NOT NULL,
+        title TEXT NOT NULL, title_source TEXT NOT NULL,   -- given | document | filename
+        doc_no TEXT NOT NULL DEFAULT '', author TEXT NOT NULL DEFAULT '',
+        date TEXT NOT NULL DEFAULT '',            -- 8 digits, e.g. 20260506
+        secrecy TEXT NOT NULL DEFAULT '',         -- 密级; '' = 公开/内部
+        pages INTEGER, note TEXT NOT NULL DEFAULT '',
+        household TEXT NOT NULL DEFAULT '',       -- 一户一档 household id
+        responsible TEXT NOT NULL DEFAULT '',     -- responsible social worker (service records)
+        precious INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'destroyed')),
+        filed_at TEXT NOT NULL, filed_by TEXT NOT NULL,
+        destroyed_at TEXT,
+        UNIQUE (fonds, genre, year, retention, cls, item)
+    )""",
+    "CREATE INDEX records_household ON records(household)",
+    """CREATE TABLE components (
+        id INTEGER PRIMARY KEY,
+        record_id INTEGER NOT NULL REFERENCES records(id),
+        seq INTEGER NOT NULL,                     -- order inside the item; 1 = 正文
+        kind TEXT NOT NULL,                       -- 正文 附件 签字扫描件 更正版本 …
+        supersedes INTEGER REFERENCES components(id),
+        reason TEXT NOT NULL DEFAULT '',
+        object_id TEXT NOT NULL REFERENCES objects(id),
+        filename TEXT NOT NULL, mime TEXT NOT NULL, size INTEGER NOT NULL,
+        fp_sha TEXT NOT NULL, fp_sm3 TEXT NOT NULL,
+        pages INTEGER,
+        text_status TEXT NOT NULL DEFAULT '',
+        added_at TEXT NOT NULL, added_by TEXT NOT NULL,
+        UNIQUE (record_id, seq)
+    )""",
+    "CREATE INDEX components_fp ON components(fp_sha)",
+]
+
+RECORD_COLUMNS = (
+    "ref", "fonds", "genre", "year", "retention", "cls", "item", "title", "title_source", "doc_no",
+    "author", "date", "secrecy", "pages", "note", "household", "responsible", "precious", "status",
+    "filed_at", "filed_by", "destroyed_at",
+)
+
+
+@dataclass(frozen=True)
+class Component:
+    id: int
+    seq: int
+    kind: str
+    supersedes: int | None
+    reason: str
+    object_id: str
+    filename: str
+    mime: str
+    size: int
+    fp_sha: str
+    fp_sm3: str
+    pages: int | None
+    text_status: str
+    added_at: str
+    added_by: str
+
+
+@dataclass(frozen=True)
+class Record:
+    id: int
+    ref: str
+    fonds: str
+    genre: str
+    year: int
+    retention: str
+    cls: str
+    item: int
+    title: str
+    title_source: str
+    doc_no: str
+    author: str
+    date: str
+    secrecy: str
+    pages: int | None
+    note: str
+    household: str
+    responsible: str
+    precious: bool
+    status: str
+    filed_at: str
+    filed_by: str
+    destroyed_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("id", *RECORD_COLUMNS)}
+
+
+def _record(row: Any) -> Record:
+    d = dict(row)
+    d["precious"] = bool(d["precious"])
+    return Record(**d)
+
+
+class Records:
+    """All SQL over records, components and counters."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.ensure_schema("catalog.records", 1, SCHEMA)
+
+    def next_ref(self, fonds: str, genre: str, year: int, retention: str, cls: str) -> ArchivalRef:
+        """Allocate the next 件号 (inside the caller's write transaction)."""
+        key = (fonds, genre, year, retention, cls)
+        row = self.db.execute(
+            "SELECT last FROM counters WHERE fonds=? AND genre=? AND year=? AND retention=? AND cls=?",
+            key,
+        ).fetchone()
+        n = (row[0] if row else 0) + 1
+        self.db.execute(
+            "INSERT INTO counters (fonds, genre, year, retention, cls, last) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT (fonds, genre, year, retention, cls) DO UPDATE SET last = excluded.last",
+            (*key, n),
+        )
+        return ArchivalRef(fonds, genre, year, retention, cls, n)
+
+    def insert(self, ref: ArchivalRef, fields: dict[str, Any]) -> int:
+        cols = {
+            "ref": str(ref), "fonds": ref.fonds, "genre": ref.genre, "year": ref.year,
+            "retention": ref.retention, "cls": ref.cls, "item": ref.item, **fields,
+        }
+        names = ", ".join(cols)
+        marks = ", ".join("?" for _ in cols)
+        cur = self.db.execute(f"INSERT INTO records ({names}) VALUES ({marks})", tuple(cols.values()))
+        return int(cur.lastrowid)
+
+    def add_component(self, record_id: int, fields: dict[str, Any]) -> int:
+        seq = self.db.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM components WHERE record_id = ?", (record_id,)
+        ).fetchone()[0]
+        cols = {"record_id": record_id, "seq": seq, **fields}
+        names = ", ".join(cols)
+        marks = ", ".join("?" for _ in cols)
+        cur = self.db.execute(f"INSERT INTO components ({names}) VALUES ({marks})", tuple(cols.values()))
+        return int(cur.lastrowid)
+
+    def get(self, ref: str) -> Record:
+        row = self.db.execute(
+            f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records WHERE ref = ?", (ref,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"档号 {ref} 不存在", ref=ref)
+        return _record(row)
+
+    def components(self, record_id: int) -> list[Component]:
+        rows = self.db.execute(
+            "SELECT id, seq, kind, supersedes, reason, object_id, filename, mime, size, fp_sha, "
+            "fp_sm3, pages, text_status, added_at, added_by FROM components WHERE record_id = ? "
+            "ORDER BY seq",
+            (record_id,),
+        ).fetchall()
+        return [Component(**dict(r)) for r in rows]
+
+    def find_by_fingerprint(self, fp_sha: str) -> tuple[str, int] | None:
+        """(档号, component seq) of a live component with this keyed fingerprint."""
+        row = self.db.execute(
+            "SELECT r.ref, c.seq FROM components c JOIN records r ON r.id = c.record_id "
+            "WHERE c.fp_sha = ? AND r.status = 'active' LIMIT 1",
+            (fp_sha,),
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    def list(
+        self,
+        *,
+        cls: str | None = None,
+        year: int | None = None,
+        retention: str | None = None,
+        household: str | None = None,
+        status: str | None = "active",
+    ) -> Iterator[Record]:
+        where, params = [], []
+        for col, val in (("cls", cls), ("year", year), ("retention", retention),
+                         ("household", household), ("status", status)):
+            if val is not None:
+                where.append(f"{col} = ?")
+                params.append(val)
+        sql = f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY fonds, genre, year, retention, cls, item"
+        for row in self.db.execute(sql, params):
+            yield _record(row)
+
+    def set_text_status(self, component_id: int, status: str) -> None:
+        self.db.execute("UPDATE components SET text_status = ? WHERE id = ?", (status, component_id))
+
+    def update_fields(self, record_id: int, fields: dict[str, Any]) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        self.db.execute(f"UPDATE records SET {sets} WHERE id = ?", (*fields.values(), record_id))
+
+    def object_ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT object_id FROM components")}

@@ -1,0 +1,145 @@
+"""Shared CLI plumbing: finding the home, reading secrets without argv, unlocking, output.
+
+Secrets come from SGZ_PASSPHRASE / SGZ_PASSPHRASE_FILE / a hidden prompt — never from argv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from archive.errors import UsageError, ValidationError
+
+if TYPE_CHECKING:
+    from archive.core import Archive
+
+RECOVERY_USER = "recovery"
+
+
+def home_path(ctx: click.Context) -> Path:
+    root = ctx.find_root().obj.get("home") if ctx.find_root().obj else None
+    return Path(root) if root else Path.cwd()
+
+
+def kdf_work_factor() -> int:
+    """scrypt log2(N) for new keyslots; SGZ_KDF_WORK_FACTOR lowers it for tests only (≥ 10)."""
+    from archive.vault.keyslots import DEFAULT_WORK_FACTOR
+
+    raw = os.environ.get("SGZ_KDF_WORK_FACTOR")
+    if not raw:
+        return DEFAULT_WORK_FACTOR
+    try:
+        wf = int(raw)
+    except ValueError:
+        raise UsageError("SGZ_KDF_WORK_FACTOR 必须是 10–22 的整数") from None
+    if not 10 <= wf <= 22:
+        raise UsageError("SGZ_KDF_WORK_FACTOR 必须是 10–22 的整数")
+    return wf
+
+
+def lock_timeout() -> float:
+    raw = os.environ.get("SGZ_LOCK_TIMEOUT")
+    try:
+        return float(raw) if raw else 30.0
+    except ValueError:
+        raise UsageError("SGZ_LOCK_TIMEOUT 必须是秒数") from None
+
+
+def _read_secret_file(path: str, what: str) -> str:
+    try:
+        data = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"无法读取{what}文件 {path}：{exc.strerror}") from None
+    return data.rstrip("\r\n")
+
+
+def read_passphrase(prompt: str = "口令") -> str:
+    if "SGZ_PASSPHRASE" in os.environ:
+        return os.environ["SGZ_PASSPHRASE"]
+    if os.environ.get("SGZ_PASSPHRASE_FILE"):
+        return _read_secret_file(os.environ["SGZ_PASSPHRASE_FILE"], "口令")
+    if not sys.stdin.isatty():
+        raise UsageError("需要口令：请设置 SGZ_PASSPHRASE 或 SGZ_PASSPHRASE_FILE，或在终端中运行")
+    return str(click.prompt(prompt, hide_input=True, err=True))
+
+
+def read_new_passphrase(file: str | None) -> str:
+    """A new passphrase from --new-passphrase-file, SGZ_NEW_PASSPHRASE, or a prompt asked twice."""
+    if file:
+        return _read_secret_file(file, "新口令")
+    if "SGZ_NEW_PASSPHRASE" in os.environ:
+        return os.environ["SGZ_NEW_PASSPHRASE"]
+    if not sys.stdin.isatty():
+        raise UsageError("需要新口令：请设置 SGZ_NEW_PASSPHRASE 或使用 --new-passphrase-file")
+    return str(click.prompt("新口令", hide_input=True, confirmation_prompt="再输入一次新口令", err=True))
+
+
+def current_user() -> str:
+    user = os.environ.get("SGZ_USER")
+    if user:
+        return user
+    if not sys.stdin.isatty():
+        raise UsageError("需要用户名：请设置 SGZ_USER")
+    return str(click.prompt("用户名", err=True))
+
+
+def open_archive(ctx: click.Context) -> Archive:
+    """Unlock the station home for the current user (SGZ_USER=recovery uses the recovery code)."""
+    from archive.core import Archive
+
+    root = home_path(ctx)
+    user = current_user()
+    kw: dict[str, Any] = {"lock_timeout": lock_timeout(), "kdf_work_factor": kdf_work_factor()}
+    if user == RECOVERY_USER:
+        arc = Archive.unlock_recovery(root, code=read_passphrase("恢复码"), **kw)
+    else:
+        arc = Archive.unlock(root, user=user, passphrase=read_passphrase(), **kw)
+    ctx.call_on_close(arc.close)
+    return arc
+
+
+def info(message: str) -> None:
+    """A message for people: stderr, so stdout stays data."""
+    click.echo(message, err=True)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
+
+
+def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """A plain aligned table (CJK characters count double width)."""
+    rows = [[("" if v is None else str(v)) for v in r] for r in rows]
+    widths = [_w(h) for h in headers]
+    for r in rows:
+        for i, v in enumerate(r):
+            widths[i] = max(widths[i], _w(v))
+    line = "  ".join(_pad(h, widths[i]) for i, h in enumerate(headers))
+    click.echo(line.rstrip())
+    for r in rows:
+        click.echo("  ".join(_pad(v, widths[i]) for i, v in enumerate(r)).rstrip())
+
+
+def _w(s: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _w(s))
+
+
+def parse_year(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError(f"年度“{value}”应为 4 位数字") from None

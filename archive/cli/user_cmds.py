@@ -1,0 +1,78 @@
+"""`sgz user add|list|remove|passwd`: staff accounts; logging in = unlocking your own keyslot."""
+
+from __future__ import annotations
+
+import click
+
+from archive.cli.common import emit_json, emit_table, info, open_archive, read_new_passphrase
+
+
+@click.group("user")
+def user_group() -> None:
+    """管理工作人员账户及其角色（仅站长）。
+
+    \b
+    角色：head 站长、deputy 副站长、archivist 档案管理员、social_worker 社工、
+          supervisor 督导、authority 主管部门（民政局）。
+    """
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, help="角色代码或中文名，如 archivist 或 档案管理员。")
+@click.option("--display", default="", help="显示名（如真实姓名）。")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
+              help="从文件读取新用户的口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def user_add(ctx: click.Context, name: str, role: str, display: str,
+             new_passphrase_file: str | None, as_json: bool) -> None:
+    """添加用户并为其建立密钥槽。
+
+    \b
+    示例：
+      SGZ_NEW_PASSPHRASE_FILE=... sgz user add lisi --role archivist
+    """
+    arc = open_archive(ctx)
+    u = arc.add_user(name, role, read_new_passphrase(new_passphrase_file), display=display)
+    if as_json:
+        emit_json({"id": u.name, "role": u.role})
+    else:
+        click.echo(u.name)
+        info(f"已添加用户 {u.name}（{u.role_name}）")
+
+
+@user_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def user_list(ctx: click.Context, as_json: bool) -> None:
+    """列出在用的用户。"""
+    arc = open_archive(ctx)
+    users = arc.list_users()
+    if as_json:
+        emit_json([{"name": u.name, "role": u.role, "display": u.display,
+                    "created_at": u.created_at} for u in users])
+        return
+    emit_table(["用户名", "角色", "显示名", "添加时间"],
+               [[u.name, u.role_name, u.display, u.created_at] for u in users])
+
+
+@user_group.command("remove")
+@click.argument("name")
+@click.pass_context
+def user_remove(ctx: click.Context, name: str) -> None:
+    """移除用户：删除其密钥槽，此后无法再解锁。"""
+    arc = open_archive(ctx)
+    arc.remove_user(name)
+    info(f"已移除用户 {name}，其密钥槽已删除")
+
+
+@user_group.command("passwd")
+@click.argument("name", required=False)
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False))
+@click.pass_context
+def user_passwd(ctx: click.Context, name: str | None, new_passphrase_file: str | None) -> None:
+    """修改口令（默认修改自己的；站长可重置他人的）。"""
+    arc = open_archive(ctx)
+    arc.change_passphrase(read_new_passphrase(new_passphrase_file), user=name)
+    info(f"已修改 {name or arc.user.name} 的口令")

@@ -1,0 +1,201 @@
+"""`sgz init`, `file`, `show`, `ls`, `get`: parse, call one Archive method, format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archive.cli.common import (
+    emit_json,
+    emit_table,
+    home_path,
+    info,
+    kdf_work_factor,
+    open_archive,
+    read_new_passphrase,
+)
+
+
+@click.command("init")
+@click.option("--station", "station_file", type=click.Path(dir_okay=False),
+              help="站点配置文件 station.toml；省略则写入一份带注释的示例供编辑。")
+@click.option("--user", required=True, help="第一个用户的用户名（如 zhangsan）。")
+@click.option("--role", default="head", show_default=True,
+              help="该用户的角色：head 站长、deputy 副站长、archivist 档案管理员……")
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
+              help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
+             new_passphrase_file: str | None, as_json: bool) -> None:
+    """新建站点档案库（station.toml、vault/、indexes/），并打印一次性恢复码。
+
+    \b
+    示例：
+      sgz init --station station.toml --user zhangsan --role head
+      SGZ_NEW_PASSPHRASE_FILE 不存在时会提示输入两次口令。
+    恢复码只显示这一次：请打印后封存在档案柜中，遗忘口令时用它解锁（SGZ_USER=recovery）。
+    """
+    from archive.core import Archive
+    from archive.errors import NotFound
+
+    text = None
+    if station_file:
+        try:
+            text = Path(station_file).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotFound(f"找不到站点配置文件 {station_file}") from None
+    passphrase = read_new_passphrase(new_passphrase_file)
+    root = home_path(ctx)
+    arc, code = Archive.init(root, user=user, role=role, passphrase=passphrase,
+                             station_text=text, kdf_work_factor=kdf_work_factor())
+    with arc:
+        if as_json:
+            emit_json({"id": arc.vault_id, "home": str(root), "recovery_code": code})
+        else:
+            click.echo(code)
+            info(f"已在 {root} 建立站点“{arc.station.name}”的档案库（全宗号 {arc.station.fonds}）。")
+            if not station_file:
+                info("已写入示例 station.toml，请按本站实际情况修改。")
+            info("上面一行是恢复码，只显示这一次：请抄写或打印后封存。")
+
+
+@click.command("file")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--category", "-c", help="档案类别：XZ 行政、FW 服务、RS 人事、CW 财务（代码或中文名）。")
+@click.option("--title", "-t", help="题名；省略时取文件自身的标题，否则取文件名。")
+@click.option("--year", type=int, help="年度（默认取 --date 的年份或今年）。")
+@click.option("--retention", "-r", help="保管期限：Y 永久、D30 定期30年、D10 定期10年。")
+@click.option("--date", help="文件日期，如 2026-05-06。")
+@click.option("--doc-no", default="", help="文号，如 奢民发〔2026〕3号。")
+@click.option("--author", default="", help="责任者。")
+@click.option("--household", default="", help="户号（一户一档）。")
+@click.option("--responsible", help="负责社工（服务档案）；社工归档时默认是本人。")
+@click.option("--secrecy", default="", help="密级（如 内部、秘密）；默认公开。")
+@click.option("--note", default="", help="备注。")
+@click.option("--precious", is_flag=True, help="珍贵档案：一律不得外借、复制。")
+@click.option("--of", "of", help="作为已有档案（档号）的组件归档：签字扫描件、附件、更正版本。")
+@click.option("--kind", help="组件类型：附件、定稿、签字扫描件、归档PDF、更正版本、其他。")
+@click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, **opts: object) -> None:
+    """归档文件：加密存入档案库，打印档号。
+
+    \b
+    示例：
+      sgz file 入户走访记录.pdf --category 服务 --title 入户走访记录 --retention D30 --household H0012
+      sgz file *.docx --category XZ --retention Y
+      sgz file 签字扫描件.pdf --of Z001-WS·2026-D30-FW-0007 --kind 签字扫描件
+      sgz file 更正稿.docx --of Z001-WS·2026-D30-FW-0007 --reason 更正身份证号笔误
+    已在库中的相同文件不会重复存储，而是报告其已有档号。
+    """
+    arc = open_archive(ctx)
+    total = len(paths)
+    done = {"n": 0}
+
+    def report(res: object) -> None:
+        done["n"] += 1
+        r = res  # FileResult
+        if not as_json:
+            click.echo(r.ref)  # type: ignore[attr-defined]
+            if r.status == "duplicate":  # type: ignore[attr-defined]
+                info(f"[{done['n']}/{total}] {r.path}：库中已有相同文件，档号 {r.ref}，未重复存储")  # type: ignore[attr-defined]
+            elif total > 1:
+                info(f"[{done['n']}/{total}] {r.path} → {r.ref}")  # type: ignore[attr-defined]
+
+    results = arc.file(list(paths), on_result=report, **opts)  # type: ignore[arg-type]
+    if as_json:
+        out = [{"id": r.ref, **r.as_dict()} for r in results]
+        emit_json(out[0] if len(out) == 1 else out)
+
+
+@click.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """显示一件档案的著录信息与组件（不解密内容）。
+
+    \b
+    示例：
+      sgz show Z001-WS·2026-D30-FW-0007
+    """
+    arc = open_archive(ctx)
+    data = arc.show(ref)
+    if as_json:
+        emit_json(data)
+        return
+    labels = [("档号", "ref"), ("题名", "title"), ("文号", "doc_no"), ("责任者", "author"),
+              ("日期", "date"), ("密级", "secrecy"), ("户号", "household"), ("负责社工", "responsible"),
+              ("珍贵", "precious"), ("状态", "status"), ("归档", "filed_at"), ("归档人", "filed_by"),
+              ("备注", "note")]
+    for label, key in labels:
+        value = data.get(key)
+        if key == "precious":
+            value = "是" if value else "否"
+        if key == "status":
+            value = "在库" if value == "active" else f"已销毁（{data.get('destroyed_at')}）"
+        click.echo(f"{label}：{value if value not in (None, '') else '—'}")
+    click.echo("组件：")
+    for c in data["components"]:
+        extra = f"，更正原因：{c['reason']}" if c["reason"] else ""
+        click.echo(f"  {c['seq']}. {c['kind']}  {c['filename']}  {c['size']} 字节{extra}")
+
+
+@click.command("ls")
+@click.option("--category", "-c", help="档案类别（代码或中文名）。")
+@click.option("--year", type=int, help="年度。")
+@click.option("--retention", "-r", help="保管期限。")
+@click.option("--household", help="户号。")
+@click.option("--all", "include_destroyed", is_flag=True, help="包括已销毁档案的目录信息。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention: str | None,
+           household: str | None, include_destroyed: bool, as_json: bool) -> None:
+    """列出档案：归档文件目录（序号、档号、文号、责任者、题名、日期、密级、页数、备注）。
+
+    \b
+    示例：
+      sgz ls --category 服务 --year 2026
+      sgz ls --json
+    """
+    arc = open_archive(ctx)
+    recs = arc.ls(category=category, year=year, retention=retention, household=household,
+                  include_destroyed=include_destroyed)
+    if as_json:
+        emit_json([r.as_dict() for r in recs])
+        return
+    emit_table(
+        ["序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"],
+        [[i, r.ref, r.doc_no, r.author, r.title, r.date, r.secrecy, r.pages or "",
+          r.note if r.status == "active" else f"已销毁 {r.note}".strip()]
+         for i, r in enumerate(recs, 1)],
+    )
+    info(f"共 {len(recs)} 件")
+
+
+@click.command("get")
+@click.argument("ref")
+@click.option("-o", "--out", required=True, type=click.Path(), help="输出文件（或文件夹）。")
+@click.option("--reason", required=True, help="事由（必填，记入审计日志）。")
+@click.option("--component", type=int, help="组件序号（默认为最新的正文）。")
+@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int | None,
+            force: bool, as_json: bool) -> None:
+    """解密导出一件档案到文件；先记审计日志，再解密。
+
+    \b
+    示例：
+      sgz get Z001-WS·2026-D30-FW-0007 -o 走访记录.pdf --reason 督导检查
+    """
+    arc = open_archive(ctx)
+    dest = arc.get(ref, out, reason=reason, force=force, component=component)
+    if as_json:
+        emit_json({"id": ref, "out": str(dest)})
+    else:
+        click.echo(str(dest))
+        info(f"已导出到 {dest}（此操作已记入审计日志）")

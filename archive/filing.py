@@ -1,0 +1,359 @@
+"""Filing, retrieving and listing records: the `Archive` methods behind `sgz file/get/show/ls`.
+
+Each item is committed atomically: the object is staged (encrypted, fsynced) first; the 档号,
+record, component, wrapped key and audit entry are written in one catalogue transaction; only
+then is the object published. A crash at any point leaves the whole item or nothing visible.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date as Date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from archive.catalog.numbering import parse_retention
+from archive.catalog.records import Component, Record
+from archive.crypto import age
+from archive.documents import inspect_file
+from archive.errors import (
+    ArchiveError,
+    Conflict,
+    DecryptionFailed,
+    NotFound,
+    UsageError,
+    ValidationError,
+)
+
+if TYPE_CHECKING:
+    from archive.core import Archive
+
+# Default 保管期限 per 问题 class when neither the user nor station.toml [retention] says.
+DEFAULT_RETENTION = {"XZ": "Y", "FW": "D30", "RS": "D30", "CW": "D30"}
+COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
+
+
+class StorageError(ArchiveError):
+    """The disk refused a write (full, read-only, I/O error); nothing was filed."""
+
+    exit_code = 4
+    message = "存储写入失败"
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    ref: str
+    status: str  # filed | duplicate | component
+    seq: int
+    title: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_date(text: str) -> str:
+    """Accept 2026-05-06, 2026/5/6, 20260506 or 2026年5月6日; return 8 digits (DA/T 22)."""
+    t = text.strip()
+    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", t) or re.fullmatch(
+        r"(\d{4})(\d{2})(\d{2})", t
+    )
+    if not m:
+        raise ValidationError(f"日期“{text}”无法识别，请写成 2026-05-06 或 20260506", found=text)
+    try:
+        d = Date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        raise ValidationError(f"日期“{text}”不存在", found=text) from None
+    return d.strftime("%Y%m%d")
+
+
+def _check_source(path: Path) -> None:
+    """Bad input gets a clear error before anything is written."""
+    if not path.exists():
+        raise NotFound(f"文件不存在：{path}", ref=str(path))
+    if path.is_dir():
+        raise ValidationError(f"“{path}”是文件夹，请指定其中的文件", ref=str(path))
+    if not path.is_file():
+        raise ValidationError(f"“{path}”不是普通文件", ref=str(path))
+    try:
+        with open(path, "rb") as f:
+            f.read(1)
+    except PermissionError:
+        raise ValidationError(f"没有读取权限：{path}", ref=str(path)) from None
+    except OSError as exc:
+        raise ValidationError(f"无法读取 {path}：{exc.strerror}", ref=str(path)) from None
+    if path.stat().st_size == 0:
+        raise ValidationError(f"文件为空：{path}", ref=str(path))
+
+
+def _storage_error(exc: OSError, what: str) -> StorageError:
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"磁盘空间不足，{what}未完成，档案库未改变")
+    return StorageError(f"写入失败（{exc.strerror or exc}），{what}未完成，档案库未改变")
+
+
+class FilingMixin:
+    """Methods of `Archive` for filing and retrieval (see archive/core.py)."""
+
+    # ------------------------------------------------------------------ facts for the policy
+    def record_facts(self: Archive, rec: Record) -> Any:
+        from archive.access.policy import RecordFacts
+
+        return RecordFacts(
+            category=rec.cls, responsible=rec.responsible or None, precious=rec.precious,
+            secret=bool(rec.secrecy), held=self.is_held(rec), destroyed=rec.status == "destroyed",
+        )
+
+    def is_held(self: Archive, rec: Record) -> bool:
+        """Overridden by the retention concern once holds exist; no holds by default."""
+        return False
+
+    # ------------------------------------------------------------------ file
+    def file(
+        self: Archive,
+        paths: Sequence[Path | str],
+        *,
+        category: str | None = None,
+        title: str | None = None,
+        year: int | None = None,
+        retention: str | None = None,
+        date: str | None = None,
+        doc_no: str = "",
+        author: str = "",
+        household: str = "",
+        responsible: str | None = None,
+        secrecy: str = "",
+        note: str = "",
+        precious: bool = False,
+        of: str | None = None,
+        kind: str | None = None,
+        reason: str = "",
+        on_result: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """File `paths` as new items (or, with `of`, as components of an existing item)."""
+        sources = [Path(p) for p in paths]
+        if not sources:
+            raise UsageError("请至少指定一个要归档的文件")
+        if title is not None and len(sources) > 1:
+            raise UsageError("--title 只能用于单个文件；多个文件时题名取自各文件本身")
+        if title is not None and not title.strip():
+            raise ValidationError("题名不能为空")
+        date8 = parse_date(date) if date else ""
+        parent: Record | None = None
+        if of is not None:
+            parent = self.records.get(of.strip())
+            if parent.status != "active":
+                raise Conflict(f"{parent.ref} 已销毁，不能再添加组件")
+            if kind is None:
+                kind = "更正版本" if reason else "附件"
+            if kind not in COMPONENT_KINDS:
+                raise ValidationError(f"未知的组件类型“{kind}”，可选：{'、'.join(COMPONENT_KINDS)}")
+            if kind == "更正版本" and not reason.strip():
+                raise ValidationError("添加更正版本必须用 --reason 说明更正原因")
+            cls = parent.cls
+            self.authorize("record.correct" if kind == "更正版本" else "record.file",
+                           self.record_facts(parent))
+        else:
+            if category is None:
+                raise UsageError("请用 --category 指定档案类别（如 FW 或 服务）")
+            cls = self.station.class_code(category)
+            from archive.access.policy import RecordFacts
+
+            self.authorize("record.file", RecordFacts(category=cls))
+            retention = parse_retention(retention) if retention else self.default_retention(cls)
+            if year is None:
+                year = int(date8[:4]) if date8 else self.clock().year
+            if not 1900 <= year <= 2999:
+                raise ValidationError(f"年度“{year}”无效", found=year)
+        for p in sources:  # every input is checked before anything is written
+            _check_source(p)
+        kinds = [inspect_file(p) for p in sources]
+        results: list[FileResult] = []
+        for src, fk in zip(sources, kinds, strict=True):
+            res = self._file_one(
+                src, fk.mime, parent=parent, kind=kind or "正文", reason=reason,
+                title=title or fk.title or src.stem, title_source="given" if title else (
+                    "document" if fk.title else "filename"),
+                cls=cls, year=year, retention=retention, date8=date8, doc_no=doc_no,
+                author=author, household=household, secrecy=secrecy, note=note,
+                precious=precious, responsible=responsible,
+            )
+            results.append(res)
+            if on_result:
+                on_result(res)
+        return results
+
+    def default_retention(self: Archive, cls: str) -> str:
+        table = self.station.retention.get("classes", {}) if self.station.retention else {}
+        return parse_retention(str(table.get(cls, DEFAULT_RETENTION.get(cls, "D30"))))
+
+    def _file_one(self: Archive, src: Path, mime: str, *, parent: Record | None, kind: str,
+                  reason: str, title: str, title_source: str, cls: str, year: int | None,
+                  retention: str | None, date8: str, doc_no: str, author: str, household: str,
+                  secrecy: str, note: str, precious: bool, responsible: str | None) -> FileResult:
+        try:
+            with open(src, "rb", buffering=1 << 16) as f:
+                staged = self.objects.stage(f, self.fingerprint_key)
+        except OSError as exc:
+            raise _storage_error(exc, f"“{src.name}”的归档") from None
+        dup = self.records.find_by_fingerprint(staged.fp_sha)
+        if dup is not None:
+            self.objects.discard(staged.object_id)
+            self.log("record.duplicate", dup[0], filename=src.name)
+            return FileResult(str(src), dup[0], "duplicate", dup[1], title)
+        now = self.now()
+        component = {
+            "kind": kind, "reason": reason, "object_id": staged.object_id, "filename": src.name,
+            "mime": mime, "size": staged.plain_size, "fp_sha": staged.fp_sha,
+            "fp_sm3": staged.fp_sm3, "added_at": now, "added_by": self.user.name,
+        }
+        try:
+            with self.writer_lock, self.db.transaction():
+                if parent is None:
+                    assert year is not None and retention is not None
+                    ref = self.records.next_ref(self.station.fonds, "WS", year, retention, cls)
+                    rid = self.records.insert(ref, {
+                        "title": title.strip(), "title_source": title_source, "doc_no": doc_no,
+                        "author": author, "date": date8, "secrecy": secrecy, "note": note,
+                        "household": household, "precious": int(precious),
+                        "responsible": responsible if responsible is not None else (
+                            self.user.name if self.user.role == "social_worker" else ""),
+                        "filed_at": now, "filed_by": self.user.name,
+                    })
+                    ref_text, status = str(ref), "filed"
+                else:
+                    rid, ref_text, status = parent.id, parent.ref, "component"
+                    if kind == "更正版本":
+                        component["supersedes"] = self._current_component(parent).id
+                self.object_keys.add(staged.object_id, staged.identity, staged.cipher_size)
+                cid = self.records.add_component(rid, component)
+                seq = self.db.execute("SELECT seq FROM components WHERE id = ?", (cid,)).fetchone()[0]
+                self.log("record.file" if parent is None else "record.component", ref_text,
+                         title=title, filename=src.name, size=staged.plain_size, kind=kind,
+                         seq=seq, reason=reason or None)
+        except BaseException:
+            self.objects.discard(staged.object_id)
+            raise
+        self.objects.publish(staged.object_id)
+        self.after_file(ref_text, cid, src, mime)
+        return FileResult(str(src), ref_text, status, seq, title)
+
+    def after_file(self: Archive, ref: str, component_id: int, src: Path, mime: str) -> None:
+        """Hook for derived data (search index); filing never fails because of it."""
+
+    # ------------------------------------------------------------------ read
+    def _current_component(self: Archive, rec: Record, seq: int | None = None) -> Component:
+        comps = self.records.components(rec.id)
+        if not comps:
+            raise NotFound(f"{rec.ref} 没有任何组件", ref=rec.ref)
+        if seq is not None:
+            for c in comps:
+                if c.seq == seq:
+                    return c
+            raise NotFound(f"{rec.ref} 没有第 {seq} 个组件", ref=rec.ref)
+        superseded = {c.supersedes for c in comps if c.supersedes is not None}
+        main = [c for c in comps if c.kind in ("正文", "更正版本") and c.id not in superseded]
+        return main[-1] if main else comps[0]
+
+    def show(self: Archive, ref: str) -> dict[str, Any]:
+        """Catalogue entry and component list of one item (no plaintext)."""
+        rec = self.records.get(ref.strip())
+        self.authorize("record.read_meta", self.record_facts(rec))
+        self.log("record.show", rec.ref)
+        comps = self.records.components(rec.id)
+        return {
+            **rec.as_dict(),
+            "components": [
+                {k: getattr(c, k) for k in ("seq", "kind", "filename", "mime", "size", "reason",
+                                             "supersedes", "added_at", "added_by", "text_status")}
+                for c in comps
+            ],
+        }
+
+    def ls(self: Archive, *, category: str | None = None, year: int | None = None,
+           retention: str | None = None, household: str | None = None,
+           include_destroyed: bool = False) -> list[Record]:
+        """The 归档文件目录, filtered; items the user may not see are left out silently."""
+        cls = self.station.class_code(category) if category else None
+        ret = parse_retention(retention) if retention else None
+        rows = [
+            r for r in self.records.list(cls=cls, year=year, retention=ret, household=household,
+                                         status=None if include_destroyed else "active")
+            if self._may("record.read_meta", r)
+        ]
+        self.log("catalog.list", None, category=cls, year=year, retention=ret,
+                 household=household or None, count=len(rows))
+        return rows
+
+    def _may(self: Archive, action: str, rec: Record) -> bool:
+        from archive.access.policy import Actor, decide
+
+        return decide(Actor(self.user.name, self.user.role), action, self.record_facts(rec)).allowed
+
+    def open_plaintext(self: Archive, rec: Record, comp: Component, *, action: str,
+                       detail: dict[str, Any]) -> BinaryIO:
+        """The one door to a component's plaintext: audit entry first, then the key, then a stream."""
+        ident = self.object_keys.unwrap(
+            comp.object_id,
+            lambda: self.log(action, rec.ref, seq=comp.seq, **detail),
+        )
+        src = self.objects.open(comp.object_id)
+        try:
+            return age.open_decrypt(src, [ident])  # type: ignore[return-value]
+        except age.AgeError:
+            src.close()
+            self.log("decrypt.failed", rec.ref, seq=comp.seq)
+            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
+
+    def get(self: Archive, ref: str, out: Path | str, *, reason: str, force: bool = False,
+            component: int | None = None) -> Path:
+        """Decrypt one component to `out` (streaming), after policy and audit."""
+        if not reason or not reason.strip():
+            raise ValidationError("导出档案必须用 --reason 说明事由")
+        rec = self.records.get(ref.strip())
+        if rec.status != "active":
+            raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
+        decision = self.authorize("record.read", self.record_facts(rec), reason=reason)
+        comp = self._current_component(rec, component)
+        dest = Path(out)
+        if dest.is_dir():
+            dest = dest / comp.filename
+        self._refuse_inside_home(dest)
+        if dest.exists() and not force:
+            raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
+        part = dest.with_name(f".{dest.name}.sgz-part")
+        stream = self.open_plaintext(rec, comp, action="record.get",
+                                     detail={"reason": reason, "out": str(dest.resolve()),
+                                             "flagged": bool(decision.flag)})
+        try:
+            with stream, open(part, "wb") as f:
+                while True:
+                    chunk = stream.read(1 << 20)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+        except age.AgeError:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            self.log("decrypt.failed", rec.ref, seq=comp.seq)
+            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise _storage_error(exc, "导出") from None
+        os.replace(part, dest)
+        return dest
+
+    def _refuse_inside_home(self: Archive, dest: Path) -> None:
+        d = dest.resolve()
+        for inner in (self.home.vault.resolve(), self.home.indexes.resolve()):
+            if d == inner or inner in d.parents:
+                raise ValidationError(f"不能把明文导出到加密目录 {inner} 中；请选择其他位置")
+

@@ -1,0 +1,86 @@
+"""Where a station's files live: `station.toml`, `vault/`, `indexes/` under one home folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.errors import Conflict, IntegrityError, NotFound
+from archive.vault.atomic import write_atomic
+
+FORMAT = "sgz-vault"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class HomePaths:
+    root: Path
+
+    @property
+    def station_toml(self) -> Path:
+        return self.root / "station.toml"
+
+    @property
+    def vault(self) -> Path:
+        return self.root / "vault"
+
+    @property
+    def indexes(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def vault_json(self) -> Path:
+        return self.vault / "vault.json"
+
+    @property
+    def keys(self) -> Path:
+        return self.vault / "keys"
+
+    @property
+    def keyring(self) -> Path:
+        return self.vault / "keyring"
+
+    @property
+    def catalog(self) -> Path:
+        return self.vault / "catalog.db"
+
+    @property
+    def audit(self) -> Path:
+        return self.vault / "audit"
+
+    @property
+    def lock(self) -> Path:
+        return self.vault / "lock"
+
+    @property
+    def fulltext(self) -> Path:
+        return self.indexes / "fulltext.db"
+
+    def is_initialised(self) -> bool:
+        return self.vault_json.exists()
+
+    def read_vault_id(self) -> str:
+        """The vault id from `vault/vault.json` (a format marker; holds nothing secret)."""
+        try:
+            meta = json.loads(self.vault_json.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise NotFound(
+                f"{self.root} 不是 sgz 站点目录（找不到 vault/vault.json）；请先运行 sgz init，"
+                "或用 --home / SGZ_HOME 指定站点目录"
+            ) from None
+        except (ValueError, OSError) as exc:
+            raise IntegrityError(f"vault/vault.json 损坏：{exc}") from None
+        if meta.get("format") != FORMAT:
+            raise IntegrityError("vault/vault.json 不是 sgz 档案库", found=meta.get("format"))
+        if int(meta.get("version", 0)) > FORMAT_VERSION:
+            raise IntegrityError("档案库格式比本程序新，请升级 sgz", found=meta.get("version"))
+        return str(meta["vault_id"])
+
+    def write_vault_json(self, vault_id: str) -> None:
+        if self.vault_json.exists():
+            raise Conflict(f"{self.root} 已经是一个 sgz 站点目录，不能重复初始化")
+        write_atomic(
+            self.vault_json,
+            json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "vault_id": vault_id}).encode(),
+        )

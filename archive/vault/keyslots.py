@@ -1,0 +1,117 @@
+"""User keyslots: one age file per user (scrypt passphrase recipient) whose plaintext is the VRK.
+
+The stock `age -d` and the passphrase recover the root key with no code of ours. Slot file
+names are a hash of (vault id, user name), so no name appears in clear on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import unicodedata
+from pathlib import Path
+
+from archive.crypto import age
+from archive.errors import DecryptionFailed, NotFound
+from archive.vault.atomic import fsync_dir, write_atomic
+
+DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
+RECOVERY_SLOT = "\x00recovery"
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def slot_id(vault_id: str, user: str) -> str:
+    """File stem of `user`'s slot: not reversible to the name without guessing it."""
+    h = hashlib.sha256(b"sgz-keyslot\x00" + vault_id.encode() + b"\x00" + user.encode("utf-8"))
+    return h.hexdigest()[:32]
+
+
+def normalise_passphrase(passphrase: str) -> bytes:
+    """NFC-normalise so the same Chinese passphrase typed on another IME still matches."""
+    return unicodedata.normalize("NFC", passphrase).encode("utf-8")
+
+
+def new_recovery_code() -> str:
+    """A 128-bit recovery code in Crockford base32, grouped for printing: XXXXX-XXXXX-…"""
+    raw = int.from_bytes(os.urandom(16), "big")
+    chars = []
+    for _ in range(26):  # 26 × 5 bits ≥ 128 bits
+        chars.append(_CROCKFORD[raw & 31])
+        raw >>= 5
+    code = "".join(chars)
+    return "-".join(code[i : i + 5] for i in range(0, 26, 5))
+
+
+def normalise_recovery_code(code: str) -> bytes:
+    """Accept the code with or without dashes/spaces, any case, O→0, I/L→1."""
+    s = code.upper().replace("-", "").replace(" ", "")
+    s = s.replace("O", "0").replace("I", "1").replace("L", "1")
+    return s.encode("ascii", errors="replace")
+
+
+def _recovery_passphrase(code: str) -> bytes:
+    s = normalise_recovery_code(code)
+    # re-group so the stock age tool accepts exactly the printed code (documented in docs)
+    text = s.decode()
+    return "-".join(text[i : i + 5] for i in range(0, len(text), 5)).encode()
+
+
+class Keyslots:
+    """The folder `vault/keys/` of age scrypt files, each wrapping the VRK."""
+
+    def __init__(self, folder: Path, vault_id: str) -> None:
+        self.folder = Path(folder)
+        self.vault_id = vault_id
+
+    def path(self, user: str) -> Path:
+        return self.folder / f"{slot_id(self.vault_id, user)}.age"
+
+    def write(self, user: str, passphrase: bytes, vrk: bytes, *, work_factor: int) -> Path:
+        buf = io.BytesIO()
+        age.encrypt(io.BytesIO(vrk), buf, [age.ScryptRecipient(passphrase, work_factor)])
+        p = self.path(user)
+        write_atomic(p, buf.getvalue())
+        return p
+
+    def write_recovery(self, code: str, vrk: bytes, *, work_factor: int) -> Path:
+        return self.write(RECOVERY_SLOT, _recovery_passphrase(code), vrk, work_factor=work_factor)
+
+    def exists(self, user: str) -> bool:
+        return self.path(user).exists()
+
+    def unlock(self, user: str, passphrase: bytes) -> bytes:
+        """Return the VRK, or raise NotFound (no such slot) / DecryptionFailed (wrong passphrase)."""
+        p = self.path(user)
+        try:
+            data = p.read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"用户“{user}”不存在或已被移除") from None
+        try:
+            vrk = age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
+        except age.AgeError:
+            raise DecryptionFailed("解锁失败：用户名或口令错误") from None
+        if len(vrk) != 32:
+            raise DecryptionFailed("解锁失败：用户名或口令错误")
+        return vrk
+
+    def unlock_recovery(self, code: str) -> bytes:
+        return self.unlock(RECOVERY_SLOT, _recovery_passphrase(code))
+
+    def remove(self, user: str) -> None:
+        """Delete the slot (overwrite first; the VRK inside stays safe behind the passphrase)."""
+        p = self.path(user)
+        try:
+            size = p.stat().st_size
+            with open(p, "r+b") as f:
+                f.write(os.urandom(size))
+                f.flush()
+                os.fsync(f.fileno())
+            p.unlink()
+        except FileNotFoundError:
+            raise NotFound(f"用户“{user}”的密钥槽不存在") from None
+        fsync_dir(self.folder)
+
+    def count(self) -> int:
+        return sum(1 for _ in self.folder.glob("*.age"))
+

@@ -1,0 +1,1 @@
+"""PDF handling: watermarked view copies (pikepdf stamping, reportlab overlays)."""

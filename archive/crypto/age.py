@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Sequence
-from typing import Any, BinaryIO
+from typing import Any
 
 from archive.crypto.age_errors import (
     AgeError,
@@ -37,6 +37,8 @@ from archive.crypto.age_stream import (
     NONCE_SIZE,
     ByteSource,
     PayloadDecryptor,
+    ReadStream,
+    WriteStream,
     encrypt_payload,
     write_all,
 )
@@ -52,10 +54,12 @@ __all__ = [
     "KeyFormatError",
     "NoIdentityMatch",
     "PayloadError",
+    "ReadStream",
     "Recipient",
     "ScryptIdentity",
     "ScryptRecipient",
     "Stanza",
+    "WriteStream",
     "X25519Identity",
     "X25519Recipient",
     "decrypt",
@@ -67,8 +71,8 @@ __all__ = [
 
 
 def encrypt(
-    src: BinaryIO,
-    dst: BinaryIO,
+    src: ReadStream,
+    dst: WriteStream,
     recipients: Sequence[Recipient],
     *,
     armor: bool = False,
@@ -107,7 +111,7 @@ def _unwrap(header: Header, identities: Sequence[Identity]) -> bytes:
     raise NoIdentityMatch("no identity matched any recipient stanza")
 
 
-def _open(src: BinaryIO, identities: Sequence[Identity], armor: bool | None) -> PayloadDecryptor:
+def _open(src: ReadStream, identities: Sequence[Identity], armor: bool | None) -> PayloadDecryptor:
     source = ByteSource(src)
     if armor is None:
         armor = looks_armored(source)
@@ -123,7 +127,7 @@ def _open(src: BinaryIO, identities: Sequence[Identity], armor: bool | None) -> 
 
 
 def decrypt(
-    src: BinaryIO, dst: BinaryIO, identities: Sequence[Identity], *, armor: bool | None = None
+    src: ReadStream, dst: WriteStream, identities: Sequence[Identity], *, armor: bool | None = None
 ) -> int:
     """Decrypt src to dst, streaming; returns the plaintext bytes written.
 
@@ -166,7 +170,7 @@ class _PlaintextRaw(io.RawIOBase):
 
 
 def open_decrypt(
-    src: BinaryIO, identities: Sequence[Identity], *, armor: bool | None = None
+    src: ReadStream, identities: Sequence[Identity], *, armor: bool | None = None
 ) -> io.BufferedReader:
     """A readable plaintext stream; the header is checked now, chunks as they are read.
 

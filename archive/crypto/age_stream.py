@@ -6,7 +6,7 @@ and no per-chunk bytes objects are created.
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
@@ -20,6 +20,18 @@ TAG = 16
 ENC_CHUNK = CHUNK + TAG
 NONCE_SIZE = 16
 _READ_BLOCK = 16 * 1024
+
+
+class ReadStream(Protocol):
+    """Anything with read(n): files, BytesIO, raw and buffered streams."""
+
+    def read(self, n: int = ..., /) -> bytes | None: ...
+
+
+class WriteStream(Protocol):
+    """Anything with write(buffer)."""
+
+    def write(self, data: memoryview, /) -> int | None: ...
 
 
 def hkdf(ikm: bytes, salt: bytes, info: bytes) -> bytes:
@@ -114,7 +126,7 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_payload(src: BinaryIO, dst: Any, file_key: bytes, nonce: bytes) -> int:
+def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes) -> int:
     """Encrypt all of src to dst as STREAM chunks; returns the plaintext length."""
     aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
     inbuf = bytearray(CHUNK + 1)  # one byte of look-ahead tells us whether a chunk is last

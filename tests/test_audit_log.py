@@ -123,20 +123,19 @@ _WORKER = textwrap.dedent(
     from datetime import UTC, datetime
     from pathlib import Path
     from archive.audit import AuditLog
-    d, n, who = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-    log = AuditLog(d, vault_id="%s", detail_key=bytes(range(32)), signing_seed=None,
+    d, n, who, VAULT = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    log = AuditLog(d, vault_id=VAULT, detail_key=bytes(range(32)), signing_seed=None,
                    clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))
     for i in range(n):
         log.append(actor=who, role="archivist", action="record.get", ref=str(i), detail={"i": i})
     """
-    % VAULT
 )
 
 
 def test_concurrent_appenders_in_subprocesses(tmp_path: Path) -> None:
     log = make_log(tmp_path)
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WORKER, str(log.dir), "50", f"w{k}"])
+        subprocess.Popen([sys.executable, "-c", _WORKER, str(log.dir), "50", f"w{k}", VAULT])
         for k in range(4)
     ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]

@@ -76,7 +76,7 @@ def _check_line(i: int, raw: bytes) -> dict[str, Any]:
     if encode_line(o) != raw:
         raise bad(f"第 {n} 行不是规范格式（多余空白、转义或重复键）：该行被改动", ref=str(n))
     ok = (
-        o["v"] == VERSION and type(o["seq"]) is int
+        type(o["v"]) is int and o["v"] == VERSION and type(o["seq"]) is int
         and isinstance(o["ts"], str) and _TS.match(o["ts"]) is not None
         and isinstance(o["prev"], str) and _HEX64.match(o["prev"]) is not None
         and isinstance(o["actor"], str) and isinstance(o["role"], str)
@@ -123,7 +123,12 @@ def _checkpoints(
     notes: list[tuple[str, str, int | None, bool]] = []  # (label, note, size from filename, exported)
     exported_marked = set(store.exported_sizes())
     for size in store.sizes():
-        notes.append((f"检查点文件 {store.path(size).name}", store.read(size), size, size in exported_marked))
+        label = f"检查点文件 {store.path(size).name}"
+        try:
+            text = store.read(size)
+        except UnicodeDecodeError as e:
+            raise CheckpointInvalid(f"{label}不是有效的 UTF-8 文本", ref=str(size)) from e
+        notes.append((label, text, size, size in exported_marked))
     for k, note in enumerate(given, 1):
         notes.append((f"第 {k} 个外部检查点", note, None, True))
     roots: dict[int, bytes] = {}
@@ -178,8 +183,8 @@ def verify_log(audit_dir: Path, *, checkpoints: Sequence[str] = ()) -> VerifyRep
         raw = line[:-1]
         o = _check_line(i, raw)
         if o["seq"] != i:
-            if o["seq"] > i:
-                raise SeqGap(f"第 {n} 行的序号为 {o['seq']}，应为 {i}：序号 {i} 起有条目被删除",
+            if o["seq"] > i and not _goes_back(next(lines, b""), o["seq"], i):
+                raise SeqGap(f"第 {n} 行的序号为 {o['seq']}，应为 {i}：序号不连续，有条目被删除或序号被改动",
                              ref=str(n), expected=i, found=o["seq"])
             raise LinesReordered(f"第 {n} 行的序号为 {o['seq']}，应为 {i}：条目被重复、插入或调换顺序",
                                  ref=str(n), expected=i, found=o["seq"])
@@ -202,6 +207,17 @@ def verify_log(audit_dir: Path, *, checkpoints: Sequence[str] = ()) -> VerifyRep
         checkpoints_checked=len(roots), newest_exported=newest,
         uncovered=size - (newest or 0),
     )
+
+
+def _goes_back(following: bytes, seq: int, i: int) -> bool:
+    """Whether a forward seq jump at position i is a reorder: the next line goes back, not to i+1."""
+    try:
+        nxt = json.loads(following)
+        if not isinstance(nxt, dict) or type(nxt.get("seq")) is not int:
+            return False
+        return bool(nxt["seq"] < seq and nxt["seq"] != i + 1)
+    except ValueError:
+        return False
 
 
 def _check_root(builder: MerkleBuilder, roots: dict[int, bytes]) -> None:

@@ -125,13 +125,14 @@ def styles_xml(lay: Layout) -> str:
     """styles.xml: every paragraph style sets its East-Asian font explicitly."""
     b, line, rule = lay.body, lay.line_twips, lay.line_rule
     indent = round(b.size_pt * 2 * 20)            # two characters in twips
-    tline, trule = (240, "auto") if lay.name != "gbt9704" else (240, "auto")
+    tline, trule = 240, "auto"
     styles = [
         _pstyle("Normal", "Normal", _ppr("both", line=line, rule=rule, first_chars=200,
                                           first=indent), b, based=None, default=True, ui=0),
         _pstyle("Title", "Title", _ppr("center", line=lay.title_line_twips, rule="exact",
                                         after=line if rule == "exact" else 240,
-                                        extra="<w:keepNext/>"), lay.title, ui=10),
+                                        extra="<w:keepNext/><w:snapToGrid w:val=\"0\"/>"),
+                lay.title, ui=10),
         _pstyle("Subtitle", "Subtitle", _ppr("center", line=line, rule=rule,
                                               after=line if rule == "exact" else 120),
                 lay.subtitle, ui=11),

@@ -164,7 +164,10 @@ class X25519Identity:
 
 def _scrypt_key(passphrase: bytes, salt: bytes, work_factor: int) -> bytes:
     kdf = Scrypt(salt=_SCRYPT_LABEL + salt, length=32, n=1 << work_factor, r=8, p=1)
-    return kdf.derive(passphrase)
+    try:
+        return kdf.derive(passphrase)
+    except (MemoryError, ValueError):  # 128 * 2**work_factor * 8 bytes could not be allocated
+        raise HeaderError("scrypt work factor needs more memory than available") from None
 
 
 class ScryptRecipient:

@@ -217,7 +217,8 @@ class Archive(FilingMixin):
                 self.objects.recover(self.object_keys.known)
 
     # ----------------------------------------------------------------- policy and audit
-    def authorize(self, action: str, record: Any = None, **ctx: Any) -> Any:
+    def authorize(self, action: str, record: Any = None, *, ref: str | None = None,
+                  **ctx: Any) -> Any:
         """Ask the one policy module; a refusal is audited and raised with the rule's name."""
         from archive.access.policy import Actor, decide
 
@@ -226,7 +227,7 @@ class Archive(FilingMixin):
             with contextlib.suppress(ArchiveError):
                 self.audit.append(
                     actor=self.user.name, role=self.user.role, action="denied",
-                    ref=getattr(record, "ref", None), detail={"action": action, "rule": decision.rule},
+                    ref=ref, detail={"action": action, "rule": decision.rule},
                 )
             raise AccessDenied(f"无权执行此操作：{decision.rule}")
         return decision

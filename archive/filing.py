@@ -155,9 +155,9 @@ class FilingMixin:
                 raise ValidationError(f"未知的组件类型“{kind}”，可选：{'、'.join(COMPONENT_KINDS)}")
             if kind == "更正版本" and not reason.strip():
                 raise ValidationError("添加更正版本必须用 --reason 说明更正原因")
-            cls = parent.cls
             self.authorize("record.correct" if kind == "更正版本" else "record.file",
-                           self.record_facts(parent))
+                           self.record_facts(parent), ref=parent.ref, reason=reason)
+            cls = parent.cls
         else:
             if category is None:
                 raise UsageError("请用 --category 指定档案类别（如 FW 或 服务）")
@@ -263,7 +263,7 @@ class FilingMixin:
     def show(self: Archive, ref: str) -> dict[str, Any]:
         """Catalogue entry and component list of one item (no plaintext)."""
         rec = self.records.get(ref.strip())
-        self.authorize("record.read_meta", self.record_facts(rec))
+        self.authorize("record.read_meta", self.record_facts(rec), ref=rec.ref)
         self.log("record.show", rec.ref)
         comps = self.records.components(rec.id)
         return {
@@ -318,7 +318,7 @@ class FilingMixin:
         rec = self.records.get(ref.strip())
         if rec.status != "active":
             raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
-        decision = self.authorize("record.read", self.record_facts(rec), reason=reason)
+        decision = self.authorize("record.read", self.record_facts(rec), ref=rec.ref, reason=reason)
         comp = self._current_component(rec, component)
         dest = Path(out)
         if dest.is_dir():

@@ -1,0 +1,268 @@
+"""Filing and retrieval through the library: round trips, numbering, components, bad input."""
+
+from __future__ import annotations
+
+import errno
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from conftest import CHEAP_WF, PASS
+
+from archive.core import Archive
+from archive.errors import (
+    AccessDenied,
+    Conflict,
+    DecryptionFailed,
+    NotFound,
+    UsageError,
+    ValidationError,
+)
+from archive.filing import StorageError
+
+
+def _docx(title: str | None, heading: str) -> bytes:
+    import docx
+
+    d = docx.Document()
+    if title:
+        d.core_properties.title = title
+    d.add_heading(heading, level=1)
+    d.add_paragraph("正文内容")
+    buf = io.BytesIO()
+    d.save(buf)
+    return buf.getvalue()
+
+
+def _pdf(title: str) -> bytes:
+    import pikepdf
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.docinfo["/Title"] = title
+    buf = io.BytesIO()
+    pdf.save(buf)
+    return buf.getvalue()
+
+
+def test_file_and_get_round_trip(arc: Archive, make_file, tmp_path: Path) -> None:
+    data = "入户走访记录：王小明家庭困难情况".encode() * 1000
+    src = make_file("走访.txt", data)
+    [res] = arc.file([src], category="服务", title="入户走访记录", retention="D30", date="2026-05-06",
+                     household="H0012")
+    assert res.ref == "Z001-WS·2026-D30-FW-0001" and res.status == "filed"
+    out = arc.get(res.ref, tmp_path / "out.txt", reason="督导检查")
+    assert out.read_bytes() == data
+    shown = arc.show(res.ref)
+    assert shown["date"] == "20260506" and shown["household"] == "H0012"
+    assert shown["components"][0]["filename"] == "走访.txt"
+    actions = [e.action for e in arc.audit.entries()]
+    assert actions[:2] == ["genesis", "vault.init"]
+    assert "record.file" in actions and "record.get" in actions
+
+
+def test_numbering_per_class_gap_free(arc: Archive, make_file) -> None:
+    refs = []
+    for i in range(3):
+        refs += [r.ref for r in arc.file([make_file(f"fw{i}.txt", f"服务{i}")], category="FW",
+                                          retention="D30", year=2026)]
+    refs += [r.ref for r in arc.file([make_file("xz.txt", "行政")], category="行政", retention="Y",
+                                      year=2026)]
+    refs += [r.ref for r in arc.file([make_file("fw-2025.txt", "去年")], category="FW",
+                                      retention="D30", year=2025)]
+    assert refs == [
+        "Z001-WS·2026-D30-FW-0001", "Z001-WS·2026-D30-FW-0002", "Z001-WS·2026-D30-FW-0003",
+        "Z001-WS·2026-Y-XZ-0001", "Z001-WS·2025-D30-FW-0001",
+    ]
+
+
+def test_duplicate_reported_not_stored_twice(arc: Archive, make_file) -> None:
+    a = make_file("a.txt", "同一份文件")
+    b = make_file("b.txt", "同一份文件")
+    [first] = arc.file([a], category="FW")
+    [second] = arc.file([b], category="FW")
+    assert second.status == "duplicate" and second.ref == first.ref
+    assert len(arc.objects.iter_ids()) == 1
+    assert [r.ref for r in arc.ls()] == [first.ref]
+
+
+def test_components_and_corrections(arc: Archive, make_file, tmp_path: Path) -> None:
+    [rec] = arc.file([make_file("v1.txt", "身份证号 220102199001011234")], category="FW")
+    [scan] = arc.file([make_file("scan.txt", "签字扫描件")], of=rec.ref, kind="签字扫描件")
+    assert scan.status == "component" and scan.ref == rec.ref and scan.seq == 2
+    with pytest.raises(ValidationError, match="更正原因"):
+        arc.file([make_file("v2.txt", "更正后")], of=rec.ref, kind="更正版本")
+    [fix] = arc.file([make_file("v2.txt", "更正后")], of=rec.ref, reason="身份证号笔误")
+    assert fix.seq == 3
+    comps = arc.show(rec.ref)["components"]
+    assert [c["kind"] for c in comps] == ["正文", "签字扫描件", "更正版本"]
+    assert comps[2]["reason"] == "身份证号笔误"
+    # default get returns the newest version; the original is still there, never overwritten
+    assert arc.get(rec.ref, tmp_path / "cur", reason="核对").read_text("utf-8") == "更正后"
+    assert arc.get(rec.ref, tmp_path / "orig", reason="核对", component=1).read_text("utf-8").startswith("身份证号")
+
+
+def test_titles_from_documents(arc: Archive, make_file) -> None:
+    [d1] = arc.file([make_file("x.docx", _docx("核心属性题名", "一级标题"))], category="XZ")
+    [d2] = arc.file([make_file("y.docx", _docx(None, "社工站档案管理制度"))], category="XZ")
+    [p1] = arc.file([make_file("z.pdf", _pdf("PDF 的题名"))], category="XZ")
+    [t1] = arc.file([make_file("会议纪要.txt", "纪要")], category="XZ")
+    assert [arc.show(r.ref)["title"] for r in (d1, d2, p1, t1)] == [
+        "核心属性题名", "社工站档案管理制度", "PDF 的题名", "会议纪要"]
+    assert arc.show(t1.ref)["title_source"] == "filename"
+
+
+@pytest.mark.parametrize(
+    "name,data,exc,match",
+    [
+        ("fake.pdf", b"PK\x03\x04" + b"\x00" * 40, ValidationError, "扩展名"),
+        ("fake.docx", b"MZ\x90\x00" + b"\x00" * 40, ValidationError, "可执行程序"),
+        ("fake.jpg", b"%PDF-1.7\n", ValidationError, "扩展名"),
+        ("empty.txt", b"", ValidationError, "文件为空"),
+    ],
+)
+def test_bad_files_rejected_and_nothing_changes(arc: Archive, make_file, name, data, exc, match) -> None:
+    good = make_file("good.txt", "正常文件")
+    bad = make_file(name, data)
+    with pytest.raises(exc, match=match):
+        arc.file([good, bad], category="FW")  # the good one is not filed either
+    assert arc.ls() == []
+    assert arc.objects.iter_ids() == []
+
+
+def test_missing_directory_and_usage_errors(arc: Archive, make_file, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        arc.file([tmp_path / "nope.pdf"], category="FW")
+    with pytest.raises(ValidationError, match="文件夹"):
+        arc.file([tmp_path], category="FW")
+    f = make_file("a.txt", "x")
+    with pytest.raises(ValidationError, match="未知的档案类别"):
+        arc.file([f], category="娱乐")
+    with pytest.raises(ValidationError, match="保管期限"):
+        arc.file([f], category="FW", retention="D99")
+    with pytest.raises(UsageError):
+        arc.file([f])
+    with pytest.raises(UsageError):
+        arc.file([f, make_file("b.txt", "y")], category="FW", title="一个题名")
+    assert arc.ls() == []
+
+
+def test_unreadable_file(arc: Archive, make_file, monkeypatch) -> None:
+    f = make_file("secret.txt", "x")
+    real_open = open
+
+    def fake_open(path, *a, **kw):  # root ignores chmod, so simulate the OS refusing
+        if str(path) == str(f):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, *a, **kw)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    with pytest.raises(ValidationError, match="没有读取权限"):
+        arc.file([f], category="FW")
+
+
+def test_disk_full_during_write_changes_nothing(arc: Archive, make_file, monkeypatch) -> None:
+    import archive.vault.objects as objects
+
+    f = make_file("big.txt", "内容" * 100_000)
+    calls = {"n": 0}
+    real_write = objects.os.write
+
+    def full(fd, data):
+        calls["n"] += 1
+        if calls["n"] > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(objects.os, "write", full)
+    with pytest.raises(StorageError, match="磁盘空间不足"):
+        arc.file([f], category="FW")
+    monkeypatch.undo()
+    assert arc.ls() == [] and arc.objects.iter_ids() == []
+    assert list(arc.objects.tmp.iterdir()) == []
+    [r] = arc.file([f], category="FW")  # numbering did not advance
+    assert r.ref.endswith("-0001")
+
+
+def test_get_rules(arc: Archive, make_file, tmp_path: Path) -> None:
+    [r] = arc.file([make_file("a.txt", "内容")], category="FW")
+    out = tmp_path / "o.txt"
+    with pytest.raises(ValidationError, match="事由"):
+        arc.get(r.ref, out, reason="  ")
+    arc.get(r.ref, out, reason="查阅")
+    with pytest.raises(Conflict, match="--force"):
+        arc.get(r.ref, out, reason="查阅")
+    arc.get(r.ref, out, reason="查阅", force=True)
+    with pytest.raises(ValidationError, match="加密目录"):
+        arc.get(r.ref, arc.home.vault / "leak.txt", reason="查阅")
+    with pytest.raises(NotFound):
+        arc.get("Z001-WS·2026-D30-FW-0099", out, reason="查阅", force=True)
+
+
+def test_unlock_wrong_passphrase_recovery_and_users(arc: Archive, home: Path, clock) -> None:
+    code_home = home.parent / "h2"
+    a2, code = Archive.init(code_home, user="wang", role="head", passphrase=PASS, clock=clock,
+                            kdf_work_factor=CHEAP_WF)
+    a2.close()
+    with pytest.raises(DecryptionFailed):
+        Archive.unlock(code_home, user="wang", passphrase="wrong-passphrase", clock=clock)
+    with pytest.raises(NotFound):
+        Archive.unlock(code_home, user="nobody", passphrase=PASS, clock=clock)
+    with Archive.unlock_recovery(code_home, code=code.lower().replace("-", " "), clock=clock) as rec:
+        assert rec.user.role == "head"
+        actions = [e.action for e in rec.audit.entries()]
+        assert actions.count("auth.failed") == 2 and actions[-1] == "auth.recovery"
+    with pytest.raises(Conflict):
+        Archive.init(code_home, user="x1", role="head", passphrase=PASS, clock=clock)
+
+    arc.add_user("lisi", "archivist", "archivist-pass", display="李四")
+    with Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock) as li:
+        assert li.user.role == "archivist"
+        with pytest.raises(AccessDenied):
+            li.add_user("mallory", "head", "whatever-pass")
+    arc.change_passphrase("new-archivist-pass", user="lisi")
+    with pytest.raises(DecryptionFailed):
+        Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock)
+    arc.remove_user("lisi")
+    with pytest.raises(NotFound):
+        Archive.unlock(home, user="lisi", passphrase="new-archivist-pass", clock=clock)
+    with pytest.raises(Conflict):
+        arc.remove_user("zhangsan")
+
+
+def test_keyslot_is_a_plain_age_scrypt_file(arc: Archive) -> None:
+    """The VRK comes back from the slot with nothing but age and the passphrase."""
+    from archive.crypto import age
+
+    slot = arc.keyslots.path("zhangsan").read_bytes()
+    assert slot.startswith(b"age-encryption.org/v1\n-> scrypt ")
+    assert age.decrypt_bytes(slot, [age.ScryptIdentity(PASS.encode())]) == arc._vrk
+    assert b"zhangsan" not in slot and "zhangsan" not in arc.keyslots.path("zhangsan").name
+
+
+def test_objects_are_age_files_named_by_ciphertext_hash(arc: Archive, make_file) -> None:
+    import hashlib
+
+    arc.file([make_file("a.txt", "内容")], category="FW")
+    [oid] = arc.objects.iter_ids()
+    data = arc.objects.path(oid).read_bytes()
+    assert data.startswith(b"age-encryption.org/v1\n-> X25519 ")
+    assert hashlib.sha256(data).hexdigest() == oid
+
+
+def test_real_kdf_parameters(home: Path, clock) -> None:
+    """One test with the production scrypt work factor (2^18)."""
+    a, _ = Archive.init(home, user="zhangsan", role="head", passphrase=PASS, clock=clock)
+    a.close()
+    slot = next((home / "vault" / "keys").glob("*.age")).read_bytes()
+    assert b"-> scrypt " in slot and b" 18\n" in slot
+    Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=clock).close()
+
+
+def test_docx_is_a_zip_not_misread(arc: Archive, make_file) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("hello.txt", "not a docx")
+    with pytest.raises(ValidationError, match="扩展名"):
+        arc.file([make_file("x.docx", buf.getvalue())], category="FW")

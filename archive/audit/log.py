@@ -38,9 +38,12 @@ _VAULT_ID = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 8192
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # = json.dumps(obj, ...)
+
+
 def encode_line(obj: dict[str, Any]) -> bytes:
     """The canonical bytes of one log line (without the newline)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")
 
 
 def format_ts(when: datetime) -> str:

@@ -42,6 +42,7 @@ _TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _VAULT = re.compile(r"^[0-9a-f]{32}$")
 _MIN_SEALED = 12 + 16  # nonce + GCM tag
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def _check_line(i: int, raw: bytes) -> dict[str, Any]:
     n = i + 1
     bad = BadGenesis if i == 0 else LineCorrupt
     try:
-        o = json.loads(raw.decode("utf-8"))
+        o = _DECODER.decode(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as e:
         raise bad(f"第 {n} 行不是有效的 JSON：该行被改动", ref=str(n)) from e
     if not isinstance(o, dict) or tuple(o) != (GENESIS_KEYS if i == 0 else KEYS):

@@ -101,7 +101,7 @@ STYLE_OF = {"title": "Title", "subtitle": "Subtitle", "h1": "Heading1", "h2": "H
 
 def _ppr(jc: str, *, line: int, rule: str, first_chars: int = 0, first: int = 0,
          before: int = 0, after: int = 0, right_chars: int = 0, right: int = 0,
-         extra: str = "") -> str:
+         extra: str = "", outline: int | None = None) -> str:
     ind = ""
     if first_chars:
         ind = f'<w:ind w:firstLineChars="{first_chars}" w:firstLine="{first}"/>'
@@ -109,8 +109,10 @@ def _ppr(jc: str, *, line: int, rule: str, first_chars: int = 0, first: int = 0,
         ind = f'<w:ind w:rightChars="{right_chars}" w:right="{right}" w:firstLine="0"/>'
     else:
         ind = '<w:ind w:firstLineChars="0" w:firstLine="0"/>'
+    # schema order: keepNext … snapToGrid, spacing, ind, jc, outlineLvl
+    lvl = f'<w:outlineLvl w:val="{outline}"/>' if outline is not None else ""
     return (f'<w:pPr>{extra}<w:spacing w:before="{before}" w:after="{after}" w:line="{line}" '
-            f'w:lineRule="{rule}"/>{ind}<w:jc w:val="{jc}"/></w:pPr>')
+            f'w:lineRule="{rule}"/>{ind}<w:jc w:val="{jc}"/>{lvl}</w:pPr>')
 
 
 def _pstyle(sid: str, name: str, ppr: str, font: Font, based: str | None = "Normal",
@@ -138,10 +140,10 @@ def styles_xml(lay: Layout) -> str:
                 lay.subtitle, ui=11),
         _pstyle("Heading1", "heading 1",
                 _ppr("both", line=line, rule=rule, first_chars=200, first=indent,
-                     extra='<w:keepNext/><w:outlineLvl w:val="0"/>'), lay.h1, ui=9),
+                     extra="<w:keepNext/>", outline=0), lay.h1, ui=9),
         _pstyle("Heading2", "heading 2",
                 _ppr("both", line=line, rule=rule, first_chars=200, first=indent,
-                     extra='<w:keepNext/><w:outlineLvl w:val="1"/>'), lay.h2, ui=9),
+                     extra="<w:keepNext/>", outline=1), lay.h2, ui=9),
         _pstyle("SgzRight", "右对齐（落款）", _ppr("right", line=line, rule=rule, right_chars=200,
                                                  right=indent), b),
         _pstyle("SgzPlain", "顶格", _ppr("left", line=line, rule=rule), b),
@@ -214,8 +216,9 @@ def footer_xml(lay: Layout, which: str) -> str:
 
 def settings_xml(lay: Layout) -> str:
     even = "<w:evenAndOddHeaders/>" if lay.odd_even_footers else ""
-    return (f'{XML_HEAD}<w:settings xmlns:w="{W_NS}"><w:zoom w:percent="100"/>{even}'
-            '<w:defaultTabStop w:val="420"/><w:characterSpacingControl w:val="compressPunctuation"/>'
+    return (f'{XML_HEAD}<w:settings xmlns:w="{W_NS}"><w:zoom w:percent="100"/>'
+            f'<w:defaultTabStop w:val="420"/>{even}'
+            '<w:characterSpacingControl w:val="compressPunctuation"/>'
             '<w:compat><w:compatSetting w:name="compatibilityMode" '
             'w:uri="http://schemas.microsoft.com/office/word" w:val="15"/></w:compat>'
             '<w:themeFontLang w:val="en-US" w:eastAsia="zh-CN"/></w:settings>')

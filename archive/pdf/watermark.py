@@ -28,7 +28,7 @@ ALPHA = 0.2
 MAX_PAGES = 5000
 
 
-def _font() -> str:
+def cjk_font() -> str:
     """Register the CID font once per process (on first use, not at import)."""
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
@@ -37,7 +37,7 @@ def _font() -> str:
 
 def _overlay_page(width: float, height: float, lines: list[str]) -> pikepdf.Pdf:
     """One page of size width×height (as the reader sees it) carrying the tiled watermark."""
-    font = _font()
+    font = cjk_font()
     size = max(8.0, min(width, height) / 42)
     leading = size * 1.35
     buf = io.BytesIO()

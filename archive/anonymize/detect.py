@@ -1,0 +1,182 @@
+"""Find and mask personal data in Chinese text (附件2 八.8: reports to employer leaders).
+
+Detects ID numbers (18-digit, checksum noted but invalid ones masked too; 15-digit old IDs),
+mobile and landline phones, bank card numbers, street addresses and names (those the caller
+knows, plus names after markers such as 姓名： or 服务对象). Masking keeps the surname or
+the first and last digits so a reader can still tell entries apart: 张**,
+2201**********1234, 138****5678, addresses → ***.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程"
+    "苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝"
+    "龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞"
+    "左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕"
+    "屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧"
+    "闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+)
+COMPOUND_SURNAMES = ("欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容",
+                     "长孙", "宇文", "司徒", "夏侯", "令狐", "端木", "独孤", "南宫", "呼延")
+
+# Characters that end a name: a field label or a word that follows a name in forms.
+_AFTER_NAME = set("性男女的是在于和与及等同为，,。；;：:、（()） \t\n")
+_AFTER_NAME_WORDS = ("家住", "家庭", "民族", "出生", "身份", "电话", "住址", "住在", "年龄", "今年",
+                     "联系", "户籍", "手机", "证件", "老人", "阿姨", "大爷", "上门")
+_HAN = "\u4e00-\u9fff"
+
+_ID18 = re.compile(r"(?<![0-9A-Za-z])\d{6}(?:19|20)\d{2}[01]\d[0-3]\d\d{3}[\dXx](?![0-9A-Za-z])")
+_DIGIT18 = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+_ID15 = re.compile(r"(?<![0-9A-Za-z])\d{15}(?![0-9A-Za-z])")
+_MOBILE = re.compile(r"(?<![0-9A-Za-z])(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?![0-9A-Za-z])")
+_LANDLINE = re.compile(r"(?<![0-9A-Za-z])0\d{2,3}[- ]?\d{7,8}(?![0-9A-Za-z])")
+_BANK = re.compile(r"(?<![0-9A-Za-z])\d(?:[ ]?\d){15,18}(?![0-9A-Za-z])")
+
+_PLACE = f"[{_HAN}]"
+_NUM = r"[0-9一二三四五六七八九十百零]+"
+_ADDRESS = re.compile(
+    rf"(?:{_PLACE}{{2,3}}?(?:省|自治区))?"
+    rf"(?:{_PLACE}{{2,4}}?(?:市|州|盟))?"
+    rf"(?:{_PLACE}{{1,4}}?(?:区|县|旗))?"
+    rf"(?:{_PLACE}{{1,4}}?(?:镇|乡|街道))?"
+    rf"(?P<low>"
+    rf"(?:{_PLACE}{{1,5}}?(?:村|社区|小区|屯|花园|家园|新村))?"
+    rf"(?:{_NUM}组)?"
+    rf"(?:{_PLACE}{{1,6}}?(?:路|街|巷|大道|胡同))?"
+    rf"(?:{_NUM}(?:号楼|号|栋|幢))?(?:{_NUM}单元)?(?:{_NUM}(?:室|户))?"
+    rf")"
+)
+_ADDRESS_PREFIX = set("家住在于现居址地为是的：:，, 位")
+_LOW_LEVEL = re.compile(r"(?:村|社区|小区|屯|花园|家园|新村|组|路|街|巷|大道|胡同|号|栋|幢|单元|室|户)")
+
+_NAME_MARKERS = re.compile(
+    rf"(?:姓名|服务对象|案主|户主|申请人|监护人|联系人|家属|老人|求助人|受助人)[:：]?\s*(?P<n>[{_HAN}]{{2,4}})")
+_NAME_BEFORE = re.compile(
+    rf"(?P<n>[{_HAN}]{{2,3}})(?=老人|阿姨|大爷|大娘|奶奶|爷爷|女士|先生|同学|小朋友)")
+
+
+@dataclass(frozen=True)
+class Span:
+    """One piece of personal data in a text: [start, end), its kind and its mask."""
+
+    start: int
+    end: int
+    kind: str  # name, id, phone, landline, bank, address
+    text: str
+    valid: bool | None = None  # ID checksum result, None where not applicable
+
+    @property
+    def mask(self) -> str:
+        return mask_value(self.kind, self.text)
+
+
+def id_checksum_ok(value: str) -> bool:
+    """GB 11643 check digit of an 18-character resident ID number."""
+    weights = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+    total = sum(int(d) * w for d, w in zip(value[:17], weights, strict=True))
+    return "10X98765432"[total % 11] == value[17].upper()
+
+
+def mask_value(kind: str, text: str) -> str:
+    """The replacement for one span."""
+    if kind == "name":
+        keep = 2 if text[:2] in COMPOUND_SURNAMES and len(text) > 2 else 1
+        return text[:keep] + "*" * (len(text) - keep)
+    if kind == "address":
+        return "***"
+    digits = [i for i, ch in enumerate(text) if ch.isdigit() or ch in "Xx"]
+    keep = {"id": (4, 4), "bank": (4, 4), "phone": (3, 4), "landline": (0, 4)}[kind]
+    head_n, tail_n = keep
+    if kind == "landline":  # keep the area code
+        head_n = len(re.match(r"0\d{2,3}", text).group()) if re.match(r"0\d{2,3}[- ]", text) else 3
+    hidden = set(digits[head_n:len(digits) - tail_n])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
+
+
+def _trim_name(name: str, following: str) -> str:
+    """Cut a captured name where a field label or a following word starts."""
+    window = name + following
+    for i, ch in enumerate(name):
+        if i >= 2 and (ch in _AFTER_NAME or window[i:i + 2] in _AFTER_NAME_WORDS):
+            return name[:i]
+    if len(name) == 4 and name[:2] not in COMPOUND_SURNAMES:
+        return name[:3]
+    return name
+
+
+def _looks_like_name(name: str) -> bool:
+    return len(name) >= 2 and (name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES) and not (
+        set(name[1:]) & _AFTER_NAME)
+
+
+def _names(text: str, known_names: Iterable[str]) -> list[Span]:
+    out: list[Span] = []
+    for name in sorted({n.strip() for n in known_names if n and n.strip()}, key=len,
+                       reverse=True):
+        for m in re.finditer(re.escape(name), text):
+            out.append(Span(m.start(), m.end(), "name", name))
+    for rx in (_NAME_MARKERS, _NAME_BEFORE):
+        for m in rx.finditer(text):
+            name = _trim_name(m.group("n"), text[m.end("n"):m.end("n") + 2])
+            if _looks_like_name(name):
+                out.append(Span(m.start("n"), m.start("n") + len(name), "name", name))
+    return out
+
+
+def _addresses(text: str) -> list[Span]:
+    out: list[Span] = []
+    for m in _ADDRESS.finditer(text):
+        s, e = m.span()
+        if e - s < 4 or not m.group("low") or not _LOW_LEVEL.search(m.group("low")):
+            continue
+        while s < e and text[s] in _ADDRESS_PREFIX:
+            s += 1
+        parts = len(re.findall(r"省|自治区|市|州|盟|区|县|旗|镇|乡|街道|村|社区|组|路|街|巷|号|栋|单元|室",
+                               text[s:e]))
+        if parts >= 2:
+            out.append(Span(s, e, "address", text[s:e]))
+    return out
+
+
+def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
+    """Every piece of personal data in `text`, non-overlapping, in order.
+
+    Where candidates overlap the earlier, then longer one wins (an ID number is never also
+    read as a bank card, a house number never cut in half).
+    """
+    cands: list[Span] = []
+    for m in _ID18.finditer(text):
+        cands.append(Span(*m.span(), "id", m.group(), id_checksum_ok(m.group())))
+    for m in _DIGIT18.finditer(text):
+        cands.append(Span(*m.span(), "id", m.group(), id_checksum_ok(m.group())))
+    for m in _ID15.finditer(text):
+        cands.append(Span(*m.span(), "id", m.group()))
+    for rx, kind in ((_MOBILE, "phone"), (_LANDLINE, "landline"), (_BANK, "bank")):
+        cands += [Span(*m.span(), kind, m.group()) for m in rx.finditer(text)]
+    cands += _addresses(text)
+    cands += _names(text, known_names)
+    priority = {"id": 0, "phone": 1, "landline": 2, "bank": 3, "address": 4, "name": 5}
+    cands.sort(key=lambda sp: (sp.start, -(sp.end - sp.start), priority[sp.kind]))
+    out: list[Span] = []
+    for sp in cands:
+        if out and sp.start < out[-1].end:
+            continue
+        out.append(sp)
+    return out
+
+
+def mask_text(text: str, known_names: Iterable[str] = ()) -> tuple[str, list[Span]]:
+    """`text` with every span of `find_pii` replaced by its mask, and the spans."""
+    spans = find_pii(text, known_names)
+    parts: list[str] = []
+    pos = 0
+    for sp in spans:
+        parts += [text[pos:sp.start], sp.mask]
+        pos = sp.end
+    parts.append(text[pos:])
+    return "".join(parts), spans

@@ -154,6 +154,7 @@ class Records:
         return int(cur.lastrowid)
 
     def get(self, ref: str) -> Record:
+        ref = str(ArchivalRef.parse(ref))  # validates and normalises look-alike dots
         row = self.db.execute(
             f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records WHERE ref = ?", (ref,)
         ).fetchone()

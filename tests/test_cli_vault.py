@@ -1,0 +1,111 @@
+"""CLI wiring: exit codes per error family (DESIGN §8), stdout = data, stderr = messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import PASS, sgz_env
+
+from archive.cli.main import main
+
+
+def sgz(capsys, monkeypatch, env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    for k, v in env.items():
+        if k.startswith("SGZ_"):
+            monkeypatch.setenv(k, v)
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as e:
+        code = int(e.code or 0)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture
+def env(home: Path, capsys, monkeypatch) -> dict[str, str]:
+    e = sgz_env(home)
+    code, out, err = sgz(capsys, monkeypatch, e, "init", "--user", "zhangsan", "--role", "head")
+    assert code == 0, err
+    assert len(out.strip().split("-")) == 6  # the recovery code, once, on stdout
+    return e
+
+
+def test_help_lists_commands_in_chinese(capsys, monkeypatch) -> None:
+    code, out, _ = sgz(capsys, monkeypatch, {}, "--help")
+    assert code == 0 and "归档文件" in out and "file" in out
+
+
+def test_file_prints_ref_and_json_has_id(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    f = tmp_path / "a.txt"
+    f.write_text("内容", encoding="utf-8")
+    code, out, err = sgz(capsys, monkeypatch, env, "file", str(f), "-c", "FW", "-r", "D30")
+    assert code == 0 and out.strip().startswith("Z001-WS·") and out.strip().endswith("-FW-0001")
+    g = tmp_path / "b.txt"
+    g.write_text("别的内容", encoding="utf-8")
+    code, out, err = sgz(capsys, monkeypatch, env, "file", str(g), "-c", "FW", "--json")
+    assert code == 0 and json.loads(out)["id"].endswith("-FW-0002")
+
+
+@pytest.mark.parametrize(
+    "args,code,needle",
+    [
+        (["file"], 2, ""),                                                # usage
+        (["show", "Z001-WS·2026-D30-FW-0009"], 3, "不存在"),               # not found
+        (["show", "not-a-ref"], 6, "档号格式"),                            # validation
+        (["file", "/nonexistent/x.pdf", "-c", "FW"], 3, "文件不存在"),
+        (["file", "{tmp}/a.txt", "-c", "娱乐"], 6, "未知的档案类别"),
+        (["file", "{tmp}/a.txt", "-c", "FW", "-r", "D99"], 6, "保管期限"),
+    ],
+)
+def test_error_families(env, capsys, monkeypatch, tmp_path: Path, args, code, needle) -> None:
+    (tmp_path / "a.txt").write_text("x", encoding="utf-8")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    got, out, err = sgz(capsys, monkeypatch, env, *args)
+    assert got == code, err
+    assert needle in err
+    if code != 2:
+        assert err.startswith("错误：") and "Traceback" not in err
+
+
+def test_wrong_passphrase_is_7_and_conflict_is_4(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    got, _, err = sgz(capsys, monkeypatch, {**env, "SGZ_PASSPHRASE": "wrong-wrong"}, "ls")
+    assert got == 7 and "口令" in err and "wrong-wrong" not in err
+    got, _, err = sgz(capsys, monkeypatch, env, "init", "--user", "x1", "--role", "head")
+    assert got == 4 and "重复初始化" in err
+
+
+def test_access_denied_is_5(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    pf = tmp_path / "p"
+    pf.write_text("worker-passphrase\n", encoding="utf-8")
+    got, out, err = sgz(capsys, monkeypatch, env, "user", "add", "wangwu", "--role", "社工",
+                        "--new-passphrase-file", str(pf))
+    assert got == 0 and out.strip() == "wangwu"
+    worker = {**env, "SGZ_USER": "wangwu", "SGZ_PASSPHRASE": "worker-passphrase"}
+    got, _, err = sgz(capsys, monkeypatch, worker, "user", "add", "eve", "--role", "head")
+    assert got == 5 and "无权" in err
+
+
+def test_get_and_overwrite(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    f = tmp_path / "a.txt"
+    f.write_text("内容", encoding="utf-8")
+    _, out, _ = sgz(capsys, monkeypatch, env, "file", str(f), "-c", "FW")
+    ref = out.strip()
+    dest = tmp_path / "o.txt"
+    got, out, _ = sgz(capsys, monkeypatch, env, "get", ref, "-o", str(dest), "--reason", "核对")
+    assert got == 0 and dest.read_text(encoding="utf-8") == "内容"
+    got, _, err = sgz(capsys, monkeypatch, env, "get", ref, "-o", str(dest), "--reason", "核对")
+    assert got == 4 and "--force" in err
+    got, _, err = sgz(capsys, monkeypatch, env, "get", ref, "-o", str(dest))
+    assert got == 2
+
+
+def test_passphrase_file_env(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    pf = tmp_path / "pass"
+    pf.write_text(PASS + "\n", encoding="utf-8")
+    e = {k: v for k, v in env.items() if k != "SGZ_PASSPHRASE"}
+    monkeypatch.delenv("SGZ_PASSPHRASE", raising=False)
+    got, out, err = sgz(capsys, monkeypatch, {**e, "SGZ_PASSPHRASE_FILE": str(pf)}, "ls", "--json")
+    assert got == 0 and json.loads(out) == []

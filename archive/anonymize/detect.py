@@ -90,10 +90,10 @@ def mask_value(kind: str, text: str) -> str:
     if kind == "address":
         return "***"
     digits = [i for i, ch in enumerate(text) if ch.isdigit() or ch in "Xx"]
-    keep = {"id": (4, 4), "bank": (4, 4), "phone": (3, 4), "landline": (0, 4)}[kind]
-    head_n, tail_n = keep
-    if kind == "landline":  # keep the area code
-        head_n = len(re.match(r"0\d{2,3}", text).group()) if re.match(r"0\d{2,3}[- ]", text) else 3
+    head_n, tail_n = {"id": (4, 4), "bank": (4, 4), "phone": (3, 4), "landline": (3, 4)}[kind]
+    area = re.match(r"(0\d{2,3})[- ]", text)
+    if kind == "landline" and area:  # keep the area code where it is marked off
+        head_n = len(area.group(1))
     hidden = set(digits[head_n:len(digits) - tail_n])
     return "".join("*" if i in hidden else ch for i, ch in enumerate(text))
 

@@ -211,10 +211,41 @@ class Archive(FilingMixin):
         return _iso(self.clock())
 
     def _recover_interrupted(self) -> None:
-        """Finish or undo what a crash interrupted: staged objects the catalogue knows are published."""
+        """Finish what a crash interrupted: publish staged objects the catalogue knows, finish
+        an epoch rotation that had begun."""
         if self.objects.tmp.exists() and any(self.objects.tmp.iterdir()):
             with self.writer_lock:
                 self.objects.recover(self.object_keys.known)
+        if "rotate_to" in self.ring.pending:
+            with self.writer_lock:
+                self._finish_rotation(self.ring.pending["rotate_to"])
+                self.log("keys.rotate.resumed", None, epoch=self.ring.current)
+
+    # ----------------------------------------------------------------- epochs
+    def rotate_epoch(self) -> int:
+        """New epoch key; re-wrap every live object identity; erase the old key. Crash-safe:
+        the keyring records the rotation before the catalogue changes, and the next start
+        finishes it. Returns the new epoch number."""
+        with self.writer_lock:
+            new = max(self.ring.epochs) + 1
+            self.log("keys.rotate.begin", None, epoch=new)
+            self.ring.epochs[new] = random_key()
+            self.ring.pending["rotate_to"] = new
+            save_keyring(self.home.keyring, self.ring, self._vrk, self.vault_id)
+            self._finish_rotation(new)
+            self.log("keys.rotate", None, epoch=new)
+        return new
+
+    def _finish_rotation(self, new: int) -> None:
+        with self.db.transaction():
+            self.object_keys.rewrap_all(new)
+        self.db.checkpoint_truncate()  # old wrapped keys must not linger in the WAL
+        self.ring.current = new
+        for epoch in list(self.ring.epochs):
+            if epoch != new:
+                del self.ring.epochs[epoch]
+        self.ring.pending.pop("rotate_to", None)
+        save_keyring(self.home.keyring, self.ring, self._vrk, self.vault_id)
 
     # ----------------------------------------------------------------- policy and audit
     def authorize(self, action: str, record: Any = None, *, ref: str | None = None,

@@ -44,8 +44,10 @@ def _read_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> by
 
 
 def _text_of(xml: bytes) -> str:
+    if b"<!DOCTYPE" in xml[:65536] or b"<!ENTITY" in xml[:65536]:
+        raise _Refused("文档含有 DTD/实体声明（不合规范，可能是实体炸弹），未提取文字")
     root = etree.fromstring(xml, _parser())
-    if root.getroottree().docinfo.internalDTD is not None or b"<!ENTITY" in xml[:65536]:
+    if root.getroottree().docinfo.internalDTD is not None:
         raise _Refused("文档含有 DTD/实体声明（不合规范，可能是实体炸弹），未提取文字")
     for fb in list(root.iter(MC_FALLBACK)):  # text boxes appear twice: Choice and Fallback
         fb.getparent().remove(fb)

@@ -55,8 +55,8 @@ def extract_pdf(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
         if reason is None and limit < total:
             reason = f"页数过多，仅提取前 {limit} 页（共 {total} 页）"
         text = "\n".join(texts)
-        if "\ufffd" in text or _useful(text) < 10:
-            alt = _pdfminer_text(data, done)
+        if done and ("\ufffd" in text or _useful(text) < 10):
+            alt = _pdfminer_text(data, min(done, 200))
             if _useful(alt) > _useful(text):
                 text = alt
         if _useful(text) < 10 and done:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from archive.access.workflow import AccessWorkflowMixin
 from archive.audit.log import AuditLog
 from archive.catalog.db import Database
 from archive.catalog.records import Records
@@ -29,6 +30,9 @@ from archive.errors import AccessDenied, ArchiveError, Conflict, DecryptionFaile
 from archive.filelock import FileLock
 from archive.filing import FilingMixin
 from archive.home import HomePaths
+from archive.maintenance import MaintenanceMixin
+from archive.retention.workflow import RetentionMixin
+from archive.search_workflow import SearchMixin
 from archive.station import EXAMPLE_TOML, StationProfile, load_station, parse_station
 from archive.vault.identities import ObjectKeys
 from archive.vault.keyring import Keyring, load_keyring, save_keyring
@@ -58,7 +62,7 @@ def check_new_passphrase(passphrase: str) -> bytes:
     return normalise_passphrase(passphrase)
 
 
-class Archive(FilingMixin):
+class Archive(FilingMixin, SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin):
     """An unlocked station archive. Create with `Archive.init`, `unlock` or `unlock_recovery`."""
 
     def __init__(

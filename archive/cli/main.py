@@ -22,6 +22,20 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "get": ("archive.cli.vault_cmds", "get_cmd", "解密导出一件档案（须说明事由，记入审计）"),
     "gen": ("archive.cli.gen_cmds", "gen_cmd", "按模板生成文书（制度、协议、表单、牌匾）"),
     "templates": ("archive.cli.gen_cmds", "templates_group", "列出、查看、检查文书模板"),
+    "search": ("archive.cli.search_cmds", "search_cmd", "全文检索（只显示有权查看的档案）"),
+    "index": ("archive.cli.search_cmds", "index_group", "全文索引：重建、状态"),
+    "audit": ("archive.cli.audit_cmds", "audit_group", "审计日志：查看、校验、签发检查点"),
+    "check": ("archive.cli.ops_cmds", "check_cmd", "完整性检查（目录、对象、密钥、索引）"),
+    "backup": ("archive.cli.ops_cmds", "backup_group", "备份档案库（不含索引）并校验备份"),
+    "restore": ("archive.cli.ops_cmds", "restore_cmd", "从备份恢复到新的站点目录"),
+    "keys": ("archive.cli.ops_cmds", "keys_group", "密钥管理：轮换纪元密钥"),
+    "access": ("archive.cli.access_cmds", "access_group", "外单位查阅：登记、审批、查阅件、复制件"),
+    "subject": ("archive.cli.access_cmds", "subject_group", "服务对象权利：导出本人资料"),
+    "refer": ("archive.cli.access_cmds", "refer_cmd", "服务转介导出（须已存档转介同意书）"),
+    "export": ("archive.cli.access_cmds", "export_cmd", "匿名化导出（上报用人单位领导）"),
+    "retention": ("archive.cli.retention_cmds", "retention_group", "保管期限：到期档案清单"),
+    "hold": ("archive.cli.retention_cmds", "hold_group", "冻结/解除冻结（冻结中不得销毁）"),
+    "disposal": ("archive.cli.retention_cmds", "disposal_group", "鉴定销毁：提出、批准、执行"),
 }
 
 

@@ -7,6 +7,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from archive.cli.main import cli
@@ -105,3 +106,22 @@ def test_cli_exit_6_on_problems(tmp_path: Path) -> None:
     assert "nobody" in result.output
     ok = CliRunner().invoke(cli, ["templates", "check", str(SRC)])
     assert ok.exit_code == 0, ok.output
+
+
+def _shipped() -> list[Path]:
+    from archive.docgen.build import buildable_folders
+
+    return [f for f in buildable_folders(ROOT) if (f / "template.docx").is_file()]
+
+
+@pytest.mark.parametrize("folder", _shipped(), ids=lambda p: p.name)
+def test_every_shipped_template_passes_check(folder: Path) -> None:
+    report = check_docx(folder / "template.docx", ROOT)
+    assert report.template_id == folder.name
+    assert [str(p) for p in report.problems] == []
+
+
+def test_fullwidth_symbols_outside_string_literals(tmp_path: Path) -> None:
+    path = edited(tmp_path, "{{ key_keeper }}", "{{ key_keeper ｜ default(\"（无）\") }}")
+    problems = check_docx(path, ROOT).problems
+    assert [p.kind for p in problems] == ["fullwidth"] and "｜" in problems[0].message

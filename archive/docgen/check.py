@@ -143,7 +143,8 @@ def _paragraph_problems(text: str, owners: list[tuple[int, str]], marks: list[tu
                                     "请删掉整个标签后重新输入，或关闭拼写检查", ex))
         if any(c in tag for c in _SMART):
             problems.append(Problem("smart_quote", where, "标签内有中文引号（“ ” ‘ ’），应为英文引号 \" '", ex))
-        bad = sorted({c for c in tag if c in _FULLWIDTH})
+        code = re.sub(r'"[^"]*"|\'[^\']*\'', "", tag)     # string literals may hold anything
+        bad = sorted({c for c in code if c in _FULLWIDTH})
         if bad:
             problems.append(Problem("fullwidth", where, f"标签内有全角符号 {' '.join(bad)}，应为半角", ex))
         i = end

@@ -124,4 +124,4 @@ def test_every_shipped_template_passes_check(folder: Path) -> None:
 def test_fullwidth_symbols_outside_string_literals(tmp_path: Path) -> None:
     path = edited(tmp_path, "{{ key_keeper }}", "{{ key_keeper ｜ default(\"（无）\") }}")
     problems = check_docx(path, ROOT).problems
-    assert [p.kind for p in problems] == ["fullwidth"] and "｜" in problems[0].message
+    assert [p.kind for p in problems] == ["fullwidth", "syntax"] and "｜" in problems[0].message

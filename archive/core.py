@@ -62,7 +62,7 @@ def check_new_passphrase(passphrase: str) -> bytes:
     return normalise_passphrase(passphrase)
 
 
-class Archive(FilingMixin, SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin):
+class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin, FilingMixin):
     """An unlocked station archive. Create with `Archive.init`, `unlock` or `unlock_recovery`."""
 
     def __init__(

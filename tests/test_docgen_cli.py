@@ -165,7 +165,8 @@ def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert code == 0, err
     assert stdout.splitlines()[-1] == "Z001-WS·2026-Y-XZ-0001"
     assert calls == [{"paths": [out], "category": "XZ", "retention": "Y",
-                      "title": "社工站保密管理制度"}]
+                      "title": "社工站保密管理制度",
+                      "author": "长春市双阳区奢岭街道社会工作服务站"}]
 
 
 def test_rendered_title_property(tmp_path: Path) -> None:

@@ -50,14 +50,16 @@ def _safe_name(text: str) -> str:
     return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._")[:40] or "doc"
 
 
-def _file_into_vault(ctx: click.Context, path: Path, manifest: Any) -> str:
+def _file_into_vault(ctx: click.Context, path: Path, manifest: Any,
+                     station: dict[str, Any]) -> str:
+    """File the generated document with the template's default class and retention."""
     try:
         from archive.cli.common import open_archive
     except ImportError:
         raise ArchiveError("归档功能尚未就绪（archive.cli.common 不存在），文档已生成但未归档。") from None
     arc = open_archive(ctx)
     results = arc.file([path], category=manifest.category, retention=manifest.retention,
-                       title=manifest.title)
+                       title=manifest.title, author=str(station.get("name", "")))
     return str(results[0].ref)
 
 
@@ -119,7 +121,8 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
             _write_atomic(pdf_out, generate(manifest, data, station, today=today, fmt="pdf"))
             click.echo(str(pdf_out))
         if file_it:
-            click.echo(_file_into_vault(ctx, out.with_suffix(".pdf") if pdf else out, manifest))
+            click.echo(_file_into_vault(ctx, out.with_suffix(".pdf") if pdf else out, manifest,
+                                        station))
         return
     if suffix == ".pdf":
         out, pdf = out.with_suffix(".docx"), True
@@ -135,7 +138,7 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
         filed = docx_to_pdf(out)
         click.echo(str(filed))
     if file_it:
-        click.echo(_file_into_vault(ctx, filed, manifest))
+        click.echo(_file_into_vault(ctx, filed, manifest, station))
 
 
 def _gen_rows(ctx: click.Context, manifest: Any, station: dict[str, Any], base: dict[str, Any],
@@ -178,7 +181,7 @@ def _gen_rows(ctx: click.Context, manifest: Any, station: dict[str, Any], base: 
         click.echo(f"正在转换 {len(written)} 份 PDF…", err=True)
         written = convert_to_pdf(written, out_dir)
     for path in written:
-        click.echo(_file_into_vault(ctx, path, manifest) if file_it else str(path))
+        click.echo(_file_into_vault(ctx, path, manifest, station) if file_it else str(path))
 
 
 @click.group("templates")

@@ -69,7 +69,7 @@ def _excerpt(text: str, start: int, end: int) -> str:
     return ("…" if s else "") + text[s:end + 8].replace("\n", " ") + ("…" if end + 8 < len(text) else "")
 
 
-def _location(p: Any, part: str, counters: dict[str, int]) -> str:
+def _location(p: Any, part: str, counters: dict[str, Any]) -> str:
     tc = next((a for a in p.iterancestors(f"{W}tc")), None)
     if tc is None:
         counters["p"] += 1

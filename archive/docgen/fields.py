@@ -149,11 +149,11 @@ def _coerce_mapping(fields: tuple[Field, ...], data: Mapping[str, Any]) -> tuple
     values: dict[str, Any] = {}
     problems: list[str] = []
     for key, raw in data.items():
-        f = by_key.get(str(key).strip())
-        if f is None:
+        found = by_key.get(str(key).strip())
+        if found is None:
             problems.append(f"“{key}”：不是本模板的字段")
             continue
-        values[f.name] = raw
+        values[found.name] = raw
     out: dict[str, Any] = {}
     for f in fields:
         raw = values.get(f.name)

@@ -108,8 +108,8 @@ def _parse_table(lines: list[tuple[int, str]]) -> Table:
         widths.append(float(m[1]) if m else None)
         heads.append(_WIDTH.sub("", c).strip())
     header = _row(heads, lines[0][0])
-    rows = []
-    loops = []
+    rows: list[Row] = []
+    loops: list[int] = []
     for lineno, text in lines[2:]:
         cells = split_cells(text)
         if len(cells) > ncols:

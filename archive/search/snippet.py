@@ -1,7 +1,8 @@
 """Highlighted snippets: ~60 characters of the stored text around the first hit, in 【…】.
 
 Matching runs on the normalised form (so a simplified query highlights traditional text),
-while the snippet shows the original characters, through a per-character offset map.
+while the snippet shows the original characters. Only the window is normalised per character;
+the first hit is found on the raw text first, then on folded chunks (speed: texts are long).
 """
 
 from __future__ import annotations
@@ -11,19 +12,22 @@ import re
 from archive.search.normalize import fold
 
 OPEN, CLOSE = "【", "】"
+_CHUNK = 4000
 
 
-def _normalized_with_map(text: str) -> tuple[str, list[int]]:
-    folded = fold(text)
-    if len(folded) == len(text):  # the usual case: a 1:1 character mapping
-        return folded, list(range(len(text)))
-    out: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        n = fold(ch)
-        out.append(n)
-        index.extend([i] * len(n))
-    return "".join(out), index
+def _first_hit(text: str, lits: list[str]) -> int:
+    hits = [p for p in (text.find(x) for x in lits) if p >= 0]
+    if hits:
+        return min(hits)
+    for start in range(0, len(text), _CHUNK):
+        # overlap so a literal across the chunk edge is still found
+        chunk = fold(text[start : start + _CHUNK + 64])
+        if len(chunk) != len(text[start : start + _CHUNK + 64]):
+            return -1
+        hits = [p for p in (chunk.find(x) for x in lits) if p >= 0]
+        if hits:
+            return start + min(hits)
+    return -1
 
 
 def make_snippet(text: str, literals: list[str], width: int = 60) -> str:
@@ -32,21 +36,27 @@ def make_snippet(text: str, literals: list[str], width: int = 60) -> str:
     lits = sorted({x for x in literals if x}, key=len, reverse=True)
     if not text:
         return ""
-    norm, index = _normalized_with_map(text)
-    spans: list[tuple[int, int]] = []
-    if lits:
-        pattern = re.compile("|".join(re.escape(x) for x in lits))
-        spans = [(index[m.start()], index[m.end() - 1] + 1) for m in pattern.finditer(norm)]
-    first = spans[0][0] if spans else 0
-    start = max(0, first - width // 3)
+    first = _first_hit(text, lits) if lits else -1
+    start = max(0, first - width // 3) if first >= 0 else 0
     end = min(len(text), start + width)
     start = max(0, min(start, end - width))
-    parts, pos = [], start
-    for s, e in spans:
-        if s < pos or e > end:
-            continue
-        parts += [text[pos:s], OPEN, text[s:e], CLOSE]
-        pos = e
-    parts.append(text[pos:end])
+    window = text[start:end]
+    folded: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(window):
+        f = fold(ch)
+        folded.append(f)
+        index.extend([i] * len(f))
+    norm = "".join(folded)
+    parts, pos = [], 0
+    if lits:
+        pattern = re.compile("|".join(re.escape(x) for x in lits))
+        for m in pattern.finditer(norm):
+            s, e = index[m.start()], index[m.end() - 1] + 1
+            if s < pos:
+                continue
+            parts += [window[pos:s], OPEN, window[s:e], CLOSE]
+            pos = e
+    parts.append(window[pos:])
     body = "".join(parts).replace(CLOSE + OPEN, "")
     return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")

@@ -284,6 +284,12 @@ class SearchIndex:
         base = (f"SELECT d.id, d.doc_id, bm25(fts, {weights}) AS score"
                 f" FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?{where}")
         try:
+            if check is None and not where:  # no join needed until the top rows are known
+                sql = ("SELECT rowid, NULL, score, count(*) OVER () FROM (SELECT rowid,"
+                       f" bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?)"
+                       " ORDER BY score LIMIT ?")
+                rows = self._conn.execute(sql, [expr, limit]).fetchall()
+                return [r[:3] for r in rows], (rows[0][3] if rows else 0)
             if check is None:
                 sql = (f"SELECT id, doc_id, score, count(*) OVER () FROM ({base})"
                        " ORDER BY score LIMIT ?")
@@ -311,9 +317,9 @@ class SearchIndex:
 
     def _hits(self, rows: list[tuple], literals: list[str]) -> list[Hit]:
         hits = []
-        for rowid, doc_id, score in rows:
-            title, date, doc_no, category, text = self._conn.execute(
-                "SELECT title, date, doc_no, category, text FROM docs WHERE id=?",
+        for rowid, _, score in rows:
+            doc_id, title, date, doc_no, category, text = self._conn.execute(
+                "SELECT doc_id, title, date, doc_no, category, text FROM docs WHERE id=?",
                 (rowid,)).fetchone()
             snippet = make_snippet(text, literals) if text else make_snippet(title, literals)
             hits.append(Hit(doc_id, title, date, snippet, -float(score), doc_no, category))

@@ -198,7 +198,8 @@ class FilingMixin:
                   secrecy: str, note: str, precious: bool, responsible: str | None) -> FileResult:
         try:
             with open(src, "rb", buffering=1 << 16) as f:
-                staged = self.objects.stage(f, self.fingerprint_key)
+                staged = self.objects.stage(f, self.fingerprint_key,
+                                            sm3=self.station.sm3_fingerprint)
         except OSError as exc:
             raise _storage_error(exc, f"“{src.name}”的归档") from None
         dup = self.records.find_by_fingerprint(staged.fp_sha)

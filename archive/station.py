@@ -31,7 +31,7 @@ _STATION_KEYS = {
 }
 _REQUIRED = ("fonds", "name", "county", "township", "head")
 _STAFF_KEYS = {"name", "position", "qualification"}
-_TOP_KEYS = {"station", "staff", "classes", "retention"}
+_TOP_KEYS = {"station", "staff", "classes", "retention", "crypto"}
 _FONDS_RE = re.compile(r"^[A-Z0-9]{4}$")
 _CODE_RE = re.compile(r"^[A-Z]{2,4}$")
 
@@ -53,6 +53,10 @@ contractor = "长春市双阳区益民社会工作服务中心"     # 承接主�
 name = "王五"
 position = "驻站社工"
 qualification = "助理社会工作师"
+
+# 国密：另存 HMAC-SM3 固定性校验值（较慢，约 110 MB/s）
+# [crypto]
+# sm3 = true
 
 # 档案分类（问题代码 = 名称）；默认即指引附件2 四(一) 的四类
 [classes]
@@ -84,6 +88,7 @@ class StationProfile:
     staff: tuple[StaffMember, ...] = ()
     classes: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CLASSES))
     retention: dict[str, Any] = field(default_factory=dict)
+    sm3_fingerprint: bool = False  # [crypto] sm3 = true: also keep an HMAC-SM3 fixity value
 
     def template_vars(self) -> dict[str, Any]:
         """The `station.*` variables templates see."""
@@ -151,6 +156,15 @@ def parse_station(data: dict[str, Any], source: str = STATION_FILE) -> StationPr
     if not isinstance(retention, dict):
         problems.append("[retention] 必须是表")
         retention = {}
+    crypto = data.get("crypto", {})
+    if not isinstance(crypto, dict):
+        problems.append("[crypto] 必须是表")
+        crypto = {}
+    for key, value in crypto.items():
+        if key != "sm3":
+            problems.append(f"[crypto] 中有未知的键 {key}")
+        elif not isinstance(value, bool):
+            problems.append("[crypto] sm3 必须是 true 或 false")
     if problems:
         raise ValidationError(
             f"{source} 有 {len(problems)} 处错误：" + "；".join(problems), details=problems
@@ -168,6 +182,7 @@ def parse_station(data: dict[str, Any], source: str = STATION_FILE) -> StationPr
         staff=tuple(staff),
         classes=classes,
         retention=retention,
+        sm3_fingerprint=bool(crypto.get("sm3", False)),
     )
 
 

@@ -266,3 +266,22 @@ def test_docx_is_a_zip_not_misread(arc: Archive, make_file) -> None:
         z.writestr("hello.txt", "not a docx")
     with pytest.raises(ValidationError, match="扩展名"):
         arc.file([make_file("x.docx", buf.getvalue())], category="FW")
+
+
+def test_sm3_fixity_is_opt_in(home: Path, clock, make_file) -> None:
+    import hmac
+
+    from archive.station import EXAMPLE_TOML
+
+    text = EXAMPLE_TOML + "\n[crypto]\nsm3 = true\n"
+    a, _ = Archive.init(home, user="zhangsan", role="head", passphrase=PASS, clock=clock,
+                        station_text=text, kdf_work_factor=CHEAP_WF)
+    with a:
+        f = make_file("a.txt", "国密固定性")
+        [r] = a.file([f], category="FW")
+        comp = a.records.components(a.records.get(r.ref).id)[0]
+        assert comp.fp_sm3 == hmac.new(a.fingerprint_key, f.read_bytes(), "sm3").hexdigest()
+        assert comp.fp_sha == hmac.new(a.fingerprint_key, f.read_bytes(), "sha256").hexdigest()
+    with pytest.raises(ValidationError, match=r"\[crypto\] 中有未知的键 sm4"):
+        Archive.init(home.parent / "h3", user="x1", role="head", passphrase=PASS, clock=clock,
+                     station_text=EXAMPLE_TOML + "\n[crypto]\nsm4 = true\n", kdf_work_factor=CHEAP_WF)

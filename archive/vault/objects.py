@@ -58,14 +58,14 @@ class _HashingReader:
 
 
 class _HashingWriter:
-    """Wraps the ciphertext sink: SHA-256 names the object."""
+    """Wraps the ciphertext sink: SHA-256 of the ciphertext names the object."""
 
     def __init__(self, fd: int) -> None:
         self.fd, self.sha, self.size = fd, hashlib.sha256(), 0
 
     def write(self, data: bytes | memoryview) -> int:
+        self.sha.update(data)
         view = memoryview(data)
-        self.sha.update(view)
         total = len(view)
         while view:
             n = os.write(self.fd, view)
@@ -91,16 +91,16 @@ class ObjectStore:
     def path(self, object_id: str) -> Path:
         return self.objects / object_id[:2] / f"{object_id}.age"
 
-    def stage(self, src: BinaryIO, fingerprint_key: bytes) -> StagedObject:
+    def stage(self, src: BinaryIO, fingerprint_key: bytes, *, sm3: bool = False) -> StagedObject:
         """Encrypt `src` to a fresh X25519 identity, streaming; memory does not grow with size."""
         ident = age.X25519Identity.generate()
-        fp = Fingerprinter(fingerprint_key)
+        fp = Fingerprinter(fingerprint_key, sm3=sm3)
         reader = _HashingReader(src, fp)
         part = self.tmp / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         try:
             writer = _HashingWriter(fd)
-            age.encrypt(reader, writer, [ident.recipient()])  # type: ignore[arg-type]
+            age.encrypt(reader, writer, [ident.recipient()])
             os.fsync(fd)
         except BaseException:
             os.close(fd)

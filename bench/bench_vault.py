@@ -1,0 +1,161 @@
+"""Vault benchmarks (issue #2), each as a ratio to a baseline measured in the same run.
+
+1. Filing 1,000 small .docx/PDF files in one `sgz file` call vs bare age encryption of the same
+   bytes (indexing excluded).  Goal ≥ 200 documents/s.
+2. Filing and getting a 1 GiB file vs a plain file copy (goal ≥ 70 %), peak RSS (goal ≤ 150 MB).
+3. Cold start of `sgz --help` vs `python -c pass` (goal ≤ 150 ms more).
+
+Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--big-mib 1024]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from archive.crypto import age  # noqa: E402
+
+PASS = "bench-passphrase"
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SGZ_")}
+    env.update(SGZ_HOME=str(home), SGZ_USER="bench", SGZ_PASSPHRASE=PASS,
+               SGZ_NEW_PASSPHRASE=PASS, SGZ_KDF_WORK_FACTOR="10")
+    return env
+
+
+def _sgz(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Run sgz; return (seconds, peak RSS bytes) of the child."""
+    t = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-m", "archive.cli.main", *args], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = psutil.Process(p.pid)
+    peak = 0
+    while p.poll() is None:
+        try:
+            peak = max(peak, proc.memory_info().rss)
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.02)
+    err = p.stderr.read().decode() if p.stderr else ""
+    if p.returncode:
+        raise SystemExit(f"sgz {' '.join(args[:2])} failed: {err}")
+    return time.perf_counter() - t, peak
+
+
+def _small_corpus(folder: Path, n: int) -> list[Path]:
+    import docx
+    import pikepdf
+
+    paths = []
+    for i in range(n):
+        if i % 2 == 0:
+            d = docx.Document()
+            d.add_heading(f"服务记录 第{i}号", level=1)
+            d.add_paragraph("入户走访，了解家庭结构、健康状况、享受政策等基本信息。" * 5 + str(i))
+            p = folder / f"doc{i:04d}.docx"
+            d.save(p)
+        else:
+            pdf = pikepdf.new()
+            pdf.add_blank_page()
+            pdf.docinfo["/Title"] = f"签字扫描件 {i}"
+            p = folder / f"scan{i:04d}.pdf"
+            pdf.save(p)
+        paths.append(p)
+    return paths
+
+
+def bench_small(work: Path, n: int) -> None:
+    src = work / "small"
+    src.mkdir()
+    paths = _small_corpus(src, n)
+    total = sum(p.stat().st_size for p in paths)
+    # baseline: bare age encryption of the same bytes to files, same process
+    out = work / "bare"
+    out.mkdir()
+    t = time.perf_counter()
+    for p in paths:
+        ident = age.X25519Identity.generate()
+        with open(p, "rb") as f, open(out / (p.name + ".age"), "wb") as g:
+            age.encrypt(f, g, [ident.recipient()])
+            g.flush()
+            os.fsync(g.fileno())
+    bare = time.perf_counter() - t
+    home = work / "home-small"
+    env = _env(home)
+    _sgz(["init", "--user", "bench", "--role", "head"], env)
+    secs, _ = _sgz(["file", *map(str, paths), "--category", "FW", "--retention", "D30"], env)
+    print(f"[ingest] {n} small docs ({total / n / 1024:.1f} KiB avg): sgz file {secs:.2f} s = "
+          f"{n / secs:.0f} docs/s (goal ≥ 200); bare age+fsync {bare:.2f} s = {n / bare:.0f} docs/s; "
+          f"ratio sgz/bare time {secs / bare:.2f}×")
+
+
+def bench_big(work: Path, mib: int) -> None:
+    src = work / "big.bin"
+    block = os.urandom(1 << 20)
+    with open(src, "wb") as f:
+        for i in range(mib):
+            f.write(block[:-4] + i.to_bytes(4, "big"))
+    size_mb = mib * 1.048576
+    t = time.perf_counter()
+    shutil.copyfile(src, work / "copy.bin")
+    with open(work / "copy.bin", "rb+") as f:
+        os.fsync(f.fileno())
+    copy = time.perf_counter() - t
+    (work / "copy.bin").unlink()
+    home = work / "home-big"
+    env = _env(home)
+    _sgz(["init", "--user", "bench", "--role", "head"], env)
+    fsecs, fpeak = _sgz(["file", str(src), "--category", "FW", "--title", "大文件",
+                         "--year", "2026", "--retention", "D30"], env)
+    gsecs, gpeak = _sgz(["get", "Z001-WS·2026-D30-FW-0001", "-o", str(work / "back.bin"),
+                         "--reason", "bench"], env)
+    print(f"[big] {mib} MiB: copy {size_mb / copy:.0f} MB/s; file {size_mb / fsecs:.0f} MB/s "
+          f"({copy / fsecs:.0%} of copy, goal ≥ 70 %), peak RSS {fpeak / 1e6:.0f} MB; get "
+          f"{size_mb / gsecs:.0f} MB/s ({copy / gsecs:.0%} of copy), peak RSS {gpeak / 1e6:.0f} MB "
+          f"(goal ≤ 150 MB)")
+
+
+def bench_cold_start(runs: int = 7) -> None:
+    def median(cmd: list[str]) -> float:
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
+            times.append(time.perf_counter() - t)
+        return statistics.median(times)
+
+    base = median([sys.executable, "-c", "pass"])
+    sgz = median([sys.executable, "-m", "archive.cli.main", "--help"])
+    print(f"[cold start] python -c pass {base * 1000:.0f} ms; sgz --help {sgz * 1000:.0f} ms; "
+          f"+{(sgz - base) * 1000:.0f} ms (goal ≤ 150 ms)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--small", type=int, default=1000)
+    ap.add_argument("--big-mib", type=int, default=1024)
+    a = ap.parse_args()
+    bench_cold_start()
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+        bench_small(Path(d), a.small)
+    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+        bench_big(Path(d), a.big_mib)
+
+
+
+if __name__ == "__main__":
+    main()

@@ -100,6 +100,7 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
             clock=clock,
         )
         self._recover_interrupted()
+        self.maybe_checkpoint()  # daily signed checkpoint at unlock (archive/maintenance.py)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod

@@ -1,0 +1,155 @@
+"""`sgz audit log | verify | checkpoint`: read, verify (no key) and sign the audit log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from archive.cli.common import emit_json, emit_table, home_path, info, open_archive
+
+SEALED = "（详情已加密）"
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """审计日志：查看、校验（无需密钥）、签发检查点。
+
+    \b
+    示例：
+      sgz audit log --since 2026-11-01 --action 导出
+      sgz audit verify --checkpoint 县民政局留存.note
+      sgz audit checkpoint -o 检查点-20261128.note
+    """
+
+
+def _detail_text(entry: dict[str, object]) -> str:
+    if not entry["sealed"]:
+        return ""
+    detail = entry["detail"]
+    if detail is None:
+        return SEALED
+    assert isinstance(detail, dict)
+    return "，".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
+
+
+@audit_group.command("log")
+@click.option("--since", help="起始时间（北京时间），如 2026-11-01 或 2026-11-01T08:00。")
+@click.option("--actor", help="只看某个用户的操作。")
+@click.option("--action", help="只看某种操作：代码（如 record.get）或中文名（如 导出）。")
+@click.option("--ref", help="只看某件档案（档号）或某个申请号。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: str | None,
+            ref: str | None, as_json: bool) -> None:
+    """查看审计日志（时间为北京时间）。
+
+    站长和主管部门可看到加密的详情（事由、外单位、导出位置等），其他角色显示“（详情已加密）”。
+    查看日志本身也记入审计日志。
+
+    \b
+    示例：
+      sgz audit log
+      sgz audit log --since 2026-11-01 --actor lisi
+      sgz audit log --action 导出 --json
+    """
+    from archive.ops.history import beijing, parse_since
+
+    when = parse_since(since) if since else None
+    arc = open_archive(ctx)
+    rows = arc.audit_history(since=when, actor=actor, action=action, ref=ref)
+    if as_json:
+        emit_json([{**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows])
+        return
+    emit_table(["序号", "时间", "用户", "角色", "操作", "档号/申请", "详情"],
+               [[r["seq"], beijing(r["ts"]), r["actor"], _role(r["role"]), r["action_name"],
+                 r["ref"] or "", _detail_text(r)] for r in rows])
+    info(f"共 {len(rows)} 条")
+
+
+def _role(code: str) -> str:
+    from archive.access.policy import ROLES
+
+    return ROLES.get(code, code)
+
+
+@audit_group.command("verify")
+@click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(dir_okay=False),
+              help="外部保存的检查点文件（可多次指定），核对日志未被截短或分叉。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) -> None:
+    """校验审计日志是否完整（不需要口令或密钥，任何人都可运行）。
+
+    逐行核对哈希链、序号和签名检查点；发现问题时指出第一条有问题的记录及原因，退出码 8。
+
+    \b
+    示例：
+      sgz audit verify
+      sgz audit verify --checkpoint 县民政局留存.note
+      sgz --home 备份/data audit verify
+    """
+    from archive.audit.errors import AuditTampered, TornLine
+    from archive.audit.verify import verify_log
+    from archive.errors import NotFound
+    from archive.home import HomePaths
+
+    texts = []
+    for f in checkpoints:
+        try:
+            texts.append(Path(f).read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            raise NotFound(f"找不到检查点文件 {f}") from None
+        except UnicodeDecodeError:
+            texts.append(Path(f).read_bytes().decode("utf-8", "replace"))
+    audit_dir = HomePaths(home_path(ctx)).audit
+    try:
+        rep = verify_log(audit_dir, checkpoints=texts)
+    except AuditTampered as exc:
+        if as_json:
+            emit_json({"ok": False, "reason": exc.reason, "line": exc.ref, "message": str(exc)})
+        else:
+            click.echo(f"不完整：{exc}", err=True)
+            if isinstance(exc, TornLine):
+                info("如果是断电或程序被强制结束造成的，下一次任何写入操作会自动截去残行并记录 log.repair。")
+        ctx.exit(8)
+    if as_json:
+        emit_json({"ok": True, "entries": rep.entries, "uncovered": rep.uncovered,
+                   "checkpoints": rep.checkpoints_checked, "newest_exported": rep.newest_exported,
+                   "root": rep.root.hex(), "vault_id": rep.vault_id, "key": rep.verifier_key})
+        return
+    click.echo(f"完整：共 {rep.entries} 条记录，已核对 {rep.checkpoints_checked} 个检查点；"
+               f"其中 {rep.uncovered} 条尚未被导出的检查点覆盖")
+    if rep.uncovered:
+        info("可运行 sgz audit checkpoint -o 文件 导出检查点，交主管部门留存。")
+
+
+@audit_group.command("checkpoint")
+@click.option("-o", "--out", type=click.Path(dir_okay=False), help="写入文件（默认打印到屏幕）。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def checkpoint_cmd(ctx: click.Context, out: str | None, as_json: bool) -> None:
+    """签发一个检查点（Ed25519 签名，覆盖到当前的全部日志），可打印或交主管部门留存。
+
+    以后任何人都可用 sgz audit verify --checkpoint 文件 证明日志没有被删改。
+
+    \b
+    示例：
+      sgz audit checkpoint
+      sgz audit checkpoint -o 检查点-20261128.note
+    """
+    from archive.vault.atomic import write_atomic
+
+    arc = open_archive(ctx)
+    cp = arc.export_checkpoint()
+    if out:
+        write_atomic(Path(out), cp["note"].encode("utf-8"))
+    if as_json:
+        emit_json({**cp, "out": out})
+    elif out:
+        click.echo(out)
+        info(f"检查点（共 {cp['size']} 条）已写入 {out}")
+    else:
+        click.echo(cp["note"], nl=False)
+        info(f"检查点覆盖 {cp['size']} 条记录")
+

@@ -1,0 +1,1 @@
+"""Maintenance operations: integrity check, backup, restore, audit history (issue #3)."""

@@ -1,0 +1,274 @@
+"""`sgz check`: catalogue ↔ objects ↔ keys ↔ index consistency, and optionally every byte.
+
+The structural pass runs under the writer lock (a consistent view); the --read-data pass
+re-hashes each object file (its name is the SHA-256 of its ciphertext), decrypts it through
+`Archive.open_plaintext` (audited: no log, no key) and compares the keyed fingerprint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archive.audit.errors import AuditTampered
+from archive.audit.verify import verify_log
+from archive.crypto import age
+from archive.crypto.keys import Fingerprinter, constant_time_equal
+from archive.errors import ArchiveError, AuditUnavailable
+
+if TYPE_CHECKING:
+    from archive.catalog.records import Component, Record
+    from archive.core import Archive
+
+CHUNK = 1 << 20
+FIX_OBJECT_MISSING = "从最近的备份恢复该对象文件（sgz backup verify 确认备份完好后，复制 vault/objects 下同名文件）"
+FIX_CORRUPT = "对象已损坏：从最近的备份复制同名对象文件覆盖，再运行 sgz check --read-data"
+FIX_ORPHAN = "该文件不属于任何档案（可能是中断的归档留下的）：运行 sgz check --repair 删除"
+FIX_CATALOG = "档案目录数据库损坏：停止使用本机，从最近的备份恢复（sgz restore），并联系技术支持"
+FIX_AUDIT = "审计日志校验失败：保留现场不要修改，运行 sgz audit verify 查看详情，并报告站长和主管部门"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding: a stable code, what is wrong and what to do (Chinese)."""
+
+    code: str
+    message: str
+    fix: str
+    ref: str | None = None
+
+
+@dataclass
+class CheckReport:
+    """What `check` found; `ok` is True when there is no problem left."""
+
+    records: int = 0
+    components: int = 0
+    objects: int = 0
+    object_files: int = 0
+    read: int = 0
+    read_bytes: int = 0
+    audit_entries: int = 0
+    audit_uncovered: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    index: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, code: str, message: str, fix: str, ref: str | None = None) -> None:
+        self.problems.append(Problem(code, message, fix, ref))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["ok"] = self.ok
+        return d
+
+
+def _object_rows(arc: Archive) -> dict[str, dict[str, Any]]:
+    """id -> {epoch, has_key, state, cipher_size}; read-only (table owned by vault.identities)."""
+    rows = arc.db.execute(
+        "SELECT id, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size FROM objects"
+    ).fetchall()
+    return {r["id"]: dict(r) for r in rows}
+
+
+def check_structure(arc: Archive, report: CheckReport, *, repair: bool) -> list[tuple[Record, Component]]:
+    """Catalogue, object rows, key epochs, object files, staging area, keyring, catalogue pages.
+
+    Returns the live (record, component) pairs for the read-data pass.
+    """
+    live: list[tuple[Record, Component]] = []
+    for (msg,) in arc.db.execute("PRAGMA cipher_integrity_check").fetchall():
+        report.add("catalog-page", f"档案目录数据库页面校验失败：{msg}", FIX_CATALOG)
+    quick = [r[0] for r in arc.db.execute("PRAGMA quick_check").fetchall()]
+    if quick != ["ok"]:
+        report.add("catalog-structure", f"档案目录数据库结构检查失败：{'；'.join(quick[:5])}", FIX_CATALOG)
+    rows = _object_rows(arc)
+    report.objects = len(rows)
+    referenced: set[str] = set()
+    for rec in arc.records.list(status=None):
+        report.records += 1
+        for comp in arc.records.components(rec.id):
+            report.components += 1
+            referenced.add(comp.object_id)
+            where = f"{rec.ref} 第 {comp.seq} 个组件"
+            row = rows.get(comp.object_id)
+            if row is None:
+                report.add("key-missing", f"{where}：目录中没有其对象密钥记录，内容无法解密",
+                           "从最近的备份恢复档案库（sgz restore），并联系技术支持", rec.ref)
+                continue
+            if rec.status != "active":
+                if row["state"] == "live":
+                    report.add("destroy-unfinished",
+                               f"{rec.ref} 已登记销毁，但其对象密钥仍在：销毁未完成",
+                               "由站长重新执行该销毁批次（sgz disposal execute），以完成密钥销毁", rec.ref)
+                continue
+            if row["state"] != "live" or not row["has_key"]:
+                report.add("key-destroyed", f"{where}：档案在库，但其对象密钥已被销毁，内容无法解密",
+                           "从销毁前的备份核对；如系误销毁，联系技术支持", rec.ref)
+                continue
+            if row["epoch"] not in arc.ring.epochs:
+                report.add("epoch-unknown",
+                           f"{where}：其密钥由第 {row['epoch']} 代纪元密钥包装，但密钥环中没有该代密钥",
+                           "如有未完成的密钥轮换，用站长账户登录一次即可自动续做；否则从备份恢复", rec.ref)
+                continue
+            path = arc.objects.path(comp.object_id)
+            if not path.exists():
+                report.add("object-missing", f"{where}：对象文件 {comp.object_id[:12]}… 缺失",
+                           FIX_OBJECT_MISSING, rec.ref)
+                continue
+            size = path.stat().st_size
+            if size != row["cipher_size"]:
+                report.add("object-size", f"{where}：对象文件长度 {size} 字节，应为 {row['cipher_size']} 字节",
+                           FIX_CORRUPT, rec.ref)
+            live.append((rec, comp))
+    for oid, row in rows.items():
+        if oid not in referenced and row["state"] == "live":
+            report.notes.append(f"对象密钥 {oid[:12]}… 未被任何组件引用（无害）")
+    _check_files(arc, report, rows, repair=repair)
+    _check_staging(arc, report)
+    if arc.ring.pending:
+        todo = "、".join(f"{k}={v}" for k, v in arc.ring.pending.items())
+        report.add("keyring-pending", f"密钥环中有未完成的操作：{todo}",
+                   "用站长账户再登录一次（任意命令），程序会自动续做密钥轮换")
+    if arc.ring.current not in arc.ring.epochs:
+        report.add("epoch-current", f"密钥环缺少当前纪元（第 {arc.ring.current} 代）密钥",
+                   "从最近的备份恢复 vault/keyring（sgz restore）")
+    return live
+
+
+def _check_files(arc: Archive, report: CheckReport, rows: dict[str, dict[str, Any]], *,
+                 repair: bool) -> None:
+    """Object files on disk that no live catalogue row explains."""
+    ids = arc.objects.iter_ids()
+    report.object_files = len(ids)
+    for oid in ids:
+        row = rows.get(oid)
+        if row is not None and row["state"] == "live":
+            continue
+        what = "已销毁对象的密文（密钥已销毁，内容无法恢复）" if row else "孤立对象文件（目录中无记录）"
+        if repair:
+            arc.objects.delete(oid)
+            report.repaired.append(f"已删除{what} {oid[:12]}…")
+        else:
+            report.add("object-orphan", f"{what} {oid[:12]}…", FIX_ORPHAN)
+    if arc.objects.objects.exists():
+        for p in arc.objects.objects.rglob("*"):
+            if p.is_file() and not (p.suffix == ".age" and p.stem in rows) and p.stem not in ids:
+                report.add("object-stray", f"对象目录中有不认识的文件：{p.relative_to(arc.home.root)}",
+                           "确认不是本程序写入的文件后手工移走")
+
+
+def _check_staging(arc: Archive, report: CheckReport) -> None:
+    tmp = arc.objects.tmp
+    if tmp.exists():
+        left = sorted(p.name for p in tmp.iterdir())
+        if left:
+            report.add("staging-leftover",
+                       f"vault/tmp 中有 {len(left)} 个未完成的暂存文件（归档被中断）",
+                       "确认没有其他人正在归档后，再运行任意 sgz 命令（解锁时自动完成或清理），然后重新检查")
+
+
+def check_audit(arc: Archive, report: CheckReport) -> None:
+    try:
+        rep = verify_log(arc.home.audit)
+    except AuditTampered as exc:
+        report.add(f"audit-{exc.reason}", f"审计日志：{exc}", FIX_AUDIT, exc.ref)
+        return
+    except ArchiveError as exc:
+        report.add("audit-missing", f"审计日志：{exc}", FIX_AUDIT)
+        return
+    report.audit_entries = rep.entries
+    report.audit_uncovered = rep.uncovered
+    if rep.uncovered:
+        report.notes.append(f"审计日志有 {rep.uncovered} 条尚未被导出的检查点覆盖（可运行 sgz audit checkpoint 导出）")
+
+
+def check_index(arc: Archive, report: CheckReport) -> None:
+    """Ask the search concern, if it exposes `index_status`; the index is derived data."""
+    if not arc.home.fulltext.exists():
+        report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
+        return
+    status_fn = getattr(arc, "index_status", None)
+    if status_fn is None:
+        return
+    try:
+        report.index = status_fn()
+    except ArchiveError as exc:
+        report.add("index", f"全文索引：{exc}", "运行 sgz index rebuild 重建索引（索引可随时从档案库重建）")
+
+
+def sample(pairs: list[tuple[Record, Component]], subset: float | None,
+           rng: random.Random | None) -> list[tuple[Record, Component]]:
+    """All pairs, or a random fraction of them (at least one) drawn with the caller's rng."""
+    if subset is None or subset >= 1.0 or not pairs:
+        return pairs
+    n = max(1, round(len(pairs) * subset))
+    picked = (rng or random.Random()).sample(range(len(pairs)), n)
+    return [pairs[i] for i in sorted(picked)]
+
+
+def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Component]]) -> None:
+    """Re-hash every object file and compare the keyed fingerprint of its decrypted content."""
+    for rec, comp in pairs:
+        where = f"{rec.ref} 第 {comp.seq} 个组件"
+        try:
+            digest = _sha256_file(arc, comp.object_id)
+        except FileNotFoundError:
+            report.add("object-missing", f"{where}：对象文件 {comp.object_id[:12]}… 缺失",
+                       FIX_OBJECT_MISSING, rec.ref)
+            continue
+        if digest != comp.object_id:
+            report.add("object-hash", f"{where}：对象文件的 SHA-256 与文件名不符（密文被改动或损坏）",
+                       FIX_CORRUPT, rec.ref)
+            continue
+        fp = Fingerprinter(arc.fingerprint_key)
+        size = 0
+        try:
+            with arc.open_plaintext(rec, comp, action="check.read", detail={}) as stream:
+                while chunk := stream.read(CHUNK):
+                    fp.update(chunk)
+                    size += len(chunk)
+        except AuditUnavailable:
+            raise  # no log, no key: the whole check is refused
+        except (age.AgeError, ArchiveError) as exc:
+            report.add("decrypt", f"{where}：解密失败（{exc}）", FIX_CORRUPT, rec.ref)
+            continue
+        report.read += 1
+        report.read_bytes += size
+        fp_sha, fp_sm3 = fp.finalize()
+        if not (constant_time_equal(fp_sha, comp.fp_sha) and constant_time_equal(fp_sm3, comp.fp_sm3)) \
+                or size != comp.size:
+            report.add("fingerprint", f"{where}：解密后内容与归档时的指纹不符", FIX_CORRUPT, rec.ref)
+
+
+def _sha256_file(arc: Archive, object_id: str) -> str:
+    h = hashlib.sha256()
+    with open(arc.objects.path(object_id), "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def parse_subset(text: str | None) -> float | None:
+    """'10%', '10' or '0.1' → 0.1; None → None (everything)."""
+    from archive.errors import ValidationError
+
+    if text is None:
+        return None
+    t = text.strip().rstrip("%").strip()
+    try:
+        v = float(t)
+    except ValueError:
+        raise ValidationError(f"抽样比例“{text}”无效，请写成 10%", found=text) from None
+    frac = v / 100 if (text.strip().endswith("%") or v > 1) else v
+    if not 0 < frac <= 1:
+        raise ValidationError(f"抽样比例“{text}”应在 0%–100% 之间", found=text)
+    return frac
+

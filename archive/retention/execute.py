@@ -43,7 +43,8 @@ class DisposalMixin:
 
     def _deny(self: Archive, action: str, rule: str, ref: str | None, exc: type = AccessDenied) -> None:
         """Log a refusal the way `authorize` does, then raise it with the rule named."""
-        self.log("denied", ref, action=action, rule=rule)
+        self.audit.append(actor=self.user.name, role=self.user.role, action="denied", ref=ref,
+                          detail={"action": action, "rule": rule})
         raise exc(f"无权执行此操作：{rule}" if exc is AccessDenied else rule)
 
     # ------------------------------------------------------------------ propose
@@ -193,6 +194,7 @@ class DisposalMixin:
                 self._disposals().finish(bid, self.now())
                 self.log("disposal.execute", bid, count=len(recs), witnesses=names,
                          epoch=self.ring.current)
+            self.db.checkpoint_truncate()
             self.audit.checkpoint()
         return self._disposals().get(bid)
 

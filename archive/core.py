@@ -201,10 +201,8 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         return arc
 
     def close(self) -> None:
+        self.close_search()
         self.db.close()
-        idx = getattr(self, "_index", None)
-        if idx is not None:
-            idx.close()
 
     def __enter__(self) -> Archive:
         return self

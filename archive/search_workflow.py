@@ -1,7 +1,237 @@
-"""Archive methods for full-text indexing and search (issue #5)."""
+"""Archive methods for full-text indexing and search (issue #5).
+
+The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing
+adds to it, destruction rebuilds it under a fresh key, and `sgz index rebuild` recreates it
+from the vault. Text is extracted in an isolated child process (archive/search/extract.py).
+Search results are filtered by the access policy before anything is counted.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archive.crypto.keys import random_key
+from archive.errors import ArchiveError, DecryptionFailed, NotFound
+from archive.vault.keyring import save_keyring
+
+if TYPE_CHECKING:
+    from archive.catalog.records import Component, Record
+    from archive.core import Archive
+    from archive.search.index import SearchIndex
+
+_MAIN_KINDS = ("正文", "更正版本")
+
+
+@dataclass
+class SearchHit:
+    ref: str
+    title: str
+    date: str
+    snippet: str
+    score: float
+    doc_no: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class SearchResults:
+    hits: list[SearchHit] = field(default_factory=list)
+    total: int = 0
+    no_text_count: int = 0
+    fallback: bool = False
+
+
+def _doc_id(ref: str, comp: Component) -> str:
+    """The 正文 is indexed under the 档号 itself; other components as 档号#序号."""
+    return ref if comp.seq == 1 else f"{ref}#{comp.seq}"
+
+
+def _ref_of(doc_id: str) -> str:
+    return doc_id.split("#", 1)[0]
 
 
 class SearchMixin:
     """Methods of `Archive` for `sgz search` and `sgz index` (see archive/core.py)."""
+
+    _index: SearchIndex | None = None
+    _extractor: Any = None
+
+    # ------------------------------------------------------------------ the index file
+    def _open_index(self: Archive, *, create: bool = True) -> SearchIndex:
+        from archive.search.index import SearchIndex
+
+        if self._index is not None:
+            return self._index
+        path = self.home.fulltext
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            try:
+                self._index = SearchIndex.open(path, self.ring.index_key)
+            except (DecryptionFailed, ArchiveError):
+                # derived data under a key we no longer hold (e.g. crash during a re-key):
+                # drop it; `sgz index rebuild` or the next filing refills it
+                _remove_db(path)
+        if self._index is None:
+            if not create:
+                raise NotFound("全文索引不存在，请运行 sgz index rebuild")
+            self._index = SearchIndex.create(path, self.ring.index_key)
+        return self._index
+
+    def _extract(self: Archive, data_or_stream: Any, *, filename: str, mime: str) -> Any:
+        from archive.search.extract import Extractor
+
+        if self._extractor is None:
+            self._extractor = Extractor(tmpdir=str(self.objects.tmp))
+        return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
+
+    def close_search(self: Archive) -> None:
+        if self._extractor is not None:
+            self._extractor.close()
+            self._extractor = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+
+    # ------------------------------------------------------------------ filing hook
+    def after_file(self: Archive, ref: str, component_id: int, src: Path, mime: str) -> None:
+        """Extract the new component's text from the user's file and index it.
+
+        Derived data: a failure here never undoes the filing; the component's text status
+        says what happened and `sgz index rebuild` can retry.
+        """
+        rec = self.records.get(ref)
+        comp = next(c for c in self.records.components(rec.id) if c.id == component_id)
+        try:
+            with open(src, "rb") as f:
+                extracted = self._extract(f, filename=src.name, mime=mime)
+            self._index_component(rec, comp, extracted.text, extracted.status)
+            with self.db.transaction():
+                self.records.set_text_status(component_id, extracted.status)
+        except ArchiveError:
+            with self.db.transaction():
+                self.records.set_text_status(component_id, "failed")
+
+    def _index_component(self: Archive, rec: Record, comp: Component, text: str,
+                         status: str) -> None:
+        idx = self._open_index()
+        idx.add(_doc_id(rec.ref, comp), **self._index_fields(rec, comp, text, status))
+
+    @staticmethod
+    def _index_fields(rec: Record, comp: Component, text: str, status: str) -> dict[str, Any]:
+        return {
+            "title": rec.title if comp.seq == 1 else f"{rec.title}（{comp.kind}）",
+            "text": text, "doc_no": rec.doc_no, "date": rec.date, "category": rec.cls,
+            "year": rec.year, "retention": rec.retention, "household": rec.household,
+            "status": status,
+        }
+
+    # ------------------------------------------------------------------ search
+    def search(self: Archive, query: str, *, category: str | None = None,
+               year: int | None = None, retention: str | None = None,
+               household: str | None = None, limit: int = 20) -> SearchResults:
+        """Ranked hits the user may see; hidden records are not even counted. Audited."""
+        from archive.catalog.numbering import parse_retention
+
+        self.authorize("search")
+        cls = self.station.class_code(category) if category else None
+        ret = parse_retention(retention) if retention else None
+        self.log("search", None, query=query, category=cls, year=year, retention=ret,
+                 household=household or None)
+        idx = self._open_index()
+        visible: dict[str, bool] = {}
+
+        def allowed(doc_id: str) -> bool:
+            ref = _ref_of(doc_id)
+            if ref not in visible:
+                try:
+                    rec = self.records.get(ref)
+                    # a snippet is content: show only what the user may read without
+                    # having to state a reason (reason-gated reads go through `sgz get`)
+                    visible[ref] = rec.status == "active" and self._may("record.read", rec)
+                except ArchiveError:
+                    visible[ref] = False
+            return visible[ref]
+
+        res = idx.search(query, category=cls, year=year, retention=ret, household=household,
+                         allowed=allowed, limit=limit * 2)
+        out = SearchResults(total=res.total, no_text_count=res.no_text_count,
+                            fallback=res.fallback)
+        seen: set[str] = set()
+        for h in res.hits:
+            ref = _ref_of(h.doc_id)
+            if ref in seen:
+                out.total -= 1
+                continue
+            seen.add(ref)
+            if len(out.hits) < limit:
+                out.hits.append(SearchHit(ref, h.title, h.date, h.snippet, h.score, h.doc_no))
+        return out
+
+    # ------------------------------------------------------------------ rebuild / status
+    def rebuild_index(self: Archive, *, fresh_key: bool = False,
+                      progress: Callable[[int, int], None] | None = None) -> int:
+        """Recreate the index from the vault (each component read through the audited door).
+
+        With `fresh_key`, the new index is written under a new random key and the old file is
+        deleted: after a destruction nothing of the destroyed text survives in any index.
+        """
+        self.authorize("check")
+        self.log("index.rebuild.begin", None, fresh_key=fresh_key)
+        self.close_search()
+        if fresh_key:
+            with self.writer_lock:
+                self.ring.index_key = random_key()
+                save_keyring(self.home.keyring, self.ring, self._vrk, self.vault_id)
+        _remove_db(self.home.fulltext)
+        idx = self._open_index()
+        total = sum(len(self.records.components(r.id)) for r in self.records.list())
+        count = idx.rebuild(self._reindex_docs(), progress=lambda d, _t: progress(d, total)
+                            if progress else None)
+        self.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
+        return count
+
+    def _reindex_docs(self: Archive) -> Iterator[dict[str, Any]]:
+        for rec in self.records.list():
+            for comp in self.records.components(rec.id):
+                stream = self.open_plaintext(rec, comp, action="index.read", detail={})
+                with stream:
+                    extracted = self._extract(stream, filename=comp.filename, mime=comp.mime)
+                with self.db.transaction():
+                    self.records.set_text_status(comp.id, extracted.status)
+                yield {"doc_id": _doc_id(rec.ref, comp),
+                       **self._index_fields(rec, comp, extracted.text, extracted.status)}
+
+    def remove_from_index(self: Archive, ref: str) -> None:
+        """Drop a record's entries (destruction also rebuilds under a fresh key)."""
+        idx = self._open_index()
+        rec = self.records.get(ref)
+        for comp in self.records.components(rec.id):
+            with contextlib.suppress(NotFound):
+                idx.remove(_doc_id(ref, comp))
+
+    def index_status(self: Archive) -> dict[str, Any]:
+        """Index counts vs the catalogue; says whether a rebuild is needed."""
+        expected = sum(len(self.records.components(r.id)) for r in self.records.list())
+        if not self.home.fulltext.exists():
+            return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
+        st = dict(self._open_index().status())
+        unreadable = self.db.execute(
+            "SELECT count(DISTINCT c.record_id) FROM components c JOIN records r ON r.id = "
+            "c.record_id WHERE r.status = 'active' AND c.text_status IN ('no_text', 'failed')"
+        ).fetchone()[0]
+        st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
+                  records_without_text=unreadable)
+        return st
+
+
+def _remove_db(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(f"{path}{suffix}")

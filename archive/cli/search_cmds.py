@@ -1,0 +1,94 @@
+"""`sgz search` and `sgz index rebuild|status`."""
+
+from __future__ import annotations
+
+import click
+
+from archive.cli.common import emit_json, info, open_archive
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("--category", "-c", help="档案类别（代码或中文名）。")
+@click.option("--year", type=int, help="年度。")
+@click.option("--retention", "-r", help="保管期限。")
+@click.option("--household", help="户号。")
+@click.option("--limit", default=20, show_default=True, help="最多显示条数。")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.pass_context
+def search_cmd(ctx: click.Context, query: str, category: str | None, year: int | None,
+               retention: str | None, household: str | None, limit: int, as_json: bool) -> None:
+    """全文检索：按相关度列出档号、题名、日期和摘要（命中处以【】标出）。
+
+    \b
+    查询语法：
+      低保 / 困境儿童 / 张          一个或几个字都可以
+      "临时救助金"                  短语（引号）
+      低保 AND 走访   低保 OR 特困   低保 NOT 注销   （也可写 与/或/非，或 -注销）
+      救助*                         前缀
+      title:档案管理   doc_no:国办发〔2019〕3号     字段
+    \b
+    示例：
+      sgz search 临时救助 --category 服务 --year 2026
+      sgz search "title:保密" --json
+    只显示你有权查看的档案；每次检索都记入审计日志。
+    """
+    arc = open_archive(ctx)
+    res = arc.search(query, category=category, year=year, retention=retention,
+                     household=household, limit=limit)
+    if as_json:
+        emit_json({"total": res.total, "no_text_records": res.no_text_count,
+                   "fallback": res.fallback, "hits": [h.as_dict() for h in res.hits]})
+        return
+    for h in res.hits:
+        click.echo(f"{h.ref}  {h.title}  {h.date}")
+        if h.snippet:
+            click.echo(f"    {h.snippet}")
+    note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
+    info(f"共 {res.total} 条{note}")
+    if res.no_text_count:
+        info(f"另有 {res.no_text_count} 件档案未识别文字（如未安装 OCR 的扫描件），无法被全文检索")
+
+
+@click.group("index")
+def index_group() -> None:
+    """全文索引（加密、可随时重建的派生数据）。"""
+
+
+@index_group.command("rebuild")
+@click.option("--fresh-key", is_flag=True, help="用新的随机密钥重建（销毁档案后自动如此）。")
+@click.pass_context
+def index_rebuild(ctx: click.Context, fresh_key: bool) -> None:
+    """从档案库重建全文索引（显示进度）。
+
+    \b
+    示例：
+      sgz index rebuild
+    """
+    arc = open_archive(ctx)
+
+    def progress(done: int, total: int) -> None:
+        info(f"已索引 {done}/{total}")
+
+    n = arc.rebuild_index(fresh_key=fresh_key, progress=progress)
+    info(f"索引重建完成：{n} 个文档")
+
+
+@index_group.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def index_status(ctx: click.Context, as_json: bool) -> None:
+    """索引状态：文档数、未识别文字的档案数、文件大小、是否需要重建。"""
+    arc = open_archive(ctx)
+    st = arc.index_status()
+    if as_json:
+        emit_json(st)
+        return
+    if not st["exists"]:
+        click.echo("索引不存在" + ("，请运行 sgz index rebuild" if st["needs_rebuild"] else ""))
+        return
+    click.echo(f"已索引文档：{st['docs']}（目录中应有 {st['expected']}）")
+    click.echo(f"未识别文字的档案：{st.get('records_without_text', 0)}")
+    click.echo(f"索引大小：{st.get('size_bytes', 0) / 1024:.0f} KiB")
+    if st["needs_rebuild"]:
+        click.echo("需要重建：sgz index rebuild")

@@ -108,11 +108,10 @@ def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) 
     except AuditTampered as exc:
         if as_json:
             emit_json({"ok": False, "reason": exc.reason, "line": exc.ref, "message": str(exc)})
-        else:
-            click.echo(f"不完整：{exc}", err=True)
-            if isinstance(exc, TornLine):
-                info("如果是断电或程序被强制结束造成的，下一次任何写入操作会自动截去残行并记录 log.repair。")
-        ctx.exit(8)
+            raise SystemExit(exc.exit_code) from None
+        if isinstance(exc, TornLine):
+            info("提示：如果是断电或程序被强制结束造成的，下一次任何写入操作会自动截去残行并记录 log.repair。")
+        raise
     if as_json:
         emit_json({"ok": True, "entries": rep.entries, "uncovered": rep.uncovered,
                    "checkpoints": rep.checkpoints_checked, "newest_exported": rep.newest_exported,

@@ -56,7 +56,7 @@ def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int
             info(f"提示：{n}")
         click.echo("结果：无问题" if rep.ok else f"结果：发现 {len(rep.problems)} 个问题")
     if not rep.ok:
-        ctx.exit(8)
+        raise SystemExit(8)  # integrity failure (DESIGN §8); the report above says what to do
 
 
 class _DefaultGroup(click.Group):
@@ -122,7 +122,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
         else:
             click.echo(f"损坏：发现 {len(rep.problems)} 个问题；请换用另一份备份")
     if not rep.ok:
-        raise click.exceptions.Exit(8)
+        raise SystemExit(8)
 
 
 @click.command("restore")

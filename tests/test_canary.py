@@ -78,6 +78,16 @@ def test_canaries_never_at_rest(home: Path, tmp_path: Path) -> None:
     for extra in (["search", CANARIES[0]], ["index", "rebuild"], ["audit", "log"],
                   ["audit", "verify"], ["audit", "checkpoint"], ["check", "--read-data"]):
         steps.append(extra)
+    steps += [  # retention and witnessed destruction (the 清册 lists titles; filed encrypted)
+        ["hold", "add", "Z001-WS·2026-D30-FW-0001", "--reason", f"{CANARIES[0]}投诉未结"],
+        ["hold", "list"], ["retention", "due", "--as-of", "2060-01-01"],
+        ["hold", "remove", "Z001-WS·2026-D30-FW-0001", "--reason", "投诉已办结"],
+        ["disposal", "propose", "Z001-WS·2026-D30-FW-0002", "--appraisal-note",
+         f"经鉴定为重复件：{CANARIES[3]}"],
+        ["disposal", "approve", "XH-2026-0001"],
+        ["disposal", "execute", "XH-2026-0001", "--witness", "李四", "--witness", "赵敏"],
+        ["disposal", "show", "XH-2026-0001"], ["disposal", "list", "--json"],
+    ]
     for args in steps:
         r = run_sgz(args, env)
         # commands that are not wired yet fail with usage (2); every other failure is a bug

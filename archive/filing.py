@@ -29,12 +29,14 @@ from archive.errors import (
     UsageError,
     ValidationError,
 )
+from archive.vault.objects import StagedObject
 
 if TYPE_CHECKING:
     from archive.core import Archive
 
 # Default 保管期限 per 问题 class when neither the user nor station.toml [retention] says.
 DEFAULT_RETENTION = {"XZ": "Y", "FW": "D30", "RS": "D30", "CW": "D30"}
+FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
 
@@ -173,76 +175,117 @@ class FilingMixin:
         for p in sources:  # every input is checked before anything is written
             _check_source(p)
         kinds = [inspect_file(p) for p in sources]
+        meta = {
+            "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
+            "cls": cls, "year": year, "retention": retention, "date8": date8, "doc_no": doc_no,
+            "author": author, "household": household, "secrecy": secrecy, "note": note,
+            "precious": precious, "responsible": responsible,
+        }
+        pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds], strict=True))
         results: list[FileResult] = []
-        for src, fk in zip(sources, kinds, strict=True):
-            res = self._file_one(
-                src, fk.mime, parent=parent, kind=kind or "正文", reason=reason,
-                title=title or fk.title or src.stem, title_source="given" if title else (
-                    "document" if fk.title else "filename"),
-                cls=cls, year=year, retention=retention, date8=date8, doc_no=doc_no,
-                author=author, household=household, secrecy=secrecy, note=note,
-                precious=precious, responsible=responsible,
-            )
-            results.append(res)
-            if on_result:
-                on_result(res)
+        for start in range(0, len(pairs), FILE_BATCH):
+            for res in self._file_batch(pairs[start:start + FILE_BATCH], meta):
+                results.append(res)
+                if on_result:
+                    on_result(res)
         return results
 
     def default_retention(self: Archive, cls: str) -> str:
         table = self.station.retention.get("classes", {}) if self.station.retention else {}
         return parse_retention(str(table.get(cls, DEFAULT_RETENTION.get(cls, "D30"))))
 
-    def _file_one(self: Archive, src: Path, mime: str, *, parent: Record | None, kind: str,
-                  reason: str, title: str, title_source: str, cls: str, year: int | None,
-                  retention: str | None, date8: str, doc_no: str, author: str, household: str,
-                  secrecy: str, note: str, precious: bool, responsible: str | None) -> FileResult:
+    def _file_batch(self: Archive, batch: list[tuple[Path, str, str | None]],
+                    meta: dict[str, Any]) -> list[FileResult]:
+        """Group commit: stage every object, then one transaction, one audit write and one
+        catalogue commit for the whole batch; then publish. All or nothing per batch."""
+        staged: list[tuple[Path, str, str | None, StagedObject]] = []
         try:
-            with open(src, "rb", buffering=1 << 16) as f:
-                staged = self.objects.stage(f, self.fingerprint_key,
-                                            sm3=self.station.sm3_fingerprint)
-        except OSError as exc:
-            raise _storage_error(exc, f"“{src.name}”的归档") from None
-        dup = self.records.find_by_fingerprint(staged.fp_sha)
-        if dup is not None:
-            self.objects.discard(staged.object_id)
-            self.log("record.duplicate", dup[0], filename=src.name)
-            return FileResult(str(src), dup[0], "duplicate", dup[1], title)
+            for src, mime, doc_title in batch:
+                try:
+                    with open(src, "rb", buffering=1 << 16) as f:
+                        obj = self.objects.stage(f, self.fingerprint_key, sync=False,
+                                                 sm3=self.station.sm3_fingerprint)
+                except OSError as exc:
+                    raise _storage_error(exc, f"“{src.name}”的归档") from None
+                staged.append((src, mime, doc_title, obj))
+            try:  # contents and names must be durable before the catalogue commits them
+                self.objects.sync_staged([obj.object_id for *_, obj in staged])
+            except OSError as exc:
+                raise _storage_error(exc, "归档") from None
+            results, audit_items, new_ids, component_ids = self._commit_batch(staged, meta)
+        except BaseException:
+            for *_, obj in staged:
+                self.objects.discard(obj.object_id)
+            raise
+        published = set(new_ids)
+        for *_, obj in staged:
+            if obj.object_id in published:
+                self.objects.publish(obj.object_id)
+            else:
+                self.objects.discard(obj.object_id)  # a duplicate
+        for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True):
+            if cid is not None:
+                self.after_file(res.ref, cid, src, mime)
+        return results
+
+    def _commit_batch(self: Archive, staged: list[tuple[Path, str, str | None, StagedObject]],
+                      meta: dict[str, Any]) -> tuple[list[FileResult], list[Any], list[str],
+                                                     list[int | None]]:
+        parent: Record | None = meta["parent"]
+        kind: str = meta["kind"]
         now = self.now()
-        component = {
-            "kind": kind, "reason": reason, "object_id": staged.object_id, "filename": src.name,
-            "mime": mime, "size": staged.plain_size, "fp_sha": staged.fp_sha,
-            "fp_sm3": staged.fp_sm3, "added_at": now, "added_by": self.user.name,
-        }
-        try:
-            with self.writer_lock, self.db.transaction():
+        results: list[FileResult] = []
+        audit_items: list[Any] = []
+        new_ids: list[str] = []
+        component_ids: list[int | None] = []
+        seen: dict[str, tuple[str, int]] = {}
+        who = (self.user.name, self.user.role)
+        with self.writer_lock, self.db.transaction():
+            for src, mime, doc_title, obj in staged:
+                title = (meta["given_title"] or doc_title or src.stem).strip()
+                dup = seen.get(obj.fp_sha) or self.records.find_by_fingerprint(obj.fp_sha)
+                if dup is not None:
+                    results.append(FileResult(str(src), dup[0], "duplicate", dup[1], title))
+                    audit_items.append((*who, "record.duplicate", dup[0], {"filename": src.name}))
+                    component_ids.append(None)
+                    continue
                 if parent is None:
-                    assert year is not None and retention is not None
-                    ref = self.records.next_ref(self.station.fonds, "WS", year, retention, cls)
+                    ref = self.records.next_ref(self.station.fonds, "WS", meta["year"],
+                                                meta["retention"], meta["cls"])
+                    source = "given" if meta["given_title"] else (
+                        "document" if doc_title else "filename")
                     rid = self.records.insert(ref, {
-                        "title": title.strip(), "title_source": title_source, "doc_no": doc_no,
-                        "author": author, "date": date8, "secrecy": secrecy, "note": note,
-                        "household": household, "precious": int(precious),
-                        "responsible": responsible if responsible is not None else (
+                        "title": title, "title_source": source, "doc_no": meta["doc_no"],
+                        "author": meta["author"], "date": meta["date8"],
+                        "secrecy": meta["secrecy"], "note": meta["note"],
+                        "household": meta["household"], "precious": int(meta["precious"]),
+                        "responsible": meta["responsible"] if meta["responsible"] is not None else (
                             self.user.name if self.user.role == "social_worker" else ""),
                         "filed_at": now, "filed_by": self.user.name,
                     })
-                    ref_text, status = str(ref), "filed"
+                    ref_text, status, action = str(ref), "filed", "record.file"
                 else:
-                    rid, ref_text, status = parent.id, parent.ref, "component"
-                    if kind == "更正版本":
-                        component["supersedes"] = self._current_component(parent).id
-                self.object_keys.add(staged.object_id, staged.identity, staged.cipher_size)
+                    rid, ref_text, status, action = parent.id, parent.ref, "component", "record.component"
+                component: dict[str, Any] = {
+                    "kind": kind, "reason": meta["reason"], "object_id": obj.object_id,
+                    "filename": src.name, "mime": mime, "size": obj.plain_size,
+                    "fp_sha": obj.fp_sha, "fp_sm3": obj.fp_sm3, "added_at": now,
+                    "added_by": self.user.name,
+                }
+                if parent is not None and kind == "更正版本":
+                    component["supersedes"] = self._current_component(parent).id
+                self.object_keys.add(obj.object_id, obj.identity, obj.cipher_size)
                 cid = self.records.add_component(rid, component)
                 seq = self.db.execute("SELECT seq FROM components WHERE id = ?", (cid,)).fetchone()[0]
-                self.log("record.file" if parent is None else "record.component", ref_text,
-                         title=title, filename=src.name, size=staged.plain_size, kind=kind,
-                         seq=seq, reason=reason or None)
-        except BaseException:
-            self.objects.discard(staged.object_id)
-            raise
-        self.objects.publish(staged.object_id)
-        self.after_file(ref_text, cid, src, mime)
-        return FileResult(str(src), ref_text, status, seq, title)
+                audit_items.append((*who, action, ref_text, {
+                    "title": title, "filename": src.name, "size": obj.plain_size, "kind": kind,
+                    "seq": seq, "reason": meta["reason"] or None}))
+                seen[obj.fp_sha] = (ref_text, seq)
+                new_ids.append(obj.object_id)
+                component_ids.append(cid)
+                results.append(FileResult(str(src), ref_text, status, seq, title))
+            self.audit.append_many(audit_items)  # the state change and its entries go together
+        return results, audit_items, new_ids, component_ids
 
     def after_file(self: Archive, ref: str, component_id: int, src: Path, mime: str) -> None:
         """Hook for derived data (search index); filing never fails because of it."""

@@ -207,14 +207,23 @@ class AuditLog:
         """Append one entry (fsynced) and return its seq; raise AuditUnavailable if it cannot be written."""
         if action == "genesis":
             raise UsageError("genesis 条目只能由创建日志写入")
+        return self.append_many([(actor, role, action, ref, detail)])
+
+    def append_many(self, items: list[tuple[str, str, str, str | None, dict[str, Any] | None]]) -> int:
+        """Append several entries with one write and one fsync (group commit for batch
+        filing); all or none are written. Returns the last seq."""
+        if not items:
+            raise UsageError("没有要写入的审计条目")
+        if any(it[2] == "genesis" for it in items):
+            raise UsageError("genesis 条目只能由创建日志写入")
         try:
             with self._lock:
-                return self._append_locked(actor, role, action, ref, detail)
+                return self._append_locked(items)
         except OSError as e:
             raise AuditUnavailable(f"审计日志无法写入：{e.strerror or e}") from e
 
-    def _append_locked(self, actor: str, role: str, action: str, ref: str | None,
-                       detail: dict[str, Any] | None) -> int:
+    def _append_locked(self, items: list[tuple[str, str, str, str | None, dict[str, Any] | None]]
+                       ) -> int:
         st = os.stat(self.path)
         if not st.st_mode & stat.S_IWUSR:
             raise AuditUnavailable("审计日志文件为只读，操作已拒绝")
@@ -235,11 +244,17 @@ class AuditLog:
                 os.lseek(fd, clean_end, os.SEEK_SET)
                 torn = _read_exact(fd, size - clean_end)
                 repair = {"dropped_sha256": hashlib.sha256(torn).hexdigest(), "dropped_len": len(torn)}
-                line = encode_line(self._entry(seq, prev, actor, role, "log.repair", None, repair))
+                line = encode_line(self._entry(seq, prev, items[0][0], items[0][1], "log.repair",
+                                               None, repair))
                 data += line + b"\n"
                 prev = hashlib.sha256(line).hexdigest()
                 seq += 1
-            data += encode_line(self._entry(seq, prev, actor, role, action, ref, detail)) + b"\n"
+            for i, (actor, role, action, ref, detail) in enumerate(items):
+                if i:
+                    seq += 1
+                line = encode_line(self._entry(seq, prev, actor, role, action, ref, detail))
+                data += line + b"\n"
+                prev = hashlib.sha256(line).hexdigest()
             if torn:
                 os.ftruncate(fd, clean_end)
             os.lseek(fd, clean_end, os.SEEK_SET)

@@ -91,8 +91,12 @@ class ObjectStore:
     def path(self, object_id: str) -> Path:
         return self.objects / object_id[:2] / f"{object_id}.age"
 
-    def stage(self, src: BinaryIO, fingerprint_key: bytes, *, sm3: bool = False) -> StagedObject:
-        """Encrypt `src` to a fresh X25519 identity, streaming; memory does not grow with size."""
+    def stage(self, src: BinaryIO, fingerprint_key: bytes, *, sm3: bool = False,
+              sync: bool = True) -> StagedObject:
+        """Encrypt `src` to a fresh X25519 identity, streaming; memory does not grow with size.
+
+        With `sync=False` the caller must `sync_staged()` before committing (batching lets
+        the file system flush many small objects in one journal commit)."""
         ident = age.X25519Identity.generate()
         fp = Fingerprinter(fingerprint_key, sm3=sm3)
         reader = _HashingReader(src, fp)
@@ -101,7 +105,8 @@ class ObjectStore:
         try:
             writer = _HashingWriter(fd)
             age.encrypt(reader, writer, [ident.recipient()])
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         except BaseException:
             os.close(fd)
             with contextlib.suppress(OSError):
@@ -113,12 +118,23 @@ class ObjectStore:
         fp_sha, fp_sm3 = fp.finalize()
         return StagedObject(object_id, ident.secret_bytes(), reader.size, writer.size, fp_sha, fp_sm3)
 
+    def sync_staged(self, object_ids: list[str]) -> None:
+        """fsync staged objects, then the tmp folder, so their names survive a crash."""
+        for oid in object_ids:
+            fd = os.open(self.tmp / f"{oid}.age", os.O_RDWR | getattr(os, "O_BINARY", 0))
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        fsync_dir(self.tmp)
+
     def discard(self, object_id: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             (self.tmp / f"{object_id}.age").unlink()
 
     def publish(self, object_id: str) -> None:
-        """Move a staged object into place (idempotent)."""
+        """Move a staged object into place (idempotent). No folder fsync: if the rename is
+        lost in a crash, the file is back in tmp/ and `recover()` publishes it again."""
         dest = self.path(object_id)
         staged = self.tmp / f"{object_id}.age"
         if dest.exists():
@@ -127,7 +143,6 @@ class ObjectStore:
             return
         dest.parent.mkdir(exist_ok=True)
         os.replace(staged, dest)
-        fsync_dir(dest.parent)
 
     def recover(self, is_known: Callable[[str], bool]) -> tuple[int, int]:
         """Finish or undo interrupted writes; return (published, discarded)."""

@@ -74,6 +74,17 @@ def test_canaries_never_at_rest(home: Path, tmp_path: Path) -> None:
          f"为{CANARIES[0]}办理转介"],
         ["user", "add", "lisi", "--role", "social_worker", "--display", CANARIES[0]],
         ["user", "list"],
+        ["access", "request", "--unit", f"{CANARIES[0]}所在单位", "--letter", str(txt),
+         "--purpose", CANARIES[3], "--items", "Z001-WS·2026-D30-FW-0001",
+         "--applicant", CANARIES[0], "--phone", CANARIES[2]],
+        ["access", "list"], ["access", "list", "--json"], ["access", "show", "CY-2026-0001"],
+        ["access", "register", "-o", str(outside / "登记.docx")],
+        ["subject", "export", "--household", CANARIES[4], "-o", str(outside / "subject")],
+        ["refer", "--household", CANARIES[4], "--to", "区残联", "-o", str(outside / "refer"),
+         "--override-reason", f"{CANARIES[0]}有自伤风险"],
+        ["access", "flags"],
+        ["export", "Z001-WS·2026-D30-FW-0001", "--anonymize", "-o", str(outside / "anon"),
+         "--names", CANARIES[0]],
     ]
     for extra in (["search", CANARIES[0]], ["index", "rebuild"], ["audit", "log"],
                   ["audit", "verify"], ["audit", "checkpoint"], ["check", "--read-data"]):

@@ -61,7 +61,7 @@ def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, ite
                              copy=copy, applicant=applicant, phone=phone, id_doc=id_doc,
                              letter_no=letter_no)
     if as_json:
-        emit_json({"id": req.no, **req.as_dict(arc.now())})
+        emit_json({**req.as_dict(arc.now()), "id": req.no})
         return
     click.echo(req.no)
     info(f"已登记查阅申请 {req.no}（{len(req.items)} 件），介绍信归档为 {req.letter_ref}；"
@@ -85,7 +85,7 @@ def access_approve(ctx: click.Context, request_no: str, until: str | None, allow
     arc = open_archive(ctx)
     req = arc.approve_request(request_no, until=until, allow_copy=allow_copy)
     if as_json:
-        emit_json({"id": req.no, **req.as_dict(arc.now())})
+        emit_json({**req.as_dict(arc.now()), "id": req.no})
         return
     click.echo(req.no)
     info(f"已批准 {req.no}，有效至 {req.valid_until}（UTC）"

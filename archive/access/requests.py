@@ -204,7 +204,7 @@ class Requests:
             raise NotFound(f"查阅申请 {no} 不存在", ref=no)
         return self._load(row)
 
-    def list(self, *, year: int | None = None) -> list[AccessRequest]:
+    def find(self, *, year: int | None = None) -> list[AccessRequest]:
         sql = f"SELECT {', '.join(_REQ_COLS)} FROM access_requests"
         params: tuple[Any, ...] = ()
         if year is not None:

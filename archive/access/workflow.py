@@ -162,7 +162,7 @@ class OutsideAccessMixin:
         if status is not None and status not in STATUSES:
             raise UsageError(f"未知的状态“{status}”，可选：{'、'.join(STATUSES)}")
         now = self.now()
-        rows = [r for r in self.access_requests.list(year=year)
+        rows = [r for r in self.access_requests.find(year=year)
                 if status is None or r.effective_status(now) == status]
         self.log("access.list", None, status=status, year=year, count=len(rows))
         return rows
@@ -265,7 +265,7 @@ class OutsideAccessMixin:
 
         self.authorize("access.register")
         year = year or self.local_today().year
-        reqs = self.access_requests.list(year=year)
+        reqs = self.access_requests.find(year=year)
         if not reqs:
             from archive.errors import NotFound
 

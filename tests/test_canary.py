@@ -89,6 +89,11 @@ def test_canaries_never_at_rest(home: Path, tmp_path: Path) -> None:
     for extra in (["search", CANARIES[0]], ["index", "rebuild"], ["audit", "log"],
                   ["audit", "verify"], ["audit", "checkpoint"], ["check", "--read-data"]):
         steps.append(extra)
+    steps += [["audit", "log", "--json"], ["backup", str(tmpdir / "bk")],
+              ["backup", "verify", str(tmpdir / "bk")],
+              ["restore", str(tmpdir / "bk"), "--home", str(tmpdir / "restored")],
+              ["--home", str(tmpdir / "restored"), "check", "--read-data"], ["keys", "rotate"],
+              ["check", "--read-data", "--subset", "50%"]]
     steps += [  # retention and witnessed destruction (the 清册 lists titles; filed encrypted)
         ["hold", "add", "Z001-WS·2026-D30-FW-0001", "--reason", f"{CANARIES[0]}投诉未结"],
         ["hold", "list"], ["retention", "due", "--as-of", "2060-01-01"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -153,7 +154,7 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
     target = Path(new_home) if new_home else home_path(ctx)
     user = current_user()
     secret = read_passphrase("恢复码" if user == RECOVERY_USER else "口令")
-    kw = {"lock_timeout": lock_timeout(), "kdf_work_factor": kdf_work_factor()}
+    kw: dict[str, Any] = {"lock_timeout": lock_timeout(), "kdf_work_factor": kdf_work_factor()}
 
     def unlock(root: Path) -> Archive:
         if user == RECOVERY_USER:

@@ -67,8 +67,29 @@ def _write(home: Path, lines: list[bytes], tail: bytes = b"\n") -> None:
 
 
 def _verify(home: Path, *args: str) -> tuple[int, str, str]:
-    r = run_sgz(["audit", "verify", *args], _nokey_env(home))
-    return r.returncode, r.stdout, r.stderr
+    """`sgz --home HOME audit verify ...` in-process (fast); no user, passphrase or key."""
+    import contextlib
+    import io
+
+    from archive.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["--home", str(home), "audit", "verify", *args]) or 0
+        except SystemExit as e:
+            code = int(e.code or 0)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_verify_subprocess_without_any_key(made, tmp_path: Path) -> None:
+    home, _, _ = _copy(made, tmp_path)
+    env = _nokey_env(home)
+    r = run_sgz(["audit", "verify"], env)
+    assert r.returncode == 0 and r.stdout.startswith("完整：共 "), r.stderr
+    _write(home, _lines(home)[:-2] + [_lines(home)[-1]])
+    r = run_sgz(["audit", "verify"], env)
+    assert r.returncode == 8 and r.stderr.startswith("错误：第 "), r.stderr
 
 
 # ---------------------------------------------------------------------------- log

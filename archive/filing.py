@@ -135,6 +135,7 @@ class FilingMixin:
         of: str | None = None,
         kind: str | None = None,
         reason: str = "",
+        index: bool = True,
         on_result: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
         """File `paths` as new items (or, with `of`, as components of an existing item)."""
@@ -179,7 +180,7 @@ class FilingMixin:
             "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
             "cls": cls, "year": year, "retention": retention, "date8": date8, "doc_no": doc_no,
             "author": author, "household": household, "secrecy": secrecy, "note": note,
-            "precious": precious, "responsible": responsible,
+            "precious": precious, "responsible": responsible, "index": index,
         }
         pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds], strict=True))
         results: list[FileResult] = []
@@ -224,7 +225,7 @@ class FilingMixin:
             else:
                 self.objects.discard(obj.object_id)  # a duplicate
         for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True):
-            if cid is not None:
+            if cid is not None and meta["index"]:
                 self.after_file(res.ref, cid, src, mime)
         return results
 

@@ -89,7 +89,10 @@ def main(argv: list[str] | None = None) -> Any:
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        return cli.main(args=argv, prog_name="sgz", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="sgz", standalone_mode=False)
+        if isinstance(rv, int) and rv:
+            sys.exit(rv)  # ctx.exit(n) inside a command
+        return rv
     except ArchiveError as exc:
         if debug:
             raise
@@ -110,3 +113,4 @@ def main(argv: list[str] | None = None) -> Any:
 
 if __name__ == "__main__":
     main()
+    sys.exit(0)

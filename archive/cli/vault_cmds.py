@@ -78,9 +78,12 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--of", "of", help="作为已有档案（档号）的组件归档：签字扫描件、附件、更正版本。")
 @click.option("--kind", help="组件类型：附件、定稿、签字扫描件、归档PDF、更正版本、其他。")
 @click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
+@click.option("--no-index", "no_index", is_flag=True,
+              help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
-def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, **opts: object) -> None:
+def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index: bool,
+             **opts: object) -> None:
     """归档文件：加密存入档案库，打印档号。
 
     \b
@@ -105,7 +108,8 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, **opts: 
             elif total > 1:
                 info(f"[{done['n']}/{total}] {r.path} → {r.ref}")  # type: ignore[attr-defined]
 
-    results = arc.file(list(paths), on_result=report, **opts)  # type: ignore[arg-type]
+    results = arc.file(list(paths), on_result=report, index=not no_index,
+                       **opts)  # type: ignore[arg-type]
     if as_json:
         out = [{"id": r.ref, **r.as_dict()} for r in results]
         emit_json(out[0] if len(out) == 1 else out)

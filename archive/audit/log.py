@@ -339,16 +339,42 @@ class AuditLog:
         return note
 
     def checkpoint_due(self) -> bool:
-        """True if no checkpoint exists, or the oldest entry it does not cover is over 24 h old."""
+        """True if no checkpoint exists, or the oldest entry it does not cover is over 24 h old.
+
+        Reads only the uncovered tail backwards (checkpoints are at most a day apart), so an
+        unlock does not read a log of a million entries from the start.
+        """
         sizes = self.checkpoints.sizes()
         if not sizes:
             return True
         covered = sizes[-1]
-        for i, raw in enumerate(self._raw_lines()):
-            if i == covered:
-                ts = parse_ts(json.loads(raw)["ts"])
-                return self._clock() - ts > CHECKPOINT_INTERVAL
-        return False
+        total = self.size()
+        if total <= covered:
+            return False
+        raw = _line_from_end(self.path, total - covered)
+        ts = parse_ts(json.loads(raw)["ts"])
+        return self._clock() - ts > CHECKPOINT_INTERVAL
+
+
+def _line_from_end(path: Path, k: int, block: int = 1 << 16) -> bytes:
+    """The k-th complete line counted from the end (k = 1 is the last complete line)."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        end = f.tell()
+        buf = b""
+        pos = end
+        while True:
+            # the last element follows the last newline (a torn or empty tail); the first may
+            # be cut at the block boundary unless we reached the start of the file
+            complete = buf.split(b"\n")[:-1]
+            if len(complete) > k or (pos == 0 and len(complete) >= k):
+                return complete[-k]
+            if pos == 0:
+                raise IntegrityError("审计日志条目数与检查点不符，请运行 sgz audit verify")
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            buf = f.read(step) + buf
 
 
 def _write_all(fd: int, data: bytes, *, restore_to: int) -> None:

@@ -170,6 +170,8 @@ def _compatible(expected: str, found: str) -> bool:
 def _looks_text(path: Path) -> bool:
     with open(path, "rb") as f:
         sample = f.read(4096)
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM (Windows Notepad)
+        return True
     if b"\x00" in sample:
         return False
     try:

@@ -285,3 +285,9 @@ def test_sm3_fixity_is_opt_in(home: Path, clock, make_file) -> None:
     with pytest.raises(ValidationError, match=r"\[crypto\] 中有未知的键 sm4"):
         Archive.init(home.parent / "h3", user="x1", role="head", passphrase=PASS, clock=clock,
                      station_text=EXAMPLE_TOML + "\n[crypto]\nsm4 = true\n", kdf_work_factor=CHEAP_WF)
+
+
+def test_utf16_text_is_text(arc: Archive, make_file) -> None:
+    f = make_file("记事本.txt", "服务对象基本情况".encode("utf-16"))
+    [r] = arc.file([f], category="FW")
+    assert arc.show(r.ref)["components"][0]["mime"] == "text/plain"

@@ -84,3 +84,10 @@ def test_unlock_again_and_search(arc: Archive, home: Path, clock, make_file) -> 
     arc.close()
     with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=clock) as a2:
         assert a2.search("问效").total == 1
+
+
+def test_utf16_and_gbk_text_are_searchable(arc: Archive, make_file) -> None:
+    arc.file([make_file("a.txt", "特困供养人员名册".encode("utf-16"))], category="FW")
+    arc.file([make_file("b.txt", "残疾人两项补贴".encode("gb18030"))], category="FW")
+    assert arc.search("特困供养").total == 1
+    assert arc.search("两项补贴").total == 1

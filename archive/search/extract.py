@@ -31,6 +31,8 @@ def _kind(data: bytes, filename: str, mime: str | None) -> str:
 
 
 def _decode_text(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", "replace")
     for enc in ("utf-8-sig", "gb18030"):
         try:
             return data.decode(enc)

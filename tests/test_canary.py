@@ -106,8 +106,7 @@ def test_canaries_never_at_rest(home: Path, tmp_path: Path) -> None:
     ]
     for args in steps:
         r = run_sgz(args, env)
-        # commands that are not wired yet fail with usage (2); every other failure is a bug
-        assert r.returncode in (0, 2), (args, r.stderr)
+        assert r.returncode == 0, (args, r.stderr)
     assert (outside / "back.docx").read_bytes() == doc.read_bytes()
     hits = scan([home, tmpdir])
     assert hits == [], hits

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
 """Filing, retrieving and listing records: the `Archive` methods behind `sgz file/get/show/ls`.
 
 Each item is committed atomically: the object is staged (encrypted, fsynced) first; the 档号,

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
 """Archive methods for full-text indexing and search (issue #5).
 
 The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing

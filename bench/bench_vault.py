@@ -11,7 +11,6 @@ Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--bi
 from __future__ import annotations
 
 import argparse
-
 import os
 import shutil
 import statistics

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
 """People's rights over their data: subject export (PIPL art. 45), referral, anonymised export.
 
 Every file written here came through `open_plaintext` (audit entry first). Exports go to a

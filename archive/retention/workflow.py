@@ -1,3 +1,5 @@
+# mypy: disable-error-code="misc"
+# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
 """Archive methods for retention, holds and disposal (issue #6).
 
 Expiry never deletes anything: `retention_due` lists, a person proposes a batch with a 销毁清册,

@@ -295,7 +295,7 @@ class SearchIndex:
                        " ORDER BY score LIMIT ?")
                 rows = self._conn.execute(sql, [expr, *params, limit]).fetchall()
                 return [r[:3] for r in rows], (rows[0][3] if rows else 0)
-            visible = []
+            visible: list[tuple[Any, ...]] = []
             total = 0
             for row in self._conn.execute(base + " ORDER BY score", [expr, *params]):
                 if check(row[1]):

@@ -199,16 +199,21 @@ class SearchMixin:
         self.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
         return count
 
-    def _reindex_docs(self: Archive) -> Iterator[dict[str, Any]]:
-        for rec in self.records.list():
-            for comp in self.records.components(rec.id):
-                stream = self.open_plaintext(rec, comp, action="index.read", detail={})
+    def _reindex_docs(self: Archive, batch: int = 64) -> Iterator[dict[str, Any]]:
+        pairs = [(rec, comp) for rec in self.records.list()
+                 for comp in self.records.components(rec.id)]
+        for start in range(0, len(pairs), batch):
+            statuses: list[tuple[int, str]] = []
+            for rec, comp, stream in self.open_plaintexts(pairs[start:start + batch],
+                                                          action="index.read", detail={}):
                 with stream:
                     extracted = self._extract(stream, filename=comp.filename, mime=comp.mime)
-                with self.db.transaction():
-                    self.records.set_text_status(comp.id, extracted.status)
+                statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp),
                        **self._index_fields(rec, comp, extracted.text, extracted.status)}
+            with self.db.transaction():
+                for cid, status in statuses:
+                    self.records.set_text_status(cid, status)
 
     def remove_from_index(self: Archive, ref: str) -> None:
         """Drop a record's entries (destruction also rebuilds under a fresh key)."""

@@ -214,8 +214,10 @@ def sample(pairs: list[tuple[Record, Component]], subset: float | None,
     return [pairs[i] for i in sorted(picked)]
 
 
-def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Component]]) -> None:
+def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Component]],
+              batch: int = 64) -> None:
     """Re-hash every object file and compare the keyed fingerprint of its decrypted content."""
+    readable: list[tuple[Record, Component]] = []
     for rec, comp in pairs:
         where = f"{rec.ref} 第 {comp.seq} 个组件"
         try:
@@ -228,24 +230,42 @@ def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Compo
             report.add("object-hash", f"{where}：对象文件的 SHA-256 与文件名不符（密文被改动或损坏）",
                        FIX_CORRUPT, rec.ref)
             continue
-        fp = Fingerprinter(arc.fingerprint_key)
-        size = 0
-        try:
-            with arc.open_plaintext(rec, comp, action="check.read", detail={}) as stream:
-                while chunk := stream.read(CHUNK):
-                    fp.update(chunk)
-                    size += len(chunk)
-        except AuditUnavailable:
-            raise  # no log, no key: the whole check is refused
-        except (age.AgeError, ArchiveError) as exc:
-            report.add("decrypt", f"{where}：解密失败（{exc}）", FIX_CORRUPT, rec.ref)
-            continue
-        report.read += 1
-        report.read_bytes += size
-        fp_sha, fp_sm3 = fp.finalize()
-        if not (constant_time_equal(fp_sha, comp.fp_sha) and constant_time_equal(fp_sm3, comp.fp_sm3)) \
-                or size != comp.size:
-            report.add("fingerprint", f"{where}：解密后内容与归档时的指纹不符", FIX_CORRUPT, rec.ref)
+        readable.append((rec, comp))
+    for start in range(0, len(readable), batch):
+        chunk = readable[start:start + batch]
+        done = 0
+        while done < len(chunk):  # a damaged object is reported, then the batch goes on
+            current = done
+            try:
+                for rec, comp, stream in arc.open_plaintexts(chunk[done:], action="check.read",
+                                                             detail={}):
+                    _compare(report, rec, comp, stream, arc.fingerprint_key)
+                    current += 1
+                done = len(chunk)
+            except AuditUnavailable:
+                raise  # no log, no key: the whole check is refused
+            except (age.AgeError, ArchiveError) as exc:
+                rec, comp = chunk[current]
+                done = current + 1
+                report.add("decrypt", f"{rec.ref} 第 {comp.seq} 个组件：解密失败（{exc}）",
+                           FIX_CORRUPT, rec.ref)
+
+
+def _compare(report: CheckReport, rec: Record, comp: Component, stream: Any,
+             fingerprint_key: bytes) -> None:
+    where = f"{rec.ref} 第 {comp.seq} 个组件"
+    fp = Fingerprinter(fingerprint_key, sm3=bool(comp.fp_sm3))
+    size = 0
+    with stream:
+        while chunk := stream.read(CHUNK):
+            fp.update(chunk)
+            size += len(chunk)
+    report.read += 1
+    report.read_bytes += size
+    fp_sha, fp_sm3 = fp.finalize()
+    if not (constant_time_equal(fp_sha, comp.fp_sha) and constant_time_equal(fp_sm3, comp.fp_sm3)) \
+            or size != comp.size:
+        report.add("fingerprint", f"{where}：解密后内容与归档时的指纹不符", FIX_CORRUPT, rec.ref)
 
 
 def _sha256_file(arc: Archive, object_id: str) -> str:

@@ -226,9 +226,11 @@ class FilingMixin:
                 self.objects.publish(obj.object_id)
             else:
                 self.objects.discard(obj.object_id)  # a duplicate
-        for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True):
-            if cid is not None and meta["index"]:
-                self.after_file(res.ref, cid, src, mime)
+        if meta["index"]:
+            self.after_file_batch([
+                (res.ref, cid, src, mime)
+                for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True)
+                if cid is not None])
         return results
 
     def _commit_batch(self: Archive, staged: list[tuple[Path, str, str | None, StagedObject]],
@@ -290,8 +292,9 @@ class FilingMixin:
             self.audit.append_many(audit_items)  # the state change and its entries go together
         return results, audit_items, new_ids, component_ids
 
-    def after_file(self: Archive, ref: str, component_id: int, src: Path, mime: str) -> None:
-        """Hook for derived data (search index); filing never fails because of it."""
+    def after_file_batch(self: Archive, items: list[tuple[str, int, Path, str]]) -> None:
+        """Hook for derived data (search index) after a batch is committed; filing never
+        fails because of it. Items are (档号, component id, source path, mime)."""
 
     # ------------------------------------------------------------------ read
     def _current_component(self: Archive, rec: Record, seq: int | None = None) -> Component:

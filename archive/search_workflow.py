@@ -102,28 +102,33 @@ class SearchMixin:
             self._index = None
 
     # ------------------------------------------------------------------ filing hook
-    def after_file(self: Archive, ref: str, component_id: int, src: Path, mime: str) -> None:
-        """Extract the new component's text from the user's file and index it.
-
-        Derived data: a failure here never undoes the filing; the component's text status
-        says what happened and `sgz index rebuild` can retry.
-        """
-        rec = self.records.get(ref)
-        comp = next(c for c in self.records.components(rec.id) if c.id == component_id)
+    def after_file_batch(self: Archive, items: list[tuple[str, int, Path, str]]) -> None:
+        """Extract each new component's text from the user's file and index the batch in one
+        index transaction. Derived data: a failure never undoes the filing; each component's
+        text status says what happened and `sgz index rebuild` can retry."""
+        if not items:
+            return
+        docs: list[dict[str, Any]] = []
+        statuses: list[tuple[int, str]] = []
+        for ref, component_id, src, mime in items:
+            rec = self.records.get(ref)
+            comp = next(c for c in self.records.components(rec.id) if c.id == component_id)
+            try:
+                with open(src, "rb") as f:
+                    extracted = self._extract(f, filename=src.name, mime=mime)
+            except OSError:
+                statuses.append((component_id, "failed"))
+                continue
+            statuses.append((component_id, extracted.status))
+            docs.append({"doc_id": _doc_id(rec.ref, comp),
+                         **self._index_fields(rec, comp, extracted.text, extracted.status)})
         try:
-            with open(src, "rb") as f:
-                extracted = self._extract(f, filename=src.name, mime=mime)
-            self._index_component(rec, comp, extracted.text, extracted.status)
-            with self.db.transaction():
-                self.records.set_text_status(component_id, extracted.status)
+            self._open_index().add_many(docs)
         except ArchiveError:
-            with self.db.transaction():
-                self.records.set_text_status(component_id, "failed")
-
-    def _index_component(self: Archive, rec: Record, comp: Component, text: str,
-                         status: str) -> None:
-        idx = self._open_index()
-        idx.add(_doc_id(rec.ref, comp), **self._index_fields(rec, comp, text, status))
+            statuses = [(cid, "failed") for cid, _ in statuses]
+        with self.db.transaction():
+            for cid, status in statuses:
+                self.records.set_text_status(cid, status)
 
     @staticmethod
     def _index_fields(rec: Record, comp: Component, text: str, status: str) -> dict[str, Any]:

@@ -59,7 +59,11 @@ def _sgz(args: list[str], env: dict[str, str]) -> tuple[float, int]:
 
 def _small_corpus(folder: Path, n: int) -> list[Path]:
     import docx
-    import pikepdf
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
 
     paths = []
     for i in range(n):
@@ -69,12 +73,14 @@ def _small_corpus(folder: Path, n: int) -> list[Path]:
             d.add_paragraph("入户走访，了解家庭结构、健康状况、享受政策等基本信息。" * 5 + str(i))
             p = folder / f"doc{i:04d}.docx"
             d.save(p)
-        else:
-            pdf = pikepdf.new()
-            pdf.add_blank_page()
-            pdf.docinfo["/Title"] = f"签字扫描件 {i}"
+        else:  # a small PDF with a Chinese text layer (as exported from WPS/Word)
             p = folder / f"scan{i:04d}.pdf"
-            pdf.save(p)
+            c = canvas.Canvas(str(p))
+            c.setTitle(f"服务协议 {i}")
+            c.setFont("STSong-Light", 12)
+            for line in range(12):
+                c.drawString(60, 780 - 20 * line, f"第{line + 1}条 服务对象同意接受社工站服务，编号{i}。")
+            c.save()
         paths.append(p)
     return paths
 

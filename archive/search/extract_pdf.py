@@ -82,7 +82,10 @@ def _ocr_pdf(pdf: object, total: int, limits: Limits, deadline: float,
             if left <= 1:
                 reason = f"识别超时，仅识别前 {i} 页（共 {total} 页）"
                 break
-            bitmap = pdf[i].render(scale=limits.ocr_dpi / 72, grayscale=True)  # type: ignore[index]
+            page = pdf[i]  # type: ignore[index]
+            if not _has_images(page):
+                continue  # a page with no image has nothing to recognise (blank or vector)
+            bitmap = page.render(scale=limits.ocr_dpi / 72, grayscale=True)
             buf = io.BytesIO()
             bitmap.to_pil().save(buf, "PNG")
             texts.append(ocr_image(buf.getvalue(), timeout=left, tmpdir=tmpdir))
@@ -97,3 +100,13 @@ def _ocr_pdf(pdf: object, total: int, limits: Limits, deadline: float,
     if reason and result.status == "ocr":
         return Extracted(result.text, "truncated", reason, total)
     return result
+
+
+def _has_images(page: object) -> bool:
+    import pypdfium2.raw as pdfium_c
+
+    try:
+        objs = page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3)  # type: ignore[attr-defined]
+        return next(iter(objs), None) is not None
+    except Exception:  # unknown structure: let OCR decide
+        return True

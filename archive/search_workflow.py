@@ -86,9 +86,13 @@ class SearchMixin:
             self._index = SearchIndex.create(path, self.ring.index_key)
         return self._index
 
-    def _extract(self: Archive, data_or_stream: Any, *, filename: str, mime: str) -> Any:
-        from archive.search.extract import Extractor
+    def _extract(self: Archive, data_or_stream: Any, *, filename: str, mime: str,
+                 size: int) -> Any:
+        from archive.search.extract import Extractor, too_large
 
+        skipped = too_large(size)
+        if skipped is not None:
+            return skipped  # decided from the size alone: a huge file is never read into memory
         if self._extractor is None:
             self._extractor = Extractor(tmpdir=str(self.objects.tmp))
         return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
@@ -115,7 +119,8 @@ class SearchMixin:
             comp = next(c for c in self.records.components(rec.id) if c.id == component_id)
             try:
                 with open(src, "rb") as f:
-                    extracted = self._extract(f, filename=src.name, mime=mime)
+                    extracted = self._extract(f, filename=src.name, mime=mime,
+                                              size=os.fstat(f.fileno()).st_size)
             except OSError:
                 statuses.append((component_id, "failed"))
                 continue
@@ -212,7 +217,8 @@ class SearchMixin:
             for rec, comp, stream in self.open_plaintexts(pairs[start:start + batch],
                                                           action="index.read", detail={}):
                 with stream:
-                    extracted = self._extract(stream, filename=comp.filename, mime=comp.mime)
+                    extracted = self._extract(stream, filename=comp.filename, mime=comp.mime,
+                                              size=comp.size)
                 statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp),
                        **self._index_fields(rec, comp, extracted.text, extracted.status)}

@@ -164,6 +164,14 @@ class Extractor:
         self.close()
 
 
+def too_large(size: int, limits: Limits = DEFAULT_LIMITS) -> Extracted | None:
+    """The result for a file too large to extract, decided from its size without reading it."""
+    if size > limits.max_input:
+        return Extracted("", "failed",
+                         f"文件过大（超过 {limits.max_input >> 20} MiB），未提取文字", None)
+    return None
+
+
 def _read_input(data_or_stream: bytes | IO[bytes], limits: Limits) -> bytes | Extracted:
     if isinstance(data_or_stream, bytes | bytearray | memoryview):
         data = bytes(data_or_stream)

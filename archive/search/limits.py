@@ -9,7 +9,9 @@ from dataclasses import dataclass
 class Limits:
     """Caps for one extraction; sizes in bytes, time in seconds."""
 
-    max_input: int = 512 * 1024 * 1024
+    # extraction holds the file in memory (parent and worker): beyond this a record is filed
+    # but its text is not extracted, so memory never grows with file size (ADR 0002)
+    max_input: int = 64 * 1024 * 1024
     max_unzipped: int = 256 * 1024 * 1024
     max_part: int = 64 * 1024 * 1024
     max_ratio: int = 200

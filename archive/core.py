@@ -202,6 +202,7 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
 
     def close(self) -> None:
         self.close_search()
+        self.objects.close()
         self.db.close()
 
     def __enter__(self) -> Archive:
@@ -216,7 +217,7 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
     def _recover_interrupted(self) -> None:
         """Finish what a crash interrupted: publish staged objects the catalogue knows, finish
         an epoch rotation that had begun."""
-        if self.objects.tmp.exists() and any(self.objects.tmp.iterdir()):
+        if self.objects.leftovers():
             with self.writer_lock:
                 self.objects.recover(self.object_keys.known)
         if "rotate_to" in self.ring.pending:

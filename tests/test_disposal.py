@@ -116,7 +116,7 @@ def test_register_is_filed_permanently_and_temp_file_gone(arc, make_file) -> Non
     assert b.id == "XH-2026-0001" and b.state == "proposed"
     reg = arc.records.get(b.register_ref)
     assert (reg.cls, reg.retention, reg.title) == ("XZ", "Y", "档案销毁清册（XH-2026-0001）")
-    assert list(arc.objects.tmp.iterdir()) == []
+    assert arc.objects.leftovers() == [] and list(arc.objects.session_dir().iterdir()) == []
     import io
 
     import docx

@@ -49,7 +49,8 @@ def test_file_refuses_and_leaves_no_item(full_disk, make_file) -> None:
     with pytest.raises(AuditUnavailable):
         arc.file([make_file("b.txt", "另一份")], category="FW")
     assert len(list(arc.records.list())) == 1
-    assert not any(arc.objects.tmp.iterdir()) and len(arc.objects.iter_ids()) == 1
+    assert arc.objects.leftovers() == [] and not any(arc.objects.session_dir().iterdir())
+    assert len(arc.objects.iter_ids()) == 1
 
 
 @pytest.mark.parametrize("call", [

@@ -180,7 +180,7 @@ def test_disk_full_during_write_changes_nothing(arc: Archive, make_file, monkeyp
         arc.file([f], category="FW")
     monkeypatch.undo()
     assert arc.ls() == [] and arc.objects.iter_ids() == []
-    assert list(arc.objects.tmp.iterdir()) == []
+    assert arc.objects.leftovers() == [] and list(arc.objects.session_dir().iterdir()) == []
     [r] = arc.file([f], category="FW")  # numbering did not advance
     assert r.ref.endswith("-0001")
 

@@ -140,3 +140,25 @@ def test_two_gib_file_round_trip_with_bounded_memory(cli_home, tmp_path: Path) -
             h2.update(chunk)
     assert h2.hexdigest() == h.hexdigest()
     assert max(peaks) < 150 * 1024 * 1024, peaks
+
+
+def test_recovery_never_touches_a_live_session(cli_home, tmp_path: Path) -> None:
+    """A second process starting up while the first is mid-filing must not publish or
+    delete the first one's staged objects (it found a live session and left it alone)."""
+    from conftest import PASS, FixedClock
+
+    from archive.core import Archive
+
+    home, _env = cli_home
+    with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as a:
+        import io
+
+        staged = a.objects.stage(io.BytesIO(b"in progress"), a.fingerprint_key)
+        live = a.objects.session_dir() / f"{staged.object_id}.age"
+        with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as b:
+            assert b.objects.leftovers() == []
+            b.objects.recover(lambda _oid: True)
+        assert live.exists()
+    # once its owner is gone, the session is a leftover: unknown objects are deleted
+    with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as c:
+        assert not live.exists() and c.objects.leftovers() == []

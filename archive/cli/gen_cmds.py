@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from archive.errors import ArchiveError, NotFound, UsageError, ValidationError
+from archive.errors import NotFound, UsageError, ValidationError
 
 
 def _templates_root(ctx: click.Context) -> Path:
@@ -53,10 +53,8 @@ def _safe_name(text: str) -> str:
 def _file_into_vault(ctx: click.Context, path: Path, manifest: Any,
                      station: dict[str, Any]) -> str:
     """File the generated document with the template's default class and retention."""
-    try:
-        from archive.cli.common import open_archive
-    except ImportError:
-        raise ArchiveError("归档功能尚未就绪（archive.cli.common 不存在），文档已生成但未归档。") from None
+    from archive.cli.common import open_archive
+
     arc = open_archive(ctx)
     results = arc.file([path], category=manifest.category, retention=manifest.retention,
                        title=manifest.title, author=str(station.get("name", "")))

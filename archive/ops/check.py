@@ -166,13 +166,11 @@ def _check_files(arc: Archive, report: CheckReport, rows: dict[str, dict[str, An
 
 
 def _check_staging(arc: Archive, report: CheckReport) -> None:
-    tmp = arc.objects.tmp
-    if tmp.exists():
-        left = sorted(p.name for p in tmp.iterdir())
-        if left:
-            report.add("staging-leftover",
-                       f"vault/tmp 中有 {len(left)} 个未完成的暂存文件（归档被中断）",
-                       "确认没有其他人正在归档后，再运行任意 sgz 命令（解锁时自动完成或清理），然后重新检查")
+    left = arc.objects.leftovers()  # sessions of live processes are not leftovers
+    if left:
+        report.add("staging-leftover",
+                   f"vault/tmp 中有 {len(left)} 个未完成的暂存项（归档被中断）",
+                   "再运行任意 sgz 命令（解锁时自动完成或清理），然后重新检查")
 
 
 def check_audit(arc: Archive, report: CheckReport) -> None:

@@ -119,8 +119,9 @@ class DisposalMixin:
             "witnesses": [SIGN_LINE, SIGN_LINE], "preparer": self.user.display or self.user.name,
         }
         blob = generate(manifest, data, self.station.template_vars(), today=day)
-        self.objects.tmp.mkdir(parents=True, exist_ok=True)
-        tmp = self.objects.tmp / f"销毁清册-{bid}.docx"
+        # briefly in this process's locked staging folder: a crash leaves it only there,
+        # and the next start deletes it (ObjectStore.recover)
+        tmp = self.objects.session_dir() / f"销毁清册-{bid}.docx"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         try:
             with os.fdopen(fd, "wb") as f:

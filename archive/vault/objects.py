@@ -20,7 +20,8 @@ from typing import BinaryIO
 
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
-from archive.errors import IntegrityError, NotFound
+from archive.errors import Conflict, IntegrityError, NotFound
+from archive.filelock import FileLock
 from archive.vault.atomic import fsync_dir
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
@@ -78,11 +79,19 @@ class _HashingWriter:
 
 
 class ObjectStore:
-    """The ciphertext files of one vault."""
+    """The ciphertext files of one vault.
+
+    Each process stages into its own session folder `tmp/s-<random>/`, held by an exclusive
+    lock on `tmp/s-<random>.lock` for as long as the process uses the store. Recovery only
+    touches sessions whose lock it can take (their process is gone), so concurrent `sgz`
+    processes never publish or delete each other's work in progress.
+    """
 
     def __init__(self, vault_dir: Path) -> None:
         self.objects = Path(vault_dir) / "objects"
         self.tmp = Path(vault_dir) / "tmp"
+        self._session: Path | None = None
+        self._session_lock: FileLock | None = None
 
     def create_dirs(self) -> None:
         self.objects.mkdir(parents=True, exist_ok=True)
@@ -90,6 +99,38 @@ class ObjectStore:
 
     def path(self, object_id: str) -> Path:
         return self.objects / object_id[:2] / f"{object_id}.age"
+
+    def session_dir(self) -> Path:
+        """This process's private staging folder (created and locked on first use).
+
+        Also the place for the rare plaintext scratch file a concern cannot avoid (e.g. a
+        document converted by LibreOffice): a crash leaves it only here, and the next
+        start deletes it.
+        """
+        if self._session is None:
+            self.tmp.mkdir(parents=True, exist_ok=True)
+            name = f"s-{uuid.uuid4().hex}"
+            lock = FileLock(self.tmp / f"{name}.lock", timeout=0, what="暂存区")
+            lock.acquire()
+            folder = self.tmp / name
+            folder.mkdir(mode=0o700)
+            fsync_dir(self.tmp)
+            self._session, self._session_lock = folder, lock
+        return self._session
+
+    def close(self) -> None:
+        """Release the session (its folder is empty once every batch was published)."""
+        if self._session is None:
+            return
+        folder, lock = self._session, self._session_lock
+        self._session = self._session_lock = None
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only if empty: anything left is recovered by the next start
+        assert lock is not None
+        lock.release()
+        if not folder.exists():
+            with contextlib.suppress(OSError):
+                lock.path.unlink()
 
     def stage(self, src: BinaryIO, fingerprint_key: bytes, *, sm3: bool = False,
               sync: bool = True) -> StagedObject:
@@ -100,7 +141,8 @@ class ObjectStore:
         ident = age.X25519Identity.generate()
         fp = Fingerprinter(fingerprint_key, sm3=sm3)
         reader = _HashingReader(src, fp)
-        part = self.tmp / f"{uuid.uuid4().hex}.part"
+        session = self.session_dir()
+        part = session / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
         try:
             writer = _HashingWriter(fd)
@@ -114,29 +156,33 @@ class ObjectStore:
             raise
         os.close(fd)
         object_id = writer.sha.hexdigest()
-        os.replace(part, self.tmp / f"{object_id}.age")
+        os.replace(part, session / f"{object_id}.age")
         fp_sha, fp_sm3 = fp.finalize()
         return StagedObject(object_id, ident.secret_bytes(), reader.size, writer.size, fp_sha, fp_sm3)
 
     def sync_staged(self, object_ids: list[str]) -> None:
-        """fsync staged objects, then the tmp folder, so their names survive a crash."""
+        """fsync staged objects, then the session folder, so their names survive a crash."""
+        session = self.session_dir()
         for oid in object_ids:
-            fd = os.open(self.tmp / f"{oid}.age", os.O_RDWR | getattr(os, "O_BINARY", 0))
+            fd = os.open(session / f"{oid}.age", os.O_RDWR | getattr(os, "O_BINARY", 0))
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        fsync_dir(self.tmp)
+        fsync_dir(session)
 
     def discard(self, object_id: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            (self.tmp / f"{object_id}.age").unlink()
+        if self._session is not None:
+            with contextlib.suppress(FileNotFoundError):
+                (self._session / f"{object_id}.age").unlink()
 
     def publish(self, object_id: str) -> None:
         """Move a staged object into place (idempotent). No folder fsync: if the rename is
-        lost in a crash, the file is back in tmp/ and `recover()` publishes it again."""
+        lost in a crash, the file is back in the session folder and `recover()` publishes it."""
+        self._publish_from(self.session_dir() / f"{object_id}.age", object_id)
+
+    def _publish_from(self, staged: Path, object_id: str) -> None:
         dest = self.path(object_id)
-        staged = self.tmp / f"{object_id}.age"
         if dest.exists():
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
@@ -145,19 +191,86 @@ class ObjectStore:
         os.replace(staged, dest)
 
     def recover(self, is_known: Callable[[str], bool]) -> tuple[int, int]:
-        """Finish or undo interrupted writes; return (published, discarded)."""
+        """Finish or undo the writes of processes that died; return (published, discarded).
+
+        Sessions whose lock is held belong to a live process and are left alone. Loose files
+        directly in tmp/ (older layout) are treated like a dead session's."""
         published = discarded = 0
         if not self.tmp.exists():
             return 0, 0
-        for p in self.tmp.iterdir():
-            if _OBJECT_RE.match(p.name) and is_known(p.name[:-4]):
-                self.publish(p.name[:-4])
-                published += 1
-            else:
+        for entry in sorted(self.tmp.iterdir()):
+            if entry == self._session or entry.name.endswith(".lock"):
+                continue
+            if entry.is_dir():
+                if not entry.name.startswith("s-"):
+                    continue  # another concern's private folder; it sweeps its own
+                lock = FileLock(self.tmp / f"{entry.name}.lock", timeout=0, what="暂存区")
+                try:
+                    lock.acquire()
+                except Conflict:
+                    continue  # its process is alive
+                try:
+                    for p in entry.iterdir():
+                        n = self._recover_file(p, is_known)
+                        published += n
+                        discarded += 1 - n
+                    with contextlib.suppress(OSError):
+                        entry.rmdir()
+                finally:
+                    lock.release()
                 with contextlib.suppress(OSError):
-                    p.unlink()
-                discarded += 1
+                    lock.path.unlink()
+            else:
+                n = self._recover_file(entry, is_known)
+                published += n
+                discarded += 1 - n
+        # lock files whose session folder is gone and whose owner is gone
+        for lockfile in self.tmp.glob("s-*.lock"):
+            if (self.tmp / lockfile.name[:-5]).exists():
+                continue
+            lock = FileLock(lockfile, timeout=0, what="暂存区")
+            try:
+                lock.acquire()
+            except Conflict:
+                continue
+            lock.release()
+            with contextlib.suppress(OSError):
+                lockfile.unlink()
         return published, discarded
+
+    def _recover_file(self, p: Path, is_known: Callable[[str], bool]) -> int:
+        if _OBJECT_RE.match(p.name) and is_known(p.name[:-4]):
+            self._publish_from(p, p.name[:-4])
+            return 1
+        with contextlib.suppress(OSError):
+            if p.is_dir():
+                import shutil
+
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink()
+        return 0
+
+    def leftovers(self) -> list[str]:
+        """Entries of tmp/ that a crashed process left (live sessions, including ours, and
+        other concerns' private folders excluded): what `recover()` would finish or delete."""
+        if not self.tmp.exists():
+            return []
+        out = []
+        for entry in sorted(self.tmp.iterdir()):
+            if entry == self._session or entry.name.endswith(".lock"):
+                continue
+            if entry.is_dir():
+                if not entry.name.startswith("s-"):
+                    continue
+                lock = FileLock(self.tmp / f"{entry.name}.lock", timeout=0, what="暂存区")
+                try:
+                    lock.acquire()
+                except Conflict:
+                    continue
+                lock.release()
+            out.append(entry.name)
+        return out
 
     def open(self, object_id: str) -> BinaryIO:
         try:

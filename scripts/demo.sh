@@ -19,8 +19,10 @@ if [ ! -f vault/vault.json ]; then
   SGZ_NEW_PASSPHRASE=demo-worker-passphrase "${HEAD[@]}" sgz user add wangwu --role social_worker --display 王五
 fi
 
-step "模板清单"
-sgz templates list | head -n 12
+step "模板清单（全部模板见 $OUT/templates.txt）"
+sgz templates list > "$OUT/templates.txt"
+sed -n '1,8p' "$OUT/templates.txt"
+echo "…… 共 $(wc -l < "$OUT/templates.txt") 个模板" >&2
 
 step "生成并归档本站制度（档案管理制度、保密管理制度、服务章程）"
 for t in archive-rules confidentiality-rules service-charter; do
@@ -34,16 +36,26 @@ done
 "${ARCH[@]}" sgz file "$OUT/home-visit-record.docx" "$OUT/case-record.docx" \
   --category 服务 --household H0012 --responsible wangwu --retention D30
 
-step "牌匾（真实尺寸 SVG）"
-sgz gen plaque --size 60x40 -o "$OUT/plaque.svg"
+step "牌匾（真实尺寸 SVG 与 PDF），PDF 作为行政档案归档"
+PLAQUE_REF=$("${ARCH[@]}" sgz gen plaque --size 60x40 -o "$OUT/plaque.svg" --pdf --file | tail -n 1)
+echo "牌匾式样档号：$PLAQUE_REF" >&2
 
 step "归档文件目录"
 "${ARCH[@]}" sgz ls
 
-if sgz --help | grep -q "search"; then
-  step "全文检索：档案 / 走访"
-  "${ARCH[@]}" sgz search 档案 || true
-  "${ARCH[@]}" sgz search 走访 || true
+step "全文检索（档案管理员）：服务档案不在其结果中——不显示，也不计数"
+"${ARCH[@]}" sgz search 走访
+step "全文检索（站长）：可见全部档案"
+"${HEAD[@]}" sgz search 走访 --category 服务
+
+step "外单位查阅：档案管理员登记，站长批准，制作带水印、禁止复制打印的查阅件"
+printf '介绍信\n兹介绍我单位工作人员前往贵站查阅牌匾式样档案，请予接洽。\n长春示例评估中心\n' > "$OUT/介绍信.txt"
+if [ -n "${PLAQUE_REF:-}" ]; then
+  REQ=$("${ARCH[@]}" sgz access request --unit 长春示例评估中心 --letter "$OUT/介绍信.txt" \
+        --purpose 第三方评估 --items "$PLAQUE_REF" | tail -n 1)
+  "${HEAD[@]}" sgz access approve "$REQ"
+  "${ARCH[@]}" sgz access view "$REQ" "$PLAQUE_REF" -o "$OUT/查阅件.pdf" --force
+  "${ARCH[@]}" sgz access show "$REQ"
 fi
 
 step "导出一件（须说明事由，先记审计）"

@@ -191,7 +191,13 @@ def templates_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def templates_list(ctx: click.Context, as_json: bool) -> None:
-    """列出全部模板：ID、名称、类别、依据条款。"""
+    """列出全部模板：ID、名称、类别、依据条款。
+
+    \b
+    示例：
+      sgz templates list
+      sgz templates list --json
+    """
     from archive.docgen.manifest import list_manifests
 
     items = list_manifests(_templates_root(ctx))
@@ -210,7 +216,12 @@ def templates_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def templates_show(ctx: click.Context, template_id: str, as_json: bool) -> None:
-    """显示一个模板的字段（类型、是否必填）。"""
+    """显示一个模板的字段（类型、是否必填）。
+
+    \b
+    示例：
+      sgz templates show complaint-register
+    """
     from archive.docgen.manifest import CATEGORIES, RETENTIONS, TYPE_LABELS, get_manifest
 
     m = get_manifest(_templates_root(ctx), template_id)
@@ -260,7 +271,13 @@ def templates_show(ctx: click.Context, template_id: str, as_json: bool) -> None:
 @click.pass_context
 def templates_check(ctx: click.Context, docx: Path, template_id: str | None,
                     as_json: bool) -> None:
-    """检查在 Word/WPS 中改过的模板：被拆分的标签、未知字段、中文引号、语法错误。"""
+    """检查在 Word/WPS 中改过的模板：被拆分的标签、未知字段、中文引号、语法错误。
+
+    \b
+    示例：
+      sgz templates check 我改过的档案管理制度.docx
+      sgz templates check 新表单.docx --template complaint-register
+    """
     from archive.docgen.check import check_docx
 
     report = check_docx(docx, _templates_root(ctx), template_id=template_id)

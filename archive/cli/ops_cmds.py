@@ -88,7 +88,13 @@ def backup_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
-    """备份到新文件夹 DEST（须不存在或为空）。"""
+    """备份到新文件夹 DEST（须不存在或为空）。
+
+    \b
+    示例：
+      sgz backup /media/usb/sgz-2026-11-28
+      sgz backup create /media/usb/sgz-2026-11-28 --json
+    """
     arc = open_archive(ctx)
     rep = arc.backup(dest)
     if as_json:

@@ -75,10 +75,15 @@ def index_rebuild(ctx: click.Context, fresh_key: bool) -> None:
 
 
 @index_group.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
-    """索引状态：文档数、未识别文字的档案数、文件大小、是否需要重建。"""
+    """索引状态：文档数、未识别文字的档案数、文件大小、是否需要重建。
+
+    \b
+    示例：
+      sgz index status --json
+    """
     arc = open_archive(ctx)
     st = arc.index_status()
     if as_json:

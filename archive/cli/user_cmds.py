@@ -23,7 +23,7 @@ def user_group() -> None:
 @click.option("--display", default="", help="显示名（如真实姓名）。")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
               help="从文件读取新用户的口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def user_add(ctx: click.Context, name: str, role: str, display: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
@@ -43,10 +43,15 @@ def user_add(ctx: click.Context, name: str, role: str, display: str,
 
 
 @user_group.command("list")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
-    """列出在用的用户。"""
+    """列出在用的用户。
+
+    \b
+    示例：
+      sgz user list --json
+    """
     arc = open_archive(ctx)
     users = arc.list_users()
     if as_json:
@@ -61,7 +66,12 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def user_remove(ctx: click.Context, name: str) -> None:
-    """移除用户：删除其密钥槽，此后无法再解锁。"""
+    """移除用户：删除其密钥槽，此后无法再解锁。
+
+    \b
+    示例：
+      sgz user remove lisi
+    """
     arc = open_archive(ctx)
     arc.remove_user(name)
     info(f"已移除用户 {name}，其密钥槽已删除")
@@ -69,10 +79,17 @@ def user_remove(ctx: click.Context, name: str) -> None:
 
 @user_group.command("passwd")
 @click.argument("name", required=False)
-@click.option("--new-passphrase-file", type=click.Path(dir_okay=False))
+@click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
+              help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
 @click.pass_context
 def user_passwd(ctx: click.Context, name: str | None, new_passphrase_file: str | None) -> None:
-    """修改口令（默认修改自己的；站长可重置他人的）。"""
+    """修改口令（默认修改自己的；站长可重置他人的）。
+
+    \b
+    示例：
+      sgz user passwd                 # 修改自己的口令（终端中输入两次）
+      sgz user passwd lisi --new-passphrase-file 新口令.txt
+    """
     arc = open_archive(ctx)
     arc.change_passphrase(read_new_passphrase(new_passphrase_file), user=name)
     info(f"已修改 {name or arc.user.name} 的口令")

@@ -36,8 +36,6 @@ from archive.vault.objects import StagedObject
 if TYPE_CHECKING:
     from archive.core import Archive
 
-# Default 保管期限 per 问题 class when neither the user nor station.toml [retention] says.
-DEFAULT_RETENTION = {"XZ": "Y", "FW": "D30", "RS": "D30", "CW": "D30"}
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
@@ -194,8 +192,8 @@ class FilingMixin:
         return results
 
     def default_retention(self: Archive, cls: str) -> str:
-        table = self.station.retention.get("classes", {}) if self.station.retention else {}
-        return parse_retention(str(table.get(cls, DEFAULT_RETENTION.get(cls, "D30"))))
+        """The class's period from the station's retention table (archive/retention)."""
+        return self.retention_schedule().for_class(cls)
 
     def _file_batch(self: Archive, batch: list[tuple[Path, str, str | None]],
                     meta: dict[str, Any]) -> list[FileResult]:

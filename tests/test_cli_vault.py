@@ -109,3 +109,12 @@ def test_passphrase_file_env(env, capsys, monkeypatch, tmp_path: Path) -> None:
     monkeypatch.delenv("SGZ_PASSPHRASE", raising=False)
     got, out, err = sgz(capsys, monkeypatch, {**e, "SGZ_PASSPHRASE_FILE": str(pf)}, "ls", "--json")
     assert got == 0 and json.loads(out) == []
+
+
+def test_usage_errors_are_in_chinese(capsys, monkeypatch) -> None:
+    got, _, err = sgz(capsys, monkeypatch, {}, "get")
+    assert got == 2 and "缺少参数" in err and "用法" in err and "Missing" not in err
+    got, _, err = sgz(capsys, monkeypatch, {}, "ls", "--bogus")
+    assert got == 2 and "没有选项" in err
+    got, _, err = sgz(capsys, monkeypatch, {}, "file", "--year", "abc", "x.pdf")
+    assert got == 2 and "不是有效的整数" in err

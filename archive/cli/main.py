@@ -12,6 +12,9 @@ from typing import Any
 
 import click
 
+click.INT.name = "整数"  # shown in help metavars and in "… 不是有效的整数"
+click.FLOAT.name = "小数"
+
 # command name -> (module, attribute, one-line Chinese help shown by `sgz --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("archive.cli.vault_cmds", "init_cmd", "新建站点档案库（打印一次恢复码）"),

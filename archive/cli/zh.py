@@ -59,10 +59,10 @@ def _gettext(message: str) -> str:
     return MESSAGES.get(message, _original(message))
 
 
-def _ngettext(singular: str, plural: str, n: int) -> str:
-    if singular in PLURALS:
-        return PLURALS[singular]
-    return _original_n(singular, plural, n)
+def _ngettext(msgid1: str, msgid2: str, n: int) -> str:
+    if msgid1 in PLURALS:
+        return PLURALS[msgid1]
+    return _original_n(msgid1, msgid2, n)
 
 
 def install() -> None:

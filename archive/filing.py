@@ -417,6 +417,8 @@ class FilingMixin:
                 part.unlink()
             raise _storage_error(exc, "导出") from None
         os.replace(part, dest)
+        if decision.flag:  # a read outside the usual circle: on the head's list (sgz access flags)
+            self._flag("record.read", rec.ref, decision.rule, reason, None)
         return dest
 
     def _refuse_inside_home(self: Archive, dest: Path) -> None:

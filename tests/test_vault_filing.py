@@ -291,3 +291,19 @@ def test_utf16_text_is_text(arc: Archive, make_file) -> None:
     f = make_file("记事本.txt", "服务对象基本情况".encode("utf-16"))
     [r] = arc.file([f], category="FW")
     assert arc.show(r.ref)["components"][0]["mime"] == "text/plain"
+
+
+def test_reading_someone_elses_service_record_needs_a_reason_and_is_flagged(
+        arc: Archive, home: Path, clock, make_file, tmp_path: Path) -> None:
+    arc.add_user("wangwu", "social_worker", "worker-passphrase")
+    arc.add_user("lisi", "archivist", "archivist-pass")
+    with Archive.unlock(home, user="wangwu", passphrase="worker-passphrase", clock=clock) as w:
+        [r] = w.file([make_file("r.txt", "王大爷 低保 走访记录")], category="FW", household="H001")
+        w.get(r.ref, tmp_path / "own.txt", reason="本人跟进")  # the responsible worker
+    assert arc.list_flags() == []
+    with Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock) as a:
+        with pytest.raises(ValidationError, match="事由"):
+            a.get(r.ref, tmp_path / "x.txt", reason="")
+        a.get(r.ref, tmp_path / "x.txt", reason="核对归档")
+    [flag] = arc.list_flags()
+    assert (flag.actor, flag.ref, flag.reason) == ("lisi", r.ref, "核对归档")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.crypto.keys import random_key
-from archive.errors import ArchiveError, DecryptionFailed, NotFound
+from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.vault.keyring import save_keyring
 
 if TYPE_CHECKING:
@@ -71,19 +71,26 @@ class SearchMixin:
 
         if self._index is not None:
             return self._index
+        import sqlcipher3
+
         path = self.home.fulltext
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            try:
-                self._index = SearchIndex.open(path, self.ring.index_key)
-            except (DecryptionFailed, ArchiveError):
-                # derived data under a key we no longer hold (e.g. crash during a re-key):
-                # drop it; `sgz index rebuild` or the next filing refills it
-                _remove_db(path)
-        if self._index is None:
-            if not create:
-                raise NotFound("全文索引不存在，请运行 sgz index rebuild")
-            self._index = SearchIndex.create(path, self.ring.index_key)
+        with self.writer_lock:  # two processes must not create (or drop) it at the same time
+            if path.exists():
+                try:
+                    self._index = SearchIndex.open(path, self.ring.index_key)
+                except sqlcipher3.DatabaseError as exc:
+                    if "locked" in str(exc) or "busy" in str(exc):
+                        raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
+                    _remove_db(path)  # half-created by a crashed process: derived data
+                except (DecryptionFailed, ArchiveError):
+                    # derived data under a key we no longer hold (e.g. crash during a
+                    # re-key): drop it; `sgz index rebuild` refills it
+                    _remove_db(path)
+            if self._index is None:
+                if not create:
+                    raise NotFound("全文索引不存在，请运行 sgz index rebuild")
+                self._index = SearchIndex.create(path, self.ring.index_key)
         return self._index
 
     def _extract(self: Archive, data_or_stream: Any, *, filename: str, mime: str,

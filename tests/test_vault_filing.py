@@ -165,7 +165,7 @@ def test_unreadable_file(arc: Archive, make_file, monkeypatch) -> None:
 def test_disk_full_during_write_changes_nothing(arc: Archive, make_file, monkeypatch) -> None:
     import archive.vault.objects as objects
 
-    f = make_file("big.txt", "内容" * 100_000)
+    f = make_file("big.txt", "内容" * 600_000)  # > 3 write blocks of 1 MiB
     calls = {"n": 0}
     real_write = objects.os.write
 

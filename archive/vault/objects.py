@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import re
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
@@ -37,42 +39,93 @@ class StagedObject:
     fp_sm3: str
 
 
-class _HashingReader:
-    """Wraps the plaintext source: counts bytes and feeds the keyed fingerprint."""
+_BLOCK = 1 << 20  # hashing hand-off unit: large enough that GIL hand-offs are rare
 
-    def __init__(self, src: BinaryIO, fp: Fingerprinter) -> None:
-        self.src, self.fp, self.size = src, fp, 0
+
+class _HashWorker:
+    """Hashes on a second core: OpenSSL-backed hashlib/hmac updates release the GIL, so the
+    keyed fingerprint of the plaintext and the SHA-256 of the ciphertext run beside the
+    encryption. 1 MiB blocks and a bounded queue: memory stays flat whatever the file size
+    (measured 1.55× faster on 512 MiB; ADR 0003)."""
+
+    def __init__(self) -> None:
+        self._q: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=8)
+        self._error: BaseException | None = None
+        self._t = threading.Thread(target=self._run, name="sgz-hash", daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        while (item := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    item[0].update(item[1])
+                except BaseException as exc:  # re-raised by close()
+                    self._error = exc
+
+    def submit(self, hasher: Any, block: bytes) -> None:
+        self._q.put((hasher, block))
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._t.join()
+        if self._error is not None:
+            raise self._error
+
+
+class _HashingReader:
+    """Reads the plaintext in 1 MiB blocks, hands each to the fingerprint worker, and serves
+    the encryptor's 64 KiB reads from the current block."""
+
+    def __init__(self, src: BinaryIO, fp: Fingerprinter, worker: _HashWorker) -> None:
+        self.src, self.fp, self.worker, self.size = src, fp, worker, 0
+        self._block = b""
+        self._pos = 0
+
+    def readinto(self, view: bytearray | memoryview) -> int:
+        if self._pos >= len(self._block):
+            self._block = self.src.read(_BLOCK)
+            self._pos = 0
+            if not self._block:
+                return 0
+            self.worker.submit(self.fp, self._block)
+            self.size += len(self._block)
+        n = min(len(view), len(self._block) - self._pos)
+        memoryview(view)[:n] = self._block[self._pos:self._pos + n]
+        self._pos += n
+        return n
 
     def read(self, n: int = -1) -> bytes:
-        data = self.src.read(n)
-        if data:
-            self.fp.update(data)
-            self.size += len(data)
-        return data
-
-    def readinto(self, b: bytearray | memoryview) -> int:
-        n = self.src.readinto(b)  # type: ignore[attr-defined]
-        if n:
-            self.fp.update(memoryview(b)[:n])
-            self.size += n
-        return n or 0
+        buf = bytearray(n if n > 0 else _BLOCK)
+        got = self.readinto(buf)
+        return bytes(buf[:got])
 
 
 class _HashingWriter:
-    """Wraps the ciphertext sink: SHA-256 of the ciphertext names the object."""
+    """Collects ciphertext into 1 MiB blocks; each goes to the worker (SHA-256 names the
+    object) and to the file."""
 
-    def __init__(self, fd: int) -> None:
-        self.fd, self.sha, self.size = fd, hashlib.sha256(), 0
+    def __init__(self, fd: int, worker: _HashWorker) -> None:
+        self.fd, self.worker, self.sha, self.size = fd, worker, hashlib.sha256(), 0
+        self._buf = bytearray()
 
     def write(self, data: bytes | memoryview) -> int:
-        self.sha.update(data)
-        view = memoryview(data)
-        total = len(view)
+        self._buf += data
+        if len(self._buf) >= _BLOCK:
+            self._emit()
+        return len(data)
+
+    def _emit(self) -> None:
+        block = bytes(self._buf)
+        self._buf.clear()
+        self.worker.submit(self.sha, block)
+        view = memoryview(block)
         while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
-        self.size += total
-        return total
+            view = view[os.write(self.fd, view):]
+        self.size += len(block)
+
+    def finish(self) -> None:
+        if self._buf:
+            self._emit()
 
     def flush(self) -> None:
         pass
@@ -140,13 +193,18 @@ class ObjectStore:
         the file system flush many small objects in one journal commit)."""
         ident = age.X25519Identity.generate()
         fp = Fingerprinter(fingerprint_key, sm3=sm3)
-        reader = _HashingReader(src, fp)
         session = self.session_dir()
         part = session / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
+        worker = _HashWorker()
+        reader = _HashingReader(src, fp, worker)
         try:
-            writer = _HashingWriter(fd)
-            age.encrypt(reader, writer, [ident.recipient()])
+            writer = _HashingWriter(fd, worker)
+            try:
+                age.encrypt(reader, writer, [ident.recipient()])
+                writer.finish()
+            finally:
+                worker.close()  # joins the hashing thread; re-raises its error, if any
             if sync:
                 os.fsync(fd)
         except BaseException:

@@ -2,10 +2,11 @@
 images via reportlab; anything else is refused.
 
 LibreOffice can only convert files on disk. The .docx is therefore written to a private folder
-`vault/tmp/sgz-view-<random>/` (mode 0700), converted there and the folder deleted at once, on
-success or failure; a crash in between can leave it, so `sweep_stale` removes such folders
-under the writer lock before the next conversion (residual risk documented in
-docs/outside-access.md). PDFs and images never touch the disk: they are handled in memory.
+`sgz-view-<random>/` (mode 0700) inside this process's locked staging session under
+`vault/tmp/`, converted there and the folder deleted at once, on success or failure; a crash in
+between leaves it only inside a dead session, which the next start deletes
+(ObjectStore.recover; residual risk documented in docs/outside-access.md). PDFs and images
+never touch the disk: they are handled in memory.
 """
 
 from __future__ import annotations
@@ -35,17 +36,6 @@ def refuse_format(mime: str, filename: str) -> ValidationError:
         f"无法为“{filename}”（{mime}）制作查阅件：仅支持 PDF、Word（.docx）和图片；"
         "请先将该档案的 PDF 版本作为组件归档（sgz file … --of 档号 --kind 归档PDF）",
         found=mime)
-
-
-def sweep_stale(tmp_root: Path) -> int:
-    """Delete private conversion folders a crash left behind; call under the writer lock."""
-    n = 0
-    if tmp_root.is_dir():
-        for p in tmp_root.iterdir():
-            if p.name.startswith(PRIVATE_PREFIX) and p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-                n += 1
-    return n
 
 
 def _docx_to_pdf(data: bytes, tmp_root: Path) -> bytes:

@@ -198,7 +198,7 @@ class OutsideAccessMixin:
 
     def _serve(self: Archive, kind: str, no: str, ref: str, out: Path | str, *, reason: str,
                force: bool) -> Issued:
-        from archive.access.viewcopy import PDF, can_convert, refuse_format, sweep_stale, to_pdf
+        from archive.access.viewcopy import PDF, can_convert, refuse_format, to_pdf
         from archive.pdf.watermark import make_view_copy
 
         req = self.access_requests.get(no)
@@ -218,7 +218,6 @@ class OutsideAccessMixin:
         today = self.local_today()
         part = dest.with_name(f".{dest.name}.sgz-part")
         with self.writer_lock:
-            sweep_stale(self.objects.tmp)
             reqs = self.access_requests
             copy_no = reqs.next_view_no(req) if kind == "view" else reqs.next_copy_no(today.year)
             detail = {"request": req.no, "unit": req.unit, "copy_no": copy_no,
@@ -229,7 +228,7 @@ class OutsideAccessMixin:
                 with stream:
                     if kind == "view":
                         pdf = to_pdf(stream.read(), comp.mime, comp.filename,
-                                     tmp_root=self.objects.tmp)
+                                     tmp_root=self.objects.session_dir())
                         lines = [f"查阅单位：{req.unit}", f"查阅申请：{req.no}　查阅件编号：{copy_no}",
                                  f"日期：{today.isoformat()}　仅供查阅　不得复制、打印"]
                         _write_bytes(part, _watermark(make_view_copy, pdf, lines, copy_no, False))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from archive.access.workflow import AccessWorkflowMixin
 from archive.audit.log import AuditLog
 from archive.catalog.db import Database
 from archive.catalog.records import Records
-from archive.catalog.users import ROLES, User, Users, check_user_name, parse_role
+from archive.catalog.users import User, Users, check_user_name, parse_role
 from archive.crypto.keys import (
     LABEL_AUDIT_DETAIL,
     LABEL_AUDIT_SIGNING,
@@ -123,19 +124,17 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         role = parse_role(role)
         secret = check_new_passphrase(passphrase)
         text = station_text if station_text is not None else EXAMPLE_TOML
-        import tomllib
-
         try:
             parse_station(tomllib.loads(text), "station.toml")
         except tomllib.TOMLDecodeError as exc:
             raise ValidationError(f"站点配置不是有效的 TOML：{exc}") from None
-        if home.vault.exists() and any(home.vault.iterdir()):
-            leftovers = [p.name for p in home.vault.iterdir() if p.name != "README.md"]
-            if leftovers:
-                raise Conflict(
-                    f"{home.vault} 中已有文件（{'、'.join(sorted(leftovers)[:5])}），"
-                    "可能是未完成的初始化；请换一个空目录，或确认无用后删除 vault/ 再试"
-                )
+        leftovers = sorted(p.name for p in home.vault.iterdir() if p.name != "README.md") \
+            if home.vault.exists() else []
+        if leftovers:
+            raise Conflict(
+                f"{home.vault} 中已有文件（{'、'.join(leftovers[:5])}），"
+                "可能是未完成的初始化；请换一个空目录，或确认无用后删除 vault/ 再试"
+            )
         home.root.mkdir(parents=True, exist_ok=True)
         for d in (home.vault, home.keys, home.audit, home.indexes):
             d.mkdir(parents=True, exist_ok=True)
@@ -167,8 +166,7 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
         arc = cls(home, vault_id=vault_id, vrk=vrk, user=user, clock=clock,
                   kdf_work_factor=kdf_work_factor)
-        arc.audit.append(actor=user, role=role, action="vault.init", ref=None,
-                         detail={"station": arc.station.name, "slots": ["user", "recovery"]})
+        arc.log("vault.init", None, station=arc.station.name, slots=["user", "recovery"])
         return arc, code
 
     @classmethod
@@ -180,8 +178,13 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         vault_id = home.read_vault_id()
         try:
             vrk = Keyslots(home.keys, vault_id).unlock(user, normalise_passphrase(passphrase))
-        except (DecryptionFailed, ArchiveError) as exc:
-            _audit_failed_unlock(home, vault_id, user, clock, exc)
+        except DecryptionFailed:
+            _audit_failed_unlock(home, vault_id, user, clock)
+            raise
+        except ArchiveError:
+            # no such slot: what was typed as a name may be a mistyped passphrase, so it is
+            # not written to the log in clear
+            _audit_failed_unlock(home, vault_id, "?", clock)
             raise
         return cls(home, vault_id=vault_id, vrk=vrk, user=user, clock=clock, **kw)
 
@@ -192,12 +195,12 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         vault_id = home.read_vault_id()
         try:
             vrk = Keyslots(home.keys, vault_id).unlock_recovery(code)
-        except ArchiveError as exc:
-            _audit_failed_unlock(home, vault_id, "recovery", clock, exc)
+        except ArchiveError:
+            _audit_failed_unlock(home, vault_id, "recovery", clock)
             raise
         account = User("recovery", "head", "恢复码", True, "")
         arc = cls(home, vault_id=vault_id, vrk=vrk, user=account, clock=clock, **kw)
-        arc.audit.append(actor="recovery", role="head", action="auth.recovery", ref=None, detail={})
+        arc.log("auth.recovery", None)
         return arc
 
     def close(self) -> None:
@@ -260,15 +263,13 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
         decision = decide(Actor(self.user.name, self.user.role), action, record, **ctx)
         if not decision.allowed:
             with contextlib.suppress(ArchiveError):
-                self.audit.append(
-                    actor=self.user.name, role=self.user.role, action="denied",
-                    ref=ref, detail={"action": action, "rule": decision.rule},
-                )
+                self.log("denied", ref, action=action, rule=decision.rule)
             raise AccessDenied(f"无权执行此操作：{decision.rule}")
         return decision
 
-    def log(self, action: str, ref: str | None = None, **detail: Any) -> int:
-        """Append an audit entry as the current user (raises AuditUnavailable if it cannot)."""
+    def log(self, action: str, ref: str | None = None, /, **detail: Any) -> int:
+        """Append an audit entry as the current user (raises AuditUnavailable if it cannot).
+        Positional-only, so a detail may itself be called `action` or `ref`."""
         return self.audit.append(
             actor=self.user.name, role=self.user.role, action=action, ref=ref, detail=detail or None
         )
@@ -312,12 +313,8 @@ class Archive(SearchMixin, MaintenanceMixin, AccessWorkflowMixin, RetentionMixin
             self.log("user.passwd", target)
             self.keyslots.write(target, secret, self._vrk, work_factor=self.kdf_work_factor)
 
-    @staticmethod
-    def roles() -> dict[str, str]:
-        return dict(ROLES)
 
-
-def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock, exc: Exception) -> None:
+def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:
     """Record a failed login; never the passphrase. The log needs no key to append."""
     log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
     with contextlib.suppress(ArchiveError):

@@ -213,7 +213,7 @@ class FilingMixin:
                 self.objects.sync_staged([obj.object_id for *_, obj in staged])
             except OSError as exc:
                 raise _storage_error(exc, "归档") from None
-            results, audit_items, new_ids, component_ids = self._commit_batch(staged, meta)
+            results, new_ids, component_ids = self._commit_batch(staged, meta)
         except BaseException:
             for *_, obj in staged:
                 self.objects.discard(obj.object_id)
@@ -232,8 +232,9 @@ class FilingMixin:
         return results
 
     def _commit_batch(self: Archive, staged: list[tuple[Path, str, str | None, StagedObject]],
-                      meta: dict[str, Any]) -> tuple[list[FileResult], list[Any], list[str],
-                                                     list[int | None]]:
+                      meta: dict[str, Any]
+                      ) -> tuple[list[FileResult], list[str], list[int | None]]:
+        """One transaction: 档号, records, components, wrapped keys and every audit entry."""
         parent: Record | None = meta["parent"]
         kind: str = meta["kind"]
         now = self.now()
@@ -288,7 +289,7 @@ class FilingMixin:
                 component_ids.append(cid)
                 results.append(FileResult(str(src), ref_text, status, seq, title))
             self.audit.append_many(audit_items)  # the state change and its entries go together
-        return results, audit_items, new_ids, component_ids
+        return results, new_ids, component_ids
 
     def after_file_batch(self: Archive, items: list[tuple[str, int, Path, str]]) -> None:
         """Hook for derived data (search index) after a batch is committed; filing never
@@ -350,13 +351,7 @@ class FilingMixin:
             comp.object_id,
             lambda: self.log(action, rec.ref, seq=comp.seq, **detail),
         )
-        src = self.objects.open(comp.object_id)
-        try:
-            return age.open_decrypt(src, [ident])  # type: ignore[return-value]
-        except age.AgeError:
-            src.close()
-            self.log("decrypt.failed", rec.ref, seq=comp.seq)
-            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
+        return self._decrypt(rec, comp, ident)
 
     def open_plaintexts(self: Archive, pairs: Sequence[tuple[Record, Component]], *,
                         action: str, detail: dict[str, Any]
@@ -369,14 +364,17 @@ class FilingMixin:
         self.log(action, None, items=[f"{r.ref}#{c.seq}" for r, c in pairs], **detail)
         for rec, comp in pairs:
             ident = self.object_keys.unwrap(comp.object_id, lambda: None)  # entry written above
-            src = self.objects.open(comp.object_id)
-            try:
-                stream = age.open_decrypt(src, [ident])
-            except age.AgeError:
-                src.close()
-                self.log("decrypt.failed", rec.ref, seq=comp.seq)
-                raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
-            yield rec, comp, stream  # type: ignore[misc]
+            yield rec, comp, self._decrypt(rec, comp, ident)
+
+    def _decrypt(self: Archive, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
+        """A plaintext stream of an object whose key was just unwrapped (through the audit)."""
+        src = self.objects.open(comp.object_id)
+        try:
+            return age.open_decrypt(src, [ident])  # type: ignore[return-value]
+        except age.AgeError:
+            src.close()
+            self.log("decrypt.failed", rec.ref, seq=comp.seq)
+            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
 
     def get(self: Archive, ref: str, out: Path | str, *, reason: str, force: bool = False,
             component: int | None = None) -> Path:

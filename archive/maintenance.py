@@ -52,12 +52,14 @@ class MaintenanceMixin:
         self.log("audit.read", None, since=since.isoformat() if since else None,
                  filter={k: v for k, v in (("actor", actor), ("action", code), ("ref", ref)) if v},
                  details=show_details)
-        key = _detail_key(self) if show_details else None
         out = []
         for e in self.audit.entries(since=since, actor=actor, action=code, ref=ref):
             detail: dict[str, Any] | None = None
-            if key is not None and e.sealed is not None:
-                detail = _open(key, self.vault_id, e.seq, e.sealed)
+            if show_details:
+                try:
+                    detail = self.audit.detail_of(e)
+                except ArchiveError:  # a damaged detail is shown as such, not raised
+                    detail = {"错误": "详情无法解密（已损坏）"}
             out.append({
                 "seq": e.seq, "ts": e.ts, "actor": e.actor, "role": e.role, "action": e.action,
                 "action_name": action_name(e.action), "ref": e.ref,
@@ -136,18 +138,3 @@ class MaintenanceMixin:
         self.authorize("keys.rotate")
         return self.rotate_epoch()
 
-
-def _detail_key(arc: Archive) -> bytes:
-    from archive.crypto.keys import LABEL_AUDIT_DETAIL, derive
-
-    return derive(arc._vrk, LABEL_AUDIT_DETAIL)
-
-
-def _open(key: bytes, vault_id: str, seq: int, sealed: str) -> dict[str, Any]:
-    """Decrypt one sealed detail; a detail that does not open is shown as such, not raised."""
-    from archive.audit.log import open_detail
-
-    try:
-        return open_detail(key, vault_id, seq, sealed)
-    except ArchiveError:
-        return {"错误": "详情无法解密（已损坏）"}

@@ -210,15 +210,15 @@ class SearchMixin:
                 save_keyring(self.home.keyring, self.ring, self._vrk, self.vault_id)
         _remove_db(self.home.fulltext)
         idx = self._open_index()
-        total = sum(len(self.records.components(r.id)) for r in self.records.list())
-        count = idx.rebuild(self._reindex_docs(), progress=lambda d, _t: progress(d, total)
-                            if progress else None)
+        pairs = [(rec, comp) for rec in self.records.list()
+                 for comp in self.records.components(rec.id)]
+        count = idx.rebuild(self._reindex_docs(pairs),
+                            progress=lambda d, _t: progress(d, len(pairs)) if progress else None)
         self.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
         return count
 
-    def _reindex_docs(self: Archive, batch: int = 64) -> Iterator[dict[str, Any]]:
-        pairs = [(rec, comp) for rec in self.records.list()
-                 for comp in self.records.components(rec.id)]
+    def _reindex_docs(self: Archive, pairs: list[tuple[Record, Component]],
+                      batch: int = 64) -> Iterator[dict[str, Any]]:
         for start in range(0, len(pairs), batch):
             statuses: list[tuple[int, str]] = []
             for rec, comp, stream in self.open_plaintexts(pairs[start:start + batch],
@@ -233,26 +233,14 @@ class SearchMixin:
                 for cid, status in statuses:
                     self.records.set_text_status(cid, status)
 
-    def remove_from_index(self: Archive, ref: str) -> None:
-        """Drop a record's entries (destruction also rebuilds under a fresh key)."""
-        idx = self._open_index()
-        rec = self.records.get(ref)
-        for comp in self.records.components(rec.id):
-            with contextlib.suppress(NotFound):
-                idx.remove(_doc_id(ref, comp))
-
     def index_status(self: Archive) -> dict[str, Any]:
         """Index counts vs the catalogue; says whether a rebuild is needed."""
-        expected = sum(len(self.records.components(r.id)) for r in self.records.list())
+        expected = self.records.count_live_components()
         if not self.home.fulltext.exists():
             return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
         st = dict(self._open_index().status())
-        unreadable = self.db.execute(
-            "SELECT count(DISTINCT c.record_id) FROM components c JOIN records r ON r.id = "
-            "c.record_id WHERE r.status = 'active' AND c.text_status IN ('no_text', 'failed')"
-        ).fetchone()[0]
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
-                  records_without_text=unreadable)
+                  records_without_text=self.records.count_records_without_text())
         return st
 
 

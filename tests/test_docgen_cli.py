@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 import types
 from pathlib import Path
 from typing import Any
@@ -156,9 +155,9 @@ def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
             calls.append({"paths": paths, **kw})
             return [types.SimpleNamespace(ref="Z001-WS·2026-Y-XZ-0001")]
 
-    fake = types.ModuleType("archive.cli.common")
-    fake.open_archive = lambda ctx: FakeArchive()        # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "archive.cli.common", fake)
+    import archive.cli.gen_cmds as gen_cmds
+
+    monkeypatch.setattr(gen_cmds, "open_archive", lambda ctx: FakeArchive())
     out = tmp_path / "a.docx"
     code, stdout, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
                              "-o", str(out), "--file"])

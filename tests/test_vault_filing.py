@@ -307,3 +307,16 @@ def test_reading_someone_elses_service_record_needs_a_reason_and_is_flagged(
         a.get(r.ref, tmp_path / "x.txt", reason="核对归档")
     [flag] = arc.list_flags()
     assert (flag.actor, flag.ref, flag.reason) == ("lisi", r.ref, "核对归档")
+
+
+def test_failed_unlock_with_unknown_name_does_not_log_what_was_typed(arc: Archive, home: Path,
+                                                                      clock) -> None:
+    """A passphrase typed into the user-name field must not land in the log in clear."""
+    with pytest.raises(NotFound):
+        Archive.unlock(home, user="my-secret-pass", passphrase=PASS, clock=clock)
+    with pytest.raises(DecryptionFailed):
+        Archive.unlock(home, user="zhangsan", passphrase="wrong-passphrase", clock=clock)
+    raw = (home / "vault" / "audit" / "log.jsonl").read_bytes()
+    assert b"my-secret-pass" not in raw
+    failed = [e.actor for e in arc.audit.entries() if e.action == "auth.failed"]
+    assert failed == ["?", "zhangsan"]

@@ -309,6 +309,14 @@ class AuditLog:
                 e = replace(e, detail=open_detail(self._detail_key, self.vault_id, e.seq, e.sealed))
             yield e
 
+    def detail_of(self, e: Entry) -> dict[str, Any] | None:
+        """Decrypt one entry's sealed detail (None if it has none); raises if it does not open."""
+        if e.sealed is None:
+            return None
+        if self._detail_key is None:
+            raise UsageError("没有审计详情密钥，不能解密详情")
+        return open_detail(self._detail_key, self.vault_id, e.seq, e.sealed)
+
     def size(self) -> int:
         """Number of complete entries (from the tail, without reading the whole file)."""
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))

@@ -209,5 +209,14 @@ class Records:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE records SET {sets} WHERE id = ?", (*fields.values(), record_id))
 
-    def object_ids(self) -> set[str]:
-        return {r[0] for r in self.db.execute("SELECT object_id FROM components")}
+    def count_live_components(self) -> int:
+        return self.db.execute(
+            "SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
+            "WHERE r.status = 'active'").fetchone()[0]
+
+    def count_records_without_text(self) -> int:
+        """Live records with a component whose text could not be extracted (未识别文字)."""
+        return self.db.execute(
+            "SELECT count(DISTINCT c.record_id) FROM components c JOIN records r ON r.id = "
+            "c.record_id WHERE r.status = 'active' AND c.text_status IN ('no_text', 'failed')"
+        ).fetchone()[0]

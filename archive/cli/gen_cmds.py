@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from archive.cli.common import home_path, open_archive
 from archive.errors import NotFound, UsageError, ValidationError
 
 
@@ -20,16 +21,10 @@ def _templates_root(ctx: click.Context) -> Path:
     return default_templates_dir()
 
 
-def _home(ctx: click.Context) -> Path:
-    root = ctx.find_root()
-    home = (root.obj or {}).get("home") if root.obj else None
-    return Path(home) if home else Path.cwd()
-
-
 def _station_vars(ctx: click.Context, sample: bool) -> dict[str, Any]:
     from archive.docgen.engine import load_station_vars, sample_station_vars
 
-    path = _home(ctx) / "station.toml"
+    path = home_path(ctx) / "station.toml"
     if path.is_file():
         return load_station_vars(path)
     if sample:
@@ -53,8 +48,6 @@ def _safe_name(text: str) -> str:
 def _file_into_vault(ctx: click.Context, path: Path, manifest: Any,
                      station: dict[str, Any]) -> str:
     """File the generated document with the template's default class and retention."""
-    from archive.cli.common import open_archive
-
     arc = open_archive(ctx)
     results = arc.file([path], category=manifest.category, retention=manifest.retention,
                        title=manifest.title, author=str(station.get("name", "")))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,9 @@ from archive.cli.common import (
     open_archive,
     read_new_passphrase,
 )
+
+if TYPE_CHECKING:
+    from archive.filing import FileResult
 
 
 @click.command("init")
@@ -96,17 +100,18 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
     """
     arc = open_archive(ctx)
     total = len(paths)
-    done = {"n": 0}
+    done = 0
 
-    def report(res: object) -> None:
-        done["n"] += 1
-        r = res  # FileResult
-        if not as_json:
-            click.echo(r.ref)  # type: ignore[attr-defined]
-            if r.status == "duplicate":  # type: ignore[attr-defined]
-                info(f"[{done['n']}/{total}] {r.path}：库中已有相同文件，档号 {r.ref}，未重复存储")  # type: ignore[attr-defined]
-            elif total > 1:
-                info(f"[{done['n']}/{total}] {r.path} → {r.ref}")  # type: ignore[attr-defined]
+    def report(r: FileResult) -> None:
+        nonlocal done
+        done += 1
+        if as_json:
+            return
+        click.echo(r.ref)
+        if r.status == "duplicate":
+            info(f"[{done}/{total}] {r.path}：库中已有相同文件，档号 {r.ref}，未重复存储")
+        elif total > 1:
+            info(f"[{done}/{total}] {r.path} → {r.ref}")
 
     results = arc.file(list(paths), on_result=report, index=not no_index,
                        **opts)  # type: ignore[arg-type]

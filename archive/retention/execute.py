@@ -45,8 +45,7 @@ class DisposalMixin:
 
     def _deny(self: Archive, action: str, rule: str, ref: str | None, exc: type = AccessDenied) -> None:
         """Log a refusal the way `authorize` does, then raise it with the rule named."""
-        self.audit.append(actor=self.user.name, role=self.user.role, action="denied", ref=ref,
-                          detail={"action": action, "rule": rule})
+        self.log("denied", ref, action=action, rule=rule)
         raise exc(f"无权执行此操作：{rule}" if exc is AccessDenied else rule)
 
     # ------------------------------------------------------------------ propose

@@ -85,8 +85,5 @@ class ObjectKeys:
             )
         return len(rows)
 
-    def epochs_in_use(self) -> set[int]:
-        return {r[0] for r in self.db.execute("SELECT DISTINCT epoch FROM objects WHERE state = 'live'")}
-
     def all_ids(self) -> list[tuple[str, str]]:
         return [(r[0], r[1]) for r in self.db.execute("SELECT id, state FROM objects ORDER BY id")]

@@ -77,9 +77,6 @@ class Keyslots:
     def write_recovery(self, code: str, vrk: bytes, *, work_factor: int) -> Path:
         return self.write(RECOVERY_SLOT, _recovery_passphrase(code), vrk, work_factor=work_factor)
 
-    def exists(self, user: str) -> bool:
-        return self.path(user).exists()
-
     def unlock(self, user: str, passphrase: bytes) -> bytes:
         """Return the VRK, or raise NotFound (no such slot) / DecryptionFailed (wrong passphrase)."""
         p = self.path(user)

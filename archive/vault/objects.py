@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
-from archive.errors import Conflict, IntegrityError, NotFound
+from archive.errors import Conflict, IntegrityError
 from archive.filelock import FileLock
 from archive.vault.atomic import fsync_dir
 
@@ -351,7 +351,3 @@ class ObjectStore:
 
     def exists(self, object_id: str) -> bool:
         return self.path(object_id).exists()
-
-    def require(self, object_id: str) -> None:
-        if not self.exists(object_id):
-            raise NotFound(f"对象文件缺失：{object_id[:12]}…", ref=object_id)

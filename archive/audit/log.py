@@ -27,7 +27,7 @@ from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
 from archive.audit.merkle import MerkleBuilder, leaf_hash
 from archive.audit.note import Signer
 from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, IntegrityError, UsageError
-from archive.filelock import FileLock
+from archive.fs.filelock import FileLock
 
 VERSION = 1
 GENESIS_PREV = "0" * 64

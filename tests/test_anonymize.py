@@ -10,6 +10,7 @@ import docx
 import pikepdf
 import pypdfium2 as pdfium
 import pytest
+from conftest import DATA
 from reportlab.pdfgen import canvas
 
 from archive.anonymize.detect import find_pii, id_checksum_ok, mask_text
@@ -58,8 +59,7 @@ def test_masks(text: str, expected: str) -> None:
 
 def test_precision_on_ordinary_text() -> None:
     """The guideline text has one phone number and no other personal data."""
-    with open("/work/shared/reference/guideline-jilin-2021.txt", encoding="utf-8") as f:
-        text = f.read()
+    text = (DATA / "guideline-jilin-2021.txt").read_text(encoding="utf-8")
     kinds = {s.kind for s in find_pii(text)}
     assert kinds <= {"landline"}
     station = "长春市双阳区奢岭街道社会工作服务站2026年度工作总结，地址：双阳区奢岭街道民政办公室"

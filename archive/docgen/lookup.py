@@ -22,7 +22,8 @@ def _norm(text: str) -> str:
 
 def names_of(m: Manifest) -> list[str]:
     """Every name a template answers to: id, Chinese title, aliases."""
-    return [m.id, m.title, *m.aliases]
+    short = m.title.removeprefix("社工站")
+    return [m.id, m.title, *([short] if short != m.title else []), *m.aliases]
 
 
 def find_template(root: Path, name: str) -> Manifest:

@@ -148,7 +148,7 @@ def _parse_field(raw: Any, where: str, problems: list[str], *, column: bool) -> 
     fld = Field(name=name, label=label, type=ftype, required=required,
                 default=raw.get("default"), choices=tuple(choices), help=help_,
                 columns=tuple(columns))
-    if fld.default is not None:
+    if fld.default not in (None, ""):
         from archive.docgen.fields import coerce_value
 
         try:

@@ -33,8 +33,12 @@ def sample_station_vars() -> dict[str, Any]:
 
 
 def load_data_file(path: Path) -> dict[str, Any]:
-    """Read input values from a .toml, .json or .yaml/.yml file."""
+    """Read input values from a .toml, .json, .yaml/.yml or a filled-in blank .xlsx sheet."""
     path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        from archive.docgen.blank import read_data_xlsx
+
+        return read_data_xlsx(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
@@ -52,7 +56,7 @@ def load_data_file(path: Path) -> dict[str, Any]:
 
             data = yaml.safe_load(text)
         else:
-            raise ValidationError(f"数据文件 {path} 的格式不支持：应为 .toml、.json 或 .yaml")
+            raise ValidationError(f"数据文件 {path} 的格式不支持：应为 .toml、.json、.yaml 或 .xlsx")
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ValidationError(f"数据文件 {path} 格式错误：{exc}") from None
     except Exception as exc:  # yaml.YAMLError without importing yaml eagerly

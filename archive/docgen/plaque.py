@@ -91,7 +91,7 @@ def plaque_svg(lay: PlaqueLayout) -> str:
     return "\n".join(out) + "\n"
 
 
-SAMPLE_LINE = "样例　示例站点数据，不得制作"
+SAMPLE_LINE = "样例　含示例数据，仅供试用，不得制作"
 
 
 def plaque_pdf(lay: PlaqueLayout, sample: bool = False) -> bytes:

@@ -25,8 +25,8 @@ from archive.errors import ArchiveError
 ROLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
     "fangsong": ("仿宋_GB2312", (
         ("仿宋_GB2312", ""), ("FangSong_GB2312", ""), ("仿宋", ""), ("FangSong", ""),
-        ("FandolFang", "Regular"), ("Fandol Fang", ""), ("AR PL UMing CN", ""),
-        ("Noto Serif CJK SC", "Regular"))),
+        ("FandolFang", "Regular"), ("Fandol Fang", ""), ("Noto Serif CJK SC", "Regular"),
+        ("Source Han Serif SC", "Regular"), ("AR PL UMing CN", ""))),
     "xiaobiaosong": ("方正小标宋简体", (
         ("方正小标宋简体", ""), ("方正小标宋_GBK", ""), ("FZXiaoBiaoSong-B05S", ""),
         ("Noto Serif CJK SC", "Bold"), ("Source Han Serif SC", "Bold"),
@@ -39,7 +39,8 @@ ROLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
         ("Source Han Sans SC", "Bold"), ("FandolHei", "Bold"), ("WenQuanYi Zen Hei", ""))),
     "kaiti": ("楷体_GB2312", (
         ("楷体_GB2312", ""), ("KaiTi_GB2312", ""), ("楷体", ""), ("KaiTi", ""),
-        ("FandolKai", "Regular"), ("AR PL UKai CN", ""), ("Noto Serif CJK SC", "Regular"))),
+        ("FandolKai", "Regular"), ("AR PL UKai CN", ""), ("LXGW WenKai", ""),
+        ("Noto Serif CJK SC", "Regular"))),
     "song": ("宋体", (
         ("宋体", ""), ("SimSun", ""), ("Noto Serif CJK SC", "Regular"), ("FandolSong", "Regular"),
         ("AR PL UMing CN", ""))),

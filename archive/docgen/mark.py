@@ -37,6 +37,8 @@ def _header_xml() -> bytes:
 
 def add_sample_mark(docx: bytes) -> bytes:
     """Return `docx` with the 样例 line in the header of every page of every section."""
+    if has_sample_mark(docx):
+        return docx
     src = zipfile.ZipFile(io.BytesIO(docx))
     parts = {n: src.read(n) for n in src.namelist()}
     infos = {n: src.getinfo(n) for n in src.namelist()}

@@ -104,7 +104,8 @@ def plaque_pdf(lay: PlaqueLayout, sample: bool = False) -> bytes:
     text = "标识" + "".join(g.char for g in lay.glyphs) + (SAMPLE_LINE if sample else "")
     font = reportlab_font("heiti-bold", text)
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(lay.width * mm, lay.height * mm), invariant=1)
+    c = canvas.Canvas(buf, pagesize=(lay.width * mm, lay.height * mm), invariant=1,
+                      initialFontName=font)   # no unembedded Helvetica in the resources
     c.setTitle("社会工作服务站牌匾")
     c.setStrokeGray(0.6)
     c.rect(0, 0, lay.width * mm, lay.height * mm)

@@ -17,7 +17,9 @@ import hashlib
 import io
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from archive.errors import ArchiveError
 
@@ -184,8 +186,12 @@ def _to_truetype(font: object) -> None:
     font.sfntVersion = "\x00\x01\x00\x00"
 
 
-def subset_truetype(face: Face, text: str) -> bytes:
-    """A TrueType-outline font holding just the glyphs of `text` (plus .notdef)."""
+def subset_truetype(face: Face, text: str, tag: str = "") -> bytes:
+    """A TrueType-outline font holding just the glyphs of `text` (plus .notdef).
+
+    `tag` is appended to the PostScript name: reportlab keeps one face per PostScript name,
+    so two subsets of one font must not share it.
+    """
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -200,6 +206,15 @@ def subset_truetype(face: Face, text: str) -> bytes:
     sub.subset(font)
     if "CFF " in font:
         _to_truetype(font)
+    if tag:
+        names = font["name"]
+        ps = names.getDebugName(6) or "CJK"
+        for rec in list(names.names):
+            if rec.nameID == 6:
+                names.removeNames(nameID=6)
+                break
+        names.setName(f"{ps}-{tag}"[:63], 6, 3, 1, 0x409)
+        names.setName(f"{ps}-{tag}"[:63], 6, 1, 0, 0)
     buf = io.BytesIO()
     font.save(buf)
     return buf.getvalue()
@@ -218,6 +233,19 @@ def reportlab_font(role: str, text: str) -> str:
     key = hashlib.sha256(f"{choice.face.file}#{choice.face.index}#{chars}".encode()).hexdigest()
     name = f"sgz-{role}-{key[:12]}"
     if name not in pdfmetrics.getRegisteredFontNames():
-        blob = subset_truetype(choice.face, chars)
-        pdfmetrics.registerFont(TTFont(name, io.BytesIO(blob)))
+        # a real file: reportlab caches parsed fonts by source, and a recycled BytesIO id
+        # would hand a later subset the glyphs of an earlier one
+        path = _subset_dir() / f"{name}.ttf"
+        path.write_bytes(subset_truetype(choice.face, chars, key[:6]))
+        pdfmetrics.registerFont(TTFont(name, str(path)))
     return name
+
+
+@functools.lru_cache(maxsize=1)
+def _subset_dir() -> Path:
+    """A private per-process folder for font subsets (font data only, removed at exit)."""
+    import atexit
+
+    tmp = tempfile.TemporaryDirectory(prefix="sgz-fonts-")
+    atexit.register(tmp.cleanup)
+    return Path(tmp.name)

@@ -51,7 +51,7 @@ def _overlay_page(width: float, height: float, lines: list[str]) -> pikepdf.Pdf:
     size = max(8.0, min(width, height) / 42)
     leading = size * 1.35
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=0)
+    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=0, initialFontName=font)
     c.setFillColorRGB(0.55, 0.1, 0.1)
     c.setFillAlpha(ALPHA)
     c.setFont(font, size)

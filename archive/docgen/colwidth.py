@@ -3,7 +3,8 @@
 A date (`2026年12月31日`), an 档号 (`Z001-2026-D30-FW-0001`), a person's name, a choice
 (`非常满意`) or a short header must fit on one line; wrapping them ("2026030/9", "刘佳/琪")
 makes a form unreadable. Widths are estimated from the table font size: a CJK character is one
-em, a digit or Latin letter at most 0.55 em; cell margins and a little slack are added.
+em, a Latin capital 0.7 em, a digit or other Latin character 0.6 em (generous for Times New
+Roman and its metric twin Liberation Serif); cell margins and a little slack are added.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from archive.docgen.markup import Table
 CELL_MARGINS = 2 * 108 + 80      # twips: left/right cell margins plus slack for bold/kerning
 _NAME_HEADERS = re.compile(r"(姓名|签名|签字|人$|人（|审批|经办|登记人|负责人|社工$|督导$)")
 _VAR = re.compile(r"\{\{\s*(?:[a-z_]\w*\.)?([a-z_]\w*)")
-ARCHIVAL_CODE_SAMPLE = "Z001-2026-D30-FW-0001"
+ARCHIVAL_CODE_SAMPLE = "Z001-WS·2026-D30-FW-0001"
 DATE_CN_SAMPLE = "2026年12月31日"
 DATE_ISO_SAMPLE = "2026-12-31"
 MONTH_DAY_SAMPLE = "12月31日"
@@ -25,8 +26,8 @@ MAX_CHOICE_CHARS = 6         # longer choices are phrases and may wrap
 
 
 def text_ems(text: str) -> float:
-    """Width of `text` in ems: CJK and full-width one em, everything else 0.55 em."""
-    return sum(1.0 if ord(c) > 0x2E7F else 0.55 for c in text)
+    """Width of `text` in ems: CJK and full-width one em, capitals 0.7, other Latin 0.6."""
+    return sum(1.0 if ord(c) > 0x2E7F else 0.7 if c.isupper() else 0.6 for c in text)
 
 
 def _fields_by_name(manifest: Manifest | None) -> dict[str, Field]:

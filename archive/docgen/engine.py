@@ -70,8 +70,11 @@ def load_data_file(path: Path) -> dict[str, Any]:
 
 def build_context(manifest: Manifest, data: Mapping[str, Any], station: Mapping[str, Any],
                   today: dt.date) -> dict[str, Any]:
-    """Validate `data` against the manifest and add the implicit variables."""
-    values = validate_data(manifest, data, today)
+    """Validate `data` against the manifest and add the implicit variables.
+
+    `{station.x}` placeholders (as in [sample] values) are filled from `station` first.
+    """
+    values = validate_data(manifest, fill_placeholders(dict(data), station), today)
     return {**values, "station": dict(station), "today": today}
 
 

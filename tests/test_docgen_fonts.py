@@ -12,9 +12,16 @@ from archive.docgen.engine import render
 from archive.docgen.manifest import default_templates_dir, get_manifest
 from archive.docgen.pdfprep import docx_to_pdf_with_fonts, font_map, pdf_ready_docx
 from archive.docgen.plaque import render_plaque
-from archive.pdf.fonts import ROLES, font_report, subset_truetype, choose
+from archive.pdf.fonts import ROLES, choose, font_report, subset_truetype
 from archive.pdf.watermark import make_view_copy
-from tests.docgen_helpers import chalu, docx_text, glyph_language_problems, have, pdf_pages, pdffonts
+from tests.docgen_helpers import (
+    chalu,
+    docx_text,
+    glyph_language_problems,
+    have,
+    pdf_pages,
+    pdffonts,
+)
 
 pytestmark = pytest.mark.skipif(not have("pdffonts"), reason="需要 poppler-utils")
 ROOT = default_templates_dir()

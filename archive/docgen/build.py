@@ -16,6 +16,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from archive.docgen import ooxml
+from archive.docgen.colwidth import column_floor
 from archive.docgen.manifest import (
     BODY_FILE,
     DOCX_FILE,
@@ -24,7 +25,6 @@ from archive.docgen.manifest import (
     load_manifest,
     template_folders,
 )
-from archive.docgen.colwidth import column_floor
 from archive.docgen.markup import Block, Para, Row, Table, parse_body
 from archive.errors import ArchiveError, NotFound
 

@@ -158,8 +158,9 @@ def check_rules(manifest: Manifest, values: Mapping[str, Any], today: dt.date) -
             total = sum((Decimal(str(r[rule.column])) for r in rows), Decimal(0))
             want = Decimal(str(values[rule.equals]))
             if total != want:
-                col = next(c.label for c in manifest.field_named(rule.table).columns  # type: ignore[union-attr]
-                           if c.name == rule.column)
+                tbl = manifest.field_named(rule.table)
+                col = next((c.label for c in tbl.columns if c.name == rule.column),
+                           rule.column) if tbl else rule.column
                 problems.append(rule.message or
                                 f"{_label(manifest, rule.table)}：各行“{col}”合计 {total:,.2f}，"
                                 f"与{_label(manifest, rule.equals)} {want:,.2f} 不符")
@@ -176,7 +177,8 @@ def check_rules(manifest: Manifest, values: Mapping[str, Any], today: dt.date) -
 
 def _age_problems(manifest: Manifest, rule: Rule, values: Mapping[str, Any],
                   today: dt.date) -> list[str]:
-    day = values.get(rule.at) if rule.at and _present(values, rule.at) else today
+    at = values.get(rule.at) if rule.at else None
+    day: dt.date = at if isinstance(at, dt.date) else today
     births: list[tuple[str, dt.date]] = []
     if rule.birth and _present(values, rule.birth):
         births.append((rule.birth, values[rule.birth]))

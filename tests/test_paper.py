@@ -144,3 +144,18 @@ def test_places_and_loans(db: Database) -> None:
     ok = reg.return_(late, ReturnCheck(2, True), by="li", when="2026-12-06T10:00")
     assert not ok.discrepancy and reg.overdue("2026-12-10T00:00") == []
     assert len(reg.history()) == 2 and reg.open_loan(1) is None
+
+
+def test_render_print_dispatch() -> None:
+    from archive.errors import UsageError
+    from archive.paper.prints import render_print
+
+    items = demo_items(6)
+    assert render_print("归档文件目录", items, FONDS, "c.xlsx")[:2] == b"PK"
+    assert "盒号\n2" in _doc_text(render_print("盒脊", items, FONDS, "s.docx", thickness_mm=20))
+    with pytest.raises(UsageError):
+        render_print("封面", items, FONDS, "x.docx")
+    with pytest.raises(UsageError):
+        render_print("备考表", items, FONDS, "x.odt")
+    with pytest.raises(ValidationError):
+        render_print("备考表", items, FONDS, "x.docx")  # no 整理人/检查人 notes

@@ -134,3 +134,32 @@ def test_refuses_non_empty_target_and_wrong_year(tmp_path: Path) -> None:
     with pytest.raises(Conflict):
         export_year(records, opener(blobs), tmp_path / "y", station=STATION, year=2025,
                     created_at=WHEN, reason="r", approved_by="a", exported_by="b")
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice 未安装")
+def test_docx_record_gets_stamped_pdfa_rendition(tmp_path: Path) -> None:
+    import io
+
+    import docx
+
+    from archive.pdf.pdfa import check_pdfa
+    from archive.transfer.model import Component, TransferRecord
+    from tests.paper_fixtures import demo_items
+
+    meta = demo_items(1)[0]
+    d = docx.Document()
+    d.add_paragraph("关于开展困难群众走访慰问工作的通知")
+    buf = io.BytesIO()
+    d.save(buf)
+    rec = TransferRecord(meta, (Component(1, "正文", "通知.docx"),))
+    summary, rep = export_year([rec], opener({(meta.ref, 1): buf.getvalue()}), tmp_path / "p",
+                               station=STATION, year=2026, created_at=WHEN, reason="进馆",
+                               approved_by="张三", exported_by="李四")
+    assert summary.problems == [] and rep.ok, checks.format_report(rep)
+    pdf = tmp_path / "p" / "电子档案" / "2026" / "FW" / meta.ref / "长期保存版本.pdf"
+    assert check_pdfa(pdf.read_bytes()).passed
+    text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    assert "Z001" in text and "0001" in text and "服务" in text
+    assert not (tmp_path / "p" / ".sgz-work").exists()

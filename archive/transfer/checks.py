@@ -68,6 +68,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     records: int = 0
     files: int = 0
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)  # rel path → computed
 
     @property
     def failures(self) -> list[Finding]:
@@ -141,6 +142,7 @@ def _manifests(root: Path, rep: Report) -> None:
             bad += 1
             continue
         got, _ = file_digests(path)
+        rep.digests[rel] = got
         for alg, hexd in want.items():
             if got[alg] != hexd:
                 rep.add("真实性", f"{alg}摘要", False,
@@ -248,7 +250,7 @@ def _record(root: Path, entry: etree._Element, eep_schema: etree.XMLSchema | Non
         if not path.is_file():
             rep.add("完整性", "文件齐全", False, "封装包声明的文件缺失", ref, rel)
             continue
-        loose, _ = file_digests(path)
+        loose = rep.digests.get(rel) or file_digests(path)[0]  # hashed once by the manifest pass
         if loose != declared:
             rep.add("真实性", "文件摘要", False, "文件与封装包声明的摘要不符", ref, rel)
         _usable(path, rep, ref, fmt)

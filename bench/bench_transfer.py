@@ -13,6 +13,7 @@ import argparse
 import hashlib
 import io
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,8 +23,10 @@ import pikepdf
 from archive.transfer import checks
 from archive.transfer.model import Component, TransferRecord
 from archive.transfer.writer import export_year
-from tests.paper_fixtures import demo_items
-from tests.transfer_fixtures import STATION, opener, pdf_bytes, scan_bytes
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the demo-year fixtures
+from paper_fixtures import demo_items  # noqa: E402
+from transfer_fixtures import STATION, opener, pdf_bytes, scan_bytes  # noqa: E402
 
 
 def _payload_pdf(title: str, kib: int) -> bytes:

@@ -10,6 +10,7 @@ from pathlib import Path
 import docx
 import openpyxl
 import pytest
+from paper_fixtures import FONDS, demo_items
 
 from archive.catalog.db import Database
 from archive.catalog.numbering import ArchivalRef
@@ -20,7 +21,6 @@ from archive.paper.catalogue import COLUMNS, catalogue_docx, catalogue_xlsx
 from archive.paper.items import boxes, group_items
 from archive.paper.layout import docx_to_pdf_bytes
 from archive.paper.register import PaperRegister, ReturnCheck
-from tests.paper_fixtures import FONDS, demo_items
 
 
 def _items() -> list:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
+from transfer_fixtures import STATION, demo_year, opener
 
 from archive.errors import Conflict
 from archive.transfer import checks
 from archive.transfer.model import Absent
 from archive.transfer.writer import export_year, write_manifests
-from tests.transfer_fixtures import STATION, demo_year, opener
 
 WHEN = "2026-12-01T09:00:00"
 REF3 = "Z001-WS·2026-D30-FW-0003"
@@ -142,10 +142,10 @@ def test_docx_record_gets_stamped_pdfa_rendition(tmp_path: Path) -> None:
     import io
 
     import docx
+    from paper_fixtures import demo_items
 
     from archive.pdf.pdfa import check_pdfa
     from archive.transfer.model import Component, TransferRecord
-    from tests.paper_fixtures import demo_items
 
     meta = demo_items(1)[0]
     d = docx.Document()

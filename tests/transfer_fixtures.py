@@ -7,12 +7,12 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from paper_fixtures import demo_items
 from PIL import Image
 from reportlab.pdfgen import canvas
 
 from archive.pdf.fonts import cjk_ttf
 from archive.transfer.model import Component, Station, TransferRecord
-from tests.paper_fixtures import demo_items
 
 STATION = Station("Z001", "长春市双阳区奢岭街道社会工作服务站", "长春市双阳区档案馆", "222112")
 

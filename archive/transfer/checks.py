@@ -343,7 +343,7 @@ def write_report(root: Path, rep: Report, *, created_at: str) -> None:
 
 def format_report(rep: Report, created_at: str = "") -> str:
     lines = [f"四性检测报告（DA/T 70—2018）{created_at}",
-             f"电子档案 {rep.records} 件，文件 {rep.files} 个；结论：{'通过' if rep.ok else '不通过'}", ""]
+             f"电子档案 {rep.records} 件，摘要清单内文件 {rep.files} 个；结论：{'通过' if rep.ok else '不通过'}", ""]
     for prop in PROPERTIES:
         lines.append(f"【{prop}】")
         for f in (f for f in rep.findings if f.prop == prop):

@@ -37,9 +37,9 @@ class Document:
 
 
 def _leaf(xf: Any, tag: str, text: str | int | None, **attrs: str) -> None:
-    el = etree.Element(f"{{{NS}}}{tag}", attrs)
-    el.text = "" if text is None else str(text)
-    xf.write(el)
+    # an element context (not xf.write(Element)) keeps the default namespace: no ns0 prefixes
+    with xf.element(f"{{{NS}}}{tag}", attrs):
+        xf.write("" if text is None else str(text))
 
 
 def write_eep(path: Path, rec: TransferRecord, station: Station, docs: list[Document], *,

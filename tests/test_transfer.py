@@ -163,3 +163,21 @@ def test_docx_record_gets_stamped_pdfa_rendition(tmp_path: Path) -> None:
                           capture_output=True, text=True).stdout
     assert "Z001" in text and "0001" in text and "服务" in text
     assert not (tmp_path / "p" / ".sgz-work").exists()
+
+
+def test_bagit_wrapping_validates_and_catches_a_flip(package: Path, tmp_path: Path) -> None:
+    from archive.transfer.bag import make_bag
+
+    pkg = _copy(package, tmp_path)
+    make_bag(pkg, STATION, year=2026)
+    assert (pkg / "bagit.txt").is_file() and (pkg / "data" / "文件目录.XML").is_file()
+    rep = checks.verify_package(pkg)
+    assert rep.ok and rep.findings[0].check == "BagIt", checks.format_report(rep)
+    target = pkg / "data" / "电子档案" / "2026" / "FW" / REF3 / "01_正文.pdf"
+    data = bytearray(target.read_bytes())
+    data[100] ^= 0x20
+    target.write_bytes(bytes(data))
+    rep = checks.verify_package(pkg)
+    bag = [f for f in rep.failures if f.check == "BagIt"]
+    assert bag and all(f.ref == REF3 for f in bag)
+    assert any(f.check == "SHA-256摘要" and f.ref == REF3 for f in rep.failures)

@@ -299,7 +299,16 @@ def _security(root: Path, register: etree._ElementTree | None, rep: Report) -> N
 def verify_package(root: Path) -> Report:
     """Run the four checks on the package at `root`; never raises for a bad package."""
     root = Path(root)
-    rep = Report(root)
+    bag_findings: list[Finding] = []
+    if (root / "bagit.txt").is_file():
+        from archive.transfer.bag import bag_problems
+
+        problems = bag_problems(root)
+        bag_findings = [Finding("真实性", "BagIt", "不通过", msg, _ref_of(path.removeprefix(
+            "data/")), path) for path, msg in problems] or [
+            Finding("真实性", "BagIt", "通过", "BagIt 包校验通过")]
+        root = root / "data"
+    rep = Report(root, findings=bag_findings)
     if not _structure(root, rep):
         return rep
     cat_schema = _schema(root, CATALOGUE, rep)

@@ -95,9 +95,13 @@ def save(doc: DocxDocument) -> bytes:
     return buf.getvalue()
 
 
-def docx_to_pdf_bytes(docx: bytes, *, name: str = "print") -> bytes:
-    """Convert with LibreOffice in a private temp folder (prints hold no sealed content)."""
-    with tempfile.TemporaryDirectory(prefix="sgz-print-") as tmp:
+def docx_to_pdf_bytes(docx: bytes, *, name: str = "print", workdir: Path | None = None) -> bytes:
+    """Convert with LibreOffice in a private folder under `workdir`.
+
+    Prints carry titles and other sealed columns: the caller passes the station's staging
+    folder (inside the home) so no plaintext lands in the system temp folder.
+    """
+    with tempfile.TemporaryDirectory(prefix="sgz-print-", dir=workdir) as tmp:
         src = Path(tmp) / f"{name}.docx"
         src.write_bytes(docx)
         return convert_to_pdf([src], Path(tmp) / "out")[0].read_bytes()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import PurePath
+from pathlib import Path, PurePath
 
 from archive.errors import UsageError, ValidationError
 from archive.paper.boxes import BoxNote, beikao_docx, boxes_xlsx, spine_docx
@@ -17,11 +17,13 @@ FORMATS = (".docx", ".pdf", ".xlsx")
 
 
 def render_print(kind: str, items: Sequence[PaperItem], fonds: Fonds, out_name: str, *,
-                 notes: dict[str, BoxNote] | None = None, thickness_mm: int = 40) -> bytes:
+                 notes: dict[str, BoxNote] | None = None, thickness_mm: int = 40,
+                 workdir: Path | None = None) -> bytes:
     """The bytes of the requested print; `out_name`'s suffix (.docx/.pdf/.xlsx) is the format.
 
     `items` are already filtered (year, category) and readable by the user; `notes` (盒号 →
-    整理人/检查人/日期/remarks) is required for the 备考表.
+    整理人/检查人/日期/remarks) is required for the 备考表. `workdir` is where LibreOffice's
+    scratch files go for .pdf (the station's staging folder).
     """
     k = KINDS.get(kind.strip().lower()) or KINDS.get(kind.strip())
     if k is None:
@@ -41,4 +43,4 @@ def render_print(kind: str, items: Sequence[PaperItem], fonds: Fonds, out_name: 
         doc = beikao_docx(boxes(items), notes or {})
     else:
         doc = spine_docx(boxes(items), fonds, thickness_mm=thickness_mm)
-    return docx_to_pdf_bytes(doc, name=k) if fmt == ".pdf" else doc
+    return docx_to_pdf_bytes(doc, name=k, workdir=workdir) if fmt == ".pdf" else doc

@@ -45,16 +45,15 @@ class PdfaCheck:
     findings: tuple[str, ...]
 
 
-def check_pdfa(data: bytes) -> PdfaCheck:
-    """Validate `data` as PDF/A-2b with pikepdf's allowlist validator (no repair)."""
+def check_pdfa(data: bytes | Path) -> PdfaCheck:
+    """Validate a PDF (bytes in memory, or a file read in place) as PDF/A-2b; no repair."""
+    src: Path | io.BytesIO = data if isinstance(data, Path) else io.BytesIO(data)
     try:
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            meta = pdf.open_metadata()
-            claimed = str(meta.get("pdfaid:part", "")) == "2"
-            with tempfile.TemporaryDirectory(prefix="sgz-pdfa-") as tmp:
-                path = Path(tmp) / "c.pdf"
-                path.write_bytes(data)
-                report = pikepdf.pdfa.validate_written(path, FLAVOUR)
+        with pikepdf.open(src) as pdf:
+            claimed = str(pdf.open_metadata().get("pdfaid:part", "")) == "2"
+        if isinstance(src, io.BytesIO):
+            src.seek(0)
+        report = pikepdf.pdfa.validate_written(src, FLAVOUR)
     except pikepdf.PasswordError:
         return PdfaCheck(False, False, ("文件已加密",))
     except (pikepdf.PdfError, ValueError) as e:
@@ -85,13 +84,19 @@ def pdf_to_pdfa(src: BinaryIO | bytes, dst: BinaryIO) -> None:
         for page in pdf.pages:  # slide-show transitions (reportlab writes an empty one)
             if "/Trans" in page.obj:
                 del page.obj["/Trans"]
-        pikepdf.pdfa.save(pdf, out, FLAVOUR)
-    except pikepdf.pdfa.PdfaError as e:
-        found = [f"{f.rule}: {f.message}" for f in e.report.findings][:10]
-        raise ValidationError("该 PDF 无法转为 PDF/A-2b（如字体未嵌入），请用原软件重新导出为 "
-                              "PDF/A 后再归档", details=found) from None
+        # pikepdf.pdfa.save() would validate through a temp file in the system temp folder;
+        # doing its three steps here keeps the plaintext in memory.
+        kw = pikepdf.pdfa.resolve_save_kwargs(FLAVOUR)
+        pikepdf.pdfa.prepare(pdf, FLAVOUR)
+        pdf.save(out, **kw)
     finally:
         pdf.close()
+    out.seek(0)
+    report = pikepdf.pdfa.validate_written(out, FLAVOUR, save_kwargs=kw)
+    if not report.passed:
+        found = [f"{f.rule}: {f.message}" for f in report.findings][:10]
+        raise ValidationError("该 PDF 无法转为 PDF/A-2b（如字体未嵌入），请用原软件重新导出为 "
+                              "PDF/A 后再归档", details=found)
     dst.write(out.getvalue())
 
 

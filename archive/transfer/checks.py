@@ -180,7 +180,7 @@ def _usable(path: Path, rep: Report, ref: str, fmt: str) -> None:
                     rep.add("可用性", "无加密", False, "PDF 已加密", ref, rel)
                     return
             if fmt == "PDF/A-2b":
-                res = check_pdfa(path.read_bytes())
+                res = check_pdfa(path)
                 if not res.passed:
                     rep.add("可用性", "PDF/A-2b", False,
                             "长期保存版本未通过 PDF/A-2b 检查：" + "；".join(res.findings[:3]),

@@ -46,7 +46,8 @@ def test_layout_schemas_and_report(package: Path) -> None:
     assert sorted(p.name for p in item.iterdir()) == [
         "01_正文.pdf", "02_签字扫描件.jpg", f"{REF3}.xml", "长期保存版本.pdf"]
     for name in ("说明文件.TXT", "文件目录.XML", "其他/文件目录.xsd", "其他/电子文件封装包.xsd",
-                 "其他/移交登记表.XML", "其他/四性检测报告.XML", "其他/四性检测报告.TXT"):
+                 "其他/移交登记表.XML", "其他/移交登记表.docx", "其他/四性检测报告.XML",
+                 "其他/四性检测报告.TXT"):
         assert (package / name).is_file(), name
     schema = etree.XMLSchema(etree.parse(str(package / "其他" / "文件目录.xsd")))
     cat = etree.parse(str(package / "文件目录.XML"))

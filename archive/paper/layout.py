@@ -81,11 +81,12 @@ def repeat_header(table: Table) -> None:
     trpr.append(el)
 
 
-def row_height(table: Table, index: int, mm: float) -> None:
+def row_height(table: Table, index: int, mm: float, *, exact: bool = True) -> None:
+    """Fix a row's height (exact) or give it a minimum that longer text may grow past."""
     trpr = table.rows[index]._tr.get_or_add_trPr()
     el = OxmlElement("w:trHeight")
     el.set(qn("w:val"), str(int(mm * 56.7)))
-    el.set(qn("w:hRule"), "exact")
+    el.set(qn("w:hRule"), "exact" if exact else "atLeast")
     trpr.append(el)
 
 

@@ -37,6 +37,7 @@ from archive.transfer.model import (
     README,
     RECORDS_DIR,
     REGISTER,
+    REGISTER_DOCX,
     REPORT_TXT,
     REPORT_XML,
     SCHEMAS,
@@ -131,7 +132,8 @@ def _manifests(root: Path, rep: Report) -> None:
                 hexd, _, rel = line.partition("  ")
                 listed[rel][alg] = hexd
     skip = {*(f"{OTHER_DIR}/{m}" for m in MANIFESTS.values()),
-            f"{OTHER_DIR}/{REPORT_XML}", f"{OTHER_DIR}/{REPORT_TXT}"}
+            f"{OTHER_DIR}/{REPORT_XML}", f"{OTHER_DIR}/{REPORT_TXT}",
+            f"{OTHER_DIR}/{REGISTER_DOCX}"}
     present = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} - skip
     bad = 0
     for rel, want in sorted(listed.items()):

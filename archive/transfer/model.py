@@ -17,6 +17,7 @@ README = "说明文件.TXT"
 RECORDS_DIR = "电子档案"
 OTHER_DIR = "其他"
 REGISTER = "移交登记表.XML"
+REGISTER_DOCX = "移交登记表.docx"  # printed and signed; generated after the check
 REPORT_XML = "四性检测报告.XML"
 REPORT_TXT = "四性检测报告.TXT"
 MANIFESTS = {"SHA-256": "manifest-sha256.txt", "SM3": "manifest-sm3.txt"}

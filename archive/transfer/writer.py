@@ -37,6 +37,7 @@ from archive.transfer.model import (
     README,
     RECORDS_DIR,
     REGISTER,
+    REGISTER_DOCX,
     SCHEMA_DIR,
     SCHEMAS,
     Absent,
@@ -47,6 +48,7 @@ from archive.transfer.model import (
     TransferRecord,
     file_digests,
 )
+from archive.transfer.register_doc import register_docx
 
 RENDITION = "长期保存版本.pdf"
 _FORMATS = {".pdf": "PDF", ".docx": "DOCX（OOXML）", ".doc": "DOC", ".xlsx": "XLSX（OOXML）",
@@ -177,7 +179,8 @@ def _readme(out: Path, station: Station, year: int, summary: ExportSummary, crea
 def write_manifests(out: Path) -> None:
     """manifest-sha256.txt / manifest-sm3.txt (`<hex>  <path>`, as sha256sum reads them)."""
     skip = {*(f"{OTHER_DIR}/{m}" for m in MANIFESTS.values()),
-            f"{OTHER_DIR}/{checks.REPORT_XML}", f"{OTHER_DIR}/{checks.REPORT_TXT}"}
+            f"{OTHER_DIR}/{checks.REPORT_XML}", f"{OTHER_DIR}/{checks.REPORT_TXT}",
+            f"{OTHER_DIR}/{REGISTER_DOCX}"}
     lines: dict[str, list[str]] = {alg: [] for alg in MANIFESTS}
     for p in sorted(x for x in out.rglob("*") if x.is_file()):
         rel = p.relative_to(out).as_posix()
@@ -223,4 +226,8 @@ def export_year(records: Sequence[TransferRecord], open_: Opener, out: Path, *,
     write_manifests(out)
     report = checks.verify_package(out)
     checks.write_report(out, report, created_at=created_at)
+    # the paper form for both sides to sign; outside the manifests like the report it summarises
+    (out / OTHER_DIR / REGISTER_DOCX).write_bytes(register_docx(
+        station, year, summary, report, reason=reason, approved_by=approved_by,
+        exported_by=exported_by, date=created_at[:10]))
     return summary, report

@@ -182,3 +182,39 @@ def test_bagit_wrapping_validates_and_catches_a_flip(package: Path, tmp_path: Pa
     bag = [f for f in rep.failures if f.check == "BagIt"]
     assert bag and all(f.ref == REF3 for f in bag)
     assert any(f.check == "SHA-256摘要" and f.ref == REF3 for f in rep.failures)
+
+
+def test_paths_leaving_the_package_are_refused(package: Path, tmp_path: Path) -> None:
+    pkg = _copy(package, tmp_path)
+    (tmp_path / "secret.txt").write_text("outside")
+    cat = pkg / "文件目录.XML"
+    text = cat.read_text("utf-8")
+    first = f"电子档案/2026/FW/{REF3}/{REF3}.xml"
+    cat.write_text(text.replace(first, "../secret.txt"), "utf-8")
+    with (pkg / "其他" / "manifest-sha256.txt").open("a", encoding="utf-8") as f:
+        f.write("0" * 64 + "  ../secret.txt\n")
+    rep = checks.verify_package(pkg)
+    hits = {(f.check, f.ref) for f in rep.failures}
+    assert ("路径", REF3) in hits and ("路径", "") in hits
+
+
+def test_crash_leaves_only_a_partial_that_the_next_run_replaces(tmp_path: Path) -> None:
+    records, blobs = demo_year(2)
+    calls = {"n": 0}
+    good = opener(blobs)
+
+    def flaky(rec, comp):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk unplugged")
+        return good(rec, comp)
+
+    out = tmp_path / "pkg"
+    common = dict(station=STATION, year=2026, created_at=WHEN, reason="r", approved_by="a",
+                  exported_by="b", renditions=False)
+    with pytest.raises(OSError):
+        export_year(records, flaky, out, **common)  # type: ignore[arg-type]
+    assert not out.exists() and (tmp_path / "pkg.partial" / ".sgz-partial").is_file()
+    _s, rep = export_year(records, good, out, **common)  # type: ignore[arg-type]
+    assert rep.ok and out.is_dir() and not (tmp_path / "pkg.partial").exists()
+    assert not (out / ".sgz-partial").exists()

@@ -109,6 +109,17 @@ def _parse(path: Path, schema: etree.XMLSchema | None, rep: Report, ref: str = "
     return tree
 
 
+def _inside(root: Path, rel: str) -> bool:
+    """A relative path from the package that stays inside it (no .., no absolute path)."""
+    if not rel or rel.startswith(("/", "\\")) or ":" in rel:
+        return False
+    try:
+        (root / rel).resolve().relative_to(root.resolve())
+    except ValueError:
+        return False
+    return True
+
+
 def _structure(root: Path, rep: Report) -> bool:
     need = [README, CATALOGUE, RECORDS_DIR, f"{OTHER_DIR}/{REGISTER}",
             *(f"{OTHER_DIR}/{x}" for x in SCHEMAS.values()),
@@ -138,6 +149,10 @@ def _manifests(root: Path, rep: Report) -> None:
     bad = 0
     for rel, want in sorted(listed.items()):
         ref = _ref_of(rel)
+        if not _inside(root, rel):
+            rep.add("真实性", "路径", False, "摘要清单中的路径指向包外", ref, rel)
+            bad += 1
+            continue
         path = root / rel
         if not path.is_file():
             rep.add("完整性", "文件齐全", False, "清单中的文件缺失", ref, rel)
@@ -209,8 +224,11 @@ def _record(root: Path, entry: etree._Element, eep_schema: etree.XMLSchema | Non
         rep.add("真实性", "档号格式", False, "档号格式不正确", ref)
         parsed = None
     eep_rel = entry.findtext("电子档案名称") or ""
+    if not _inside(root, eep_rel):
+        rep.add("真实性", "路径", False, "电子档案名称指向包外", ref, eep_rel)
+        return parsed, ref
     eep = root / eep_rel
-    if not eep_rel or not eep.is_file():
+    if not eep.is_file():
         rep.add("完整性", "电子档案齐全", False, "文件目录列出的电子档案缺失", ref, eep_rel)
         return parsed, ref
     tree = _parse(eep, eep_schema, rep, ref)
@@ -236,6 +254,9 @@ def _record(root: Path, entry: etree._Element, eep_schema: etree.XMLSchema | Non
     for doc in ent.iter(_N + "编码"):
         name = _eep_path(doc, "电子属性", "计算机文件名")
         fmt = _eep_path(doc, "电子属性", "格式信息")
+        if "/" in name or "\\" in name or not _inside(eep.parent, name):
+            rep.add("真实性", "路径", False, f"计算机文件名不合规：{name[:60]}", ref, eep_rel)
+            continue
         rel = (eep.parent / name).relative_to(root).as_posix()
         declared = {d.get("算法"): (d.text or "") for d in doc.findall(_N + "数字摘要")}
         try:

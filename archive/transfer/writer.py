@@ -17,6 +17,8 @@ on what was written, the same code the receiving side runs.
 from __future__ import annotations
 
 import io
+import os
+import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +53,7 @@ from archive.transfer.model import (
 from archive.transfer.register_doc import register_docx
 
 RENDITION = "长期保存版本.pdf"
+PARTIAL_MARK = ".sgz-partial"
 _FORMATS = {".pdf": "PDF", ".docx": "DOCX（OOXML）", ".doc": "DOC", ".xlsx": "XLSX（OOXML）",
             ".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
             ".ofd": "OFD", ".txt": "TXT", ".odt": "ODT"}
@@ -59,6 +62,11 @@ _FORMATS = {".pdf": "PDF", ".docx": "DOCX（OOXML）", ".doc": "DOC", ".xlsx": "
 def fmt_of(name: str) -> str:
     suffix = Path(name).suffix.lower()
     return _FORMATS.get(suffix, suffix.lstrip(".").upper() or "未知")
+
+
+def _safe(part: str) -> str:
+    """A file-name fragment without separators or characters Windows refuses."""
+    return re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", part)
 
 
 def item_dir(out: Path, rec: TransferRecord) -> Path:
@@ -95,7 +103,7 @@ def _write_record(out: Path, rec: TransferRecord, station: Station, open_: Opene
     idir.mkdir(parents=True)
     docs: list[Document] = []
     for comp in sorted(rec.components, key=lambda c: c.seq):
-        name = f"{comp.seq:02d}_{comp.kind}{Path(comp.filename).suffix.lower()}"
+        name = f"{comp.seq:02d}_{_safe(comp.kind)}{_safe(Path(comp.filename).suffix.lower())}"
         with open_(rec, comp) as src:
             digests, size = _copy_component(src, idir / name)
         docs.append(Document(comp.seq, "主文件" if comp.seq == 1 else "附件", comp.filename,
@@ -178,7 +186,7 @@ def _readme(out: Path, station: Station, year: int, summary: ExportSummary, crea
 
 def write_manifests(out: Path) -> None:
     """manifest-sha256.txt / manifest-sm3.txt (`<hex>  <path>`, as sha256sum reads them)."""
-    skip = {*(f"{OTHER_DIR}/{m}" for m in MANIFESTS.values()),
+    skip = {PARTIAL_MARK, *(f"{OTHER_DIR}/{m}" for m in MANIFESTS.values()),
             f"{OTHER_DIR}/{checks.REPORT_XML}", f"{OTHER_DIR}/{checks.REPORT_TXT}",
             f"{OTHER_DIR}/{REGISTER_DOCX}"}
     lines: dict[str, list[str]] = {alg: [] for alg in MANIFESTS}
@@ -198,36 +206,50 @@ def export_year(records: Sequence[TransferRecord], open_: Opener, out: Path, *,
                 exported_by: str, absent: Sequence[Absent] = (), renditions: bool = True,
                 ) -> tuple[ExportSummary, checks.Report]:
     """Write the package for `year` into the empty or new folder `out`; return the summary and
-    the 四性检测 report (also written into 其他/)."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise Conflict(f"目标文件夹不是空的：{out}", ref=str(out))
+    the 四性检测 report (also written into 其他/).
+
+    Written into `<out>.partial` and renamed at the end, so a crash never leaves a package that
+    looks whole; a leftover `.partial` of ours is removed by the next run.
+    """
+    final = Path(out)
+    if final.exists() and any(final.iterdir()):
+        raise Conflict(f"目标文件夹不是空的：{final}", ref=str(final))
     records = sorted(records, key=lambda r: (r.meta.retention, r.meta.cls, r.meta.item))
     wrong = [r.meta.ref for r in records if r.meta.year != year]
     if wrong:
         raise Conflict(f"以下档案不属于{year}年度：{'、'.join(wrong[:5])}", details=wrong)
-    (out / OTHER_DIR).mkdir(parents=True, exist_ok=True)
-    (out / RECORDS_DIR).mkdir()
-    work = out / ".sgz-work"
+    part = final.with_name(final.name + ".partial")
+    if part.exists():
+        if not (part / PARTIAL_MARK).is_file():
+            raise Conflict(f"{part} 已存在但不是 sgz 留下的未完成移交包；请移走后重试", ref=str(part))
+        shutil.rmtree(part)
+    (part / OTHER_DIR).mkdir(parents=True)
+    (part / PARTIAL_MARK).write_bytes(b"")
+    (part / RECORDS_DIR).mkdir()
+    work = part / ".sgz-work"
     work.mkdir()
-    summary = ExportSummary(out)
+    summary = ExportSummary(final)
     try:
         for rec in records:
-            _write_record(out, rec, station, open_, created_at=created_at, reason=reason,
+            _write_record(part, rec, station, open_, created_at=created_at, reason=reason,
                           renditions=renditions, work=work, summary=summary)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _catalogue(out, records, station, year)
+    _catalogue(part, records, station, year)
     for xsd in SCHEMAS.values():
-        shutil.copyfile(SCHEMA_DIR / xsd, out / OTHER_DIR / xsd)
-    _register(out, station, year, summary, reason=reason, approved_by=approved_by,
+        shutil.copyfile(SCHEMA_DIR / xsd, part / OTHER_DIR / xsd)
+    _register(part, station, year, summary, reason=reason, approved_by=approved_by,
               exported_by=exported_by, created_at=created_at, absent=absent)
-    _readme(out, station, year, summary, created_at, absent)
-    write_manifests(out)
-    report = checks.verify_package(out)
-    checks.write_report(out, report, created_at=created_at)
+    _readme(part, station, year, summary, created_at, absent)
+    write_manifests(part)
+    (part / PARTIAL_MARK).unlink()
+    report = checks.verify_package(part)
+    checks.write_report(part, report, created_at=created_at)
     # the paper form for both sides to sign; outside the manifests like the report it summarises
-    (out / OTHER_DIR / REGISTER_DOCX).write_bytes(register_docx(
+    (part / OTHER_DIR / REGISTER_DOCX).write_bytes(register_docx(
         station, year, summary, report, reason=reason, approved_by=approved_by,
         exported_by=exported_by, date=created_at[:10]))
+    if final.exists():
+        final.rmdir()  # empty, checked above
+    os.replace(part, final)
     return summary, report

@@ -135,7 +135,7 @@ def test_libreoffice_pdf_fonts_embedded_and_sc(tmp_path: Path) -> None:
     jp = tmp_path / "jp.docx"
     ready, _ = pdf_ready_docx(docx.read_bytes())
     jp.write_bytes(_retag(ready))
-    from archive.office import docx_to_pdf
+    from archive.pdf.office import docx_to_pdf
 
     _, bad = glyph_language_problems(docx_to_pdf(jp, tmp_path))
     assert bad

@@ -63,7 +63,7 @@ def docx_to_pdf_with_fonts(source: Path, out_dir: Path | None = None, *,
 
     `warn` receives the single Chinese font warning, if any. The .docx itself is not changed.
     """
-    from archive.office import docx_to_pdf
+    from archive.pdf.office import docx_to_pdf
 
     source = Path(source)
     target_dir = Path(out_dir) if out_dir else source.parent

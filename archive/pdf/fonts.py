@@ -8,6 +8,8 @@ always a Simplified-Chinese face, never the JP variant fontconfig may pick by it
 For reportlab (plaque, view-copy watermark) a font is subset to the characters drawn and, if
 its outlines are CFF (OpenType/PostScript, as Noto CJK and Fandol are), converted to TrueType
 quadratic outlines, so reportlab can embed it: every PDF sgz writes carries its fonts.
+
+The 归档章 (archive.pdf.stamp) instead registers a whole TrueType CJK face (`cjk_ttf`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, NotFound
 
 # role -> (the face 公文 practice names, acceptable stand-ins in order of preference)
 ROLES: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {
@@ -249,3 +251,40 @@ def _subset_dir() -> Path:
     tmp = tempfile.TemporaryDirectory(prefix="sgz-fonts-")
     atexit.register(tmp.cleanup)
     return Path(tmp.name)
+
+
+# ----------------------------------------------------------------------- whole TrueType faces
+# The 归档章 draws a few glyphs that may change per record; it registers a whole TrueType face
+# (no subsetting, no CFF conversion) from this list. (path, subfont index, reportlab name).
+CANDIDATES: tuple[tuple[str, int, str], ...] = (
+    ("/usr/share/fonts/truetype/arphic/uming.ttc", 0, "SgzUMingCN"),
+    ("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc", 0, "SgzZenHei"),
+    (r"C:\Windows\Fonts\simsun.ttc", 0, "SgzSimSun"),
+    (r"C:\Windows\Fonts\simhei.ttf", 0, "SgzSimHei"),
+)
+
+
+@dataclass(frozen=True)
+class EmbeddableFont:
+    name: str  # reportlab font name (registered)
+    path: str
+
+
+def cjk_ttf(explicit: Path | None = None) -> EmbeddableFont:
+    """Register and return the first loadable TrueType CJK font (or `explicit`)."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFError, TTFont
+
+    options = [(str(explicit), 0, "SgzStationFont")] if explicit else list(CANDIDATES)
+    for path, index, name in options:
+        if name in pdfmetrics.getRegisteredFontNames():
+            return EmbeddableFont(name, path)
+        if not Path(path).is_file():
+            continue
+        try:
+            pdfmetrics.registerFont(TTFont(name, path, subfontIndex=index))
+        except (TTFError, OSError):
+            continue
+        return EmbeddableFont(name, path)
+    raise NotFound("未找到可嵌入的中文 TrueType 字体。请安装 fonts-arphic-uming 或 fonts-wqy-zenhei"
+                   "（Windows 自带宋体/黑体亦可）。")

@@ -291,3 +291,35 @@ def test_finding3_image_bomb_not_ocred() -> None:
         got, seconds, peak = _measure(data, "scan.png")
         _assert_refused(got, seconds, peak, "scan.png")
         assert got.reason and got.reason.startswith("未识别文字：")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc for VmHWM")
+def test_finding3_title_sniffing_bounded(tmp_path: Path) -> None:
+    """Filing reads a docx/PDF title in the main process: that read is bounded too."""
+    import subprocess
+    import sys
+
+    dense = tmp_path / "家访记录.docx"
+    dense.write_bytes(_dense_docx(60))
+    bomb = tmp_path / "bomb.pdf"
+    bomb.write_bytes(_pdf(_content_bomb))
+    titled = tmp_path / "titled.docx"
+    titled.write_bytes(_docx(f'<w:document xmlns:w="{W_NS}"><w:body><w:p><w:r><w:t>正文</w:t>'
+                             '</w:r></w:p><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r>'
+                             "<w:t>走访小结</w:t></w:r></w:p></w:body></w:document>"))
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from archive.documents import inspect_file\n"
+        "for p in sys.argv[1:]:\n"
+        "    t = time.monotonic(); k = inspect_file(Path(p))\n"
+        "    print(k.title, round(time.monotonic() - t, 2))\n"
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(dense), str(bomb), str(titled)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout.split("\n")
+    dense_title, bomb_title, titled_title = (line.rsplit(" ", 1) for line in out[:3])
+    assert dense_title[0] and float(dense_title[1]) <= MAX_SECONDS
+    assert bomb_title[0] == "None" and float(bomb_title[1]) <= MAX_SECONDS
+    assert titled_title[0] == "走访小结"
+    assert int(out[3]) * 1024 <= MAX_RSS

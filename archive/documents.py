@@ -7,7 +7,6 @@ refused, so the catalogue never lies about what an object holds.
 from __future__ import annotations
 
 import io
-import re
 import time
 import zipfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import IO
 from lxml import etree
 
 from archive.errors import ValidationError
+from archive.safetext import clean_title
 
 _EXT_MIME = {
     ".pdf": "application/pdf",
@@ -188,7 +188,7 @@ def inspect_file(path: Path) -> FileKind:
     elif mime == "application/pdf":
         title = _pdf_title(path)
     if title:
-        title = re.sub(r"\s+", " ", title).strip()
+        title = clean_title(title)  # a document's title is untrusted: no controls, no bidi
     return FileKind(mime=mime, title=title or None)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,3 +85,15 @@ def test_finding7_clean_title_property(text: str) -> None:
     assert not any(is_unsafe(ch) for ch in title)
     assert title == title.strip() and "  " not in title and len(title) <= 200
     assert clean_title(title) == title
+
+
+def test_finding7_document_title_cleaned(tmp_path: Path) -> None:
+    import docx
+
+    from archive.documents import inspect_file
+
+    d = docx.Document()
+    d.core_properties.title = "家访" + RLO + "fdp.exe\n第二行"
+    path = tmp_path / "x.docx"
+    d.save(str(path))
+    assert inspect_file(path).title == "家访fdp.exe 第二行"

@@ -17,7 +17,7 @@ from archive.crypto import age
 from archive.crypto.age_errors import NoIdentityMatch
 from archive.crypto.age_header import Stanza
 from archive.crypto.age_header import b64encode as age_b64
-from archive.errors import DamagedFile, DecryptionFailed, NotFound
+from archive.errors import ArchiveError, DamagedFile, DecryptionFailed, NotFound
 from archive.vault.atomic import fsync_dir, write_atomic
 
 DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
@@ -27,9 +27,13 @@ WRONG_LOGIN = "解锁失败：用户名或口令错误"
 _SCRYPT_LINE = re.compile(rb"^-> scrypt \S+ (\d{1,2})$", re.MULTILINE)
 
 
-class UnknownUser(DecryptionFailed):
-    """No slot for this name. Same message and exit code as a wrong passphrase (names are not
-    enumerable); the type only lets the caller avoid logging what was typed as a name."""
+class UnknownUser(ArchiveError):
+    """No slot for this name: the same message and exit code (7) as a wrong passphrase, so
+    names cannot be enumerated. A separate type only so the caller can log "?" instead of
+    what was typed as a name (it may be a passphrase typed into the wrong field)."""
+
+    exit_code = DecryptionFailed.exit_code
+    message = WRONG_LOGIN
 
 
 def slot_id(vault_id: str, user: str) -> str:

@@ -323,3 +323,12 @@ def test_finding3_title_sniffing_bounded(tmp_path: Path) -> None:
     assert bomb_title[0] == "None" and float(bomb_title[1]) <= MAX_SECONDS
     assert titled_title[0] == "走访小结"
     assert int(out[3]) * 1024 <= MAX_RSS
+
+
+def test_finding3_many_page_tiff_not_ocred() -> None:
+    frames = [Image.new("L", (64, 64), 255) for _ in range(DEFAULT_LIMITS.max_ocr_pages + 10)]
+    buf = io.BytesIO()
+    frames[0].save(buf, "TIFF", save_all=True, append_images=frames[1:])
+    got, seconds, peak = _measure(buf.getvalue(), "scan.tif")
+    _assert_refused(got, seconds, peak, "scan.tif")
+    assert "页数过多" in (got.reason or "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import random
+import re
 import time
 import zipfile
 import zlib
@@ -332,3 +333,15 @@ def test_finding3_many_page_tiff_not_ocred() -> None:
     got, seconds, peak = _measure(buf.getvalue(), "scan.tif")
     _assert_refused(got, seconds, peak, "scan.tif")
     assert "页数过多" in (got.reason or "")
+
+
+def test_finding3_bomb_behind_indirect_filter() -> None:
+    def hidden(pdf: pikepdf.Pdf, page: pikepdf.Page) -> None:
+        s = pikepdf.Stream(pdf, _ZEROS)
+        s.Filter = pdf.make_indirect(pikepdf.Array([pikepdf.Name.FlateDecode]))
+        page.Contents = s
+
+    data = _pdf(hidden)
+    assert re.search(rb"/Filter \d+ 0 R", data)
+    verdict = check_pdf(data, DEFAULT_LIMITS, time.monotonic() + 10)
+    assert verdict.refuse and "压缩炸弹" in verdict.refuse

@@ -25,6 +25,7 @@ from archive.search.limits import Limits
 _STREAM = re.compile(rb"(?<![A-Za-z])stream\r?\n")
 _OBJ = re.compile(rb"\d+\s+\d+\s+obj\b")
 _FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[A-Za-z0-9]+)")
+_FILTER_REF = re.compile(rb"/Filter\s*(\d+)\s+(\d+)\s+R")
 _NAME = re.compile(rb"/([A-Za-z0-9]+)")
 _INT = {k: re.compile(rb"/" + k + rb"\s+(\d+)(?!\s+\d+\s+R)") for k in
         (b"Length", b"Width", b"Height", b"BitsPerComponent")}
@@ -206,11 +207,19 @@ def _raw_streams(data: bytes, deadline: float) -> Iterator[tuple[bytes, bytes]]:
         pos = max(end, start)
 
 
-def _filters(dict_bytes: bytes) -> list[str]:
+def _filters(dict_bytes: bytes, data: bytes) -> list[str]:
+    """The stream's filter chain; an indirect /Filter is looked up in the file's bytes."""
     m = _FILTER.search(dict_bytes)
-    if m is None:
+    if m is not None:
+        return [n.decode() for n in _NAME.findall(m.group(1))]
+    ref = _FILTER_REF.search(dict_bytes)
+    if ref is None:
         return []
-    return [n.decode() for n in _NAME.findall(m.group(1))]
+    obj = re.search(rb"(?<!\d)" + ref.group(1) + rb"\s+" + ref.group(2) + rb"\s+obj\s*(.{0,512}?)"
+                    rb"endobj", data, re.DOTALL)
+    names = [n.decode() for n in _NAME.findall(obj.group(1))] if obj else []
+    # not found (e.g. inside an object stream): assume Flate, which fails fast on other data
+    return names or ["FlateDecode"]
 
 
 class _Scan:
@@ -249,11 +258,12 @@ class _Scan:
 
 
 def _image_of(dict_bytes: bytes) -> tuple[int, int, int, int] | None:
+    """(width, height, bits, channels) of an image XObject; 0 × 0 where they are indirect."""
     if not _IMAGE.search(dict_bytes):
         return None
     w, h = _int(dict_bytes, b"Width"), _int(dict_bytes, b"Height")
     if w is None or h is None:
-        return None
+        return 0, 0, 8, 1  # still an image: decoded size capped, not counted in the total
     return w, h, _int(dict_bytes, b"BitsPerComponent") or 8, _channels(dict_bytes)
 
 
@@ -296,7 +306,8 @@ def check_pdf(data: bytes, limits: Limits, deadline: float) -> PdfVerdict:
     scan = _Scan(limits, deadline)
     try:
         for head, raw in _raw_streams(data, deadline):
-            if not scan.stream(_filters(head), raw, _image_of(head), bool(_FONT.search(head))):
+            if not scan.stream(_filters(head, data), raw, _image_of(head),
+                               bool(_FONT.search(head))):
                 return scan.verdict
         if b"/Encrypt" in data:
             _scan_pikepdf(data, scan)

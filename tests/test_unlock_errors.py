@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 
 import pytest
-from archive.kernel.home import HomePaths
 
 from archive.app import Archive
 from archive.catalog.db import Database
 from archive.crypto import age_keys
 from archive.errors import DamagedFile, DecryptionFailed
+from archive.kernel.home import HomePaths
 from archive.vault.keyring import Keyring, load_keyring, save_keyring
 from archive.vault.keyslots import WRONG_LOGIN, Keyslots, UnknownUser
 from tests.conftest import CHEAP_WF, PASS, run_sgz, sgz_env

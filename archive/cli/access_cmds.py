@@ -8,8 +8,18 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive, parse_year
+from archive.cli.common import (
+    col,
+    emit_fields,
+    emit_json,
+    emit_rows,
+    info,
+    open_archive,
+    parse_year,
+)
+from archive.clock import station_text
 from archive.errors import Conflict, UsageError
+from archive.safetext import display
 
 
 def _split(text: str) -> list[str]:
@@ -88,7 +98,7 @@ def access_approve(ctx: click.Context, request_no: str, until: str | None, allow
         emit_json({**req.as_dict(arc.kernel.clock.iso()), "id": req.no})
         return
     click.echo(req.no)
-    info(f"已批准 {req.no}，有效至 {req.valid_until}（UTC）"
+    info(f"已批准 {req.no}，有效至 {station_text(req.valid_until)}（北京时间）"
          + ("，准予复制" if req.copy_approved else "，不得复制"))
 
 
@@ -126,14 +136,13 @@ def access_list(ctx: click.Context, status: str | None, year: str | None, as_jso
     arc = open_archive(ctx)
     reqs = arc.access.list(status=status, year=parse_year(year))
     now = arc.kernel.clock.iso()
-    if as_json:
-        emit_json([r.as_dict(now) for r in reqs])
-        return
-    emit_table(["申请编号", "查阅单位", "件数", "复制", "状态", "登记人", "审批人", "有效至"],
-               [[r.no, r.unit, len(r.items), "是" if r.copy_approved else "否",
-                 _status_name(r.effective_status(now)), r.registered_by, r.decided_by or "",
-                 r.valid_until or ""] for r in reqs])
-    info(f"共 {len(reqs)} 件申请")
+    emit_rows(as_json, reqs, [
+        col("申请编号", "no"), col("查阅单位", "unit"), col("件数", "items", lambda r: len(r.items)),
+        col("复制", "copy_approved", lambda r: bool(r.copy_approved)),
+        col("状态", "status", lambda r: _status_name(r.effective_status(now))),
+        col("登记人", "registered_by"), col("审批人", "decided_by"),
+        col("有效至", "valid_until", time=True)],
+        as_dict=lambda r: r.as_dict(now), total="共 {n} 件申请")
 
 
 @access_group.command("show")
@@ -152,24 +161,23 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
     if as_json:
         emit_json(d)
         return
-    for label, key in [("申请编号", "no"), ("查阅单位", "unit"), ("查阅目的", "purpose"),
-                       ("查阅人", "applicant"), ("介绍信", "letter_ref"), ("状态", "status"),
-                       ("登记", "registered_at"), ("登记人", "registered_by"),
-                       ("审批人", "decided_by"), ("审批时间", "decided_at"),
-                       ("有效至", "valid_until"), ("驳回理由", "decision_note")]:
-        value = d.get(key)
-        if key == "status":
-            value = _status_name(str(value))
-        click.echo(f"{label}：{value if value not in (None, '') else '—'}")
+    emit_fields(d, [
+        col("申请编号", "no"), col("查阅单位", "unit"), col("查阅目的", "purpose"),
+        col("查阅人", "applicant"), col("介绍信", "letter_ref"),
+        col("状态", "status", lambda x: _status_name(str(x.get("status")))),
+        col("登记时间", "registered_at", time=True), col("登记人", "registered_by"),
+        col("审批人", "decided_by"), col("审批时间", "decided_at", time=True),
+        col("有效至", "valid_until", time=True), col("驳回理由", "decision_note")])
     click.echo(f"申请复制：{'是' if d['copy_requested'] else '否'}；"
                f"准予复制：{'是' if d['copy_approved'] else '否'}")
     click.echo("申请查阅的档案：")
     for ref in d["items"]:
-        click.echo(f"  {ref}")
+        click.echo(f"  {display(ref)}")
     click.echo("已发出：")
     for c in d["copies"]:
         kind = "查阅件" if c["kind"] == "view" else "复制件"
-        click.echo(f"  {c['no']}  {kind}  {c['ref']}  {c['issued_at']}  {c['issued_by']}")
+        click.echo(f"  {c['no']}  {kind}  {display(c['ref'])}  {station_text(c['issued_at'])}  "
+                   f"{display(c['issued_by'])}")
 
 
 def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, reason: str,
@@ -181,7 +189,7 @@ def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, r
         emit_json({"id": res.copy.no, **res.copy.as_dict(), "path": str(res.path)})
         return
     click.echo(res.copy.no)
-    info(f"已制作{'查阅件' if kind == 'view' else '复制件'} {res.copy.no} → {res.path}"
+    info(f"已制作{'查阅件' if kind == 'view' else '复制件'} {res.copy.no} → {display(str(res.path))}"
          + ("（服务档案对外提供，已提请站长关注）" if res.flagged else ""))
 
 
@@ -274,13 +282,13 @@ def access_flags(ctx: click.Context, include_acked: bool, ack: int | None, as_js
         arc.access.ack_flag(ack)
         info(f"已将事项 {ack} 标记为已阅")
         return
-    flags = arc.access.flags(include_acked=include_acked)
-    if as_json:
-        emit_json([f.as_dict() for f in flags])
-        return
-    emit_table(["编号", "时间", "人员", "操作", "对象", "事由", "依据"],
-               [[f.id, f.at, f.actor, f.action, f.ref, f.reason, f.rule] for f in flags])
-    info(f"共 {len(flags)} 项")
+    from archive.audit.names import action_name
+
+    emit_rows(as_json, arc.access.flags(include_acked=include_acked), [
+        col("编号", "id"), col("时间", "at", time=True), col("人员", "actor"),
+        col("操作", "action", lambda f: action_name(f.action)), col("对象", "ref"),
+        col("事由", "reason"), col("依据", "rule")],
+        as_dict=lambda f: f.as_dict(), total="共 {n} 项")
 
 
 # ---------------------------------------------------------------------- people's rights
@@ -294,11 +302,11 @@ def _report_export(res: Any, as_json: bool, what: str) -> None:
         emit_json({"id": str(res.out_dir), **res.as_dict()})
         return
     click.echo(str(res.out_dir))
-    info(f"已{what} {len(res.files)} 个文件到 {res.out_dir}，清单见 {res.index.name}")
+    info(f"已{what} {len(res.files)} 个文件到 {display(str(res.out_dir))}，清单见 {res.index.name}")
     for s in res.skipped:
-        info(f"未包含 {s['ref']}：{s['why']}")
+        info(f"未包含 {display(s['ref'])}：{display(s['why'])}")
     for w in res.warnings:
-        info(f"注意：{w}")
+        info(f"注意：{display(w)}")
 
 
 @subject_group.command("export")

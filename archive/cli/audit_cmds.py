@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archive.cli.common import emit_json, emit_table, home_path, info, open_archive
+from archive.cli.common import col, emit_json, emit_rows, home_path, info, open_archive
 
 SEALED = "（详情已加密）"
 
@@ -30,7 +30,9 @@ def _detail_text(entry: dict[str, object]) -> str:
     if detail is None:
         return SEALED
     assert isinstance(detail, dict)
-    return "，".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
+    from archive.audit.names import detail_text
+
+    return detail_text(detail)
 
 
 @audit_group.command("log")
@@ -58,13 +60,12 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
     when = parse_since(since) if since else None
     arc = open_archive(ctx)
     rows = arc.audit.history(since=when, actor=actor, action=action, ref=ref)
-    if as_json:
-        emit_json([{**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows])
-        return
-    emit_table(["序号", "时间", "用户", "角色", "操作", "档号/申请", "详情"],
-               [[r["seq"], beijing(r["ts"]), r["actor"], _role(r["role"]), r["action_name"],
-                 r["ref"] or "", _detail_text(r)] for r in rows])
-    info(f"共 {len(rows)} 条")
+    emit_rows(as_json, rows, [
+        col("序号", "seq"), col("时间", "ts", lambda r: beijing(r["ts"])), col("用户", "actor"),
+        col("角色", "role", lambda r: _role(r["role"])), col("操作", "action_name"),
+        col("档号/申请", "ref", lambda r: r["ref"] or ""), col("详情", "detail", _detail_text)],
+        as_dict=lambda r: {**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")},
+        total="共 {n} 条")
 
 
 def _role(code: str) -> str:

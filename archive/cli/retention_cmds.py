@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive
+from archive.cli.common import (
+    col,
+    emit_fields,
+    emit_json,
+    emit_rows,
+    emit_table,
+    info,
+    open_archive,
+)
 
 
 def _as_of(value: str | None) -> date | None:
@@ -46,14 +54,12 @@ def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
       sgz retention due --as-of 2030-01-01 --json
     """
     arc = open_archive(ctx)
-    rows = arc.retention.due(as_of=_as_of(as_of))
-    if as_json:
-        emit_json(rows)
-        return
-    emit_table(["档号", "题名", "年度", "保管期限", "到期日", "冻结", "销毁批次", "提示"],
-               [[r["ref"], r["title"], r["year"], r["retention_label"], r["expired_on"],
-                 "是" if r["held"] else "", r["batch"] or "", r["hint"]] for r in rows])
-    info(f"共 {len(rows)} 件到期；请鉴定后用 sgz disposal propose 提出销毁，或 sgz retention extend 延长")
+    emit_rows(as_json, arc.retention.due(as_of=_as_of(as_of)), [
+        col("档号", "ref"), col("题名", "title"), col("年度", "year"),
+        col("保管期限", "retention_label"), col("到期日", "expired_on"),
+        col("冻结", "held", lambda r: "是" if r["held"] else ""), col("销毁批次", "batch"),
+        col("提示", "hint")], as_dict=dict,
+        total="共 {n} 件到期；请鉴定后用 sgz disposal propose 提出销毁，或 sgz retention extend 延长")
 
 
 @retention_group.command("extend")
@@ -76,7 +82,10 @@ def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool
         return
     click.echo(res["ref"])
     until = res["expires_on"] or "永久保存"
-    info(f"{res['ref']} 保管期限 {res['old']} → {res['new']}（到期：{until}）；档号不变")
+    from archive.docgen.lookup import period_name
+
+    info(f"{res['ref']} 保管期限 {period_name(res['old'])} → {period_name(res['new'])}"
+         f"（到期：{until}）；档号不变")
 
 
 @retention_group.command("table")
@@ -95,13 +104,12 @@ def table_cmd(ctx: click.Context, as_json: bool) -> None:
       "年度工作总结" = "Y"
     """
     arc = open_archive(ctx)
-    rows = arc.retention.table()
-    if as_json:
-        emit_json(rows)
-        return
-    emit_table(["类型", "名称", "期限", "依据"],
-               [["类别" if r["kind"] == "class" else "文件", r["name"], r["period"], r["source"]]
-                for r in rows])
+    from archive.docgen.lookup import period_name
+
+    emit_rows(as_json, arc.retention.table(), [
+        col("类型", "kind", lambda r: "类别" if r["kind"] == "class" else "文件"),
+        col("名称", "name"), col("期限", "period", lambda r: period_name(r["period"])),
+        col("依据", "source")], as_dict=dict)
 
 
 # ---------------------------------------------------------------------- hold
@@ -166,14 +174,9 @@ def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
       sgz hold list --json
     """
     arc = open_archive(ctx)
-    holds = arc.holds.list()
-    if as_json:
-        emit_json([{"ref": h.ref, "reason": h.reason, "placed_by": h.placed_by,
-                    "placed_at": h.placed_at} for h in holds])
-        return
-    emit_table(["档号", "原因", "设置人", "设置时间"],
-               [[h.ref, h.reason, h.placed_by, h.placed_at] for h in holds])
-    info(f"共 {len(holds)} 件冻结中")
+    emit_rows(as_json, arc.holds.list(), [
+        col("档号", "ref"), col("原因", "reason"), col("设置人", "placed_by"),
+        col("设置时间", "placed_at", time=True)], total="共 {n} 件冻结中")
 
 
 # ---------------------------------------------------------------------- disposal
@@ -276,13 +279,11 @@ def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
       sgz disposal list --state approved
     """
     arc = open_archive(ctx)
-    batches = arc.disposal.list(state)
-    if as_json:
-        emit_json([b.as_dict() for b in batches])
-        return
-    emit_table(["批次", "状态", "件数", "销毁清册", "提出人", "批准人", "执行时间"],
-               [[b.id, b.as_dict()["state_label"], len(b.items), b.register_ref or "",
-                 b.proposed_by, b.approved_by or "", b.executed_at or ""] for b in batches])
+    emit_rows(as_json, arc.disposal.list(state), [
+        col("批次", "id"), col("状态", "state_label", lambda b: b.as_dict()["state_label"]),
+        col("件数", "items", lambda b: len(b.items)), col("销毁清册", "register_ref"),
+        col("提出人", "proposed_by"), col("批准人", "approved_by"),
+        col("执行时间", "executed_at", time=True)], as_dict=lambda b: b.as_dict())
 
 
 @disposal_group.command("show")
@@ -301,12 +302,14 @@ def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     if as_json:
         emit_json(b.as_dict())
         return
-    d = b.as_dict()
-    for label, key in (("批次", "id"), ("状态", "state_label"), ("销毁清册", "register_ref"),
-                       ("鉴定意见", "appraisal_note"), ("提出", "proposed_by"),
-                       ("批准", "approved_by"), ("执行", "executed_by"), ("执行时间", "executed_at")):
-        click.echo(f"{label}：{d[key] or '—'}")
+    from archive.docgen.lookup import period_name
+
+    emit_fields(b.as_dict(), [
+        col("批次", "id"), col("状态", "state_label"), col("销毁清册", "register_ref"),
+        col("鉴定意见", "appraisal_note"), col("提出", "proposed_by"), col("批准", "approved_by"),
+        col("执行", "executed_by"), col("执行时间", "executed_at", time=True)])
     click.echo(f"监销人：{'、'.join(b.witnesses) or '—'}")
     emit_table(["档号", "题名", "年度", "应保管期限", "实际保管期限", "状态"],
-               [[i.ref, i.title, i.year, i.retention_required, i.retention_actual,
-                 "已销毁" if i.state == "destroyed" else "待销毁"] for i in b.items])
+               [[i.ref, i.title, i.year, period_name(i.retention_required),
+                 period_name(i.retention_actual), "已销毁" if i.state == "destroyed" else "待销毁"]
+                for i in b.items])

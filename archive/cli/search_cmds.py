@@ -40,10 +40,12 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
         emit_json({"total": res.total, "no_text_records": res.no_text_count,
                    "fallback": res.fallback, "hits": [h.as_dict() for h in res.hits]})
         return
+    from archive.safetext import display
+
     for h in res.hits:
-        click.echo(f"{h.ref}  {h.title}  {h.date}")
+        click.echo(f"{h.ref}  {display(h.title)}  {h.date}")
         if h.snippet:
-            click.echo(f"    {h.snippet}")
+            click.echo(f"    {display(h.snippet)}")
     note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
     info(f"共 {res.total} 条{note}")
     if res.no_text_count:

@@ -8,14 +8,17 @@ from typing import TYPE_CHECKING
 import click
 
 from archive.cli.common import (
+    col,
+    emit_fields,
     emit_json,
-    emit_table,
+    emit_rows,
     home_path,
     info,
     kdf_work_factor,
     open_archive,
     read_new_passphrase,
 )
+from archive.safetext import display
 
 if TYPE_CHECKING:
     from archive.records.service import FileResult
@@ -109,9 +112,9 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
             return
         click.echo(r.ref)
         if r.status == "duplicate":
-            info(f"[{done}/{total}] {r.path}：库中已有相同文件，档号 {r.ref}，未重复存储")
+            info(f"[{done}/{total}] {display(str(r.path))}：库中已有相同文件，档号 {r.ref}，未重复存储")
         elif total > 1:
-            info(f"[{done}/{total}] {r.path} → {r.ref}")
+            info(f"[{done}/{total}] {display(str(r.path))} → {r.ref}")
 
     results = arc.records.file(list(paths), on_result=report, index=not no_index,
                        **opts)  # type: ignore[arg-type]
@@ -136,21 +139,33 @@ def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    labels = [("档号", "ref"), ("题名", "title"), ("文号", "doc_no"), ("责任者", "author"),
-              ("日期", "date"), ("密级", "secrecy"), ("户号", "household"), ("负责社工", "responsible"),
-              ("珍贵", "precious"), ("状态", "status"), ("归档", "filed_at"), ("归档人", "filed_by"),
-              ("备注", "note")]
-    for label, key in labels:
-        value = data.get(key)
-        if key == "precious":
-            value = "是" if value else "否"
-        if key == "status":
-            value = "在库" if value == "active" else f"已销毁（{data.get('destroyed_at')}）"
-        click.echo(f"{label}：{value if value not in (None, '') else '—'}")
+    def status(d: dict[str, object]) -> str:
+        if d.get("status") == "active":
+            return "在库"
+        return f"已销毁（{station_text(str(d.get('destroyed_at') or ''))}）"
+
+    emit_fields(data, [
+        col("档号", "ref"), col("题名", "title"), col("文号", "doc_no"), col("责任者", "author"),
+        col("日期", "date"), col("保管期限", "retention", lambda d: period_name(d.get("retention"))),
+        col("密级", "secrecy"), col("户号", "household"), col("负责社工", "responsible"),
+        col("珍贵", "precious", lambda d: bool(d.get("precious"))), col("状态", "status", status),
+        col("归档时间", "filed_at", time=True), col("归档人", "filed_by"), col("备注", "note")])
     click.echo("组件：")
     for c in data["components"]:
-        extra = f"，更正原因：{c['reason']}" if c["reason"] else ""
-        click.echo(f"  {c['seq']}. {c['kind']}  {c['filename']}  {c['size']} 字节{extra}")
+        extra = f"，更正原因：{display(c['reason'])}" if c["reason"] else ""
+        click.echo(f"  {c['seq']}. {c['kind']}  {display(c['filename'])}  {c['size']} 字节{extra}")
+
+
+def period_name(code: object) -> str:
+    from archive.docgen.lookup import period_name as name
+
+    return name(str(code)) if code else ""
+
+
+def station_text(value: str) -> str:
+    from archive.clock import station_text as text
+
+    return text(value) if value else ""
 
 
 @click.command("ls")
@@ -173,16 +188,16 @@ def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention
     arc = open_archive(ctx)
     recs = arc.records.ls(category=category, year=year, retention=retention, household=household,
                   include_destroyed=include_destroyed)
-    if as_json:
-        emit_json([r.as_dict() for r in recs])
-        return
-    emit_table(
-        ["序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"],
-        [[i, r.ref, r.doc_no, r.author, r.title, r.date, r.secrecy, r.pages or "",
-          r.note if r.status == "active" else f"已销毁 {r.note}".strip()]
-         for i, r in enumerate(recs, 1)],
-    )
-    info(f"共 {len(recs)} 件")
+    numbered = list(enumerate(recs, 1))
+    emit_rows(as_json, numbered, [
+        col("序号", "n", lambda p: p[0], json=False), col("档号", "ref", lambda p: p[1].ref),
+        col("文号", "doc_no", lambda p: p[1].doc_no), col("责任者", "author", lambda p: p[1].author),
+        col("题名", "title", lambda p: p[1].title), col("日期", "date", lambda p: p[1].date),
+        col("密级", "secrecy", lambda p: p[1].secrecy),
+        col("页数", "pages", lambda p: p[1].pages or ""),
+        col("备注", "note", lambda p: p[1].note if p[1].status == "active"
+            else f"已销毁 {p[1].note}".strip())],
+        as_dict=lambda p: p[1].as_dict(), total="共 {n} 件")
 
 
 @click.command("get")
@@ -207,4 +222,4 @@ def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int 
         emit_json({"id": ref, "out": str(dest)})
     else:
         click.echo(str(dest))
-        info(f"已导出到 {dest}（此操作已记入审计日志）")
+        info(f"已导出到 {display(str(dest))}（此操作已记入审计日志）")

@@ -181,10 +181,10 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
 
 
 def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, reason: str,
-           force: bool, as_json: bool) -> None:
+           force: bool, as_json: bool, component: int | None) -> None:
     arc = open_archive(ctx)
     method = arc.access.view if kind == "view" else arc.access.copy
-    res = method(request_no, ref, out, reason=reason, force=force)
+    res = method(request_no, ref, out, reason=reason, force=force, component=component)
     if as_json:
         emit_json({"id": res.copy.no, **res.copy.as_dict(), "path": str(res.path)})
         return
@@ -198,11 +198,13 @@ def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, r
 @click.argument("ref", metavar="档号")
 @click.option("-o", "--out", required=True, type=click.Path(), help="输出的 PDF 文件。")
 @click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
+@click.option("--component", type=int,
+              help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
-                force: bool, as_json: bool) -> None:
+                component: int | None, force: bool, as_json: bool) -> None:
     """制作查阅件：每页带水印（单位、申请编号、日期、查阅件编号），禁止复制和打印。
 
     \b
@@ -211,7 +213,7 @@ def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason:
     示例：
       sgz access view CY-2026-0001 Z001-WS·2026-Y-XZ-0003 -o 查阅件.pdf
     """
-    _serve(ctx, "view", request_no, ref, out, reason, force, as_json)
+    _serve(ctx, "view", request_no, ref, out, reason, force, as_json, component)
 
 
 @access_group.command("copy")
@@ -219,11 +221,13 @@ def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason:
 @click.argument("ref", metavar="档号")
 @click.option("-o", "--out", required=True, type=click.Path(), help="输出文件。")
 @click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
+@click.option("--component", type=int,
+              help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。")
 @click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
-                force: bool, as_json: bool) -> None:
+                component: int | None, force: bool, as_json: bool) -> None:
     """制作复制件（须经批准复制；珍贵档案一律不得复制），编号 FZ-年度-序号 并登记。
 
     \b
@@ -231,7 +235,7 @@ def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason:
     示例：
       sgz access copy CY-2026-0001 Z001-WS·2026-Y-XZ-0003 -o 复制件.pdf
     """
-    _serve(ctx, "copy", request_no, ref, out, reason, force, as_json)
+    _serve(ctx, "copy", request_no, ref, out, reason, force, as_json, component)
 
 
 @access_group.command("register")

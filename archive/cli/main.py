@@ -14,6 +14,7 @@ import click
 
 click.INT.name = "整数"  # shown in help metavars and in "… 不是有效的整数"
 click.FLOAT.name = "小数"
+click.STRING.name = "文本"
 
 # command name -> (module, attribute, one-line Chinese help shown by `sgz --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {

@@ -258,7 +258,8 @@ class AccessService:
                 issued = [c.no for c in copies if c.ref == ref]
                 items.append({"ref": ref, "title": rec.title, "pages": rec.pages,
                               "note": "、".join(issued)})
-            rows.append((req, items, self._display_name(req.registered_by)))
+            rows.append((req, items, self._display_name(req.registered_by),
+                         self._display_name(req.decided_by) if req.decided_by else ""))
         blob = render_register(rows, self._k.station.template_vars(), today=self._k.clock.today())
         self._k.log("access.register_doc", None, year=year, count=len(reqs))
         return blob, len(reqs)

@@ -95,7 +95,7 @@ DETAIL_NAMES: dict[str, str] = {
     "category": "类别", "codes": "代码", "components": "组件", "consent": "同意书",
     "copies": "份数", "copy": "复制", "copy_no": "编号", "count": "数量", "created": "新建",
     "date": "日期", "dest": "目标", "details": "详情", "documents": "文档数", "done": "完成",
-    "epoch": "密钥纪元", "expires_on": "到期日", "export": "导出", "file": "文件",
+    "epoch": "密钥代数", "expires_on": "到期日", "export": "导出", "file": "文件",
     "filename": "文件名", "files": "文件", "filter": "筛选", "flag": "提请关注",
     "flagged": "提请关注", "fresh_key": "新索引密钥", "home": "站点目录", "household": "户号",
     "id": "编号", "item": "档案", "items": "档案", "key": "密钥", "kind": "类型",

@@ -33,7 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("archive.cli.ops_cmds", "check_cmd", "完整性检查（目录、对象、密钥、索引）"),
     "backup": ("archive.cli.ops_cmds", "backup_group", "备份档案库（不含索引）并校验备份"),
     "restore": ("archive.cli.ops_cmds", "restore_cmd", "从备份恢复到新的站点目录"),
-    "keys": ("archive.cli.ops_cmds", "keys_group", "密钥管理：轮换纪元密钥"),
+    "keys": ("archive.cli.ops_cmds", "keys_group", "密钥管理：更换全库密钥"),
     "access": ("archive.cli.access_cmds", "access_group", "外单位查阅：登记、审批、查阅件、复制件"),
     "subject": ("archive.cli.access_cmds", "subject_group", "服务对象权利：导出本人资料"),
     "refer": ("archive.cli.access_cmds", "refer_cmd", "服务转介导出（须已存档转介同意书）"),

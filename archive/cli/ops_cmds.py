@@ -191,7 +191,7 @@ def keys_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
 def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
-    """轮换纪元密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
+    """更换全库密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
 
     中途断电或被中断时，下次登录会自动续做。
 
@@ -205,4 +205,4 @@ def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
         emit_json({"id": epoch, "epoch": epoch})
     else:
         click.echo(epoch)
-        info(f"已轮换到第 {epoch} 代纪元密钥，旧密钥已销毁。")
+        info(f"已更换全库密钥（第 {epoch} 代），旧密钥已销毁。")

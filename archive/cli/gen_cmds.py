@@ -75,6 +75,9 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
       sgz gen volunteer-registration --rows 志愿者.xlsx -o 登记表/
       sgz gen 牌匾 --size 70x50 -o 牌匾.svg
     """
+    from archive.docgen.lookup import find_template
+
+    find_template(_templates_root(ctx), template_id)  # a wrong name is reported first
     gen = _service(ctx, sample, file_it)
     manifest = gen.manifest(template_id)
     data = gen.data(manifest, data_file=data_file, assignments=assignments, size=size)

@@ -200,7 +200,7 @@ def test_click_leftovers_and_mistyped_commands_are_chinese(sgz: Sgz) -> None:
     assert "[必填]" in helptext and "[required]" not in helptext
     code, _, err = sgz("zhangsan", "serach", "低保")
     assert code == 2 and "search" in err and "是否想用" in err
-    bad = _write(sgz, "bad.toml", "complainant = \n".encode())
+    bad = _write(sgz, "bad.toml", b"complainant = \n")
     code, _, err = sgz("zhangsan", "gen", "投诉登记表", "--data", bad)
     assert code == 6 and "Invalid value" not in err and "第 1 行" in err, err
 

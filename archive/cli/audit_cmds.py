@@ -55,13 +55,13 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
       sgz audit log --since 2026-11-01 --actor lisi
       sgz audit log --action 导出 --json
     """
-    from archive.audit.names import beijing, parse_since
+    from archive.clock import parse_station_time, station_text
 
-    when = parse_since(since) if since else None
+    when = parse_station_time(since) if since else None
     arc = open_archive(ctx)
     rows = arc.audit.history(since=when, actor=actor, action=action, ref=ref)
     emit_rows(as_json, rows, [
-        col("序号", "seq"), col("时间", "ts", lambda r: beijing(r["ts"])), col("用户", "actor"),
+        col("序号", "seq"), col("时间", "ts", lambda r: station_text(r["ts"], seconds=True)), col("用户", "actor"),
         col("角色", "role", lambda r: _role(r["role"])), col("操作", "action_name"),
         col("档号/申请", "ref", lambda r: r["ref"] or ""), col("详情", "detail", _detail_text)],
         as_dict=lambda r: {**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")},

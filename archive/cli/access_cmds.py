@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from archive.cli.common import (
     emit_fields,
     emit_json,
     emit_rows,
+    force_option,
     info,
+    json_option,
     open_archive,
     parse_year,
 )
@@ -54,7 +57,7 @@ def access_group() -> None:
 @click.option("--phone", default="", help="查阅人联系电话。")
 @click.option("--id-doc", default="", help="查阅人出示的证件名称及号码。")
 @click.option("--letter-no", default="", help="介绍信编号。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, items: str,
                    copy: bool, applicant: str, phone: str, id_doc: str, letter_no: str,
@@ -82,7 +85,7 @@ def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, ite
 @click.argument("request_no", metavar="申请编号")
 @click.option("--until", help="查阅期限（含当日），如 2026-12-05；默认自批准起 7 天。")
 @click.option("--allow-copy", is_flag=True, help="同时批准复制（珍贵档案不得复制）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_approve(ctx: click.Context, request_no: str, until: str | None, allow_copy: bool,
                    as_json: bool) -> None:
@@ -123,7 +126,7 @@ def access_deny(ctx: click.Context, request_no: str, reason: str) -> None:
 @click.option("--status", type=click.Choice(["pending", "approved", "denied", "expired"]),
               help="按状态筛选：pending 待审批、approved 已批准、denied 已驳回、expired 已过期。")
 @click.option("--year", help="年度。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_list(ctx: click.Context, status: str | None, year: str | None, as_json: bool) -> None:
     """列出查阅申请。
@@ -147,7 +150,7 @@ def access_list(ctx: click.Context, status: str | None, year: str | None, as_jso
 
 @access_group.command("show")
 @click.argument("request_no", metavar="申请编号")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
     """显示一件查阅申请及其已发出的查阅件、复制件。
@@ -193,16 +196,28 @@ def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, r
          + ("（服务档案对外提供，已提请站长关注）" if res.flagged else ""))
 
 
+def _serve_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The arguments and options `access view` and `access copy` share."""
+    stack: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+        click.argument("request_no", metavar="申请编号"),
+        click.argument("ref", metavar="档号"),
+        click.option("-o", "--out", required=True, type=click.Path(), help=out_help),
+        click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。"),
+        click.option("--component", type=int,
+                     help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。"),
+        force_option, json_option, click.pass_context,
+    ]
+
+    def apply(f: Callable[..., None]) -> Callable[..., None]:
+        for deco in reversed(stack):
+            f = deco(f)
+        return f
+
+    return apply
+
+
 @access_group.command("view")
-@click.argument("request_no", metavar="申请编号")
-@click.argument("ref", metavar="档号")
-@click.option("-o", "--out", required=True, type=click.Path(), help="输出的 PDF 文件。")
-@click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
-@click.option("--component", type=int,
-              help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.pass_context
+@_serve_options("输出的 PDF 文件。")
 def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
                 component: int | None, force: bool, as_json: bool) -> None:
     """制作查阅件：每页带水印（单位、申请编号、日期、查阅件编号），禁止复制和打印。
@@ -217,15 +232,7 @@ def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason:
 
 
 @access_group.command("copy")
-@click.argument("request_no", metavar="申请编号")
-@click.argument("ref", metavar="档号")
-@click.option("-o", "--out", required=True, type=click.Path(), help="输出文件。")
-@click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
-@click.option("--component", type=int,
-              help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.pass_context
+@_serve_options("输出文件。")
 def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
                 component: int | None, force: bool, as_json: bool) -> None:
     """制作复制件（须经批准复制；珍贵档案一律不得复制），编号 FZ-年度-序号 并登记。
@@ -242,7 +249,7 @@ def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason:
 @click.option("--year", help="年度（默认今年）。")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="输出 .docx（默认 档案查阅登记-<年度>.docx）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
+@force_option
 @click.pass_context
 def access_register(ctx: click.Context, year: str | None, out: str | None, force: bool) -> None:
     """生成档案查阅申请与登记表（每件申请一页），用于打印签字后归档。
@@ -271,7 +278,7 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
 @access_group.command("flags")
 @click.option("--all", "include_acked", is_flag=True, help="包括已阅的事项。")
 @click.option("--ack", type=int, help="将该编号的事项标记为站长已阅。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_flags(ctx: click.Context, include_acked: bool, ack: int | None, as_json: bool) -> None:
     """提请站长关注的事项：说明事由查阅/对外提供服务档案、未经同意的紧急转介等。
@@ -317,7 +324,7 @@ def _report_export(res: Any, as_json: bool, what: str) -> None:
 @click.option("--household", required=True, help="户号（一户一档）。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) -> None:
     """导出一户的全部在库服务档案（含各版本）及清单，交服务对象本人。
@@ -337,7 +344,7 @@ def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) 
               help="输出文件夹（新的或空的）。")
 @click.option("--override-reason", default="",
               help="未存档转介同意书时，涉及人身安全的紧急事由（记入审计并提请站长关注）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_reason: str,
               as_json: bool) -> None:
@@ -364,7 +371,7 @@ def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_re
               help="输出文件夹（新的或空的）。")
 @click.option("--names", default="", help="须遮蔽的已知姓名（家庭成员等），以逗号分隔。")
 @click.option("--reason", default="", help="事由（非负责人员导出服务档案时必填）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: str, names: str,
                reason: str, as_json: bool) -> None:

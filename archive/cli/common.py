@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 RECOVERY_USER = "recovery"
 
+# the options every listing / output-writing command shares
+json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+force_option = click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
+
 
 def home_path(ctx: click.Context) -> Path:
     root = ctx.find_root().obj.get("home") if ctx.find_root().obj else None

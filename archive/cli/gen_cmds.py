@@ -7,7 +7,16 @@ from typing import Any
 
 import click
 
-from archive.cli.common import col, emit_json, emit_rows, home_path, info, open_archive
+from archive.cli.common import (
+    col,
+    emit_json,
+    emit_rows,
+    force_option,
+    home_path,
+    info,
+    json_option,
+    open_archive,
+)
 from archive.errors import NotFound, UsageError, ValidationError
 from archive.safetext import display
 
@@ -102,7 +111,7 @@ def templates_group() -> None:
 
 
 @templates_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def templates_list(ctx: click.Context, as_json: bool) -> None:
     """列出全部模板：ID、名称、类别、依据条款。
@@ -129,7 +138,7 @@ def templates_list(ctx: click.Context, as_json: bool) -> None:
 
 @templates_group.command("show")
 @click.argument("template_id", metavar="模板")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def templates_show(ctx: click.Context, template_id: str, as_json: bool) -> None:
     """显示一个模板的字段（类型、是否必填）。
@@ -230,7 +239,7 @@ def templates_check(ctx: click.Context, docx: Path | None, template_id: str | No
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="输出的空白表：.xlsx（用 Excel/WPS 填写）或 .toml。")
 @click.option("--rows", is_flag=True, help="批量表：每行一份文书（用于 sgz gen --rows）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
+@force_option
 @click.pass_context
 def templates_blank(ctx: click.Context, template_id: str, output: Path, rows: bool,
                     force: bool) -> None:
@@ -279,7 +288,7 @@ def _font_report(as_json: bool) -> None:
 
 
 @click.command("doctor")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 def doctor_cmd(as_json: bool) -> None:
     """检查本机环境：公文字体（仿宋_GB2312、方正小标宋简体等）是否安装、以何字体代替。
 

@@ -14,6 +14,7 @@ from archive.cli.common import (
     emit_rows,
     emit_table,
     info,
+    json_option,
     open_archive,
 )
 
@@ -43,7 +44,7 @@ def retention_group() -> None:
 
 @retention_group.command("due")
 @click.option("--as-of", help="截至日期（默认今天），如 2026-12-31。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """列出保管期限已满、待鉴定的档案（只列出，不删除）。
@@ -66,7 +67,7 @@ def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
 @click.argument("ref")
 @click.option("--to", "to", required=True, help="新的保管期限：D30 或 Y（须比原期限长）。")
 @click.option("--reason", required=True, help="鉴定结论（必填，记入审计日志）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool) -> None:
     """鉴定后仍需保存的档案，另定更长的保管期限（档号不变）。
@@ -89,7 +90,7 @@ def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool
 
 
 @retention_group.command("table")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def table_cmd(ctx: click.Context, as_json: bool) -> None:
     """显示本站保管期限表（类别默认期限与文件类型期限；可在 station.toml [retention] 中修改）。
@@ -128,7 +129,7 @@ def hold_group() -> None:
 @hold_group.command("add")
 @click.argument("ref")
 @click.option("--reason", required=True, help="冻结原因（必填，记入审计日志）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def hold_add_cmd(ctx: click.Context, ref: str, reason: str, as_json: bool) -> None:
     """冻结一件档案。
@@ -164,7 +165,7 @@ def hold_remove_cmd(ctx: click.Context, ref: str, reason: str) -> None:
 
 
 @hold_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
     """列出冻结中的档案。
@@ -207,7 +208,7 @@ def _batch_out(b: Any, as_json: bool) -> None:
 @click.option("--due", is_flag=True, help="列入全部到期、未冻结、未列入其他批次的档案。")
 @click.option("--as-of", help="与 --due 同用：截至日期（默认今天）。")
 @click.option("--appraisal-note", default="", help="鉴定意见；列入未到期档案时必填（档案法实施条例第二十四条）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str | None,
                 appraisal_note: str, as_json: bool) -> None:
@@ -229,7 +230,7 @@ def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str
 
 @disposal_group.command("approve")
 @click.argument("batch")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """站长批准销毁批次。
@@ -249,7 +250,7 @@ def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
 @click.argument("batch")
 @click.option("--witness", "witnesses", multiple=True,
               help="监销人（可重复；不少于两人，不得为执行人本人）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_json: bool) -> None:
     """执行已批准的销毁：销毁密钥、删除密文、轮换密钥、签发审计检查点。中断后重新运行即可续做。
@@ -269,7 +270,7 @@ def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_j
 @disposal_group.command("list")
 @click.option("--state", type=click.Choice(["proposed", "approved", "executing", "executed"]),
               help="按状态筛选。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
     """列出销毁批次。
@@ -288,7 +289,7 @@ def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
 
 @disposal_group.command("show")
 @click.argument("batch")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """显示一个销毁批次及其档案清单。

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import col, emit_json, emit_rows, info, open_archive, read_new_passphrase
+from archive.cli.common import (
+    col,
+    emit_json,
+    emit_rows,
+    info,
+    json_option,
+    open_archive,
+    read_new_passphrase,
+)
 from archive.safetext import display as shown
 
 
@@ -24,7 +32,7 @@ def user_group() -> None:
 @click.option("--display", default="", help="显示名（如真实姓名）。")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
               help="从文件读取新用户的口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def user_add(ctx: click.Context, name: str, role: str, display: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
@@ -44,7 +52,7 @@ def user_add(ctx: click.Context, name: str, role: str, display: str,
 
 
 @user_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     """列出在用的用户。

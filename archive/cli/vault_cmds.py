@@ -12,8 +12,10 @@ from archive.cli.common import (
     emit_fields,
     emit_json,
     emit_rows,
+    force_option,
     home_path,
     info,
+    json_option,
     kdf_work_factor,
     open_archive,
     read_new_passphrase,
@@ -32,7 +34,7 @@ if TYPE_CHECKING:
               help="该用户的角色：head 站长、deputy 副站长、archivist 档案管理员……")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
               help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
@@ -87,7 +89,7 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
 @click.option("--no-index", "no_index", is_flag=True,
               help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index: bool,
              **opts: object) -> None:
@@ -125,7 +127,7 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
 
 @click.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
     """显示一件档案的著录信息与组件（不解密内容）。
@@ -174,7 +176,7 @@ def station_text(value: str) -> str:
 @click.option("--retention", "-r", help="保管期限。")
 @click.option("--household", help="户号。")
 @click.option("--all", "include_destroyed", is_flag=True, help="包括已销毁档案的目录信息。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention: str | None,
            household: str | None, include_destroyed: bool, as_json: bool) -> None:
@@ -205,8 +207,8 @@ def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention
 @click.option("-o", "--out", required=True, type=click.Path(), help="输出文件（或文件夹）。")
 @click.option("--reason", required=True, help="事由（必填，记入审计日志）。")
 @click.option("--component", type=int, help="组件序号（默认为最新的正文）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@force_option
+@json_option
 @click.pass_context
 def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int | None,
             force: bool, as_json: bool) -> None:

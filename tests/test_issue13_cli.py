@@ -273,3 +273,27 @@ def test_access_view_and_copy_default_to_the_signed_scan(sgz: Sgz) -> None:
     code, _, err = sgz("wang", "access", "view", no, ref, "--component", "9", "-o",
                        str(sgz.cwd.parent / "v9.pdf"))
     assert code == 3 and "没有第 9 个组件" in err
+
+
+@pytest.mark.slow
+def test_pdf_rows_say_the_font_warning_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from archive.kernel.station import EXAMPLE_TOML
+    from archive.pdf.fonts import font_report
+
+    (tmp_path / "station.toml").write_text(EXAMPLE_TOML, encoding="utf-8")
+    rows = tmp_path / "rows.csv"
+    rows.write_text("档案柜钥匙保管人,check_frequency,adopted_date,effective_date\n"
+                    "甲,每月,2026-01-01,2026-01-02\n乙,每季度,2026-01-01,2026-01-03\n",
+                    encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    main(["--home", str(tmp_path), "gen", "保密管理制度", "--rows", str(rows), "-o", "批量",
+          "--pdf"])
+    out, err = capsys.readouterr()
+    pdfs = sorted((tmp_path / "批量").glob("*.pdf"))
+    assert [p.name for p in pdfs] == ["001-甲.pdf", "002-乙.pdf"]
+    expected = 1 if font_report().warning() else 0
+    assert err.count("本机未安装公文字体") == expected
+    fonts = subprocess.run(["pdffonts", str(pdfs[0])], capture_output=True, text=True,
+                           check=True).stdout.splitlines()[2:]
+    assert fonts and all(line.split()[-5] == "yes" for line in fonts)  # every font embedded

@@ -91,7 +91,7 @@ DETAIL_NAMES: dict[str, str] = {
     "appraisal_note": "鉴定意见", "as_of": "截至", "batch": "销毁批次", "bytes": "字节数",
     "category": "类别", "codes": "代码", "components": "组件", "consent": "同意书",
     "copies": "份数", "copy": "复制", "copy_no": "编号", "count": "数量", "created": "新建",
-    "date": "日期", "dest": "目标", "details": "详情", "documents": "文档数", "done": "完成",
+    "date": "日期", "dest": "目标", "details": "含加密详情", "documents": "文档数", "done": "完成",
     "epoch": "密钥代数", "expires_on": "到期日", "export": "导出", "file": "文件",
     "filename": "文件名", "files": "文件", "filter": "筛选", "flag": "提请关注",
     "flagged": "提请关注", "fresh_key": "新索引密钥", "home": "站点目录", "household": "户号",
@@ -109,6 +109,8 @@ DETAIL_NAMES: dict[str, str] = {
     "warnings": "提示", "what": "对象", "witnesses": "监销人", "work_factor": "口令强度",
     "year": "年度",
 }
+
+SLOT_NAMES = {"user": "用户口令", "recovery": "恢复码"}
 
 
 def action_name(code: str) -> str:
@@ -151,5 +153,7 @@ def detail_text(detail: dict[str, object]) -> str:
             continue
         if key == "action" and isinstance(value, str):
             value = action_name(value)
+        elif key == "slots" and isinstance(value, list):
+            value = [SLOT_NAMES.get(str(v), v) for v in value]
         parts.append(f"{detail_name(key)}：{_value_text(value)}")
     return "；".join(parts)

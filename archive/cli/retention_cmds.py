@@ -309,7 +309,7 @@ def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
         col("批次", "id"), col("状态", "state_label"), col("销毁清册", "register_ref"),
         col("鉴定意见", "appraisal_note"), col("提出", "proposed_by"), col("批准", "approved_by"),
         col("执行", "executed_by"), col("执行时间", "executed_at", time=True)])
-    click.echo(f"监销人：{'、'.join(b.witnesses) or '—'}")
+    click.echo(f"监销人：{display('、'.join(b.witnesses)) or '—'}")
     emit_table(["档号", "题名", "年度", "应保管期限", "实际保管期限", "状态"],
                [[i.ref, i.title, i.year, period_name(i.retention_required),
                  period_name(i.retention_actual), "已销毁" if i.state == "destroyed" else "待销毁"]

@@ -17,6 +17,7 @@ from archive.cli.common import (
     json_option,
     open_archive,
 )
+from archive.safetext import display
 
 
 def _as_of(value: str | None) -> date | None:

@@ -8,6 +8,7 @@ number back and a destroyed record keeps its number forever.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from archive.errors import ValidationError
@@ -53,12 +54,44 @@ class ArchivalRef:
 
     @classmethod
     def parse(cls, text: str) -> ArchivalRef:
-        # accept the ASCII middle dot lookalikes people type: '.', '・', '•'
-        t = text.strip().replace("・", "·").replace("•", "·").replace("．", "·")
-        t = re.sub(r"^([A-Z0-9]{4}-[A-Z]{2})\.(\d{4})", r"\1·\2", t)
-        m = _REF_RE.match(t)
+        """Parse a 档号 as people type it (see `canonical_ref_text`); malformed → ValidationError."""
+        m = _REF_RE.match(canonical_ref_text(text))
         if not m:
             raise ValidationError(
                 f"档号格式不正确：“{text}”，应形如 Z001-WS·2026-D30-FW-0007", found=text
             )
         return cls(m["fonds"], m["genre"], int(m["year"]), m["retention"], m["cls"], int(m["item"]))
+
+
+# Characters typed for the middle dot between 门类 and 年度: a Chinese input method gives "・"
+# (katakana middle dot), "．" or "。"; an English keyboard gives "-", "." or "•".
+_DOTS = "·・•‧∙⋅．。.-"
+_LOOSE_RE = re.compile(
+    r"^([A-Z0-9]{4})-([A-Z]{2})[" + re.escape(_DOTS) + r"](\d{4}-(?:Y|D\d{1,3})-[A-Z]{2,4}-\d{4,})$"
+)
+
+
+def canonical_ref_text(text: str) -> str:
+    """Bring a typed 档号 into canonical spelling without validating it.
+
+    Full-width letters, digits and dashes become ASCII (NFKC), any dash-like character becomes
+    "-", spaces are dropped, letters are upper-cased, and "-", ".", "・", "．" or "•" between
+    门类 and 年度 becomes "·". Text that does not look like a 档号 comes back cleaned but
+    otherwise unchanged, so the caller's error message can quote it.
+    """
+    t = unicodedata.normalize("NFKC", text)
+    t = re.sub(r"[\u2010-\u2015\u2212\ufe63\uff0d\u30fc]", "-", t)  # ‐ ‑ ‒ – — ― − ﹣ － ー
+    t = re.sub(r"\s+", "", t).upper()
+    m = _LOOSE_RE.match(t)
+    if m:
+        return f"{m[1]}-{m[2]}·{m[3]}"
+    return t
+
+
+def parse_ref(text: str) -> str:
+    """The canonical 档号 string for any accepted spelling; ValidationError in Chinese if not one.
+
+    Accepts "-", ".", "・", "．" for "·", full-width characters and any letter case:
+    `parse_ref("j207-ws-2026-y-xz-0001") == "J207-WS·2026-Y-XZ-0001"`.
+    """
+    return str(ArchivalRef.parse(text))

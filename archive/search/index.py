@@ -8,7 +8,7 @@ FTS5 secure-delete, plus `PRAGMA secure_delete=ON`, so a removed record's words 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Sized
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,56 +17,100 @@ import sqlcipher3
 
 from archive.catalog.db import connect_keyed
 from archive.errors import Conflict, NotFound, ValidationError
-from archive.search.normalize import normalize, strip_cjk_spaces
+from archive.search.normalize import normalize
 from archive.search.query import COLUMNS, ParsedQuery, parse
-from archive.search.snippet import make_snippet
+from archive.search.snippet import Snippet, make_snippet, render_snippet
 from archive.search.tokens import index_tokens
+from archive.search.visibility import (
+    CATEGORY,
+    HOUSEHOLD,
+    RETENTION,
+    STATUS,
+    YEAR,
+    Visibility,
+    doc_tokens,
+    ref_of,
+    token,
+)
 
-SCHEMA_VERSION = "1"
-# bm25 weights per column, in COLUMNS order: title counts most, then 文号, then body.
+SCHEMA_VERSION = "2"
+# bm25 weights per column, in FTS_COLUMNS order: title counts most, then 文号, then body;
+# the access tokens never rank.
 WEIGHTS = {"title_bi": 6.0, "title_uni": 6.0, "body_bi": 1.0, "body_uni": 1.0,
-           "no_bi": 3.0, "no_uni": 3.0}
+           "no_bi": 3.0, "no_uni": 3.0, "acl": 0.0}
+FTS_COLUMNS = (*COLUMNS, "acl")
 FALLBACK_MIN_BIGRAMS = 3
 FALLBACK_MAX_TERMS = 8  # rarest bigrams OR-ed when nothing matches exactly (24 → 8: same recall, p50 −15 %)
+# Ranking every match of a very common word costs one bm25 call per match. Beyond RANK_ALL
+# visible matches, bm25 ranks only candidates: the newest RANK_CANDIDATES matches plus the
+# newest RANK_CANDIDATES whose title or 文号 matches (those rank first anyway, weight 6 / 3).
+# The total still counts every visible match. See docs/adr/0005-search-visibility-in-query.md.
+RANK_ALL = 2000
+RANK_CANDIDATES = 1000
 Allowed = Callable[[str], bool] | set[str] | frozenset[str] | None
 
 _SCHEMA = [
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE docs(id INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
-       doc_no TEXT NOT NULL, date TEXT NOT NULL, category TEXT NOT NULL, year INTEGER,
-       retention TEXT NOT NULL, household TEXT NOT NULL, status TEXT NOT NULL,
-       text TEXT NOT NULL)""",
+    """CREATE TABLE docs(id INTEGER PRIMARY KEY, doc_id TEXT UNIQUE NOT NULL, ref TEXT NOT NULL,
+       seq INTEGER NOT NULL, title TEXT NOT NULL, doc_no TEXT NOT NULL, date TEXT NOT NULL,
+       category TEXT NOT NULL, year INTEGER, retention TEXT NOT NULL, household TEXT NOT NULL,
+       responsible TEXT NOT NULL, compartment TEXT NOT NULL, secret INTEGER NOT NULL,
+       status TEXT NOT NULL)""",
     "CREATE INDEX docs_status ON docs(status)",
-    f"""CREATE VIRTUAL TABLE fts USING fts5({", ".join(COLUMNS)}, content='',
+    "CREATE INDEX docs_multi ON docs(ref) WHERE seq > 1",
+    "CREATE TABLE texts(id INTEGER PRIMARY KEY, text TEXT NOT NULL)",
+    f"""CREATE VIRTUAL TABLE fts USING fts5({", ".join(FTS_COLUMNS)}, content='',
        contentless_delete=1, tokenize='unicode61 remove_diacritics 0')""",
     "INSERT INTO fts(fts, rank) VALUES('secure-delete', 1)",
     "CREATE VIRTUAL TABLE vocab USING fts5vocab(fts, row)",
 ]
 _STATUSES = {"ok", "no_text", "ocr", "truncated", "failed"}
-_FILTERS = ("category", "year", "retention", "household")
+_FIELDS = ("title", "text", "doc_no", "date", "category", "year", "retention", "household",
+           "responsible", "compartment", "secret", "status")
 
 
 @dataclass
 class Hit:
-    """One visible search hit."""
+    """One visible search hit; `snippet_text` + `spans` are the faithful form of the snippet."""
 
     doc_id: str
     title: str
     date: str
-    snippet: str
+    snippet_text: str
     score: float
     doc_no: str = ""
     category: str = ""
+    spans: tuple[tuple[int, int], ...] = ()
+    cut_before: bool = False
+    cut_after: bool = False
+
+    @property
+    def ref(self) -> str:
+        """The 档号 (a component's doc_id is '档号#序号')."""
+        return ref_of(self.doc_id)
+
+    @property
+    def snippet_obj(self) -> Snippet:
+        return Snippet(self.snippet_text, self.spans, self.cut_before, self.cut_after)
+
+    @property
+    def snippet(self) -> str:
+        """The terminal form with 【】 (render_snippet); front ends should use the spans."""
+        return render_snippet(self.snippet_obj)
 
 
 @dataclass
 class SearchResult:
-    """Hits the caller may read; `total` counts only those, never hidden ones."""
+    """Hits the caller may read; `total` counts only those (one per 档号), never hidden ones."""
 
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
     no_text_count: int = 0
     fallback: bool = False
+
+    def __iter__(self) -> Iterator[Any]:
+        """`hits, total = index.search(...)` unpacks like a pair."""
+        return iter((self.hits, self.total))
 
 
 def _connect(path: Path, key: bytes) -> Any:
@@ -81,20 +125,13 @@ def _connect(path: Path, key: bytes) -> Any:
     return conn
 
 
-def _is_allowed(allowed: Allowed) -> Callable[[str], bool] | None:
-    if allowed is None:
-        return None
-    if callable(allowed):
-        return allowed
-    return allowed.__contains__
-
-
 class SearchIndex:
     """Encrypted FTS5 index of extracted record text, keyed by 档号 (doc_id)."""
 
     def __init__(self, conn: Any, path: Path) -> None:
         self._conn = conn
         self.path = path
+        self._multi: bool | None = None
 
     @classmethod
     def create(cls, path: Path, key: bytes) -> SearchIndex:
@@ -141,30 +178,26 @@ class SearchIndex:
     # -- writing -----------------------------------------------------------------------
     def add(self, doc_id: str, *, title: str, text: str, doc_no: str = "", date: str = "",
             category: str = "", year: int | None = None, retention: str = "",
-            household: str = "", status: str = "ok") -> None:
-        """Index one record, replacing any earlier entry with the same doc_id."""
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._add(doc_id, title=title, text=text, doc_no=doc_no, date=date,
-                      category=category, year=year, retention=retention,
-                      household=household, status=status)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
+            household: str = "", responsible: str = "", compartment: str = "",
+            secret: bool = False, status: str = "ok") -> None:
+        """Index one document, replacing any earlier entry with the same doc_id.
+
+        doc_id is the 档号 for a record's 正文 and '档号#序号' for its other components;
+        category, compartment, responsible, household and secret decide who sees it.
+        """
+        self.add_many([{"doc_id": doc_id, "title": title, "text": text, "doc_no": doc_no,
+                        "date": date, "category": category, "year": year,
+                        "retention": retention, "household": household,
+                        "responsible": responsible, "compartment": compartment,
+                        "secret": secret, "status": status}])
 
     def add_many(self, docs: Iterable[dict[str, Any]]) -> int:
-        """Index several records in one transaction (batch filing); returns the count."""
+        """Index several documents (dicts of add()'s arguments) in one transaction."""
         n = 0
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             for doc in docs:
-                d = dict(doc)
-                self._add(d.pop("doc_id"), title=d.pop("title", ""), text=d.pop("text", ""),
-                          doc_no=d.pop("doc_no", ""), date=d.pop("date", ""),
-                          category=d.pop("category", ""), year=d.pop("year", None),
-                          retention=d.pop("retention", ""), household=d.pop("household", ""),
-                          status=d.pop("status", "ok"))
+                self._add(doc)
                 n += 1
             self._conn.execute("COMMIT")
         except BaseException:
@@ -172,38 +205,53 @@ class SearchIndex:
             raise
         return n
 
-    def _add(self, doc_id: str, *, title: str, text: str, doc_no: str, date: str,
-             category: str, year: int | None, retention: str, household: str,
-             status: str) -> None:
+    def _add(self, doc: dict[str, Any]) -> None:
+        unknown = set(doc) - {"doc_id", *_FIELDS}
+        if unknown:
+            raise ValidationError("索引条目含未知字段", found=sorted(unknown))
+        doc_id = doc.get("doc_id") or ""
         if not doc_id:
             raise ValidationError("档号不能为空")
+        status = doc.get("status", "ok")
         if status not in _STATUSES:
             raise ValidationError(f"未知的提取状态：{status}", found=status)
+        title, text = doc.get("title", ""), doc.get("text", "")
+        doc_no, year = doc.get("doc_no", ""), doc.get("year")
+        facts = {k: doc.get(k, "") for k in ("category", "retention", "household",
+                                              "responsible", "compartment")}
+        secret = bool(doc.get("secret", False))
         self._delete(doc_id)
-        ntext = normalize(text)
-        stored = strip_cjk_spaces(text)
+        ref, _, seq = doc_id.partition("#")
         cur = self._conn.execute(
-            "INSERT INTO docs(doc_id, title, doc_no, date, category, year, retention, household,"
-            " status, text) VALUES(?,?,?,?,?,?,?,?,?,?)",
-            (doc_id, title, doc_no, date, category, year, retention, household, status, stored))
+            "INSERT INTO docs(doc_id, ref, seq, title, doc_no, date, category, year, retention,"
+            " household, responsible, compartment, secret, status)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (doc_id, ref, int(seq) if seq.isdigit() else 1, title, doc_no, doc.get("date", ""),
+             facts["category"], year, facts["retention"], facts["household"],
+             facts["responsible"], facts["compartment"], int(secret), status))
         rowid = cur.lastrowid
+        self._conn.execute("INSERT INTO texts(id, text) VALUES(?, ?)", (rowid, text))
         t_bi, t_uni = index_tokens(title)
-        b_bi, b_uni = index_tokens(ntext, normalized=True)
+        b_bi, b_uni = index_tokens(normalize(text), normalized=True)
         n_bi, n_uni = index_tokens(doc_no)
+        acl = doc_tokens(doc_id, year=year, status=status, secret=secret, **facts)
         self._conn.execute(
-            f"INSERT INTO fts(rowid, {', '.join(COLUMNS)}) VALUES(?,?,?,?,?,?,?)",
-            (rowid, t_bi, t_uni, b_bi, b_uni, n_bi, n_uni))
+            f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES(?,?,?,?,?,?,?,?)",
+            (rowid, t_bi, t_uni, b_bi, b_uni, n_bi, n_uni, acl))
+        self._multi = None
 
     def _delete(self, doc_id: str) -> bool:
         row = self._conn.execute("SELECT id FROM docs WHERE doc_id=?", (doc_id,)).fetchone()
         if row is None:
             return False
         self._conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
+        self._conn.execute("DELETE FROM texts WHERE id=?", (row[0],))
         self._conn.execute("DELETE FROM docs WHERE id=?", (row[0],))
+        self._multi = None
         return True
 
     def remove(self, doc_id: str) -> None:
-        """Remove a record's text and tokens for good (FTS5 secure-delete, zeroed pages)."""
+        """Remove a document's text and tokens for good (FTS5 secure-delete, zeroed pages)."""
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             found = self._delete(doc_id)
@@ -226,14 +274,10 @@ class SearchIndex:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.execute("DELETE FROM docs")
+            self._conn.execute("DELETE FROM texts")
             self._conn.execute("INSERT INTO fts(fts) VALUES('delete-all')")
             for doc in docs:
-                d = dict(doc)
-                self._add(d.pop("doc_id"), title=d.pop("title", ""), text=d.pop("text", ""),
-                          doc_no=d.pop("doc_no", ""), date=d.pop("date", ""),
-                          category=d.pop("category", ""), year=d.pop("year", None),
-                          retention=d.pop("retention", ""), household=d.pop("household", ""),
-                          status=d.pop("status", "ok"))
+                self._add(doc)
                 done += 1
                 if progress and done % 100 == 0:
                     progress(done, total)
@@ -255,71 +299,148 @@ class SearchIndex:
                 "failed": counts.get("failed", 0), "truncated": counts.get("truncated", 0),
                 "ocr": counts.get("ocr", 0), "size_bytes": size}
 
-    def search(self, query: str, *, category: str | None = None, year: int | None = None,
+    def search(self, query: str, visible: Visibility | None = None, *, limit: int = 20,
+               offset: int = 0, category: str | None = None, year: int | None = None,
                retention: str | None = None, household: str | None = None,
-               allowed: Allowed = None, limit: int = 20) -> SearchResult:
-        """Ranked hits (bm25, title weighted) the caller may read, with snippets.
+               allowed: Allowed = None) -> SearchResult:
+        """Ranked hits the caller may read, one per 档号, with snippets as text + spans.
 
-        Hits not allowed are dropped before counting and limiting. A plain query of several
+        `visible` (default: everything) is applied inside the FTS5 query, before counting,
+        ranking and paging; `total` counts visible 档号 only. A plain query of several
         characters with no exact match falls back to an OR of its rarest bigrams.
+        `allowed` (a per-document callback or set) is the old interface, kept until every
+        caller passes a Visibility; it is slow on common words.
         """
         if limit < 1:
             raise ValidationError("结果条数必须大于 0")
+        if offset < 0:
+            raise ValidationError("结果起始位置不能为负数")
         parsed = parse(query)
-        filters = {"category": category, "year": year, "retention": retention,
-                   "household": household}
-        where, params = self._filter_sql(filters)
-        check = _is_allowed(allowed)
-        result = self._run(parsed.fts, where, params, check, limit)
+        vis = Visibility.all() if visible is None else visible
+        if vis.sees_nothing():
+            return SearchResult()
+        must, never = vis.clauses()
+        filters = [f'acl : "{token(kind, value)}"' for kind, value in (
+            (CATEGORY, category), (YEAR, year), (RETENTION, retention),
+            (HOUSEHOLD, household)) if value is not None and value != ""]
+        scope = " AND ".join(x for x in (must, *filters) if x)
+
+        def expr(words: str) -> str:
+            out = f"({words})" + (f" AND {scope}" if scope else "")
+            return f"({out}) NOT {never}" if never else out
+
+        check = None if allowed is None else (
+            allowed if callable(allowed) else allowed.__contains__)
         literals = parsed.literals
-        if result[1] == 0 and parsed.plain and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS:
-            expr = self._fallback_expr(parsed)
-            if expr:
-                result = self._run(expr, where, params, check, limit)
-                literals = parsed.bigrams
-        rows, total = result
-        out = SearchResult(total=total, fallback=literals is parsed.bigrams and total > 0)
-        out.hits = self._hits(rows, literals)
-        out.no_text_count = self._no_text_count(where, params, check)
+        total, rows = self._run(expr(parsed.fts), expr, parsed, limit, offset, check)
+        fallback = False
+        if total == 0 and parsed.plain and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS:
+            words = self._fallback_expr(parsed)
+            if words:
+                total, rows = self._run(expr(words), expr, None, limit, offset, check)
+                literals, fallback = parsed.bigrams, total > 0
+        out = SearchResult(total=total, fallback=fallback, hits=self._hits(rows, literals))
+        no_text = f'acl : "{token(STATUS, "no_text")}"'
+        if check is None:
+            out.no_text_count = self._count(expr(no_text))
+        else:
+            out.no_text_count = sum(1 for (d,) in self._conn.execute(
+                "SELECT doc_id FROM docs WHERE status='no_text'") if check(d))
         return out
 
-    @staticmethod
-    def _filter_sql(filters: dict[str, Any]) -> tuple[str, list[Any]]:
-        where, params = "", []
-        for name in _FILTERS:
-            value = filters[name]
-            if value is not None and value != "":
-                where += f" AND d.{name} = ?"
-                params.append(int(value) if name == "year" else value)
-        return where, params
+    def _has_multi(self) -> bool:
+        """Whether any 档号 has more than one indexed component (then hits are grouped)."""
+        if self._multi is None:
+            self._multi = self._conn.execute(
+                "SELECT EXISTS(SELECT 1 FROM docs WHERE seq > 1)").fetchone()[0] == 1
+        return bool(self._multi)
 
-    def _run(self, expr: str, where: str, params: list[Any],
-             check: Callable[[str], bool] | None, limit: int) -> tuple[list[tuple], int]:
-        weights = ", ".join(str(WEIGHTS[c]) for c in COLUMNS)
-        base = (f"SELECT d.id, d.doc_id, bm25(fts, {weights}) AS score"
-                f" FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?{where}")
+    def _sql(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         try:
-            if check is None and not where:  # no join needed until the top rows are known
-                sql = ("SELECT rowid, NULL, score, count(*) OVER () FROM (SELECT rowid,"
-                       f" bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?)"
-                       " ORDER BY score LIMIT ?")
-                rows = self._conn.execute(sql, [expr, limit]).fetchall()
-                return [r[:3] for r in rows], (rows[0][3] if rows else 0)
-            if check is None:
-                sql = (f"SELECT id, doc_id, score, count(*) OVER () FROM ({base})"
-                       " ORDER BY score LIMIT ?")
-                rows = self._conn.execute(sql, [expr, *params, limit]).fetchall()
-                return [r[:3] for r in rows], (rows[0][3] if rows else 0)
-            visible: list[tuple[Any, ...]] = []
-            total = 0
-            for row in self._conn.execute(base + " ORDER BY score", [expr, *params]):
-                if check(row[1]):
-                    total += 1
-                    if len(visible) < limit:
-                        visible.append(row)
-            return visible, total
+            return self._conn.execute(sql, params).fetchall()
         except sqlcipher3.OperationalError as exc:
             raise ValidationError("查询无法执行，请检查查询写法", details=str(exc)) from None
+
+    def _count(self, match: str) -> int:
+        if self._has_multi():
+            sql = ("SELECT count(DISTINCT d.ref) FROM fts JOIN docs d ON d.id = fts.rowid"
+                   " WHERE fts MATCH ?")
+        else:
+            sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
+        return int(self._sql(sql, [match])[0][0])
+
+    def _top(self, match: str, newest: int | None, n: int | None) -> list[tuple[int, float]]:
+        """(rowid, bm25) of the best `n` (None: all) among the `newest` matches (None: all)."""
+        weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
+        inner = f"SELECT rowid AS id, bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?"
+        if newest is not None:
+            inner += f" ORDER BY rowid DESC LIMIT {int(newest)}"
+        sql = f"SELECT id, score FROM ({inner}) ORDER BY score, id"
+        params: list[Any] = [match]
+        if n is not None:
+            sql += " LIMIT ?"
+            params.append(n)
+        return [(int(r[0]), float(r[1])) for r in self._sql(sql, params)]
+
+    def _run(self, match: str, expr: Callable[[str], str], parsed: ParsedQuery | None,
+             limit: int, offset: int, check: Callable[[str], bool] | None,
+             ) -> tuple[int, list[tuple[int, float]]]:
+        """(visible 档号 count, the page of (rowid, score)), one row per 档号."""
+        if check is not None:
+            return self._run_checked(match, limit, offset, check)
+        total = self._count(match)
+        if total == 0 or offset >= total:
+            return total, []
+        need = offset + limit
+        multi = self._has_multi()
+        if total <= RANK_ALL:
+            rows = self._top(match, None, None if multi else need)
+        else:
+            cap = max(RANK_CANDIDATES, need)
+            rows = []
+            if parsed is not None:  # title / 文号 matches first, as bm25's weights would put them
+                words = parsed.fts
+                rows = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
+                                      f" AND ({words})"), cap, None if multi else need)
+            seen = {r[0] for r in rows}
+            rows += [r for r in self._top(match, cap, None if multi else need + len(rows))
+                     if r[0] not in seen]
+        if multi:
+            rows = self._one_per_ref(rows)
+        return total, rows[offset:need]
+
+    def _one_per_ref(self, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        refs: dict[int, str] = {}
+        ids = [r[0] for r in rows]
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            refs.update(self._conn.execute(
+                f"SELECT id, ref FROM docs WHERE id IN ({','.join('?' * len(part))})", part))
+        seen: set[str] = set()
+        out = []
+        for row in rows:
+            ref = refs[row[0]]
+            if ref not in seen:
+                seen.add(ref)
+                out.append(row)
+        return out
+
+    def _run_checked(self, match: str, limit: int, offset: int,
+                     check: Callable[[str], bool]) -> tuple[int, list[tuple[int, float]]]:
+        weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
+        sql = (f"SELECT d.id, d.doc_id, d.ref, bm25(fts, {weights}) AS score FROM fts"
+               " JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY score")
+        page: list[tuple[int, float]] = []
+        seen: set[str] = set()
+        try:
+            for rowid, doc_id, ref, score in self._conn.execute(sql, [match]):
+                if ref not in seen and check(doc_id):
+                    seen.add(ref)
+                    if offset < len(seen) <= offset + limit:
+                        page.append((rowid, score))
+        except sqlcipher3.OperationalError as exc:
+            raise ValidationError("查询无法执行，请检查查询写法", details=str(exc)) from None
+        return len(seen), page
 
     def _fallback_expr(self, parsed: ParsedQuery) -> str:
         marks = ",".join("?" * len(parsed.bigrams))
@@ -330,18 +451,13 @@ class SearchIndex:
         cols = "{title_bi body_bi no_bi}"
         return " OR ".join(f'{cols} : "{t}"' for t in terms)
 
-    def _hits(self, rows: list[tuple], literals: list[str]) -> list[Hit]:
+    def _hits(self, rows: list[tuple[int, float]], literals: list[str]) -> list[Hit]:
         hits = []
-        for rowid, _, score in rows:
+        for rowid, score in rows:
             doc_id, title, date, doc_no, category, text = self._conn.execute(
-                "SELECT doc_id, title, date, doc_no, category, text FROM docs WHERE id=?",
-                (rowid,)).fetchone()
-            snippet = make_snippet(text, literals) if text else make_snippet(title, literals)
-            hits.append(Hit(doc_id, title, date, snippet, -float(score), doc_no, category))
+                "SELECT d.doc_id, d.title, d.date, d.doc_no, d.category, t.text FROM docs d"
+                " JOIN texts t ON t.id = d.id WHERE d.id=?", (rowid,)).fetchone()
+            snip = make_snippet(text if text.strip() else title, literals)
+            hits.append(Hit(doc_id, title, date, snip.text, -score, doc_no, category,
+                            snip.spans, snip.cut_before, snip.cut_after))
         return hits
-
-    def _no_text_count(self, where: str, params: list[Any],
-                       check: Callable[[str], bool] | None) -> int:
-        sql = f"SELECT d.doc_id FROM docs d WHERE d.status = 'no_text'{where}"
-        ids = [r[0] for r in self._conn.execute(sql, params)]
-        return len(ids) if check is None else sum(1 for i in ids if check(i))

@@ -1,62 +1,110 @@
-"""Highlighted snippets: ~60 characters of the stored text around the first hit, in 【…】.
+"""Snippets: a window of the stored text around the first hit, with highlights as offsets.
 
-Matching runs on the normalised form (so a simplified query highlights traditional text),
-while the snippet shows the original characters. Only the window is normalised per character;
-the first hit is found on the raw text first, then on folded chunks (speed: texts are long).
+Faithful by construction: the snippet text is a slice of the document in which only runs of
+whitespace holding a line break or tab are shown as one space; every other character
+(ideographic spaces included) is kept as it is. Highlights are (start, end) offsets into that
+text, never merged, so "走访　　走访" stays two highlights around the spaces. Brackets or
+colours are drawn only by a front end (`render_snippet` for the terminal).
+
+Matching runs on the folded form (so a simplified query highlights traditional text) and
+lets spaces sit between two Chinese characters of a word (OCR output), like the index does.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
-from archive.search.normalize import fold
+from archive.search.normalize import fold, is_cjk
 
 OPEN, CLOSE = "【", "】"
-_CHUNK = 4000
+COLOR_ON, COLOR_OFF = "\x1b[1;31m", "\x1b[0m"
+_BREAKS = re.compile(r"\s*[\n\r\t\f\v\x1c-\x1f\x85\u2028\u2029]\s*")
+_GAP = r"[ \t\u3000\n\r]*"
 
 
-def _first_hit(text: str, lits: list[str]) -> int:
-    hits = [p for p in (text.find(x) for x in lits) if p >= 0]
-    if hits:
-        return min(hits)
-    for start in range(0, len(text), _CHUNK):
-        # overlap so a literal across the chunk edge is still found
-        chunk = fold(text[start : start + _CHUNK + 64])
-        if len(chunk) != len(text[start : start + _CHUNK + 64]):
-            return -1
-        hits = [p for p in (chunk.find(x) for x in lits) if p >= 0]
-        if hits:
-            return start + min(hits)
+@dataclass(frozen=True)
+class Snippet:
+    """A window of the document (`text`) and the highlighted ranges in it."""
+
+    text: str
+    spans: tuple[tuple[int, int], ...] = field(default_factory=tuple)
+    cut_before: bool = False  # the document goes on before / after the window
+    cut_after: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {"text": self.text, "spans": [list(s) for s in self.spans],
+                "cut_before": self.cut_before, "cut_after": self.cut_after}
+
+
+def _pattern(literals: list[str]) -> re.Pattern[str] | None:
+    lits = sorted({x for x in literals if x}, key=len, reverse=True)
+    if not lits:
+        return None
+    alts = []
+    for lit in lits:
+        out = [re.escape(lit[0])]
+        for a, b in zip(lit, lit[1:], strict=False):
+            out.append((_GAP if is_cjk(a) and is_cjk(b) else "") + re.escape(b))
+        alts.append("".join(out))
+    return re.compile("|".join(alts))
+
+
+def _first_hit(text: str, pattern: re.Pattern[str]) -> int:
+    m = pattern.search(text)
+    if m:
+        return m.start()
+    folded = fold(text)
+    if len(folded) == len(text):
+        m = pattern.search(folded)
+        return m.start() if m else -1
+    chunk = 4000
+    for start in range(0, len(text), chunk):
+        part = text[start : start + chunk + 64]  # overlap: a word across the edge is found
+        f = fold(part)
+        if len(f) == len(part) and (m := pattern.search(f)):
+            return start + m.start()
     return -1
 
 
-def make_snippet(text: str, literals: list[str], width: int = 60) -> str:
-    """Cut `width` characters around the first literal found and mark every literal in it."""
-    text = re.sub(r"\s+", " ", text).strip()
-    lits = sorted({x for x in literals if x}, key=len, reverse=True)
-    if not text:
-        return ""
-    first = _first_hit(text, lits) if lits else -1
-    start = max(0, first - width // 3) if first >= 0 else 0
-    end = min(len(text), start + width)
-    start = max(0, min(start, end - width))
-    window = text[start:end]
+def make_snippet(text: str, literals: list[str], width: int = 60) -> Snippet:
+    """Cut about `width` characters around the first literal found and locate every literal."""
+    if not text or not text.strip():
+        return Snippet("")
+    pattern = _pattern(literals)
+    first = _first_hit(text, pattern) if pattern else -1
+    lead = len(text) - len(text.lstrip())
+    tail = len(text.rstrip())
+    start = max(lead, first - width // 3) if first >= 0 else lead
+    end = min(tail, start + width + 8)  # read a little more: breaks shrink to one space
+    shown = _BREAKS.sub(" ", text[start:end])
+    window = shown[:width]
+    cut_after = len(shown) > width or end < tail
     folded: list[str] = []
     index: list[int] = []
     for i, ch in enumerate(window):
         f = fold(ch)
         folded.append(f)
         index.extend([i] * len(f))
-    norm = "".join(folded)
-    parts, pos = [], 0
-    if lits:
-        pattern = re.compile("|".join(re.escape(x) for x in lits))
-        for m in pattern.finditer(norm):
+    spans: list[tuple[int, int]] = []
+    if pattern:
+        pos = 0
+        for m in pattern.finditer("".join(folded)):
             s, e = index[m.start()], index[m.end() - 1] + 1
             if s < pos:
                 continue
-            parts += [window[pos:s], OPEN, window[s:e], CLOSE]
+            spans.append((s, e))
             pos = e
-    parts.append(window[pos:])
-    body = "".join(parts).replace(CLOSE + OPEN, "")
-    return ("…" if start > 0 else "") + body + ("…" if end < len(text) else "")
+    return Snippet(window, tuple(spans), cut_before=start > lead, cut_after=cut_after)
+
+
+def render_snippet(snippet: Snippet, *, color: bool = False) -> str:
+    """The terminal form: 【…】 around highlights (bold red with `color`), … at cut ends."""
+    on, off = (COLOR_ON, COLOR_OFF) if color else (OPEN, CLOSE)
+    parts, pos = [], 0
+    for s, e in snippet.spans:
+        parts += [snippet.text[pos:s], on, snippet.text[s:e], off]
+        pos = e
+    parts.append(snippet.text[pos:])
+    return (("…" if snippet.cut_before else "") + "".join(parts)
+            + ("…" if snippet.cut_after else ""))

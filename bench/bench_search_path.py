@@ -1,0 +1,195 @@
+"""Search on the user's path: `SearchIndex.search(query, Visibility)` as the head and as a
+social worker, against (same run, same tokens) the old per-hit `allowed()` callback path and
+bare FTS5 (plain SQLite, bm25 over every match, no visibility) and, if installed, tantivy.
+
+Usage: PYTHONPATH=. python bench/bench_search_path.py [--docs 50000] [--queries 30]
+Prints p50 / p95 per query kind and engine, the ratios, and checks that the new path returns
+the same counts as the old one and never a hit the user may not read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from archive.search.index import FTS_COLUMNS, WEIGHTS, SearchIndex  # noqa: E402
+from archive.search.query import COLUMNS, parse  # noqa: E402
+from archive.search.tokens import index_tokens  # noqa: E402
+from archive.search.visibility import Visibility  # noqa: E402
+from tests.search_eval import generate as g  # noqa: E402
+
+KINDS = ("1-char", "2-char", "4-char", "phrase", "文号", "pasted sentence", "rare name")
+WORKERS = [f"社工{c}" for c in "甲乙丙丁戊己"]
+HEAD = Visibility(everything=True, secret=True)
+WORKER = Visibility(categories=frozenset({"XZ"}), responsible=frozenset({"社工甲"}))
+
+
+def docs(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """n documents of 1–5 KB of Chinese text with the facts visibility needs."""
+    rnd = random.Random(seed)
+    pool = g.POLICY_SENTENCES + g.RECORD_SENTENCES
+    for i in range(n):
+        name = rnd.choice(g.SURNAMES) + "".join(rnd.sample(g.GIVEN, 2))
+        org, year, num = rnd.choice(g.ORGS), rnd.randint(2010, 2026), rnd.randint(1, 300)
+        cat = rnd.choices(["FW", "XZ", "RS", "CW"], [5, 3, 1, 1])[0]
+        parts, size, target = [], 0, rnd.randint(1000, 5000)
+        while size < target:
+            s = rnd.choice(pool).format(
+                topic=rnd.choice(g.TOPICS), year=year, days=rnd.randint(3, 30),
+                month=rnd.randint(1, 12), day=rnd.randint(1, 28), staff=rnd.randint(1, 5),
+                worker=rnd.choice(g.SURNAMES) + rnd.choice(g.GIVEN), date=f"{year}年",
+                village=rnd.choice(g.VILLAGES), name=name, service=rnd.choice(g.SERVICES),
+                age=rnd.randint(6, 90), members=rnd.randint(1, 6), need=rnd.choice(g.NEEDS),
+                problem=rnd.choice(g.PROBLEMS), resource=rnd.choice(g.RESOURCES),
+                minutes=rnd.randint(20, 120))
+            parts.append(s)
+            size += len(s.encode())
+        yield {"doc_id": f"Z001-WS·{year}-D30-{cat}-{i:06d}", "doc_no": f"{org}〔{year}〕{num}号",
+               "title": f"关于{rnd.choice(g.ACTIONS)}{rnd.choice(g.TOPICS)}工作的通知（{name}）",
+               "text": "".join(parts), "year": year, "category": cat,
+               "compartment": "service" if cat == "FW" else "general",
+               "responsible": rnd.choice(WORKERS) if cat == "FW" else "",
+               "household": f"H{rnd.randint(1, 3000):05d}" if cat == "FW" else ""}
+
+
+def queries(sample: list[dict[str, Any]], n: int, seed: int = 11) -> dict[str, list[str]]:
+    rnd = random.Random(seed)
+    q: dict[str, list[str]] = {k: [] for k in KINDS}
+    for _ in range(n):
+        d = rnd.choice(sample)
+        at = rnd.randrange(0, max(1, len(d["text"]) - 40))
+        q["1-char"].append(rnd.choice(g.RARE_SURNAMES + "张王孙"))
+        q["2-char"].append(rnd.choice(["走访", "慰问", "残疾", "医疗", "取暖", "辍学", "低保", "救助"]))
+        q["4-char"].append(rnd.choice(["临时救助", "困境儿童", "入户走访", "节日慰问", "心理疏导",
+                                       "资源链接", "高龄津贴", "医疗救助"]))
+        q["phrase"].append(f'"{rnd.choice(g.PROBLEMS)}"')
+        q["文号"].append(d["doc_no"])
+        q["pasted sentence"].append(d["text"][at: at + 30])
+        q["rare name"].append(d["title"].rsplit("（", 1)[1].rstrip("）"))
+    return q
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--docs", type=int, default=50000)
+    ap.add_argument("--queries", type=int, default=30)
+    ap.add_argument("--no-old", action="store_true", help="skip the old per-hit path")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sgzbench"))
+    facts: dict[str, tuple[str, str]] = {}
+    sample: list[dict[str, Any]] = []
+    ix = SearchIndex.create(work / "fulltext.db", os.urandom(32))
+    # sqlcipher3 without a key is plain SQLite 3.51 (the system sqlite3 lacks contentless_delete)
+    bare = sqlcipher3.connect(str(work / "bare.db"), isolation_level=None)
+    bare.execute(f"CREATE VIRTUAL TABLE fts USING fts5({', '.join(COLUMNS)}, content='',"
+                 " contentless_delete=1, tokenize='unicode61 remove_diacritics 0')")
+    t_ix = t_bare = 0.0
+    batch: list[dict[str, Any]] = []
+    for i, d in enumerate(docs(args.docs)):
+        facts[d["doc_id"]] = (d["category"], d["responsible"])
+        if i % max(1, args.docs // 500) == 0:
+            sample.append(d)
+        batch.append(d)
+        if len(batch) == 2000 or i == args.docs - 1:
+            t = time.perf_counter()
+            ix.add_many(batch)
+            t_ix += time.perf_counter() - t
+            t = time.perf_counter()
+            bare.execute("BEGIN")
+            first = len(facts) - len(batch) + 1
+            for j, b in enumerate(batch):
+                bare.execute("INSERT INTO fts(rowid, title_bi, title_uni, body_bi, body_uni,"
+                             " no_bi, no_uni) VALUES(?,?,?,?,?,?,?)",
+                             (first + j,
+                              *index_tokens(b["title"]), *index_tokens(b["text"]),
+                              *index_tokens(b["doc_no"])))
+            bare.execute("COMMIT")
+            t_bare += time.perf_counter() - t
+            batch = []
+    print(f"corpus: {args.docs} docs; SearchIndex {args.docs / t_ix:.0f} docs/s "
+          f"({ix.status()['size_bytes'] / 1e6:.0f} MB), bare FTS5 {args.docs / t_bare:.0f} docs/s")
+    qs = queries(sample, args.queries)
+
+    def may(vis: Visibility) -> Callable[[str], bool]:
+        return lambda doc_id: vis.may_see(doc_id, category=facts[doc_id][0],
+                                          compartment="", responsible=facts[doc_id][1],
+                                          household="", secret=False)
+
+    catalogue = sqlite3.connect(":memory:")  # the old path asked the catalogue per hit
+    catalogue.execute("CREATE TABLE records(ref TEXT PRIMARY KEY, category TEXT, resp TEXT)")
+    catalogue.executemany("INSERT INTO records VALUES(?,?,?)",
+                          [(k, c, r) for k, (c, r) in facts.items()])
+
+    def old(vis: Visibility) -> Callable[[str], Any]:
+        def allowed(doc_id: str) -> bool:
+            cat, resp = catalogue.execute("SELECT category, resp FROM records WHERE ref=?",
+                                          (doc_id,)).fetchone()
+            return vis.may_see(doc_id, category=cat, compartment="", responsible=resp,
+                               household="", secret=False)
+        return lambda q: ix.search(q, allowed=allowed, limit=20)
+
+    weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS[:-1])
+
+    def run_bare(q: str) -> None:
+        expr = parse(q).fts
+        bare.execute(f"SELECT rowid, bm25(fts, {weights}) AS s FROM fts WHERE fts MATCH ?"
+                     " ORDER BY s LIMIT 20", (expr,)).fetchall()
+        bare.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()
+
+    engines: dict[str, Callable[[str], Any]] = {
+        "new head": lambda q: ix.search(q, HEAD, limit=20),
+        "new worker": lambda q: ix.search(q, WORKER, limit=20),
+        "bare FTS5": run_bare,
+    }
+    if not args.no_old:
+        engines["old head"] = old(HEAD)
+        engines["old worker"] = old(WORKER)
+    lat: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in engines}
+    mismatches, leaks = 0, 0
+    for kind in KINDS:
+        for q in qs[kind]:
+            for name, fn in engines.items():
+                t = time.perf_counter()
+                res = fn(q)
+                lat[name][kind].append(time.perf_counter() - t)
+                if name.startswith("new"):
+                    vis = HEAD if name == "new head" else WORKER
+                    leaks += sum(1 for h in res.hits if not may(vis)(h.doc_id))
+                    if not args.no_old:
+                        ref_total = engines["old " + name[4:]](q).total
+                        mismatches += ref_total != res.total
+    print(f"\ncounts new == old: {'yes' if not mismatches else f'NO ({mismatches} differ)'}"
+          f"{' (old path skipped)' if args.no_old else ''}; hits a user may not read: {leaks}")
+    print(f"\n{'kind (p50 / p95 ms)':18s}" + "".join(f"{e:>20s}" for e in engines))
+    for kind in (*KINDS, "ALL"):
+        row = f"{kind:18s}"
+        for e in engines:
+            v = [x for k in KINDS for x in lat[e][k]] if kind == "ALL" else lat[e][kind]
+            row += f"{pct(v, 50):10.1f} /{pct(v, 95):7.1f}"
+        print(row)
+    allv = {e: [x for k in KINDS for x in lat[e][k]] for e in engines}
+    for e in engines:
+        if e != "bare FTS5":
+            print(f"p95 {e} / bare FTS5 = {pct(allv[e], 95) / pct(allv['bare FTS5'], 95):.2f}")
+    ix.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -54,13 +54,40 @@ def _text_of(xml: bytes) -> str:
     for fb in list(root.iter(MC_FALLBACK)):  # text boxes appear twice: Choice and Fallback
         fb.getparent().remove(fb)
     out: list[str] = []
-    for el in root.iter(W + "p", W + "t", W + "tab", W + "br", W + "cr"):
-        if el.tag == W + "t":
+    # Table cells are separated by a tab and rows by a line break, so neighbouring cells never
+    # run together and a row reads as one line; paragraphs inside one cell by a line break.
+    cell_paras: list[int] = []  # paragraphs seen so far in each open cell (nested tables)
+    row_cells: list[int] = []
+    for event, el in etree.iterwalk(root, events=("start", "end")):
+        tag = el.tag
+        if event == "end":
+            if tag == W + "tc":
+                cell_paras.pop()
+            elif tag == W + "tr":
+                row_cells.pop()
+            continue
+        if tag == W + "t":
             out.append(el.text or "")
-        elif el.tag == W + "tab":
+        elif tag == W + "tab":
             out.append("\t")
-        else:
+        elif tag in (W + "br", W + "cr"):
             out.append("\n")
+        elif tag == W + "tr":
+            row_cells.append(0)
+            out.append("\n")
+        elif tag == W + "tc":
+            if row_cells:
+                if row_cells[-1]:
+                    out.append("\t")
+                row_cells[-1] += 1
+            cell_paras.append(0)
+        elif tag == W + "p":
+            if cell_paras:
+                if cell_paras[-1]:
+                    out.append("\n")
+                cell_paras[-1] += 1
+            else:
+                out.append("\n")
     return re.sub(r"\n{2,}", "\n", "".join(out)).strip()
 
 

@@ -21,6 +21,43 @@ def _useful(text: str) -> int:
     return len(_USEFUL.findall(text)) - 5 * text.count("\ufffd")
 
 
+# A line that wrapped inside a paragraph ends in a Chinese character or in punctuation that
+# cannot end a paragraph; the next line starts with a Chinese character or punctuation.
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
+_OPEN_END = _CJK + "，、（《“‘〔【「『·—"
+_NEXT = _CJK + "，、。；：！？）》”’〕】」』…—"
+_LINES = re.compile(r"[ \t\u3000]*(?:\r\n|\r|\n)(?:[ \t\u3000]*(?:\r\n|\r|\n))*[ \t\u3000]*")
+
+
+def join_wrapped_lines(page: str) -> str:
+    """Join the lines of one page's text where the layout wrapped a Chinese paragraph.
+
+    "以下简\n称" becomes "以下简称" (so 简称 is found and shown whole) when the line before
+    the break is a full line (≥ 80 % of the page's longest line) ending inside a sentence;
+    short lines (headings, the last line of a paragraph) and lines ending with 。！？；：
+    keep their break.
+    """
+    parts = _LINES.split(page)
+    seps = _LINES.findall(page)
+    longest = max((len(p) for p in parts), default=0)
+    if longest < 10 or not seps:
+        return page
+    out = [parts[0]]
+    last = parts[0]  # the physical line before the break
+    for sep, line in zip(seps, parts[1:], strict=True):
+        prev = out[-1]
+        wrapped = (last and line and len(last) >= 0.8 * longest
+                   and re.match(f"[{_NEXT}]", line[0])
+                   and re.match(f"[{_OPEN_END}]", prev[-1]))
+        if wrapped:
+            out[-1] = prev + line
+        else:
+            out.append(sep.strip(" \t\u3000") or "\n")
+            out.append(line)
+        last = line
+    return "".join(out)
+
+
 def _pdfminer_text(data: bytes, pages: int) -> str:
     from pdfminer.high_level import extract_text
 
@@ -54,7 +91,7 @@ def extract_pdf(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
                 reason = f"提取超时，仅提取前 {i} 页（共 {total} 页）"
                 break
             page = pdf[i]
-            texts.append(page.get_textpage().get_text_range())
+            texts.append(join_wrapped_lines(page.get_textpage().get_text_range()))
         done = len(texts)
         if reason is None and limit < total:
             reason = f"页数过多，仅提取前 {limit} 页（共 {total} 页）"
@@ -63,7 +100,7 @@ def extract_pdf(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
                 verdict.content <= limits.max_pdfminer):
             alt = _pdfminer_text(data, min(done, 200))
             if _useful(alt) > _useful(text):
-                text = alt
+                text = "\n".join(join_wrapped_lines(p) for p in alt.split("\x0c"))
         if _useful(text) < 10 and done:
             if not ocr:
                 return Extracted("", "no_text", NO_TEXT_REASON, total)

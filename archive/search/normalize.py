@@ -16,7 +16,7 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3007"
 # 〔2019〕, 【2019】, ［2019］ and (2019) all mean the same in a 文号.
 _BRACKETS = {"〔": "[", "〕": "]", "【": "[", "】": "]", "﹝": "[", "﹞": "]", "〖": "[", "〗": "]"}
 _TABLE = str.maketrans(TRADITIONAL + "".join(_BRACKETS), SIMPLIFIED + "".join(_BRACKETS.values()))
-_CJK_SPACE = re.compile(rf"(?<=[{_CJK}])[ \t\u3000]+(?=[{_CJK}])")
+_CJK_SPACE = re.compile(rf"(?<=[{_CJK}])[ \u3000]+(?=[{_CJK}])")  # not tabs: table cells
 
 
 def normalize(text: str) -> str:

@@ -20,7 +20,7 @@ from archive.search.normalize import fold, is_cjk
 OPEN, CLOSE = "【", "】"
 COLOR_ON, COLOR_OFF = "\x1b[1;31m", "\x1b[0m"
 _BREAKS = re.compile(r"\s*[\n\r\t\f\v\x1c-\x1f\x85\u2028\u2029]\s*")
-_GAP = r"[ \t\u3000\n\r]*"
+_GAP = r"[ \u3000]*"  # the spaces normalize() drops between Chinese characters
 
 
 @dataclass(frozen=True)

@@ -44,3 +44,48 @@ def test_recall_at_10(evaluated: dict[str, tuple[float, float, int]]) -> None:
     recall, mrr, _ = evaluated["ALL"]
     assert recall >= 0.95
     assert mrr >= 0.8
+
+
+
+@pytest.fixture(scope="module")
+def guideline_index(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The guideline's clauses plus the generated records (distractors) in one index; a
+    short word's relevant documents are all those whose normalised title or text has it."""
+    from archive.search.normalize import normalize
+    from tests.search_eval.guideline import build as build_guideline
+
+    docs, known, short = build_guideline()
+    gdocs, _ = build()
+    alldocs = docs + gdocs
+    norm = {d.doc_id: normalize(d.title + "\n" + d.text) for d in alldocs}
+    for q in short:
+        q.relevant = [i for i, t in norm.items() if normalize(q.text) in t]
+    index = SearchIndex.create(tmp_path_factory.mktemp("eval") / "g.db", os.urandom(32))
+    index.rebuild([d.__dict__ for d in alldocs])
+    yield index, known, short
+    index.close()
+
+
+def test_known_item_hit_at_10_on_real_text(guideline_index) -> None:  # type: ignore[no-untyped-def]
+    index, known, _ = guideline_index
+    assert len(known) >= 200
+    found = [q.relevant[0] in [h.doc_id for h in index.search(q.text, limit=10).hits]
+             for q in known]
+    missed = [q.text for q, ok in zip(known, found, strict=True) if not ok]
+    print(f"known-item hit@10 = {sum(found) / len(found):.3f} (n={len(found)}) missed={missed}")
+    assert sum(found) / len(found) >= 0.99
+
+
+def test_precision_at_10_for_one_and_two_character_words(guideline_index) -> None:  # type: ignore[no-untyped-def]
+    index, _, short = guideline_index
+    assert len(short) >= 20
+    precisions = []
+    for q in short:
+        res = index.search(q.text, limit=10)
+        rel = set(q.relevant)
+        assert res.total == len(rel), q.text  # every document with the word, nothing else
+        good = sum(1 for h in res.hits if h.doc_id in rel)
+        precisions.append(good / min(10, len(rel)))
+    p = sum(precisions) / len(precisions)
+    print(f"P@10 (1–2 character words) = {p:.3f} (n={len(precisions)})")
+    assert p >= 0.95

@@ -111,6 +111,9 @@ def _lex(query: str) -> list[tuple[str, str]]:
         elif c in _QUOTES:
             close = _QUOTES[c]
             j = query.find(close, i + 1)
+            if j < 0 and c != '"':
+                i += 1  # a lone Chinese quote in pasted text is punctuation, not syntax
+                continue
             if j < 0:
                 raise ValidationError("引号不成对：请检查查询中的引号")
             out.append(("PHRASE", query[i + 1 : j]))

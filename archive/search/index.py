@@ -395,27 +395,55 @@ class SearchIndex:
         multi = self._has_multi()
         if total <= RANK_ALL:
             rows = self._top(match, None, None if multi else need)
-        else:
-            cap = max(RANK_CANDIDATES, need)
-            rows = []
-            if parsed is not None:  # title / 文号 matches first, as bm25's weights would put them
-                words = parsed.fts
-                rows = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
-                                      f" AND ({words})"), cap, None if multi else need)
-            seen = {r[0] for r in rows}
-            rows += [r for r in self._top(match, cap, None if multi else need + len(rows))
-                     if r[0] not in seen]
+            return total, (self._one_per_ref(rows) if multi else rows)[offset:need]
+        # Very common words: a fixed head (title / 文号 matches, then the newest matches) is
+        # ranked by bm25; the rest follows newest first. The order is the same for every page.
+        head: list[tuple[int, float]] = []
+        if parsed is not None:
+            words = parsed.fts
+            head = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
+                                  f" AND ({words})"), RANK_CANDIDATES, None)
+        newest = self._top(match, RANK_CANDIDATES, None)
+        in_head = {r[0] for r in head}
+        head += [r for r in newest if r[0] not in in_head]
         if multi:
-            rows = self._one_per_ref(rows)
-        return total, rows[offset:need]
+            head = self._one_per_ref(head)
+        if need <= len(head):
+            return total, head[offset:need]
+        return total, head[offset:] + self._tail(match, head, min(r[0] for r in newest),
+                                                 max(0, offset - len(head)),
+                                                 need - max(offset, len(head)))
 
-    def _one_per_ref(self, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    def _tail(self, match: str, head: list[tuple[int, float]], below: int, skip: int,
+              n: int) -> list[tuple[int, float]]:
+        """Matches after the ranked head, newest first: rows skip … skip+n of that order."""
+        ids = {r[0] for r in head}
+        refs = {ref for _, ref in self._refs([r[0] for r in head]).items()}
+        out: list[tuple[int, float]] = []
+        sql = ("SELECT fts.rowid, d.ref FROM fts JOIN docs d ON d.id = fts.rowid"
+               " WHERE fts MATCH ? AND fts.rowid < ? ORDER BY fts.rowid DESC")
+        for rowid, ref in self._conn.execute(sql, [match, below]):
+            if rowid in ids or ref in refs:
+                continue
+            refs.add(ref)
+            if skip:
+                skip -= 1
+                continue
+            out.append((rowid, 0.0))
+            if len(out) == n:
+                break
+        return out
+
+    def _refs(self, ids: list[int]) -> dict[int, str]:
         refs: dict[int, str] = {}
-        ids = [r[0] for r in rows]
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             refs.update(self._conn.execute(
                 f"SELECT id, ref FROM docs WHERE id IN ({','.join('?' * len(part))})", part))
+        return refs
+
+    def _one_per_ref(self, rows: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        refs = self._refs([r[0] for r in rows])
         seen: set[str] = set()
         out = []
         for row in rows:

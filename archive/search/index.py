@@ -369,13 +369,15 @@ class SearchIndex:
             sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
         return int(self._sql(sql, [match])[0][0])
 
-    def _top(self, match: str, newest: int | None, n: int | None) -> list[tuple[int, float]]:
-        """(rowid, bm25) of the best `n` (None: all) among the `newest` matches (None: all)."""
+    def _top(self, match: str, newest: int | None, n: int | None, *,
+             by_rowid: bool = False) -> list[tuple[int, float]]:
+        """(rowid, bm25) of the best `n` (None: all) among the `newest` matches (None: all);
+        with `by_rowid`, the newest matches themselves, newest first."""
         weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
         inner = f"SELECT rowid AS id, bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?"
         if newest is not None:
             inner += f" ORDER BY rowid DESC LIMIT {int(newest)}"
-        sql = f"SELECT id, score FROM ({inner}) ORDER BY score, id"
+        sql = inner if by_rowid else f"SELECT id, score FROM ({inner}) ORDER BY score, id"
         params: list[Any] = [match]
         if n is not None:
             sql += " LIMIT ?"
@@ -388,22 +390,28 @@ class SearchIndex:
         """(visible 档号 count, the page of (rowid, score)), one row per 档号."""
         if check is not None:
             return self._run_checked(match, limit, offset, check)
-        total = self._count(match)
-        if total == 0 or offset >= total:
-            return total, []
-        need = offset + limit
+        # One pass answers most queries: the newest RANK_ALL + 1 matches with their bm25. If
+        # that is all of them, they are the whole result (count and ranking) ...
+        newest = self._top(match, RANK_ALL + 1, None, by_rowid=True)
         multi = self._has_multi()
-        if total <= RANK_ALL:
-            rows = self._top(match, None, None if multi else need)
-            return total, (self._one_per_ref(rows) if multi else rows)[offset:need]
-        # Very common words: a fixed head (title / 文号 matches, then the newest matches) is
-        # ranked by bm25; the rest follows newest first. The order is the same for every page.
+        need = offset + limit
+        if len(newest) <= RANK_ALL:
+            rows = sorted(newest, key=lambda r: (r[1], r[0]))
+            if multi:
+                rows = self._one_per_ref(rows)
+            return len(rows), rows[offset:need]
+        # ... otherwise (very common words) count every match without ranking it, and rank a
+        # fixed head: title / 文号 matches, then the newest matches; the rest follows newest
+        # first. The order is the same for every page.
+        total = self._count(match)
+        if offset >= total:
+            return total, []
         head: list[tuple[int, float]] = []
         if parsed is not None:
             words = parsed.fts
             head = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
                                   f" AND ({words})"), RANK_CANDIDATES, None)
-        newest = self._top(match, RANK_CANDIDATES, None)
+        newest = sorted(newest[:RANK_CANDIDATES], key=lambda r: (r[1], r[0]))
         in_head = {r[0] for r in head}
         head += [r for r in newest if r[0] not in in_head]
         if multi:

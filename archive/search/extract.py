@@ -16,6 +16,8 @@ from typing import IO, Any
 from archive.search.limits import DEFAULT_LIMITS, NO_TEXT_REASON, Extracted, Limits, cap_text
 
 _IMAGE_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF8")
+_AHEAD = 4  # extraction requests in flight per worker (extract_many)
+_PIPE = 48 * 1024  # bytes of requests sent ahead at most (below the 64 KiB pipe buffer)
 _DOCX_MIME = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -223,6 +225,52 @@ class Extractor:
             return None
         peak: int | None = self._conn.recv()
         return peak
+
+    def extract_many(self, items: list[tuple[bytes | IO[bytes], str, str | None]], *,
+                     ocr: bool = True) -> list[Extracted]:
+        """Extract (data_or_stream, filename, mime) items, in order, pipelined.
+
+        Requests are sent ahead (up to `_AHEAD` in flight), so the worker parses the next file
+        while this process reads and unpickles the previous result: one round trip per batch
+        instead of one per file. A timeout or crash fails that item only; the rest of the
+        batch goes on in a fresh worker.
+        """
+        limits = self.limits
+        kwargs = {"mime": None, "ocr": ocr, "limits": limits, "tmpdir": self.tmpdir}
+        out: list[Extracted | None] = [None] * len(items)
+        todo: list[tuple[int, bytes, str, str | None]] = []
+        for i, (src, filename, mime) in enumerate(items):
+            data = _read_input(src, limits)
+            if isinstance(data, Extracted):
+                out[i] = data
+            else:
+                todo.append((i, data, filename, mime))
+        while todo:
+            if self._proc is None or not self._proc.is_alive():
+                self._start()
+            sent: list[tuple[int, bytes, str, str | None]] = []
+            try:
+                while todo or sent:
+                    # never more unread request bytes than a pipe holds: a worker blocked on
+                    # sending a large result must never wait for us blocked on sending
+                    while todo and len(sent) < _AHEAD and (
+                            not sent or sum(len(x[1]) for x in sent) + len(todo[0][1]) <= _PIPE):
+                        item = todo.pop(0)
+                        self._conn.send(((item[1],), {**kwargs, "filename": item[2],
+                                                       "mime": item[3]}))
+                        sent.append(item)
+                    if not self._conn.poll(limits.timeout + 5):
+                        self._kill()
+                        out[sent.pop(0)[0]] = Extracted(
+                            "", "failed", f"提取超时（超过 {limits.timeout:g} 秒），未提取文字")
+                        break
+                    out[sent.pop(0)[0]] = self._conn.recv()
+            except (EOFError, OSError, BrokenPipeError):
+                self._kill()
+                out[sent.pop(0)[0]] = Extracted(
+                    "", "failed", "提取进程异常退出（可能超出内存上限），未提取文字")
+            todo = sent + todo  # requests the dead worker never answered
+        return [r if r is not None else Extracted("", "failed", "未提取文字") for r in out]
 
     def __enter__(self) -> Extractor:
         return self

@@ -10,6 +10,7 @@ Why not a word segmenter: see docs/adr/0002-search-fts5-bigrams.md.
 from __future__ import annotations
 
 import re
+from operator import add
 
 from archive.search.normalize import normalize
 
@@ -41,12 +42,29 @@ def segment_bigrams(units: list[str]) -> list[str]:
 
 
 def index_tokens(text: str, *, normalized: bool = False) -> tuple[str, str]:
-    """Return (bigram stream, unit stream) for `text`, space separated, ready for FTS5."""
+    """Return (bigram stream, unit stream) for `text`, space separated, ready for FTS5.
+
+    Same result as joining segment_bigrams(seg) and seg over segments(text), with the
+    per-character work done in C (list(), map(add)): indexing is on the filing path.
+    """
     if not normalized:
         text = normalize(text)
     bi: list[str] = []
     uni: list[str] = []
-    for seg in segments(text):
-        bi.extend(segment_bigrams(seg))
+    seg: list[str] = []
+    end = -1
+    for m in _RUN.finditer(text):
+        run = m.group()
+        if m.start() != end and seg:
+            bi.extend(map(add, seg, seg[1:]) if len(seg) > 1 else seg)
+            uni.extend(seg)
+            seg = []
+        if _CJK_RUN.match(run):
+            seg.extend(run)
+        else:
+            seg.append(run)
+        end = m.end()
+    if seg:
+        bi.extend(map(add, seg, seg[1:]) if len(seg) > 1 else seg)
         uni.extend(seg)
     return " ".join(bi), " ".join(uni)

@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive.search.index import FTS_COLUMNS, WEIGHTS, SearchIndex  # noqa: E402
 from archive.search.query import COLUMNS, parse  # noqa: E402
-from archive.search.tokens import index_tokens  # noqa: E402
-from archive.search.visibility import Visibility  # noqa: E402
+from archive.search.tokens import index_tokens, segment_bigrams  # noqa: E402
+from archive.search.visibility import Visibility, doc_tokens, token  # noqa: E402
 from tests.search_eval import generate as g  # noqa: E402
 
 KINDS = ("1-char", "2-char", "4-char", "phrase", "文号", "pasted sentence", "rare name")
@@ -79,6 +79,74 @@ def queries(sample: list[dict[str, Any]], n: int, seed: int = 11) -> dict[str, l
         q["pasted sentence"].append(d["text"][at: at + 30])
         q["rare name"].append(d["title"].rsplit("（", 1)[1].rstrip("）"))
     return q
+
+
+def tantivy_engine(all_docs: Iterator[dict[str, Any]]) -> Callable[[str, Visibility], Any] | None:
+    """The alternative of ADR 0005: tantivy in memory over the same token streams and the same
+    access tokens (nothing on disk: it would be rebuilt from the encrypted store at start)."""
+    try:
+        import tantivy
+    except ImportError:
+        return None
+    from archive.search.query import _lex, _Parser
+
+    sb = tantivy.SchemaBuilder()
+    for col in COLUMNS:
+        sb.add_text_field(col, stored=False, tokenizer_name="whitespace", index_option="position")
+    sb.add_text_field("acl", stored=False, tokenizer_name="whitespace", index_option="basic")
+    sb.add_integer_field("rid", stored=True, indexed=False)
+    schema = sb.build()
+    index = tantivy.Index(schema)
+    writer = index.writer(heap_size=200_000_000, num_threads=1)
+    t = time.perf_counter()
+    n = 0
+    for n, d in enumerate(all_docs, 1):
+        fields = dict(zip(("title_bi", "title_uni"), index_tokens(d["title"]), strict=True))
+        fields.update(zip(("body_bi", "body_uni"), index_tokens(d["text"]), strict=True))
+        fields.update(zip(("no_bi", "no_uni"), index_tokens(d["doc_no"]), strict=True))
+        acl = doc_tokens(d["doc_id"], category=d["category"], compartment=d["compartment"],
+                         responsible=d["responsible"], household=d["household"],
+                         year=d["year"], retention="", status="ok", secret=False)
+        writer.add_document(tantivy.Document(**{k: [v] for k, v in fields.items()},
+                                             acl=[acl], rid=[n]))
+    writer.commit()
+    index.reload()
+    searcher = index.searcher()
+    print(f"tantivy (in memory): {n / (time.perf_counter() - t):.0f} docs/s")
+    must, should = tantivy.Occur.Must, tantivy.Occur.Should
+    boost = {"title": 6.0, "body": 1.0, "no": 3.0}
+
+    def any_field(kind: str, toks: list[str]) -> Any:
+        qs = []
+        for f in ("title", "body", "no"):
+            q = (tantivy.Query.term_query(schema, f"{f}_{kind}", toks[0]) if len(toks) == 1
+                 else tantivy.Query.phrase_query(schema, f"{f}_{kind}", toks))
+            qs.append((should, tantivy.Query.boost_query(q, boost[f])))
+        return tantivy.Query.boolean_query(qs)
+
+    def run(q: str, vis: Visibility) -> Any:
+        import unicodedata
+
+        parser = _Parser(_lex(unicodedata.normalize("NFKC", q).strip()))
+        parser.parse()
+        clauses = []
+        for term in parser.terms:
+            if term.phrase and len(term.segs) > 1:  # as Term.fts: one phrase of all bigrams
+                clauses.append((must, any_field("bi", [b for s in term.segs
+                                                       for b in segment_bigrams(s)])))
+                continue
+            for seg in term.segs:
+                kind = "uni" if len(seg) == 1 else "bi"
+                clauses.append((must, any_field(kind, segment_bigrams(seg))))
+        if not vis.everything:
+            grants = [token("cat", c) for c in vis.categories] + [
+                token("rsp", r) for r in vis.responsible]
+            clauses.append((must, tantivy.Query.boolean_query(
+                [(should, tantivy.Query.term_query(schema, "acl", g)) for g in grants])))
+        res = searcher.search(tantivy.Query.boolean_query(clauses), 20, count=True)
+        return res.count, [searcher.doc(a)["rid"][0] for _, a in res.hits]
+
+    return run
 
 
 def pct(values: list[float], p: float) -> float:
@@ -158,17 +226,27 @@ def main() -> None:
         "new worker": lambda q: ix.search(q, WORKER, limit=20),
         "bare FTS5": run_bare,
     }
+    tv = tantivy_engine(docs(args.docs))
+    if tv is not None:
+        engines["tantivy head"] = lambda q: tv(q, HEAD)
+        engines["tantivy worker"] = lambda q: tv(q, WORKER)
     if not args.no_old:
         engines["old head"] = old(HEAD)
         engines["old worker"] = old(WORKER)
     lat: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in engines}
-    mismatches, leaks = 0, 0
+    mismatches, leaks, tv_mismatch = 0, 0, 0
     for kind in KINDS:
         for q in qs[kind]:
             for name, fn in engines.items():
                 t = time.perf_counter()
                 res = fn(q)
                 lat[name][kind].append(time.perf_counter() - t)
+                if name.startswith("tantivy"):
+                    vis = HEAD if name == "tantivy head" else WORKER
+                    want = ix.search(q, vis, limit=1)
+                    if res[0] != want.total and not want.fallback:
+                        tv_mismatch += 1
+                        print(f"tantivy count differs: {kind} {q!r} {res[0]} != {want.total}")
                 if name.startswith("new"):
                     vis = HEAD if name == "new head" else WORKER
                     leaks += sum(1 for h in res.hits if not may(vis)(h.doc_id))
@@ -176,7 +254,8 @@ def main() -> None:
                         ref_total = engines["old " + name[4:]](q).total
                         mismatches += ref_total != res.total
     print(f"\ncounts new == old: {'yes' if not mismatches else f'NO ({mismatches} differ)'}"
-          f"{' (old path skipped)' if args.no_old else ''}; hits a user may not read: {leaks}")
+          f"{' (old path skipped)' if args.no_old else ''}; hits a user may not read: {leaks}"
+          f"; tantivy counts differing from new: {tv_mismatch}")
     print(f"\n{'kind (p50 / p95 ms)':18s}" + "".join(f"{e:>20s}" for e in engines))
     for kind in (*KINDS, "ALL"):
         row = f"{kind:18s}"

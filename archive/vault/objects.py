@@ -55,7 +55,7 @@ class _HashWorker:
     without starting a thread per file."""
 
     def __init__(self) -> None:
-        self._q: queue.Queue[tuple[Any, bytes] | None] = queue.Queue(maxsize=8)
+        self._q: queue.Queue[tuple[Any, bytes | bytearray] | None] = queue.Queue(maxsize=8)
         self._error: BaseException | None = None
         self._t: threading.Thread | None = None
         self._inline = 0
@@ -68,7 +68,7 @@ class _HashWorker:
                 except BaseException as exc:  # re-raised by close()
                     self._error = exc
 
-    def submit(self, hasher: Any, block: bytes) -> None:
+    def submit(self, hasher: Any, block: bytes | bytearray) -> None:
         if self._t is None and self._inline + len(block) <= _INLINE:
             self._inline += len(block)
             hasher.update(block)  # same order as the queue: nothing was queued yet
@@ -104,7 +104,7 @@ class _HashingReader:
             self.worker.submit(self.fp, self._block)
             self.size += len(self._block)
         n = min(len(view), len(self._block) - self._pos)
-        memoryview(view)[:n] = self._block[self._pos:self._pos + n]
+        memoryview(view)[:n] = memoryview(self._block)[self._pos:self._pos + n]  # one copy
         self._pos += n
         return n
 
@@ -129,8 +129,8 @@ class _HashingWriter:
         return len(data)
 
     def _emit(self) -> None:
-        block = bytes(self._buf)
-        self._buf.clear()
+        block = self._buf  # handed over whole (the worker only reads it): no copy
+        self._buf = bytearray()
         self.worker.submit(self.sha, block)
         view = memoryview(block)
         while view:

@@ -8,8 +8,7 @@ FTS5 secure-delete, plus `PRAGMA secure_delete=ON`, so a removed record's words 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator, Sized
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sized
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,8 @@ from archive.catalog.db import connect_keyed
 from archive.errors import Conflict, NotFound, ValidationError
 from archive.search.normalize import normalize
 from archive.search.query import COLUMNS, ParsedQuery, parse
-from archive.search.snippet import Snippet, make_snippet, render_snippet
+from archive.search.results import Hit, SearchResult
+from archive.search.snippet import make_snippet
 from archive.search.tokens import index_tokens
 from archive.search.visibility import (
     CATEGORY,
@@ -29,7 +29,6 @@ from archive.search.visibility import (
     YEAR,
     Visibility,
     doc_tokens,
-    ref_of,
     token,
 )
 
@@ -67,50 +66,6 @@ _SCHEMA = [
 _STATUSES = {"ok", "no_text", "ocr", "truncated", "failed"}
 _FIELDS = ("title", "text", "doc_no", "date", "category", "year", "retention", "household",
            "responsible", "compartment", "secret", "status")
-
-
-@dataclass
-class Hit:
-    """One visible search hit; `snippet_text` + `spans` are the faithful form of the snippet."""
-
-    doc_id: str
-    title: str
-    date: str
-    snippet_text: str
-    score: float
-    doc_no: str = ""
-    category: str = ""
-    spans: tuple[tuple[int, int], ...] = ()
-    cut_before: bool = False
-    cut_after: bool = False
-
-    @property
-    def ref(self) -> str:
-        """The 档号 (a component's doc_id is '档号#序号')."""
-        return ref_of(self.doc_id)
-
-    @property
-    def snippet_obj(self) -> Snippet:
-        return Snippet(self.snippet_text, self.spans, self.cut_before, self.cut_after)
-
-    @property
-    def snippet(self) -> str:
-        """The terminal form with 【】 (render_snippet); front ends should use the spans."""
-        return render_snippet(self.snippet_obj)
-
-
-@dataclass
-class SearchResult:
-    """Hits the caller may read; `total` counts only those (one per 档号), never hidden ones."""
-
-    hits: list[Hit] = field(default_factory=list)
-    total: int = 0
-    no_text_count: int = 0
-    fallback: bool = False
-
-    def __iter__(self) -> Iterator[Any]:
-        """`hits, total = index.search(...)` unpacks like a pair."""
-        return iter((self.hits, self.total))
 
 
 def _connect(path: Path, key: bytes) -> Any:

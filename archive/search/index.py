@@ -46,6 +46,7 @@ FALLBACK_MAX_TERMS = 8  # rarest bigrams OR-ed when nothing matches exactly (24 
 # The total still counts every visible match. See docs/adr/0005-search-visibility-in-query.md.
 RANK_ALL = 2000
 RANK_CANDIDATES = 1000
+TITLE_TIER_MAX_BIGRAMS = 3  # words of up to 4 characters
 Allowed = Callable[[str], bool] | set[str] | frozenset[str] | None
 
 _SCHEMA = [
@@ -362,7 +363,9 @@ class SearchIndex:
         if offset >= total:
             return total, []
         head: list[tuple[int, float]] = []
-        if parsed is not None:
+        # title tier for short words only: FTS5 checks a column filter on the position lists,
+        # so it costs a second full pass, and a pasted sentence is rarely a title
+        if parsed is not None and len(parsed.bigrams) <= TITLE_TIER_MAX_BIGRAMS:
             words = parsed.fts
             head = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
                                   f" AND ({words})"), RANK_CANDIDATES, None)

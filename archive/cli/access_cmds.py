@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -249,9 +248,13 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
     from archive.records.service import refuse_inside_home
 
     refuse_inside_home(arc.kernel.home, dest)
-    part = dest.with_name(f".{dest.name}.sgz-part")
-    part.write_bytes(blob)
-    os.replace(part, dest)
+    from archive.errors import storage_error
+    from archive.fs.atomic import write_atomic
+
+    try:
+        write_atomic(dest, blob)  # plaintext: 0600
+    except OSError as exc:
+        raise storage_error(exc, "生成查阅登记表") from None
     click.echo(str(dest))
     info(f"已生成 {n} 件申请的查阅登记表")
 
@@ -305,17 +308,24 @@ def _report_export(res: Any, as_json: bool, what: str) -> None:
 @click.option("--household", required=True, help="户号（一户一档）。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
+@click.option("--reason", required=True, help="事由（如：服务对象本人申请），逐件记入审计日志。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
-def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) -> None:
+def subject_export(ctx: click.Context, household: str, out: str, reason: str,
+                   as_json: bool) -> None:
     """导出一户的全部在库服务档案（含各版本）及清单，交服务对象本人。
+
+    与 sgz get 相同：须说明事由，逐件记入审计；非负责社工、督导、站长导出时提请站长关注。
 
     \b
     示例：
-      sgz subject export --household H0012 -o 本人资料/
+      sgz subject export --household H0012 -o 本人资料/ --reason 服务对象本人申请
     """
     arc = open_archive(ctx)
-    _report_export(arc.rights.export_subject(household, out), as_json, "导出")
+    res = arc.rights.export_subject(household, out, reason=reason)
+    _report_export(res, as_json, "导出")
+    if not as_json and res.flagged:
+        info("已提请站长关注（sgz access flags）。")
 
 
 @click.command("refer")
@@ -367,4 +377,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
         raise UsageError("sgz export 只做匿名化导出，请加 --anonymize；导出原件请用 sgz get")
     arc = open_archive(ctx)
     res = arc.rights.export_anonymized(list(refs), out, names=_split(names), reason=reason)
+    if not as_json:
+        for f in res.files:
+            info(f"{f['ref']}：{f['summary']}")
     _report_export(res, as_json, "匿名化导出")

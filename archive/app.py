@@ -64,7 +64,8 @@ class Archive:
         self.rights = RightsService(k, records=self.records)
         self.users = UserService(k)
         self.audit = AuditService(k)
-        self.maintenance = MaintenanceService(k, index_status=self.search.status)
+        self.maintenance = MaintenanceService(k, index_status=self.search.status,
+                                              index_verify=self.search.verify)
         self.keys = KeyService(k)
 
     # ----------------------------------------------------------------- lifecycle
@@ -160,9 +161,11 @@ class Archive:
 
     @staticmethod
     def restore(src: Path | str, new: Path | str, *, unlock: Callable[[Path], Archive],
-                clock: Clock) -> RestoreReport:
-        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys)."""
-        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock)
+                clock: Clock, progress: Callable[[int, int], None] | None = None
+                ) -> RestoreReport:
+        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys);
+        the search index is rebuilt as part of the restore (`progress(done, total)`)."""
+        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock, progress=progress)
 
     def close(self) -> None:
         self.search.close()

@@ -20,6 +20,7 @@ import sqlcipher3
 from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
+from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex
@@ -73,7 +74,7 @@ class SearchService:
         if self._index is not None:
             return self._index
         path = self._k.home.fulltext
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
             if path.exists():
                 try:
@@ -90,8 +91,9 @@ class SearchService:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
                 self._index = SearchIndex.create(path, self._k.keys.index_key)
-                with contextlib.suppress(FileNotFoundError):
-                    os.chmod(path, 0o600)  # SQLite gives its -wal/-shm the same mode
+                for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite made them 0644
+                    with contextlib.suppress(FileNotFoundError):
+                        os.chmod(f"{path}{suffix}", 0o600)
         return self._index
 
     def _extract(self, data_or_stream: Any, *, filename: str, mime: str,

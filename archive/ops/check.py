@@ -194,7 +194,7 @@ FIX_INDEX = "运行 sgz index rebuild 重建索引（索引可随时从档案库
 
 def check_index(k: Kernel, report: CheckReport,
                 index_status: Callable[[], dict[str, Any]],
-                index_verify: Callable[[], list[str]] | None = None) -> None:
+                index_verify: Callable[[], Any] | None = None) -> None:
     """Ask the search concern whether the index holds what it should (pages, structure, one
     document per live component, nothing of records no longer live); derived data."""
     if not k.home.fulltext.exists():
@@ -203,8 +203,14 @@ def check_index(k: Kernel, report: CheckReport,
         else:
             report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
         return
-    for message in (index_verify() if index_verify is not None else []):
-        report.add("index", message, FIX_INDEX)
+    if index_verify is not None:
+        verdict = index_verify()
+        for message in verdict.problems:
+            report.add("index", message, FIX_INDEX)
+        if verdict.missing:
+            report.notes.append(f"全文索引缺少 {len(verdict.missing)} 个文档（如 "
+                                f"{verdict.missing[0].split('#')[0]}，可能是归档中断所致），"
+                                "检索找不到它们：请运行 sgz index rebuild")
     try:
         report.index = index_status()
     except ArchiveError as exc:

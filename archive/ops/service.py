@@ -30,7 +30,7 @@ class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
     def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
-                 index_verify: Callable[[], list[str]] | None = None) -> None:
+                 index_verify: Callable[[], Any] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
         self._index_verify = index_verify

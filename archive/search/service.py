@@ -248,37 +248,47 @@ class SearchService:
         return st
 
 
-    def verify(self) -> list[str]:
-        """What `sgz check` reports about the index (Chinese, one line per problem): pages
-        that fail their MAC or structure check, documents the catalogue has and the index
-        lacks, and documents the index holds for records no longer live. Never alters it."""
+    def verify(self) -> IndexVerdict:
+        """What `sgz check` reports about the index, never altering it: pages that fail their
+        MAC or structure check and documents held for records no longer live (problems), and
+        live components it lacks (a filing interrupted after its commit: search misses them
+        until `sgz index rebuild`)."""
+        verdict = IndexVerdict()
         path = self._k.home.fulltext
         if not path.exists():
-            return []
+            return verdict
         self.close()
         try:
             idx = SearchIndex.open(path, self._k.keys.index_key)
         except (ArchiveError, sqlcipher3.DatabaseError) as exc:
-            return [f"全文索引无法打开（已损坏或密钥不符）：{exc}"]
-        problems: list[str] = []
+            verdict.problems.append(f"全文索引无法打开（已损坏或密钥不符）：{exc}")
+            return verdict
         try:
             try:
-                problems += [f"全文索引页面或结构校验失败：{p}" for p in idx.integrity()[:5]]
-                held = idx.doc_ids()
+                verdict.problems += [f"全文索引页面或结构校验失败：{p}"
+                                     for p in idx.integrity()[:5]]
+                held = set(idx.doc_ids())
             except sqlcipher3.DatabaseError as exc:
-                return [f"全文索引已损坏：{exc}"]
+                verdict.problems.append(f"全文索引已损坏：{exc}")
+                return verdict
         finally:
             idx.close()
         expected = {_doc_id(rec.ref, comp) for rec in self._k.records.list(status="active")
                     for comp in self._k.records.components(rec.id)}
-        missing = sorted(expected - set(held))
-        extra = sorted(set(held) - expected)
-        if missing:
-            problems.append(f"全文索引缺少 {len(missing)} 个文档（如 {_ref_of(missing[0])}）")
+        verdict.missing = sorted(expected - held)
+        extra = held - expected
         if extra:
-            problems.append(f"全文索引中有 {len(extra)} 个文档不属于任何在库档案"
-                            "（可能是已销毁档案的文字）")
-        return problems
+            verdict.problems.append(f"全文索引中有 {len(extra)} 个文档不属于任何在库档案"
+                                    "（可能是已销毁档案的文字）")
+        return verdict
+
+
+@dataclass
+class IndexVerdict:
+    """`SearchService.verify`: problems (Chinese lines) and the doc ids the index lacks."""
+
+    problems: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def _remove_db(path: Path) -> None:

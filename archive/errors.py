@@ -114,4 +114,8 @@ def storage_error(exc: OSError, what: str) -> StorageError:
         return StorageError(f"磁盘空间不足，{what}未完成")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return StorageError(f"没有写入权限或磁盘只读，{what}未完成")
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return StorageError(f"目标路径不存在或其中有同名文件（不是文件夹），{what}未完成")
+    if exc.errno == errno.ENAMETOOLONG:
+        return StorageError(f"文件名或路径过长，{what}未完成")
     return StorageError(f"写入失败（{exc.strerror or exc}），{what}未完成")

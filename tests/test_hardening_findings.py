@@ -251,14 +251,18 @@ def test_finding6_unwritable_destinations_exit_9(cli_home: tuple[Path, dict[str,
     for args in (["backup", str(blocker / "bk")],
                  ["subject", "export", "--household", HH, "-o", str(blocker / "o"), "--reason",
                   "本人申请"],
-                 ["export", ref, "--anonymize", "-o", str(blocker / "anon")],
-                 ["get", ref, "-o", str(blocker / "g.txt"), "--reason", "核对"]):
+                 ["export", ref, "--anonymize", "-o", str(blocker / "anon")]):
         r = run_sgz(args, env)
         assert r.returncode == 9 and "Traceback" not in r.stderr, (args, r.stderr)
-        assert r.stderr.startswith("错误："), r.stderr
+        assert r.stderr.startswith("错误：") and "Not a directory" not in r.stderr, r.stderr
+    r = run_sgz(["get", ref, "-o", str(blocker / "g.txt"), "--reason", "核对"], env)
+    assert r.returncode == 3 and "目标文件夹不存在" in r.stderr, r.stderr
     # a missing parent folder is created (0700) rather than failing
     r = run_sgz(["backup", str(tmp_path / "new" / "deeper" / "bk")], env)
     assert r.returncode == 0, r.stderr
+    r = run_sgz(["restore", str(tmp_path / "new" / "deeper" / "bk"), "--home",
+                 str(blocker / "home")], env)
+    assert r.returncode == 9 and "恢复未完成" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------------- finding 7

@@ -315,6 +315,8 @@ class RecordService:
         if dest.is_dir():
             dest = dest / safe_filename(comp.filename)
         refuse_inside_home(self._k.home, dest)
+        if not dest.parent.is_dir():  # before the door: nothing is logged as read
+            raise NotFound(f"目标文件夹不存在：{dest.parent}", ref=str(dest.parent))
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
         part = dest.with_name(f".{dest.name}.sgz-part")

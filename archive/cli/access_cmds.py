@@ -379,7 +379,7 @@ def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_re
 @click.option("--anonymize", is_flag=True, help="匿名化（必选）：遮蔽姓名、身份证号、电话、住址。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
-@click.option("--names", default="", help="须遮蔽的已知姓名（家庭成员等），以逗号分隔。")
+@click.option("--names", default="", help="另需遮蔽的姓名，以逗号分隔（户内成员、工作人员、村社区名和文档中姓名类字段已自动遮蔽）。")
 @click.option("--reason", default="", help="事由（非负责人员导出服务档案时必填）。")
 @json_option
 @click.pass_context
@@ -389,6 +389,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
 
     \b
     PDF 输出为重新排版的文字摘录（版式、图片不保留）；Word 中的图片替换为空白。
+    逐件报告各类遮蔽数量；文档有姓名类字段却未遮蔽任何姓名时给出警告。
     示例：
       sgz export Z001-WS·2026-D30-FW-0007 --anonymize -o 匿名化/ --names 张三,李四
     """

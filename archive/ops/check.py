@@ -1,4 +1,5 @@
-"""`sgz check`: catalogue ↔ objects ↔ keys ↔ index consistency, and optionally every byte.
+"""`sgz check`: catalogue ↔ objects ↔ keys ↔ index consistency, pending disposals, and
+optionally every byte.
 
 The structural pass runs under the writer lock (a consistent view); the --read-data pass
 re-hashes each object file (its name is the SHA-256 of its ciphertext), decrypts it through

@@ -5,6 +5,7 @@ curious colleague) through the library services or the `sgz` command, and checks
 The library pieces (safetext, fs.atomic, anonymize.names, extraction limits) have their own
 tests; these check that every path uses them. Finding 3 (the PDF bomb) is
 tests/test_hostile_corpus.py; finding 4's whole-tree permission scan is tests/test_canary.py.
+Tests that run several `sgz` processes are marked slow (`make test` runs them, as CI does).
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def test_finding1_subject_export_is_a_read_reason_audit_flag(st: Station, tmp_pa
     assert not (tmp_path / "y").exists() and not (tmp_path / "z").exists()
 
 
+@pytest.mark.slow  # several `sgz` processes
 def test_finding1_cli_requires_reason(cli_home: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     home, env = cli_home
     src = tmp_path / "a.txt"
@@ -129,6 +131,7 @@ def test_finding2_anonymiser_knows_every_name_without_names(st: Station, tmp_pat
     assert [r["已遮蔽"] for r in rows] == [summaries[d], summaries[t]]
 
 
+@pytest.mark.slow  # several `sgz` processes
 def test_finding2_warns_when_a_name_field_masked_nothing(cli_home: tuple[Path, dict[str, str]],
                                                         tmp_path: Path) -> None:
     home, env = cli_home
@@ -176,6 +179,7 @@ def test_finding4_home_backup_restore_and_outputs_are_private(
 
 
 # ---------------------------------------------------------------------- finding 5
+@pytest.mark.slow  # several `sgz` processes
 def test_finding5_cli_damaged_keyslot_and_catalogue_exit_8(home: Path) -> None:
     env = sgz_env(home)
     assert run_sgz(["init", "--user", "zhangsan", "--role", "head"], env).returncode == 0
@@ -195,6 +199,7 @@ def test_finding5_cli_damaged_keyslot_and_catalogue_exit_8(home: Path) -> None:
 
 
 # ---------------------------------------------------------------------- finding 6
+@pytest.mark.slow  # several `sgz` processes
 def test_finding6_long_stored_name_exports_without_traceback(
         cli_home: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     home, env = cli_home
@@ -240,6 +245,7 @@ def test_finding6_backup_to_full_disk_is_storage_error(
     assert not (tmp_path / "bk").exists() and not (tmp_path / "bk.partial").exists()
 
 
+@pytest.mark.slow  # several `sgz` processes
 def test_finding6_unwritable_destinations_exit_9(cli_home: tuple[Path, dict[str, str]],
                                                  tmp_path: Path) -> None:
     home, env = cli_home
@@ -371,6 +377,7 @@ def test_finding9_names_and_titles_stay_out_of_clear_files(st: Station, tmp_path
 
 
 # ---------------------------------------------------------------------- finding 10
+@pytest.mark.slow  # several `sgz` processes
 def test_finding10_restore_rebuilds_index_and_search_refuses_missing(
         cli_home: tuple[Path, dict[str, str]], tmp_path: Path) -> None:
     home, env = cli_home

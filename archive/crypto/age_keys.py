@@ -53,6 +53,17 @@ def _raw_public(key: X25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def _decode_key(text: str, hrp: str, error: str) -> bytes:
+    """The 32 key bytes of a Bech32 age key string with human-readable part `hrp`."""
+    try:
+        found, data = bech32.decode(text)
+    except ValueError:
+        raise KeyFormatError(error) from None
+    if found != hrp or len(data) != 32:
+        raise KeyFormatError(error)
+    return data
+
+
 class X25519Recipient:
     """A native age public key (age1...)."""
 
@@ -65,13 +76,7 @@ class X25519Recipient:
     @classmethod
     def parse(cls, s: str) -> X25519Recipient:
         """Parse an age1... recipient string."""
-        try:
-            hrp, data = bech32.decode(s)
-        except ValueError:
-            raise KeyFormatError("malformed age recipient") from None
-        if hrp != "age" or len(data) != 32:
-            raise KeyFormatError("malformed age recipient")
-        return cls(data)
+        return cls(_decode_key(s, "age", "malformed age recipient"))
 
     def public_bytes(self) -> bytes:
         """The raw 32-byte public key."""
@@ -124,13 +129,7 @@ class X25519Identity:
     @classmethod
     def parse(cls, s: str) -> X25519Identity:
         """Parse an AGE-SECRET-KEY-1... string (upper case, as age writes it)."""
-        try:
-            hrp, data = bech32.decode(s)
-        except ValueError:
-            raise KeyFormatError("malformed age identity") from None
-        if hrp != "AGE-SECRET-KEY-" or len(data) != 32:
-            raise KeyFormatError("malformed age identity")
-        return cls.from_secret_bytes(data)
+        return cls.from_secret_bytes(_decode_key(s, "AGE-SECRET-KEY-", "malformed age identity"))
 
     def __str__(self) -> str:
         return bech32.encode("AGE-SECRET-KEY-", self.secret_bytes()).upper()

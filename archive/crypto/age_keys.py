@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -51,6 +51,15 @@ def _unseal(key: bytes, body: bytes) -> bytes | None:
 
 def _raw_public(key: X25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+def _stanzas_of(stanzas: Sequence[Stanza], kind: str, *, nargs: int) -> Iterator[Stanza]:
+    """The stanzas of type `kind`, in order; one with the wrong argument count is a HeaderError."""
+    for stanza in stanzas:
+        if stanza.type == kind:
+            if len(stanza.args) != nargs:
+                raise HeaderError(f"invalid {kind} stanza")
+            yield stanza
 
 
 def _decode_key(text: str, hrp: str, error: str) -> bytes:
@@ -143,11 +152,7 @@ class X25519Identity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         """The file key from the first X25519 stanza addressed to us, else None."""
-        for stanza in stanzas:
-            if stanza.type != "X25519":
-                continue
-            if len(stanza.args) != 1:
-                raise HeaderError("invalid X25519 stanza")
+        for stanza in _stanzas_of(stanzas, "X25519", nargs=1):
             share = b64decode(stanza.args[0])
             if len(share) != 32 or len(stanza.body) != FILE_KEY_SIZE + 16:
                 raise HeaderError("invalid X25519 stanza")
@@ -201,11 +206,7 @@ class ScryptIdentity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         """The file key from the scrypt stanza, else None (wrong passphrase or no stanza)."""
-        for stanza in stanzas:
-            if stanza.type != "scrypt":
-                continue
-            if len(stanza.args) != 2:
-                raise HeaderError("invalid scrypt stanza")
+        for stanza in _stanzas_of(stanzas, "scrypt", nargs=2):
             salt = b64decode(stanza.args[0])
             if len(salt) != 16 or not _WORK_FACTOR.fullmatch(stanza.args[1]):
                 raise HeaderError("invalid scrypt stanza")

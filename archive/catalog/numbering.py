@@ -40,13 +40,20 @@ def parse_retention(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class ArchivalRef:
+class RefParts:
+    """The six parts of a 档号; a catalogue `Record` keeps them as columns next to the text."""
+
     fonds: str
     genre: str
     year: int
     retention: str
     cls: str
     item: int
+
+
+@dataclass(frozen=True)
+class ArchivalRef(RefParts):
+    """A 档号 as a value: `str()` writes it, `parse` reads it (tolerating look-alike dots)."""
 
     def __str__(self) -> str:
         return f"{self.fonds}-{self.genre}·{self.year}-{self.retention}-{self.cls}-{self.item:04d}"

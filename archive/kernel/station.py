@@ -30,6 +30,8 @@ _STATION_KEYS = {
     "deputy": "副站长",
     "contractor": "承接主体",
 }
+# the `station.*` names a template may use (StationProfile.template_vars)
+TEMPLATE_KEYS = frozenset({*_STATION_KEYS, "staff"})
 _REQUIRED = ("fonds", "name", "county", "township", "head")
 _STAFF_KEYS = {"name", "position", "qualification"}
 _TOP_KEYS = {"station", "staff", "classes", "retention", "crypto", "calendar"}  # calendar: archive.docgen.workdays

@@ -18,7 +18,6 @@ _RETENTION_ALIASES = {
     "30": "D30", "30年": "D30", "定期30年": "D30", "D30": "D30",
     "10": "D10", "10年": "D10", "定期10年": "D10", "D10": "D10",
 }
-GENRES = {"WS": "文书", "KJ": "会计"}
 _REF_RE = re.compile(
     r"^(?P<fonds>[A-Z0-9]{4})-(?P<genre>[A-Z]{2})·(?P<year>\d{4})-(?P<retention>Y|D\d{1,3})-"
     r"(?P<cls>[A-Z]{2,4})-(?P<item>\d{4,})$"

@@ -202,8 +202,3 @@ def load_station(path: Path) -> StationProfile:
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"{path} 不是有效的 TOML：{toml_error(exc)}") from None
     return parse_station(data, str(path))
-
-
-def example_station() -> StationProfile:
-    """The embedded default station (used by `make demo` and `sgz gen --sample`)."""
-    return parse_station(tomllib.loads(EXAMPLE_TOML), "内置示例站点")

@@ -69,6 +69,13 @@ _FIELDS = ("title", "text", "doc_no", "date", "category", "year", "retention", "
            "responsible", "compartment", "secret", "status")
 
 
+OUTDATED = "全文索引是旧版本格式，检索前须重建：请运行 sgz index rebuild"
+
+
+class IndexOutdated(Conflict):
+    """The index file was written by an earlier version (another schema): rebuild it."""
+
+
 def _connect(path: Path, key: bytes) -> Any:
     if len(key) != 32:
         raise ValidationError("索引密钥必须是 32 字节")
@@ -118,7 +125,7 @@ class SearchIndex:
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         if row is None or row[0] != SCHEMA_VERSION:
             conn.close()
-            raise Conflict("索引版本不符，请运行 sgz index rebuild 重建", found=row and row[0])
+            raise IndexOutdated(OUTDATED, found=row and row[0], expected=SCHEMA_VERSION)
         return cls(conn, path)
 
     def close(self) -> None:
@@ -128,6 +135,16 @@ class SearchIndex:
     def doc_ids(self) -> dict[str, str]:
         """Every indexed document id with its text status (for `sgz check`)."""
         return dict(self._conn.execute("SELECT doc_id, status FROM docs"))
+
+    def held_refs(self, refs: Iterable[str]) -> set[str]:
+        """Which of these 档号 the index holds any document of (e.g. destroyed records whose
+        words a crash left behind before the fresh-key rebuild)."""
+        wanted, held = list(refs), set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start:start + 500]
+            held.update(r for (r,) in self._conn.execute(
+                f"SELECT DISTINCT ref FROM docs WHERE ref IN ({','.join('?' * len(part))})", part))
+        return held
 
     def integrity(self) -> list[str]:
         """Page MACs (SQLCipher), b-tree structure and the FTS index's own consistency check;

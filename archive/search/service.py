@@ -3,7 +3,8 @@
 The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing
 adds to it, destruction rebuilds it under a fresh key, and `sgz index rebuild` recreates it
 from the vault. Text is extracted in an isolated child process (archive/search/extract.py).
-Search results are filtered by the access policy before anything is counted.
+Visibility (archive/search/policy_view.py, derived from the one access policy) is part of the
+FTS5 query, so hidden records are never counted, ranked or shown.
 """
 
 from __future__ import annotations
@@ -22,30 +23,31 @@ from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
+from archive.policy.rules import Actor
 from archive.search.extract import Extractor, too_large
-from archive.search.index import SearchIndex
-
-
-@dataclass
-class SearchHit:
-    ref: str
-    title: str
-    date: str
-    snippet: str
-    score: float
-    doc_no: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+from archive.search.index import IndexOutdated, SearchIndex
+from archive.search.limits import Extracted
+from archive.search.policy_view import compartment_of, visibility_for
+from archive.search.results import Hit
+from archive.search.visibility import Visibility
 
 
 @dataclass
 class SearchResults:
-    hits: list[SearchHit] = field(default_factory=list)
+    """What `sgz search` shows: hits (one per 档号) the user may read, and their count."""
+
+    hits: list[Hit] = field(default_factory=list)
     total: int = 0
     no_text_count: int = 0
     fallback: bool = False
     unindexed: int = 0  # live components the index does not hold (a rebuild is due)
+
+
+def hit_dict(hit: Hit) -> dict[str, Any]:
+    """A hit for `--json` / the web UI: the snippet as text plus highlight offsets."""
+    return {"ref": hit.ref, "title": hit.title, "date": hit.date, "doc_no": hit.doc_no,
+            "category": hit.category, "score": hit.score,
+            "snippet": hit.snippet_obj.as_dict()}
 
 
 INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
@@ -55,10 +57,6 @@ INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复）�
 def _doc_id(ref: str, comp: Component) -> str:
     """The 正文 is indexed under the 档号 itself; other components as 档号#序号."""
     return ref if comp.seq == 1 else f"{ref}#{comp.seq}"
-
-
-def _ref_of(doc_id: str) -> str:
-    return doc_id.split("#", 1)[0]
 
 
 class SearchService:
@@ -83,6 +81,8 @@ class SearchService:
                     if "locked" in str(exc) or "busy" in str(exc):
                         raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
                     _remove_db(path)  # half-created by a crashed process: derived data
+                except IndexOutdated:
+                    raise  # refused, not dropped: `sgz index rebuild` is the fix it names
                 except (DecryptionFailed, ArchiveError):
                     # derived data under a key we no longer hold (e.g. crash during a
                     # re-key): drop it; `sgz index rebuild` refills it
@@ -122,19 +122,18 @@ class SearchService:
             return
         docs: list[dict[str, Any]] = []
         statuses: list[tuple[int, str]] = []
-        for ref, component_id, src, mime in items:
-            rec = self._k.records.get(ref)
-            comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
-            try:
-                with open(src, "rb") as f:
-                    extracted = self._extract(f, filename=src.name, mime=mime,
-                                              size=os.fstat(f.fileno()).st_size)
-            except OSError:
-                statuses.append((component_id, "failed"))
-                continue
-            statuses.append((component_id, extracted.status))
-            docs.append({"doc_id": _doc_id(rec.ref, comp),
-                         **self._index_fields(rec, comp, extracted.text, extracted.status)})
+        for group in _by_size(items):
+            extracted = self._extract_files([(src, mime) for _, _, src, mime in group])
+            for (ref, component_id, _src, _mime), ext in zip(group, extracted, strict=True):
+                if ext is None:
+                    statuses.append((component_id, "failed"))
+                    continue
+                rec = self._k.records.get(ref)
+                comp = next(c for c in self._k.records.components(rec.id)
+                            if c.id == component_id)
+                statuses.append((component_id, ext.status))
+                docs.append({"doc_id": _doc_id(rec.ref, comp),
+                             **self._index_fields(rec, comp, ext.text, ext.status)})
         try:
             self._open_index().add_many(docs)
         except ArchiveError:
@@ -143,25 +142,61 @@ class SearchService:
             for cid, status in statuses:
                 self._k.records.set_text_status(cid, status)
 
-    @staticmethod
-    def _index_fields(rec: Record, comp: Component, text: str, status: str) -> dict[str, Any]:
+    def _extract_files(self, files: list[tuple[Path, str]]) -> list[Extracted | None]:
+        """Extract several files in one pipelined round trip (Extractor.extract_many); None
+        for a file that cannot be read. Files too large are decided from their size."""
+        out: list[Extracted | None] = [None] * len(files)
+        todo: list[tuple[int, bytes, str, str]] = []
+        for i, (src, mime) in enumerate(files):
+            try:
+                with open(src, "rb") as f:
+                    skipped = too_large(os.fstat(f.fileno()).st_size)
+                    if skipped is not None:
+                        out[i] = skipped
+                        continue
+                    todo.append((i, f.read(), src.name, mime))
+            except OSError:
+                continue
+        if todo:
+            if self._extractor is None:
+                self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
+            results = self._extractor.extract_many([(d, n, m) for _, d, n, m in todo])
+            for (i, *_), ext in zip(todo, results, strict=True):
+                out[i] = ext
+        return out
+
+    def _index_fields(self, rec: Record, comp: Component, text: str,
+                      status: str) -> dict[str, Any]:
+        """The document's text and the facts search filters on; who may see it is decided
+        from the same facts the policy reads (kernel.facts)."""
+        facts = self._k.facts(rec)
         return {
             "title": rec.title if comp.seq == 1 else f"{rec.title}（{comp.kind}）",
             "text": text, "doc_no": rec.doc_no, "date": rec.date, "category": rec.cls,
             "year": rec.year, "retention": rec.retention, "household": rec.household,
-            "status": status,
+            "responsible": facts.responsible or "", "compartment": compartment_of(rec.cls),
+            "secret": facts.secret, "status": status,
         }
+
+    def visibility(self) -> Visibility:
+        """What the current user may find: derived from the access policy (policy_view)."""
+        user = self._k.user
+        destroyed = [r.ref for r in self._k.records.list(status="destroyed")]
+        excluded = self._open_index().held_refs(destroyed) if destroyed else set()
+        return visibility_for(Actor(user.name, user.role), self._k.station.classes,
+                              excluded=excluded)
 
     # ------------------------------------------------------------------ search
     def query(self, query: str, *, category: str | None = None,
                year: int | None = None, retention: str | None = None,
-               household: str | None = None, limit: int = 20) -> SearchResults:
+               household: str | None = None, limit: int = 20,
+               offset: int = 0) -> SearchResults:
         """Ranked hits the user may see; hidden records are not even counted. Audited."""
         self._k.authorize("search")
         cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
-                 household=household or None)
+                 household=household or None, offset=offset or None)
         expected = self._k.records.count_live_components()
         if expected and not self._k.home.fulltext.exists():
             raise Conflict(INDEX_MISSING)  # never "共 0 条" from an index that is not there
@@ -169,34 +204,10 @@ class SearchService:
         docs = idx.status()["docs"]
         if expected and not docs:
             raise Conflict(INDEX_MISSING)
-        visible: dict[str, bool] = {}
-
-        def allowed(doc_id: str) -> bool:
-            ref = _ref_of(doc_id)
-            if ref not in visible:
-                try:
-                    rec = self._k.records.get(ref)
-                    # a snippet is content: show only what the user may read without
-                    # having to state a reason (reason-gated reads go through `sgz get`)
-                    visible[ref] = rec.status == "active" and self._k.may("record.read", rec)
-                except ArchiveError:
-                    visible[ref] = False
-            return visible[ref]
-
-        res = idx.search(query, category=cls, year=year, retention=ret, household=household,
-                         allowed=allowed, limit=limit * 2)
-        out = SearchResults(total=res.total, no_text_count=res.no_text_count,
-                            fallback=res.fallback, unindexed=max(0, expected - docs))
-        seen: set[str] = set()
-        for h in res.hits:
-            ref = _ref_of(h.doc_id)
-            if ref in seen:
-                out.total -= 1
-                continue
-            seen.add(ref)
-            if len(out.hits) < limit:
-                out.hits.append(SearchHit(ref, h.title, h.date, h.snippet, h.score, h.doc_no))
-        return out
+        res = idx.search(query, self.visibility(), limit=limit, offset=offset, category=cls,
+                         year=year, retention=ret, household=household)
+        return SearchResults(hits=res.hits, total=res.total, no_text_count=res.no_text_count,
+                             fallback=res.fallback, unindexed=max(0, expected - docs))
 
     # ------------------------------------------------------------------ rebuild / status
     def rebuild(self, *, fresh_key: bool = False,
@@ -242,11 +253,14 @@ class SearchService:
         expected = self._k.records.count_live_components()
         if not self._k.home.fulltext.exists():
             return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
-        st = dict(self._open_index().status())
+        try:
+            st = dict(self._open_index().status())
+        except IndexOutdated:
+            return {"exists": True, "outdated": True, "docs": 0, "expected": expected,
+                    "needs_rebuild": True}
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
                   records_without_text=self._k.records.count_records_without_text())
         return st
-
 
     def verify(self) -> IndexVerdict:
         """What `sgz check` reports about the index, never altering it: pages that fail their
@@ -260,6 +274,9 @@ class SearchService:
         self.close()
         try:
             idx = SearchIndex.open(path, self._k.keys.index_key)
+        except IndexOutdated as exc:
+            verdict.problems.append(str(exc))
+            return verdict
         except (ArchiveError, sqlcipher3.DatabaseError) as exc:
             verdict.problems.append(f"全文索引无法打开（已损坏或密钥不符）：{exc}")
             return verdict
@@ -289,6 +306,25 @@ class IndexVerdict:
 
     problems: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+
+
+def _by_size(items: list[tuple[str, int, Path, str]], budget: int = 64 << 20,
+             ) -> Iterator[list[tuple[str, int, Path, str]]]:
+    """Groups of filing items whose files together stay under `budget` bytes in memory."""
+    group: list[tuple[str, int, Path, str]] = []
+    size = 0
+    for item in items:
+        try:
+            n = item[2].stat().st_size
+        except OSError:
+            n = 0
+        if group and size + n > budget:
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += n
+    if group:
+        yield group
 
 
 def _remove_db(path: Path) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 # Kinds of access token; the column weight of `acl` in bm25 is 0, so they never rank.
 CATEGORY, COMPARTMENT, RESPONSIBLE, HOUSEHOLD, REF = "cat", "cpt", "rsp", "hh", "ref"
+OWN = "own"  # (category, responsible): "service records of this worker", not all their records
 YEAR, RETENTION, STATUS, SECRET = "yr", "ret", "st", "sec"
 
 
@@ -43,11 +44,17 @@ def doc_tokens(doc_id: str, *, category: str, compartment: str, responsible: str
             token(RETENTION, retention), token(STATUS, status)]
     if responsible:
         toks.append(token(RESPONSIBLE, responsible))
+        toks.append(token(OWN, own_key(category, responsible)))
     if household:
         toks.append(token(HOUSEHOLD, household))
     if secret:
         toks.append(token(SECRET, 1))
     return " ".join(toks)
+
+
+def own_key(category: str, responsible: str) -> str:
+    """The value of an OWN token: one worker's records of one category."""
+    return f"{category}\x00{responsible}"
 
 
 def _any(kind: str, values: frozenset[str] | set[str]) -> list[str]:
@@ -59,7 +66,8 @@ class Visibility:
     """What one user may see in search results (content, not only the catalogue line).
 
     A document is visible when it is in one of `compartments` (None: any), is granted by
-    `everything` or by one of `categories`, `responsible`, `households` or `refs`, is not in
+    `everything` or by one of `categories`, `responsible`, `own` ((category, responsible)
+    pairs: a worker's records of one category only), `households` or `refs`, is not in
     `excluded`, and is not secret unless `secret` is set. Built by the service from the
     access policy, e.g. head: `Visibility(everything=True, secret=True)`; a social worker:
     `Visibility(categories={"XZ"}, responsible={"社工甲"}, refs=own_rs_refs)`.
@@ -70,12 +78,13 @@ class Visibility:
     responsible: frozenset[str] = field(default_factory=frozenset)
     households: frozenset[str] = field(default_factory=frozenset)
     refs: frozenset[str] = field(default_factory=frozenset)
+    own: frozenset[tuple[str, str]] = field(default_factory=frozenset)
     excluded: frozenset[str] = field(default_factory=frozenset)
     secret: bool = False
     compartments: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
-        for name in ("categories", "responsible", "households", "refs", "excluded"):
+        for name in ("categories", "responsible", "households", "refs", "own", "excluded"):
             object.__setattr__(self, name, frozenset(getattr(self, name)))
         if self.compartments is not None:
             object.__setattr__(self, "compartments", frozenset(self.compartments))
@@ -88,7 +97,7 @@ class Visibility:
     def sees_nothing(self) -> bool:
         """True when no document can be visible: search answers without touching the index."""
         granted = self.everything or bool(self.categories or self.responsible
-                                          or self.households or self.refs)
+                                          or self.households or self.refs or self.own)
         return not granted or self.compartments == frozenset()
 
     def may_see(self, doc_id: str, *, category: str, compartment: str, responsible: str,
@@ -101,6 +110,7 @@ class Visibility:
             return False
         return (self.everything or category in self.categories
                 or (bool(responsible) and responsible in self.responsible)
+                or (bool(responsible) and (category, responsible) in self.own)
                 or (bool(household) and household in self.households) or ref in self.refs)
 
     def clauses(self) -> tuple[str | None, str | None]:
@@ -113,7 +123,8 @@ class Visibility:
             must.append("acl : (" + " OR ".join(_any(COMPARTMENT, self.compartments)) + ")")
         if not self.everything:
             grants = (_any(CATEGORY, self.categories) + _any(RESPONSIBLE, self.responsible)
-                      + _any(HOUSEHOLD, self.households) + _any(REF, self.refs))
+                      + _any(HOUSEHOLD, self.households) + _any(REF, self.refs)
+                      + _any(OWN, {own_key(c, r) for c, r in self.own}))
             must.append("acl : (" + " OR ".join(grants) + ")")
         never = _any(REF, self.excluded)
         if not self.secret:

@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from archive.cli.common import emit_json, info, json_option, open_archive
+
+if TYPE_CHECKING:
+    from archive.search.snippet import Snippet
+
+
+def _shown(snip: Snippet) -> Snippet:
+    """The snippet with control and bidi characters written as escapes (safetext.display),
+    each piece on its own, so the highlight offsets move with the text."""
+    from archive.safetext import display
+    from archive.search.snippet import Snippet
+
+    text, spans, pos = "", [], 0
+    for start, end in snip.spans:
+        text += display(snip.text[pos:start])
+        mark = display(snip.text[start:end])
+        spans.append((len(text), len(text) + len(mark)))
+        text += mark
+        pos = end
+    text += display(snip.text[pos:])
+    return Snippet(text, tuple(spans), snip.cut_before, snip.cut_after)
 
 
 @click.command("search")
@@ -14,11 +36,13 @@ from archive.cli.common import emit_json, info, json_option, open_archive
 @click.option("--retention", "-r", help="保管期限。")
 @click.option("--household", help="户号。")
 @click.option("--limit", default=20, show_default=True, help="最多显示条数。")
+@click.option("--offset", default=0, show_default=True, help="跳过前 N 条（翻页）。")
 @json_option
 @click.pass_context
 def search_cmd(ctx: click.Context, query: str, category: str | None, year: int | None,
-               retention: str | None, household: str | None, limit: int, as_json: bool) -> None:
-    """全文检索：按相关度列出档号、题名、日期和摘要（命中处以【】标出）。
+               retention: str | None, household: str | None, limit: int, offset: int,
+               as_json: bool) -> None:
+    """全文检索：按相关度列出档号、题名、日期和摘要（命中处以【】标出，终端中另加颜色）。
 
     \b
     查询语法：
@@ -31,21 +55,29 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
     示例：
       sgz search 临时救助 --category 服务 --year 2026
       sgz search "title:保密" --json
-    只显示你有权查看的档案；每次检索都记入审计日志。
+    只显示你无需说明事由即可查阅的档案，共计条数也只计这些；每次检索都记入审计日志。
+    --json 输出的摘要为原文片段（text）加命中位置（spans，按字符计的起止偏移）。
     """
     arc = open_archive(ctx)
     res = arc.search.query(query, category=category, year=year, retention=retention,
-                     household=household, limit=limit)
+                           household=household, limit=limit, offset=offset)
     if as_json:
-        emit_json({"total": res.total, "no_text_records": res.no_text_count,
-                   "fallback": res.fallback, "hits": [h.as_dict() for h in res.hits]})
-        return
-    from archive.safetext import display
+        from archive.search.service import hit_dict
 
+        emit_json({"total": res.total, "no_text_records": res.no_text_count,
+                   "fallback": res.fallback, "unindexed": res.unindexed,
+                   "hits": [hit_dict(h) for h in res.hits]})
+        return
+    import sys
+
+    from archive.safetext import display
+    from archive.search.snippet import render_snippet
+
+    color = sys.stdout.isatty()
     for h in res.hits:
         click.echo(f"{h.ref}  {display(h.title)}  {h.date}")
-        if h.snippet:
-            click.echo(f"    {display(h.snippet)}")
+        if h.snippet_text:
+            click.echo(f"    {render_snippet(_shown(h.snippet_obj), color=color)}")
     note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
     info(f"共 {res.total} 条{note}")
     if res.unindexed:
@@ -92,6 +124,11 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     st = arc.search.status()
     if as_json:
         emit_json(st)
+        return
+    if st.get("outdated"):
+        from archive.search.index import OUTDATED
+
+        click.echo(OUTDATED)
         return
     if not st["exists"]:
         click.echo("索引不存在" + ("，请运行 sgz index rebuild" if st["needs_rebuild"] else ""))

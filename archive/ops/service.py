@@ -17,7 +17,8 @@ from typing import Any
 import sqlcipher3
 
 from archive.audit.names import action_code, action_name
-from archive.errors import ArchiveError, StorageError, storage_error
+from archive.catalog.numbering import parse_ref
+from archive.errors import ArchiveError, StorageError, ValidationError, storage_error
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
 from archive.ops import check as _check
@@ -107,6 +108,10 @@ class AuditService:
         roles. Reading the log is itself audited (before anything is read)."""
         self._k.authorize("audit.read")
         code = action_code(action) if action else None
+        if ref:  # a 档号 typed with "-", ".", lower case or full width still matches
+            with contextlib.suppress(ValidationError):
+                ref = parse_ref(ref)
+            ref = ref.strip()
         user = self._k.user
         show_details = decide(Actor(user.name, user.role), "audit.details").allowed
         self._k.log("audit.read", None, since=since.isoformat() if since else None,

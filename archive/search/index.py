@@ -139,7 +139,7 @@ class SearchIndex:
     def held_refs(self, refs: Iterable[str]) -> set[str]:
         """Which of these 档号 the index holds any document of (e.g. destroyed records whose
         words a crash left behind before the fresh-key rebuild)."""
-        wanted, held = list(refs), set()
+        wanted, held = list(refs), set[str]()
         for start in range(0, len(wanted), 500):
             part = wanted[start:start + 500]
             held.update(r for (r,) in self._conn.execute(

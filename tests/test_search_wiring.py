@@ -1,0 +1,97 @@
+"""Search on the user's path (issue 12): the service passes the policy's Visibility into the
+index, secret and service records stay where the policy puts them, an outdated index is
+refused with its fix, `--json` carries text + spans, and 档号 input takes any spelling."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.app import Archive
+from archive.cli.main import cli
+from archive.errors import Conflict
+
+
+def _user(arc: Archive, home: Path, clock, name: str, role: str) -> Archive:
+    arc.users.add(name, role, f"{name}-passphrase")
+    return Archive.unlock(home, user=name, passphrase=f"{name}-passphrase", clock=clock)
+
+
+def test_each_role_finds_what_it_may_read(arc: Archive, home: Path, clock, make_file) -> None:
+    arc.records.file([make_file("fw.txt", "困境儿童走访 王一")], category="FW", responsible="wangwu")
+    arc.records.file([make_file("xz.txt", "困境儿童工作通知")], category="XZ")
+    arc.records.file([make_file("rs.txt", "困境儿童 人事档案")], category="RS",
+                     responsible="wangwu")
+    arc.records.file([make_file("sec.txt", "困境儿童 秘密通知")], category="XZ", secrecy="秘密")
+    users = {role: _user(arc, home, clock, name, role) for name, role in (
+        ("wangwu", "social_worker"), ("liuda", "archivist"), ("chenfu", "deputy"),
+        ("dudao", "supervisor"))}
+    try:
+        got = {role: sorted(h.ref[-7:] for h in u.search.query("困境儿童", limit=50).hits)
+               for role, u in users.items()}
+        got["head"] = sorted(h.ref[-7:] for h in arc.search.query("困境儿童").hits)
+        assert got == {
+            "head": ["FW-0001", "RS-0001", "XZ-0001", "XZ-0002"],
+            "social_worker": ["FW-0001", "XZ-0001"],  # own service record; not RS, not 秘密
+            "archivist": ["RS-0001", "XZ-0001", "XZ-0002"],  # FW only with a reason (sgz get)
+            "deputy": ["RS-0001", "XZ-0001", "XZ-0002"],
+            "supervisor": ["FW-0001", "XZ-0001"],
+        }
+        assert users["social_worker"].search.query("困境儿童").total == 2
+        page = users["archivist"].search.query("困境儿童", limit=1, offset=1)
+        assert page.total == 3 and len(page.hits) == 1
+    finally:
+        for u in users.values():
+            u.close()
+
+
+def test_an_outdated_index_is_refused_and_rebuild_fixes_it(arc: Archive, make_file) -> None:
+    arc.records.file([make_file("a.txt", "临时救助金申请")], category="XZ")
+    arc.search.close()
+    path = arc.kernel.home.fulltext
+    from archive.catalog.db import connect_keyed
+
+    conn = connect_keyed(path, arc.kernel.keys.index_key)
+    conn.execute("UPDATE meta SET value='1' WHERE key='schema'")
+    conn.commit()
+    conn.close()
+    with pytest.raises(Conflict, match="sgz index rebuild"):
+        arc.search.query("临时救助")
+    assert path.exists()  # refused, not silently dropped
+    assert arc.search.status()["needs_rebuild"] and arc.search.status()["outdated"]
+    assert any("sgz index rebuild" in p for p in arc.search.verify().problems)
+    assert arc.search.rebuild() == 1
+    assert arc.search.query("临时救助").total == 1
+
+
+def test_json_gives_text_and_spans(cli_home: tuple[Path, dict[str, str]], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    home, env = cli_home
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    src = tmp_path / "visit.txt"
+    src.write_text("第1次走访　　走访日期：2026年3月", encoding="utf-8")
+    runner = CliRunner()
+    r = runner.invoke(cli, ["file", str(src), "--category", "XZ"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["search", "走访", "--json"])
+    assert r.exit_code == 0, r.output
+    hit = json.loads(r.stdout)["hits"][0]
+    snip = hit["snippet"]
+    assert snip["text"] == "第1次走访　　走访日期：2026年3月"  # ideographic spaces kept
+    assert [snip["text"][s:e] for s, e in snip["spans"]] == ["走访", "走访"]
+    r = runner.invoke(cli, ["search", "走访"])  # not a terminal: brackets, no colour
+    assert "第1次【走访】　　【走访】日期" in r.stdout and "\x1b[" not in r.stdout
+
+
+def test_ref_spellings_reach_the_record(arc: Archive, make_file) -> None:
+    [res] = arc.records.file([make_file("a.txt", "困境儿童走访")], category="XZ")
+    typed = res.ref.replace("·", "-").lower()
+    [comp] = arc.records.file([make_file("b.pdf.txt", "签字扫描件文字")], of=typed)
+    assert comp.ref == res.ref and comp.seq == 2
+    assert arc.records.show(res.ref.replace("·", "．").lower())["ref"] == res.ref
+    rows = arc.audit.history(ref=typed)
+    assert rows and all(r["ref"] == res.ref for r in rows)

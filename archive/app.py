@@ -35,6 +35,7 @@ from archive.ops.restore import RestoreReport, restore_home
 from archive.ops.service import AuditService, KeyService, MaintenanceService
 from archive.policy.roles import RECOVERY_USER, parse_role
 from archive.records.service import RecordService
+from archive.retention.disposal import Disposals
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
@@ -53,7 +54,7 @@ class Archive:
 
     def __init__(self, kernel: Kernel) -> None:
         k = self.kernel = kernel
-        self.search = SearchService(k)
+        self.search = SearchService(k, destroyed=Disposals(k.db).destroyed)
         self.retention = RetentionService(k)
         self.records = RecordService(k, default_retention=self.retention.default_for,
                                      index_batch=self.search.index_batch)

@@ -1,10 +1,17 @@
-"""Search on the user's path: `SearchIndex.search(query, Visibility)` as the head and as a
-social worker, against (same run, same tokens) the old per-hit `allowed()` callback path and
-bare FTS5 (plain SQLite, bm25 over every match, no visibility) and, if installed, tantivy.
+"""Search on the user's path: `SearchService.query` (what `sgz search` and the web UI call:
+authorise, audit entry, Visibility derived from the policy, index query, snippets) as the
+head and as a social worker, and the whole `sgz search` process including unlock; against
+(same run, same tokens) `SearchIndex.search` on the same index file, bare FTS5 (plain SQLite,
+bm25 over every match, no visibility) and, if installed, tantivy in memory.
+
+The station home is real (Archive.init, real KDF, real catalogue and encrypted index); only
+the vault objects are absent: the catalogue lines and the index are written directly from the
+generated texts (search never opens an object).
 
 Usage: PYTHONPATH=. python bench/bench_search_path.py [--docs 50000] [--queries 30]
-Prints p50 / p95 per query kind and engine, the ratios, and checks that the new path returns
-the same counts as the old one and never a hit the user may not read.
+           [--process 2] [--old]
+Prints p50 / p95 per query kind and engine, the ratios, and checks that the service returns the
+same counts as the index, never a hit the user may not read.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import argparse
 import os
 import random
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import time
@@ -24,16 +32,20 @@ import sqlcipher3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from archive.app import Archive  # noqa: E402
+from archive.catalog.numbering import ArchivalRef  # noqa: E402
 from archive.search.index import FTS_COLUMNS, WEIGHTS, SearchIndex  # noqa: E402
 from archive.search.query import COLUMNS, parse  # noqa: E402
 from archive.search.tokens import index_tokens, segment_bigrams  # noqa: E402
-from archive.search.visibility import Visibility, doc_tokens, token  # noqa: E402
+from archive.search.visibility import Visibility, doc_tokens, own_key, token  # noqa: E402
 from tests.search_eval import generate as g  # noqa: E402
 
 KINDS = ("1-char", "2-char", "4-char", "phrase", "文号", "pasted sentence", "rare name")
-WORKERS = [f"社工{c}" for c in "甲乙丙丁戊己"]
+WORKERS = ["sgjia", "sgyi", "sgbing", "sgding", "sgwu", "sgji"]  # social workers' user names
 HEAD = Visibility(everything=True, secret=True)
-WORKER = Visibility(categories=frozenset({"XZ"}), responsible=frozenset({"社工甲"}))
+# what the policy gives a social worker (checked against SearchService.visibility() below)
+WORKER = Visibility(categories=frozenset({"XZ"}), own=frozenset({("FW", "sgjia")}))
+PASS = "bench-passphrase-长一点的口令"
 
 
 def docs(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
@@ -56,7 +68,7 @@ def docs(n: int, seed: int = 7) -> Iterator[dict[str, Any]]:
                 minutes=rnd.randint(20, 120))
             parts.append(s)
             size += len(s.encode())
-        yield {"doc_id": f"Z001-WS·{year}-D30-{cat}-{i:06d}", "doc_no": f"{org}〔{year}〕{num}号",
+        yield {"doc_id": f"Z001-WS·{year}-D30-{cat}-{i + 1:04d}", "doc_no": f"{org}〔{year}〕{num}号",
                "title": f"关于{rnd.choice(g.ACTIONS)}{rnd.choice(g.TOPICS)}工作的通知（{name}）",
                "text": "".join(parts), "year": year, "category": cat,
                "compartment": "service" if cat == "FW" else "general",
@@ -140,7 +152,8 @@ def tantivy_engine(all_docs: Iterator[dict[str, Any]]) -> Callable[[str, Visibil
                 clauses.append((must, any_field(kind, segment_bigrams(seg))))
         if not vis.everything:
             grants = [token("cat", c) for c in vis.categories] + [
-                token("rsp", r) for r in vis.responsible]
+                token("rsp", r) for r in vis.responsible] + [
+                token("own", own_key(c, r)) for c, r in vis.own]
             clauses.append((must, tantivy.Query.boolean_query(
                 [(should, tantivy.Query.term_query(schema, "acl", g)) for g in grants])))
         res = searcher.search(tantivy.Query.boolean_query(clauses), 20, count=True)
@@ -154,45 +167,102 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
+def station(work: Path, n: int, sample: list[dict[str, Any]],
+            facts: dict[str, tuple[str, str]]) -> tuple[Path, float]:
+    """A real station home holding the n generated documents in its catalogue and index;
+    returns (home, index docs/s)."""
+    home = work / "home"
+    arc, _code = Archive.init(home, user="zhanzhang", role="head", passphrase=PASS)
+    for w in WORKERS:
+        arc.users.add(w, "social_worker", PASS + w)
+    k, svc = arc.kernel, arc.search
+    idx = svc._open_index()
+    t_ix, batch = 0.0, []
+    now = k.clock.iso()
+    for i, d in enumerate(docs(n)):
+        facts[d["doc_id"]] = (d["category"], d["responsible"])
+        if i % max(1, n // 500) == 0:
+            sample.append(d)
+        batch.append(d)
+        if len(batch) < 2000 and i != n - 1:
+            continue
+        with k.writer_lock, k.db.transaction():
+            for b in batch:
+                rid = k.records.insert(ArchivalRef.parse(b["doc_id"]), {
+                    "title": b["title"], "title_source": "given", "doc_no": b["doc_no"],
+                    "date": f"{b['year']}0301", "household": b["household"],
+                    "responsible": b["responsible"], "filed_at": now, "filed_by": "zhanzhang"})
+                oid = os.urandom(16).hex()
+                k.object_keys.add(oid, os.urandom(32), 0)
+                k.records.add_component(rid, {
+                    "kind": "正文", "object_id": oid, "filename": "x.txt", "mime": "text/plain",
+                    "size": len(b["text"].encode()), "fp_sha": oid, "fp_sm3": "",
+                    "text_status": "ok", "added_at": now, "added_by": "zhanzhang"})
+        rows = []
+        for b in batch:
+            rec = k.records.get(b["doc_id"])
+            comp = k.records.components(rec.id)[0]
+            rows.append({"doc_id": rec.ref, **svc._index_fields(rec, comp, b["text"], "ok")})
+        t = time.perf_counter()
+        idx.add_many(rows)
+        t_ix += time.perf_counter() - t
+        batch = []
+    arc.close()
+    return home, n / t_ix
+
+
+def sgz_process(home: Path, user: str, passphrase: str, q: str) -> float:
+    """Wall time of one whole `sgz search` process: start, unlock (scrypt), query, print."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SGZ_")}
+    env.update(SGZ_HOME=str(home), SGZ_USER=user, SGZ_PASSPHRASE=passphrase,
+               PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "archive.cli.main", "search", q, "--json"],
+                       env=env, capture_output=True, text=True)
+    took = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"sgz search {q!r} failed: {r.stderr}")
+    return took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=50000)
     ap.add_argument("--queries", type=int, default=30)
-    ap.add_argument("--no-old", action="store_true", help="skip the old per-hit path")
+    ap.add_argument("--process", type=int, default=2,
+                    help="whole `sgz search` processes per query kind and user")
+    ap.add_argument("--old", action="store_true", help="also the old per-hit callback path")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="sgzbench"))
     facts: dict[str, tuple[str, str]] = {}
     sample: list[dict[str, Any]] = []
-    ix = SearchIndex.create(work / "fulltext.db", os.urandom(32))
+    home, ix_rate = station(work, args.docs, sample, facts)
     # sqlcipher3 without a key is plain SQLite 3.51 (the system sqlite3 lacks contentless_delete)
     bare = sqlcipher3.connect(str(work / "bare.db"), isolation_level=None)
     bare.execute(f"CREATE VIRTUAL TABLE fts USING fts5({', '.join(COLUMNS)}, content='',"
                  " contentless_delete=1, tokenize='unicode61 remove_diacritics 0')")
-    t_ix = t_bare = 0.0
-    batch: list[dict[str, Any]] = []
-    for i, d in enumerate(docs(args.docs)):
-        facts[d["doc_id"]] = (d["category"], d["responsible"])
-        if i % max(1, args.docs // 500) == 0:
-            sample.append(d)
-        batch.append(d)
-        if len(batch) == 2000 or i == args.docs - 1:
-            t = time.perf_counter()
-            ix.add_many(batch)
-            t_ix += time.perf_counter() - t
-            t = time.perf_counter()
-            bare.execute("BEGIN")
-            first = len(facts) - len(batch) + 1
-            for j, b in enumerate(batch):
-                bare.execute("INSERT INTO fts(rowid, title_bi, title_uni, body_bi, body_uni,"
-                             " no_bi, no_uni) VALUES(?,?,?,?,?,?,?)",
-                             (first + j,
-                              *index_tokens(b["title"]), *index_tokens(b["text"]),
-                              *index_tokens(b["doc_no"])))
-            bare.execute("COMMIT")
-            t_bare += time.perf_counter() - t
-            batch = []
-    print(f"corpus: {args.docs} docs; SearchIndex {args.docs / t_ix:.0f} docs/s "
-          f"({ix.status()['size_bytes'] / 1e6:.0f} MB), bare FTS5 {args.docs / t_bare:.0f} docs/s")
+    t_bare = 0.0
+    all_docs = list(docs(args.docs))
+    for start in range(0, len(all_docs), 2000):
+        t = time.perf_counter()
+        bare.execute("BEGIN")
+        for j, b in enumerate(all_docs[start:start + 2000]):
+            bare.execute("INSERT INTO fts(rowid, title_bi, title_uni, body_bi, body_uni,"
+                         " no_bi, no_uni) VALUES(?,?,?,?,?,?,?)",
+                         (start + j + 1, *index_tokens(b["title"]), *index_tokens(b["text"]),
+                          *index_tokens(b["doc_no"])))
+        bare.execute("COMMIT")
+        t_bare += time.perf_counter() - t
+    t = time.perf_counter()
+    head = Archive.unlock(home, user="zhanzhang", passphrase=PASS)
+    t_unlock = time.perf_counter() - t
+    worker = Archive.unlock(home, user="sgjia", passphrase=PASS + "sgjia")
+    if worker.search.visibility() != WORKER or head.search.visibility() != HEAD:
+        raise SystemExit(f"policy view changed: {worker.search.visibility()}")
+    ix = SearchIndex.open(home / "indexes" / "fulltext.db", head.kernel.keys.index_key)
+    print(f"corpus: {args.docs} docs; service index {ix_rate:.0f} docs/s "
+          f"({ix.status()['size_bytes'] / 1e6:.0f} MB), bare FTS5 {args.docs / t_bare:.0f}"
+          f" docs/s; Archive.unlock {t_unlock * 1000:.0f} ms")
     qs = queries(sample, args.queries)
 
     def may(vis: Visibility) -> Callable[[str], bool]:
@@ -222,15 +292,17 @@ def main() -> None:
         bare.execute("SELECT count(*) FROM fts WHERE fts MATCH ?", (expr,)).fetchone()
 
     engines: dict[str, Callable[[str], Any]] = {
-        "new head": lambda q: ix.search(q, HEAD, limit=20),
-        "new worker": lambda q: ix.search(q, WORKER, limit=20),
+        "service head": lambda q: head.search.query(q, limit=20),
+        "service worker": lambda q: worker.search.query(q, limit=20),
+        "index head": lambda q: ix.search(q, HEAD, limit=20),
+        "index worker": lambda q: ix.search(q, WORKER, limit=20),
         "bare FTS5": run_bare,
     }
-    tv = tantivy_engine(docs(args.docs))
+    tv = tantivy_engine(iter(all_docs))
     if tv is not None:
         engines["tantivy head"] = lambda q: tv(q, HEAD)
         engines["tantivy worker"] = lambda q: tv(q, WORKER)
-    if not args.no_old:
+    if args.old:
         engines["old head"] = old(HEAD)
         engines["old worker"] = old(WORKER)
     lat: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in engines}
@@ -241,21 +313,39 @@ def main() -> None:
                 t = time.perf_counter()
                 res = fn(q)
                 lat[name][kind].append(time.perf_counter() - t)
+                vis = HEAD if name.endswith("head") else WORKER
                 if name.startswith("tantivy"):
-                    vis = HEAD if name == "tantivy head" else WORKER
                     want = ix.search(q, vis, limit=1)
                     if res[0] != want.total and not want.fallback:
                         tv_mismatch += 1
                         print(f"tantivy count differs: {kind} {q!r} {res[0]} != {want.total}")
-                if name.startswith("new"):
-                    vis = HEAD if name == "new head" else WORKER
-                    leaks += sum(1 for h in res.hits if not may(vis)(h.doc_id))
-                    if not args.no_old:
-                        ref_total = engines["old " + name[4:]](q).total
-                        mismatches += ref_total != res.total
-    print(f"\ncounts new == old: {'yes' if not mismatches else f'NO ({mismatches} differ)'}"
-          f"{' (old path skipped)' if args.no_old else ''}; hits a user may not read: {leaks}"
-          f"; tantivy counts differing from new: {tv_mismatch}")
+                if name.startswith("service"):
+                    leaks += sum(1 for h in res.hits if not may(vis)(h.ref))
+                    mismatches += ix.search(q, vis, limit=1).total != res.total
+                    if args.old:
+                        mismatches += engines["old " + name.split()[1]](q).total != res.total
+    print(f"\ncounts service == index{' == old' if args.old else ''}: "
+          f"{'yes' if not mismatches else f'NO ({mismatches} differ)'}"
+          f"; hits a user may not read: {leaks}; tantivy counts differing: {tv_mismatch}")
+    report(engines, lat)
+    head.close()
+    worker.close()
+    ix.close()
+    if args.process:
+        proc: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in
+                                                   ("sgz search head", "sgz search worker")}
+        for kind in KINDS:
+            for q in qs[kind][:args.process]:
+                proc["sgz search head"][kind].append(sgz_process(home, "zhanzhang", PASS, q))
+                proc["sgz search worker"][kind].append(
+                    sgz_process(home, "sgjia", PASS + "sgjia", q))
+        print("\nwhole process (start + unlock + search + print), "
+              f"{args.process} per kind and user:")
+        report(proc, proc, ratios=False)
+
+
+def report(engines: dict[str, Any], lat: dict[str, dict[str, list[float]]],
+           ratios: bool = True) -> None:
     print(f"\n{'kind (p50 / p95 ms)':18s}" + "".join(f"{e:>20s}" for e in engines))
     for kind in (*KINDS, "ALL"):
         row = f"{kind:18s}"
@@ -263,11 +353,14 @@ def main() -> None:
             v = [x for k in KINDS for x in lat[e][k]] if kind == "ALL" else lat[e][kind]
             row += f"{pct(v, 50):10.1f} /{pct(v, 95):7.1f}"
         print(row)
+    if not ratios:
+        return
     allv = {e: [x for k in KINDS for x in lat[e][k]] for e in engines}
-    for e in engines:
-        if e != "bare FTS5":
-            print(f"p95 {e} / bare FTS5 = {pct(allv[e], 95) / pct(allv['bare FTS5'], 95):.2f}")
-    ix.close()
+    for base in ("bare FTS5", "tantivy head", "tantivy worker"):
+        if base in allv:
+            print(f"p95 / {base}: " + ", ".join(
+                f"{e} {pct(allv[e], 95) / pct(allv[base], 95):.2f}"
+                for e in engines if e != base))
 
 
 if __name__ == "__main__":

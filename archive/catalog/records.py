@@ -214,6 +214,10 @@ class Records:
             "SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
             "WHERE r.status = 'active'").fetchone()[0]
 
+    def count_components(self) -> int:
+        """Every component, destroyed records' included (a scan of a small index)."""
+        return int(self.db.execute("SELECT count(*) FROM components").fetchone()[0])
+
     def count_records_without_text(self) -> int:
         """Live records with a component whose text could not be extracted (未识别文字)."""
         return self.db.execute(

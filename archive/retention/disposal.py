@@ -93,6 +93,14 @@ class Disposals:
                 (batch_id, rid, pos, required, actual, int(expired)),
             )
 
+    def destroyed(self) -> dict[str, int]:
+        """档号 → component count of every destroyed record (a record is marked destroyed in
+        the same transaction as its item): cheap, as only proposed records are scanned."""
+        return {str(ref): int(n) for ref, n in self.db.execute(
+            "SELECT r.ref, (SELECT count(*) FROM components c WHERE c.record_id = r.id) "
+            "FROM disposal_items i JOIN records r ON r.id = i.record_id "
+            "WHERE i.state = 'destroyed'")}
+
     def delete(self, batch_id: str) -> None:
         self.db.execute("DELETE FROM disposal_items WHERE batch_id = ?", (batch_id,))
         self.db.execute("DELETE FROM disposal_batches WHERE id = ?", (batch_id,))

@@ -140,11 +140,17 @@ class SearchIndex:
         """Which of these 档号 the index holds any document of (e.g. destroyed records whose
         words a crash left behind before the fresh-key rebuild)."""
         wanted, held = list(refs), set[str]()
-        for start in range(0, len(wanted), 500):
+        for start in range(0, len(wanted), 500):  # the 正文's doc_id is the 档号 (unique index)
             part = wanted[start:start + 500]
+            marks = ",".join("?" * len(part))
             held.update(r for (r,) in self._conn.execute(
-                f"SELECT DISTINCT ref FROM docs WHERE ref IN ({','.join('?' * len(part))})", part))
+                f"SELECT doc_id FROM docs WHERE doc_id IN ({marks})"
+                f" UNION SELECT ref FROM docs WHERE seq > 1 AND ref IN ({marks})", part + part))
         return held
+
+    def count(self) -> int:
+        """Indexed documents (components)."""
+        return int(self._conn.execute("SELECT count(*) FROM docs").fetchone()[0])
 
     def integrity(self) -> list[str]:
         """Page MACs (SQLCipher), b-tree structure and the FTS index's own consistency check;

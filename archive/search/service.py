@@ -62,8 +62,12 @@ def _doc_id(ref: str, comp: Component) -> str:
 class SearchService:
     """`sgz search` and `sgz index` over the kernel; owns the index file and the extractor."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *,
+                 destroyed: Callable[[], dict[str, int]] | None = None) -> None:
+        """`destroyed()`: 档号 → component count of destroyed records (Disposals.destroyed);
+        without it, the catalogue is scanned (slow on a large catalogue)."""
         self._k = kernel
+        self._destroyed = destroyed
         self._index: SearchIndex | None = None
         self._extractor: Extractor | None = None
 
@@ -180,11 +184,25 @@ class SearchService:
 
     def visibility(self) -> Visibility:
         """What the current user may find: derived from the access policy (policy_view)."""
-        user = self._k.user
-        destroyed = [r.ref for r in self._k.records.list(status="destroyed")]
+        return self._visibility(self._destroyed_refs())
+
+    def _destroyed_refs(self) -> dict[str, int]:
+        if self._destroyed is not None:
+            return self._destroyed()
+        return {r.ref: len(self._k.records.components(r.id))
+                for r in self._k.records.list(status="destroyed")}
+
+    def _visibility(self, destroyed: dict[str, int]) -> Visibility:
+        # destruction rebuilds the index under a fresh key; a crash in between must not
+        # let a destroyed record's words be found: exclude those the index still holds
         excluded = self._open_index().held_refs(destroyed) if destroyed else set()
+        user = self._k.user
         return visibility_for(Actor(user.name, user.role), self._k.station.classes,
                               excluded=excluded)
+
+    def _live_components(self, destroyed: dict[str, int]) -> int:
+        """Live components (= count_live_components), without scanning the catalogue."""
+        return self._k.records.count_components() - sum(destroyed.values())
 
     # ------------------------------------------------------------------ search
     def query(self, query: str, *, category: str | None = None,
@@ -197,14 +215,15 @@ class SearchService:
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                  household=household or None, offset=offset or None)
-        expected = self._k.records.count_live_components()
+        destroyed = self._destroyed_refs()
+        expected = self._live_components(destroyed)
         if expected and not self._k.home.fulltext.exists():
             raise Conflict(INDEX_MISSING)  # never "共 0 条" from an index that is not there
         idx = self._open_index()
-        docs = idx.status()["docs"]
+        docs = idx.count()
         if expected and not docs:
             raise Conflict(INDEX_MISSING)
-        res = idx.search(query, self.visibility(), limit=limit, offset=offset, category=cls,
+        res = idx.search(query, self._visibility(destroyed), limit=limit, offset=offset, category=cls,
                          year=year, retention=ret, household=household)
         return SearchResults(hits=res.hits, total=res.total, no_text_count=res.no_text_count,
                              fallback=res.fallback, unindexed=max(0, expected - docs))

@@ -23,6 +23,7 @@ from archive.catalog.users import User, Users, check_user_name
 from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
+from archive.fs.atomic import write_atomic
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
 from archive.kernel.keys import KeyBag, new_home_keys
@@ -36,11 +37,13 @@ from archive.records.service import RecordService
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
+from archive.recovery.open_export import make_recovery_identity
 from archive.vault.keyslots import (
     DEFAULT_WORK_FACTOR,
     Keyslots,
     new_recovery_code,
     normalise_passphrase,
+    recovery_passphrase,
 )
 from archive.vault.objects import ObjectStore
 
@@ -103,6 +106,9 @@ class Archive:
         keys.write_slot(slots, user, secret, work_factor=kdf_work_factor)
         code = new_recovery_code()
         keys.write_recovery_slot(slots, code, work_factor=kdf_work_factor)
+        ident_file, recipient = make_recovery_identity(recovery_passphrase(code),
+                                                       work_factor=kdf_work_factor)
+        write_atomic(home.recovery_identity, ident_file)
         db = Database(home.catalog, keys.catalog_key, create=True)
         with db.transaction():
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
@@ -110,7 +116,7 @@ class Archive:
         db.close()
         AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
                         signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
-        home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
+        home.write_vault_json(vault_id, recovery_recipient=str(recipient))  # last: a crash before this leaves no usable half-home
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
         arc.kernel.log("vault.init", None, station=arc.kernel.station.name,

@@ -12,11 +12,15 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from archive.audit.names import action_code, action_name
 from archive.errors import ArchiveError
+from archive.crypto import age
+from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
+from archive.recovery.open_export import seal_open_export
+from archive.transfer.adapt import export_record
 from archive.ops import backup as _backup
 from archive.ops import check as _check
 from archive.ops.backup import BackupReport
@@ -51,9 +55,17 @@ class MaintenanceService:
                     read_bytes=report.read_bytes)
         return report
 
-    def backup(self, dest: Path | str) -> BackupReport:
-        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest."""
-        self._k.authorize("backup")
+    def backup(self, dest: Path | str, *, warn: Callable[[str], None] | None = None
+               ) -> BackupReport:
+        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest, and
+        the open export (catalogue + object identities sealed to the recovery recipient) that
+        lets `age` alone recover every record (docs/recovery.md). A home made before the
+        recovery identity existed gets a warning through `warn` and no open export."""
+        grant = self._k.authorize("backup")
+        recipient = self._k.home.read_recovery_recipient()
+        if recipient is None and warn is not None:
+            warn("本档案库建立时还没有“恢复身份”，备份中不含开放导出（open-export.age），"
+                 "没有 sgz 时无法只用 age 恢复；请升级档案库或重新发放恢复码后再备份")
         dest = Path(dest).absolute()
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
@@ -61,7 +73,10 @@ class MaintenanceService:
             self._k.audit.checkpoint()  # the copy carries a signed checkpoint of itself
             part = _backup.prepare_target(dest, what="备份")
             try:
-                report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
+                report = _backup.write_backup(
+                    self._k, dest, part, self._k.clock.iso(),
+                    open_export=None if recipient is None else
+                    lambda out: self._open_export(grant, out, recipient))
             except BaseException:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(part)
@@ -70,6 +85,18 @@ class MaintenanceService:
         self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
                     objects=report.objects, manifest_sha256=report.manifest_sha256)
         return report
+
+
+    def _open_export(self, grant: Grant, out: BinaryIO, recipient: str) -> None:
+        """Every record (destroyed ones as catalogue lines), every live component's identity."""
+        k = self._k
+        rows = []
+        for rec in k.records.list(status=None):
+            comps = k.records.components(rec.id) if rec.status == "active" else []
+            rows.append(export_record(rec, comps))
+        oids = [c.object_id for r in rows for c in r.components]
+        idents = k.door.identities_for_backup(grant, oids)
+        seal_open_export(rows, idents.__getitem__, out, age.X25519Recipient.parse(recipient))
 
 
 class KeyService:

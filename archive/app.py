@@ -32,12 +32,15 @@ from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
 from archive.ops.restore import RestoreReport, restore_home
 from archive.ops.service import AuditService, KeyService, MaintenanceService
+from archive.paper.service import PaperService
 from archive.policy.roles import RECOVERY_USER, parse_role
+from archive.records.archival import ArchivalPdfService
 from archive.records.service import RecordService
+from archive.recovery.open_export import make_recovery_identity
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
-from archive.recovery.open_export import make_recovery_identity
+from archive.transfer.service import TransferService
 from archive.vault.keyslots import (
     DEFAULT_WORK_FACTOR,
     Keyslots,
@@ -56,7 +59,9 @@ class Archive:
         self.search = SearchService(k)
         self.retention = RetentionService(k)
         self.records = RecordService(k, default_retention=self.retention.default_for,
-                                     index_batch=self.search.index_batch)
+                                     index_batch=self.search.index_batch,
+                                     after_file=lambda res, n: self.archival.after_filing(res, n))
+        self.archival = ArchivalPdfService(k, records=self.records)
         self.holds = HoldService(k)
         self.gen = GenerationService(station_vars=k.station.template_vars(),
                                      today=k.clock.today, records=self.records)
@@ -67,7 +72,10 @@ class Archive:
         self.rights = RightsService(k, records=self.records)
         self.users = UserService(k)
         self.audit = AuditService(k)
-        self.maintenance = MaintenanceService(k, index_status=self.search.status)
+        self.maintenance = MaintenanceService(k, index_status=self.search.status,
+                                              archival_status=self.archival.status)
+        self.paper = PaperService(k)
+        self.transfer = TransferService(k, records=self.records)
         self.keys = KeyService(k)
 
     # ----------------------------------------------------------------- lifecycle

@@ -15,25 +15,27 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from archive.audit.names import action_code, action_name
-from archive.errors import ArchiveError
 from archive.crypto import age
+from archive.errors import ArchiveError
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
-from archive.recovery.open_export import seal_open_export
-from archive.transfer.adapt import export_record
 from archive.ops import backup as _backup
 from archive.ops import check as _check
 from archive.ops.backup import BackupReport
 from archive.ops.check import CheckReport
 from archive.policy.rules import Actor, decide
+from archive.recovery.open_export import seal_open_export
+from archive.transfer.adapt import export_record
 
 
 class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
-    def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
+                 archival_status: Callable[[], dict[str, int]] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
+        self._archival_status = archival_status
 
     def check(self, *, read_data: bool = False, subset: float | None = None,
               rng: random.Random | None = None, repair: bool = False) -> CheckReport:
@@ -48,6 +50,14 @@ class MaintenanceService:
             self._k.log("check.repair", None, repaired=len(report.repaired))
         _check.check_audit(self._k, report)
         _check.check_index(self._k, report, self._index_status)
+        if self._archival_status is not None:
+            st = self._archival_status()
+            if st["pending"]:
+                report.notes.append(f"有 {st['pending']} 件档案尚未制作加盖归档章的长期保存版本"
+                                    "（可运行 sgz stamp --pending）")
+            if st["failed"]:
+                report.notes.append(f"有 {st['failed']} 件档案未能制作长期保存版本"
+                                    "（sgz stamp --pending --retry 重试，原因见审计日志）")
         if read_data:
             _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
         self._k.log("check", None, read_data=read_data, problems=len(report.problems),

@@ -188,7 +188,9 @@ class ArchivalPdfService:
             rec = self._k.records.get(res.ref)
             if self._source(rec) is None:
                 continue
-            with contextlib.suppress(AccessDenied):
+            # filing never fails because of this derived step: a refusal or a storage problem
+            # leaves the item pending for `sgz stamp`
+            with contextlib.suppress(ArchiveError):
                 out.append(self.make(rec.ref, just_filed=True))
         return out
 

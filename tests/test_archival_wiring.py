@@ -214,3 +214,26 @@ def test_scan_component_does_not_change_the_stamped_source(
     ref = arc.records.file([p], category="FW", year=2026, index=False)[0].ref
     arc.records.file([make_file("扫描.jpg", scan_bytes(3))], of=ref, kind="签字扫描件", index=False)
     assert arc.archival.state(arc.kernel.records.get(ref)) == "done"
+
+
+# ---------------------------------------------------------------------- transfer (in process)
+
+
+def test_transfer_export_needs_head_and_reason_and_names_absent(
+        arc: Archive, make_file: Callable[..., Path], home: Path, clock: FixedClock,
+        tmp_path: Path) -> None:
+    refs = _filed_year(arc, make_file, 3)
+    arc.users.add("wangwu", "archivist", PASS)
+    with Archive.unlock(home, user="wangwu", passphrase=PASS, clock=clock) as a2, \
+            pytest.raises(AccessDenied, match="档发"):
+        a2.transfer.export(2026, tmp_path / "p", reason="进馆")
+    with pytest.raises(AccessDenied, match="事由"):
+        arc.transfer.export(2026, tmp_path / "p", reason=" ")
+    with pytest.raises(ValidationError):  # never into the encrypted folders
+        arc.transfer.export(2026, home / "vault" / "x", reason="进馆")
+    assert not (tmp_path / "p").exists()
+    seen: list[str] = []
+    summary, report = arc.transfer.export(2026, tmp_path / "p", reason="进馆", renditions=False,
+                                          progress=lambda i, n, ref: seen.append(ref))
+    assert report.ok and summary.records == 3 and seen == refs
+    assert arc.transfer.verify(tmp_path / "p").ok

@@ -54,6 +54,18 @@ ACTION_NAMES: dict[str, str] = {
     "disposal.propose": "提出销毁",
     "disposal.approve": "批准销毁",
     "disposal.execute": "执行销毁",
+    "record.archive_pdf": "制作归档章版本",
+    "record.archive_pdf.failed": "归档章版本制作失败",
+    "backup.open_export": "备份开放导出（解包全部对象密钥）",
+    "print": "打印目录/备考表/盒脊",
+    "paper.place": "登记盒号/存放位置",
+    "paper.lend": "借出纸质原件",
+    "paper.return": "归还纸质原件",
+    "paper.resolve": "处理归还问题",
+    "paper.read": "查看借阅登记",
+    "transfer.export.begin": "开始移交导出",
+    "transfer.export.item": "移交导出（解密）",
+    "transfer.export": "移交导出",
 }
 
 BEIJING = timezone(timedelta(hours=8))

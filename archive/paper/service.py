@@ -20,13 +20,11 @@ from archive.fs.atomic import write_atomic
 from archive.kernel.kernel import Kernel
 from archive.paper import register as _reg
 from archive.paper.boxes import BoxNote
-from archive.paper.items import Fonds
+from archive.paper.items import Fonds, PaperItem
 from archive.paper.prints import KINDS, render_print
 from archive.paper.register import Loan, PaperRegister, ReturnCheck
 from archive.policy.rules import R_LEND
-from archive.records.archival import ensure_schema
 from archive.records.service import refuse_inside_home
-from archive.transfer import adapt
 
 
 class PaperService:
@@ -39,7 +37,11 @@ class PaperService:
     @property
     def _reg(self) -> PaperRegister:
         if self._register is None:  # tables made on first use, not at every unlock
-            ensure_schema(self._k, _reg.OWNER, _reg.VERSION, _reg.SCHEMA)
+            row = self._k.db.execute("SELECT version FROM schema_versions WHERE owner = ?",
+                                     (_reg.OWNER,)).fetchone()
+            if row is None or row[0] != _reg.VERSION:
+                with self._k.writer_lock:
+                    self._k.db.ensure_schema(_reg.OWNER, _reg.VERSION, _reg.SCHEMA)
             self._register = PaperRegister(self._k.db)
         return self._register
 
@@ -128,12 +130,21 @@ class PaperService:
 
     # ------------------------------------------------------------------ prints
     def items(self, *, year: int | None = None, category: str | None = None
-              ) -> list[tuple[Record, Any]]:
+              ) -> list[tuple[Record, PaperItem]]:
         cls = self._k.station.class_code(category) if category else None
         places = self._reg.places()
-        return [(r, adapt.paper_item(r, self._k.station.classes, places.get(r.id)))
-                for r in self._k.records.list(cls=cls, year=year)
-                if self._k.may("record.read_meta", r)]
+        classes = self._k.station.classes
+        out = []
+        for r in self._k.records.list(cls=cls, year=year):
+            if not self._k.may("record.read_meta", r):
+                continue
+            place = places.get(r.id)
+            out.append((r, PaperItem(  # as archive.transfer.adapt.paper_item (no paper↔transfer cycle)
+                ref=r.ref, year=r.year, retention=r.retention, cls=r.cls,
+                cls_name=classes.get(r.cls, r.cls), item=r.item, title=r.title,
+                doc_no=r.doc_no, author=r.author, date=r.date, secrecy=r.secrecy,
+                pages=r.pages, note=r.note, box_no=place.box_no if place else "")))
+        return out
 
     def print_(self, kind: str, out: Path | str, *, year: int | None = None,
                category: str | None = None, arranger: str = "", checker: str = "",

@@ -25,7 +25,6 @@ from pathlib import Path
 from archive.catalog.records import Component, Record
 from archive.errors import AccessDenied, ArchiveError, Conflict
 from archive.kernel.kernel import Kernel
-from archive.paper.items import RETENTION_LABELS
 from archive.pdf import pdfa
 from archive.pdf.stamp import StampFields, stamp_pdf
 from archive.records.service import ARCHIVE_PDF_NOW, FileResult, RecordService
@@ -136,7 +135,7 @@ class ArchivalPdfService:
         fields = StampFields(
             fonds=self._k.station.fonds, year=str(rec.year), item_no=f"{rec.item:04d}",
             org=self._k.station.classes.get(rec.cls, rec.cls),
-            retention=RETENTION_LABELS.get(rec.retention, rec.retention))
+            retention=rec.retention)  # the stamp prints the code's label (30年, 永久 …)
         work = self._k.objects.session_dir() / f"apdf-{uuid.uuid4().hex}"
         work.mkdir(mode=0o700)
         try:

@@ -86,7 +86,7 @@ def test_filing_stamps_first_n_then_pending_then_stamp_run(
 def test_correction_makes_the_rendition_pending_again(arc: Archive,
                                                       make_file: Callable[..., Path]) -> None:
     [p] = _pdfs(make_file, 1)
-    ref = arc.records.file([p], category="XZ", year=2026, index=False)[0].ref
+    ref = arc.records.file([p], category="XZ", year=2026, index=False, archive_pdf_now=5)[0].ref
     assert arc.archival.state(arc.kernel.records.get(ref)) == "done"
     fix = make_file("更正稿.pdf", pdf_bytes("关于救助的通知（更正）", 1))
     arc.records.file([fix], of=ref, reason="更正笔误", index=False)
@@ -96,10 +96,17 @@ def test_correction_makes_the_rendition_pending_again(arc: Archive,
     assert [c["kind"] for c in _comps(arc, ref)] == ["正文", "归档PDF", "更正版本", "归档PDF"]
 
 
+def test_library_filing_defers_everything(arc: Archive,
+                                         make_file: Callable[..., Path]) -> None:
+    res = arc.records.file(_pdfs(make_file, 2), category="XZ", year=2026, index=False)
+    assert [c["kind"] for c in _comps(arc, res[0].ref)] == ["正文"]
+    assert arc.archival.status()["pending"] == 2
+
+
 def test_unrenderable_and_failed(arc: Archive, make_file: Callable[..., Path]) -> None:
     txt = make_file("说明.txt", "纯文本说明")
     bad = make_file("坏.pdf", b"%PDF-1.4\n% not really a pdf\n" + b"x" * 200)
-    res = arc.records.file([txt, bad], category="XZ", year=2026, index=False)
+    res = arc.records.file([txt, bad], category="XZ", year=2026, index=False, archive_pdf_now=5)
     txt_rec, bad_rec = (arc.kernel.records.get(r.ref) for r in res)
     assert arc.archival.state(txt_rec) == "n/a"
     assert arc.archival.state(bad_rec) == "failed"
@@ -137,7 +144,7 @@ def test_docx_gets_a_pdfa_rendition_and_stays_as_filed(
     buf = io.BytesIO()
     d.save(buf)
     p = make_file("走访记录.docx", buf.getvalue())
-    ref = arc.records.file([p], category="FW", year=2026, index=False)[0].ref
+    ref = arc.records.file([p], category="FW", year=2026, index=False, archive_pdf_now=5)[0].ref
     assert [c["kind"] for c in _comps(arc, ref)] == ["正文", "归档PDF"]
     got = arc.records.get(ref, tmp_path / "a.docx", reason="核对", component=1)
     assert hashlib.sha256(got.read_bytes()).digest() == hashlib.sha256(buf.getvalue()).digest()
@@ -211,7 +218,8 @@ def test_lending_register(arc: Archive, make_file: Callable[..., Path], clock: F
 def test_scan_component_does_not_change_the_stamped_source(
         arc: Archive, make_file: Callable[..., Path]) -> None:
     [p] = _pdfs(make_file, 1)
-    ref = arc.records.file([p], category="FW", year=2026, index=False)[0].ref
+    ref = arc.records.file([p], category="FW", year=2026, index=False, archive_pdf_now=5)[0].ref
+    assert arc.archival.state(arc.kernel.records.get(ref)) == "done"
     arc.records.file([make_file("扫描.jpg", scan_bytes(3))], of=ref, kind="签字扫描件", index=False)
     assert arc.archival.state(arc.kernel.records.get(ref)) == "done"
 

@@ -84,7 +84,7 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
 @click.option("--no-index", "no_index", is_flag=True,
               help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
-@click.option("--archive-pdf-now", "archive_pdf_now", type=click.IntRange(min=0), default=5,
+@click.option("--archive-pdf-now", "archive_pdf_now", type=click.IntRange(min=0), default=5,  # ARCHIVE_PDF_NOW
               show_default=True,
               help="归档后立即为前 N 件制作加盖归档章的长期保存版本，其余留待 sgz stamp --pending。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")

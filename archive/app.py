@@ -22,6 +22,7 @@ from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
 from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
+from archive.docgen.workdays import calendar_from_station
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
 from archive.fs.atomic import write_atomic
 from archive.kernel.home import HomePaths
@@ -40,6 +41,7 @@ from archive.recovery.open_export import make_recovery_identity
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
+from archive.tomlzh import toml_error
 from archive.transfer.service import TransferService
 from archive.vault.keyslots import (
     DEFAULT_WORK_FACTOR,
@@ -64,7 +66,10 @@ class Archive:
         self.archival = ArchivalPdfService(k, records=self.records)
         self.holds = HoldService(k)
         self.gen = GenerationService(station_vars=k.station.template_vars(),
-                                     today=k.clock.today, records=self.records)
+                                     today=k.clock.today, records=self.records,
+                                     schedule=self.retention.schedule,
+                                     workdir=k.objects.session_dir,
+                                     calendar=calendar_from_station(k.home.station_toml))
         self.disposal = DisposalService(k, records=self.records, retention=self.retention,
                                         rebuild_index=self.search.rebuild,
                                         render_doc=self.gen.render_bytes)
@@ -94,7 +99,7 @@ class Archive:
         try:
             parse_station(tomllib.loads(text), "station.toml")
         except tomllib.TOMLDecodeError as exc:
-            raise ValidationError(f"站点配置不是有效的 TOML：{exc}") from None
+            raise ValidationError(f"站点配置不是有效的 TOML：{toml_error(exc)}") from None
         leftovers = sorted(p.name for p in home.vault.iterdir() if p.name != "README.md") \
             if home.vault.exists() else []
         if leftovers:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from archive.audit import AuditLog, TornLine, verify_log
+from archive.audit.errors import TornLine
+from archive.audit.log import AuditLog
 from archive.audit.note import Verifier
+from archive.audit.verify import verify_log
 from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, UsageError
 
 VAULT = "0123456789abcdef0123456789abcdef"
@@ -122,7 +124,7 @@ _WORKER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from archive.audit import AuditLog
+    from archive.audit.log import AuditLog
     d, n, who, VAULT = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     log = AuditLog(d, vault_id=VAULT, detail_key=bytes(range(32)), signing_seed=None,
                    clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))

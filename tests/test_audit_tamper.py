@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.audit import (
-    AuditLog,
+from archive.audit.errors import (
     AuditTampered,
     BadGenesis,
     ChainBroken,
@@ -23,10 +22,10 @@ from archive.audit import (
     LogTruncated,
     SeqGap,
     TornLine,
-    verify_log,
 )
-from archive.audit.log import encode_line
+from archive.audit.log import AuditLog, encode_line
 from archive.audit.note import Signer
+from archive.audit.verify import verify_log
 from archive.errors import IntegrityError
 
 VAULT = "00112233445566778899aabbccddeeff"

@@ -27,7 +27,7 @@ from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
 from archive.audit.merkle import MerkleBuilder, leaf_hash
 from archive.audit.note import Signer
 from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, IntegrityError, UsageError
-from archive.fs.atomic import ensure_private_dir
+from archive.fs.atomic import ensure_private_dir, fsync_dir
 from archive.fs.filelock import FileLock
 
 VERSION = 1
@@ -187,7 +187,7 @@ class AuditLog:
                     _write_all(fd, encode_line(obj) + b"\n", restore_to=0)
                 finally:
                     os.close(fd)
-                _fsync_dir(log.dir)
+                fsync_dir(log.dir)
         except OSError as e:
             raise AuditUnavailable(f"无法创建审计日志：{e.strerror or e}") from e
         return log
@@ -401,13 +401,3 @@ def _write_all(fd: int, data: bytes, *, restore_to: int) -> None:
         except OSError:
             pass
         raise
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be fsynced on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

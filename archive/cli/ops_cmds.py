@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, home_path, info, open_archive
+from archive.cli.common import emit_json, home_path, info, json_option, open_archive
 from archive.errors import IntegrityError
+from archive.safetext import display
 
 
 @click.command("check")
@@ -16,7 +17,7 @@ from archive.errors import IntegrityError
 @click.option("--subset", help="只抽查一部分对象，如 10%（须与 --read-data 同用）。")
 @click.option("--seed", type=int, help="抽样的随机种子（便于复查同一批对象）。")
 @click.option("--repair", is_flag=True, help="删除不属于任何档案的孤立对象文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int | None,
               repair: bool, as_json: bool) -> None:
@@ -50,9 +51,9 @@ def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int
         if read_data:
             click.echo(f"已解密核对 {rep.read} 个对象，共 {rep.read_bytes} 字节")
         for line in rep.repaired:
-            click.echo(f"已修复：{line}")
+            click.echo(f"已修复：{display(line)}")
         for p in rep.problems:
-            click.echo(f"问题：{p.message}")
+            click.echo(f"问题：{display(p.message)}")
             click.echo(f"  处理：{p.fix}")
         for n in rep.notes:
             info(f"提示：{n}")
@@ -86,7 +87,7 @@ def backup_group() -> None:
 
 @backup_group.command("create", hidden=True)
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
     """备份到新文件夹 DEST（须不存在或为空）。
@@ -108,7 +109,7 @@ def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
 
 @backup_group.command("verify")
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 def backup_verify_cmd(dest: str, as_json: bool) -> None:
     """按清单逐个校验备份中的文件，并校验其中的审计日志（不需要口令）。
 
@@ -123,7 +124,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
         emit_json(rep.as_dict())
     else:
         for p in rep.problems:
-            click.echo(f"问题：{p}")
+            click.echo(f"问题：{display(str(p))}")
         if rep.ok:
             click.echo(f"完好：{rep.files} 个文件（{rep.objects} 个档案对象），审计日志 {rep.audit_entries} 条，"
                        f"备份时间 {rep.created}")
@@ -137,7 +138,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
 @click.argument("src", type=click.Path(file_okay=False, exists=True))
 @click.option("--home", "new_home", type=click.Path(file_okay=False),
               help="恢复到的新站点目录（须不存在或为空）；默认取全局 --home / SGZ_HOME。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: bool) -> None:
     """从备份恢复到一个新的站点目录，并用你的口令解锁、完整解密核对一遍。
@@ -188,10 +189,10 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
-    """轮换纪元密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
+    """更换全库密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
 
     中途断电或被中断时，下次登录会自动续做。
 
@@ -205,4 +206,4 @@ def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
         emit_json({"id": epoch, "epoch": epoch})
     else:
         click.echo(epoch)
-        info(f"已轮换到第 {epoch} 代纪元密钥，旧密钥已销毁。")
+        info(f"已更换全库密钥（第 {epoch} 代），旧密钥已销毁。")

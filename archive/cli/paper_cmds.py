@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive
+from archive.cli.common import emit_json, emit_table, info, json_option, open_archive
 
 
 @click.group("paper")
@@ -56,7 +56,7 @@ def place_cmd(ctx: click.Context, refs: tuple[str, ...], box_no: str, location: 
 @click.option("--purpose", required=True, help="借阅目的。")
 @click.option("--due", required=True, help="归还期限（日期，如 2026-12-10，当日内归还）。")
 @click.option("--pages", type=click.IntRange(min=1), help="借出时清点的页数（默认取著录页数）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def lend_cmd(ctx: click.Context, ref: str, borrower: str, purpose: str, due: str,
              pages: int | None, as_json: bool) -> None:
@@ -80,7 +80,7 @@ def lend_cmd(ctx: click.Context, ref: str, borrower: str, purpose: str, due: str
 @click.option("--pages", type=click.IntRange(min=0), required=True, help="归还时清点的页数。")
 @click.option("--intact/--damaged", default=None, help="是否完好（无破损、涂改、抽换）。必选其一。")
 @click.option("--note", default="", help="检查说明（页数不符或有损坏时必填）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def return_cmd(ctx: click.Context, loan_id: int, pages: int, intact: bool | None, note: str,
                as_json: bool) -> None:
@@ -122,7 +122,7 @@ def resolve_cmd(ctx: click.Context, loan_id: int, resolution: str) -> None:
 
 
 @paper_group.command("overdue")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def overdue_cmd(ctx: click.Context, as_json: bool) -> None:
     """逾期未还的借阅，以及归还时发现问题、尚待处理的借阅。
@@ -146,7 +146,7 @@ def overdue_cmd(ctx: click.Context, as_json: bool) -> None:
 
 @paper_group.command("history")
 @click.argument("ref", required=False, metavar="[档号]")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def history_cmd(ctx: click.Context, ref: str | None, as_json: bool) -> None:
     """借阅登记簿（全部，或一件档案的）。

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import emit_json, info, open_archive
+from archive.cli.common import emit_json, force_option, info, json_option, open_archive
 
 
 @click.command("print")
@@ -17,8 +17,8 @@ from archive.cli.common import emit_json, info, open_archive
 @click.option("--checker", default="", help="备考表的检查人。")
 @click.option("--thickness", type=click.Choice(["20", "30", "40", "50"]), default="40",
               show_default=True, help="盒脊厚度（毫米）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@force_option
+@json_option
 @click.pass_context
 def print_cmd(ctx: click.Context, kind: str, year: int | None, category: str | None, out: str,
               arranger: str, checker: str, thickness: str, force: bool, as_json: bool) -> None:
@@ -50,7 +50,7 @@ def print_cmd(ctx: click.Context, kind: str, year: int | None, category: str | N
 @click.option("--pending", is_flag=True, help="为所有待制作的档案制作（默认行为，可省略）。")
 @click.option("--retry", is_flag=True, help="同时重试以前未能制作的档案。")
 @click.option("--status", "status_only", is_flag=True, help="只显示已制作、待制作、失败的件数。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def stamp_cmd(ctx: click.Context, refs: tuple[str, ...], pending: bool, retry: bool,
               status_only: bool, as_json: bool) -> None:

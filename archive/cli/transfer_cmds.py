@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import emit_json, info, open_archive
+from archive.cli.common import emit_json, info, json_option, open_archive
 
 
 @click.group("transfer")
@@ -25,7 +25,7 @@ def transfer_group() -> None:
 @click.option("--reason", required=True, help="移交事由（记入审计日志和移交登记表）。")
 @click.option("--bag", is_flag=True, help="再封装为 BagIt 包（data/ 下为移交包）。")
 @click.option("--no-renditions", is_flag=True, help="不制作 PDF/A 长期保存版本（只用于测试和估时）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def export_cmd(ctx: click.Context, year: int, out: str, reason: str, bag: bool,
                no_renditions: bool, as_json: bool) -> None:
@@ -67,7 +67,7 @@ def export_cmd(ctx: click.Context, year: int, out: str, reason: str, bag: bool,
 
 @transfer_group.command("verify")
 @click.argument("package", type=click.Path(file_okay=False), metavar="移交包文件夹")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 def verify_cmd(package: str, as_json: bool) -> None:
     """接收方校验移交包：重做四性检测（不需要本站密钥，也不需要站点目录）。
 

@@ -131,8 +131,8 @@ def write_blank_xlsx(manifest: Manifest, path: Path, *, rows: bool = False) -> P
         for i, f in enumerate(scalars, 2):
             ws.cell(row=i, column=1, value=f.label).font = bold if f.required else Font()
             _format(ws.cell(row=i, column=2), f)
-            if f.default not in (None, ""):
-                ws.cell(row=i, column=2, value=f.default)
+            if f.default not in (None, "", []):
+                ws.cell(row=i, column=2, value=_example(manifest, f, f.default))
             ws.cell(row=i, column=3, value=_help(f)).alignment = Alignment(wrap_text=True)
             ex = ws.cell(row=i, column=4, value=_example(manifest, f))
             _format(ex, f)

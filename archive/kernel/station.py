@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import NotFound, ValidationError
+from archive.tomlzh import toml_error
 
 STATION_FILE = "station.toml"
 
@@ -197,7 +198,7 @@ def load_station(path: Path) -> StationProfile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"{path} 不是有效的 TOML：{exc}") from None
+        raise ValidationError(f"{path} 不是有效的 TOML：{toml_error(exc)}") from None
     return parse_station(data, str(path))
 
 

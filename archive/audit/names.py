@@ -120,6 +120,10 @@ DETAIL_NAMES: dict[str, str] = {
     "until": "有效至", "user": "用户", "vault": "档案库", "view": "查阅件",
     "warnings": "提示", "what": "对象", "witnesses": "监销人", "work_factor": "口令强度",
     "year": "年度",
+    "box_no": "盒号", "location": "存放位置", "loan": "借阅编号", "borrower": "借阅人",
+    "due": "应还时间", "pages": "页数", "intact": "完好", "discrepancy": "有问题",
+    "resolution": "处理结果", "source_seq": "源组件序号", "error": "原因", "records": "件数",
+    "absent": "未移交件数", "ok": "通过", "bag": "BagIt 封装",
 }
 
 SLOT_NAMES = {"user": "用户口令", "recovery": "恢复码"}

@@ -18,7 +18,7 @@ from test_pdf_stamp import HEIGHT_MM, WIDTH_MM, _red_bbox
 from transfer_fixtures import pdf_bytes, scan_bytes
 
 from archive.app import Archive
-from archive.errors import AccessDenied, Conflict, ValidationError
+from archive.errors import AccessDenied, Conflict, UsageError, ValidationError
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils 未安装")
 
@@ -164,6 +164,8 @@ def _filed_year(arc: Archive, make_file: Callable[..., Path], n: int = 4) -> lis
 def test_prints_by_suffix_and_boxes_required(arc: Archive, make_file: Callable[..., Path],
                                              tmp_path: Path) -> None:
     refs = _filed_year(arc, make_file)
+    with pytest.raises(UsageError):
+        arc.paper.print_("封面", tmp_path / "x.docx", year=2026)
     path, n = arc.paper.print_("catalogue", tmp_path / "目录.xlsx", year=2026)
     assert n == 4
     ws = load_workbook(path).worksheets[0]

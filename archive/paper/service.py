@@ -15,7 +15,7 @@ from typing import Any
 
 from archive.catalog.records import Record
 from archive.clock import iso, parse_station_time, station_text
-from archive.errors import ValidationError
+from archive.errors import UsageError, ValidationError
 from archive.fs.atomic import write_atomic
 from archive.kernel.kernel import Kernel
 from archive.paper import register as _reg
@@ -152,7 +152,7 @@ class PaperService:
         """Write the 归档文件目录, 备考表 or 盒脊 (format by OUT's suffix); return (path, items)."""
         self._k.authorize("print")
         if KINDS.get(kind.strip().lower()) is None and KINDS.get(kind.strip()) is None:
-            render_print(kind, [], Fonds("", ""), str(out))  # raises the usage error
+            raise UsageError(f"未知的打印类型：{kind}，可选：catalogue（归档文件目录）、备考表、盒脊")
         dest = Path(out)
         refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:

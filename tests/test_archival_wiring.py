@@ -36,8 +36,10 @@ def test_filing_stamps_first_n_then_pending_then_stamp_run(
         arc: Archive, make_file: Callable[..., Path], tmp_path: Path) -> None:
     paths = _pdfs(make_file, 3)
     originals = [p.read_bytes() for p in paths]
-    res = arc.records.file(paths, category="FW", year=2026, retention="D30", index=False,
-                           archive_pdf_now=1)
+    res = arc.records.file(paths[:1], category="FW", year=2026, retention="D30", index=False,
+                           archive_pdf_now=1)  # a few: at once
+    res += arc.records.file(paths[1:], category="FW", year=2026, retention="D30", index=False,
+                            archive_pdf_now=1)  # more than the limit: all pending
     st = arc.archival.status()
     assert (st["done"], st["pending"]) == (1, 2)
     assert any("sgz stamp --pending" in n and "2 件" in n for n in arc.maintenance.check().notes)
@@ -123,7 +125,8 @@ def test_social_worker_stamps_what_they_just_filed_only(
     arc.users.add("lisi", "social_worker", PASS)
     with Archive.unlock(home, user="lisi", passphrase=PASS, clock=clock) as sw:
         paths = _pdfs(make_file, 2)
-        res = sw.records.file(paths, category="FW", year=2026, index=False, archive_pdf_now=1)
+        res = sw.records.file(paths[:1], category="FW", year=2026, index=False, archive_pdf_now=1)
+        res += sw.records.file(paths[1:], category="FW", year=2026, index=False)
         assert [sw.archival.state(sw.kernel.records.get(r.ref)) for r in res] == ["done", "pending"]
         with pytest.raises(AccessDenied):
             sw.archival.run()
@@ -247,3 +250,21 @@ def test_transfer_export_needs_head_and_reason_and_names_absent(
                                           progress=lambda i, n, ref: seen.append(ref))
     assert report.ok and summary.records == 3 and seen == refs
     assert arc.transfer.verify(tmp_path / "p").ok
+
+
+def test_cli_bulk_filing_leaves_stamps_pending(tmp_path: Path) -> None:
+    from conftest import run_sgz, sgz_env
+
+    home, src = tmp_path / "station", tmp_path / "src"
+    src.mkdir()
+    env = sgz_env(home)
+    assert run_sgz(["init", "--user", "zhangsan", "--role", "head"], env).returncode == 0
+    for i in range(3):
+        (src / f"通知{i}.pdf").write_bytes(pdf_bytes(f"通知{i}", 1))
+    r = run_sgz(["file", *map(str, sorted(src.iterdir())), "--category", "XZ", "--no-index",
+                 "--archive-pdf-now", "2"], env)
+    assert r.returncode == 0 and "留待 sgz stamp --pending" in r.stderr, r.stderr
+    r = run_sgz(["check"], env)
+    assert "有 3 件档案尚未制作" in r.stdout + r.stderr
+    r = run_sgz(["stamp", "--pending"], env)
+    assert r.returncode == 0 and "[3/3]" in r.stderr and r.stdout.count("第 2 个组件") == 3

@@ -26,9 +26,11 @@ def demo_home(tmp_path: Path) -> tuple[Path, dict[str, str], list[str]]:
     for i in range(1, 5):
         (src / f"通知{i}.pdf").write_bytes(pdf_bytes(f"关于第{i}号救助的通知", 2))
     r = run_sgz(["file", *sorted(map(str, src.glob("*.pdf"))), "--category", "FW", "--year",
-                 "2026", "--retention", "D30", "--no-index", "--archive-pdf-now", "0"], env)
+                 "2026", "--retention", "D30", "--no-index"], env)
     assert r.returncode == 0, r.stderr
     refs = r.stdout.split()
+    r = run_sgz(["stamp", "--status"], env)  # a few items: stamped at filing
+    assert r.returncode == 0 and "已制作 4 件，待制作 0 件" in r.stdout, r.stdout
     (src / "扫描.jpg").write_bytes(scan_bytes(5))
     r = run_sgz(["file", str(src / "扫描.jpg"), "--of", refs[0], "--kind", "签字扫描件",
                  "--no-index"], env)
@@ -57,6 +59,7 @@ def test_export_verify_and_tampering(demo_home: tuple[Path, dict[str, str], list
     assert "四性检测：通过" in r.stderr
     assert _validate(pkg) == 2 + len(refs)
     item = pkg / RECORDS_DIR / "2026" / "FW" / refs[0]
+    # the station's 归档PDF component is not carried: the package has its own rendition
     assert sorted(p.name for p in item.iterdir()) == [
         "01_正文.pdf", "02_签字扫描件.jpg", f"{refs[0]}.xml", "长期保存版本.pdf"]
     reg = (pkg / OTHER_DIR / REGISTER).read_text("utf-8")

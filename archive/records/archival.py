@@ -2,8 +2,8 @@
 
 The original component is never altered: its rendition is a new component of kind 归档PDF,
 encrypted and fixity-protected like every other. Rendering a .docx needs LibreOffice (~1.7 s),
-so the step is deferred: `sgz file` stamps up to a few items right after its batch and leaves the
-rest pending; `sgz stamp --pending` makes the pending ones; `sgz check` counts them. An item is
+so the step is deferred: `sgz file` stamps at once only when it filed a few items (≤ 5), and
+leaves a bulk import pending; `sgz stamp --pending` makes the pending ones; `sgz check` counts them. An item is
 pending when its current 正文/更正版本 has no rendition yet (a correction makes it pending again).
 
 The original's plaintext comes only through the kernel's door, under a `record.archive_pdf`
@@ -176,14 +176,14 @@ class ArchivalPdfService:
                  self._k.clock.iso(), self._k.user.name))
 
     def after_filing(self, results: Sequence[FileResult], limit: int) -> list[StampOutcome]:
-        """Right after `sgz file`: stamp up to `limit` newly filed items; the rest stay pending
-        (as do items this user may not stamp, or whose stamping failed for a passing reason)."""
+        """Right after `sgz file`: when the call filed at most `limit` new items, stamp them now;
+        a bigger (bulk) call leaves them all pending, so filing throughput is not bounded by
+        LibreOffice. Items this user may not stamp, or that hit a passing problem, stay pending."""
+        filed = [r for r in results if r.status == "filed"]
+        if not filed or len(filed) > limit:
+            return []
         out: list[StampOutcome] = []
-        for res in results:
-            if len(out) >= limit:
-                break
-            if res.status != "filed":
-                continue
+        for res in filed:
             rec = self._k.records.get(res.ref)
             if self._source(rec) is None:
                 continue

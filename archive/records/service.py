@@ -37,7 +37,7 @@ IndexBatch = Callable[[list[tuple[str, int, Path, str]]], None]
 
 # After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
 AfterFile = Callable[[list["FileResult"], int], object]
-ARCHIVE_PDF_NOW = 5  # `sgz file` stamps this many right after filing; the rest are left pending
+ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
@@ -110,8 +110,8 @@ class RecordService:
         archive_pdf_now: int = 0,
     ) -> list[FileResult]:
         """File `paths` as new items (or, with `of`, as components of an existing item).
-        New items get their archival PDF at once for the first `archive_pdf_now` of them (the
-        CLI passes ARCHIVE_PDF_NOW); the rest are left pending for `sgz stamp`."""
+        New items get their archival PDF at once when there are at most `archive_pdf_now` of
+        them (the CLI passes ARCHIVE_PDF_NOW); otherwise they are left pending for `sgz stamp`."""
         sources = [Path(p) for p in paths]
         if not sources:
             raise UsageError("请至少指定一个要归档的文件")

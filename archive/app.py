@@ -24,7 +24,7 @@ from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
 from archive.docgen.workdays import calendar_from_station
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
-from archive.fs.atomic import write_atomic
+from archive.fs.atomic import FILE_MODE, ensure_private_dir, write_atomic
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
 from archive.kernel.keys import KeyBag, new_home_keys
@@ -78,6 +78,7 @@ class Archive:
         self.users = UserService(k)
         self.audit = AuditService(k)
         self.maintenance = MaintenanceService(k, index_status=self.search.status,
+                                              index_verify=self.search.verify,
                                               archival_status=self.archival.status)
         self.paper = PaperService(k)
         self.transfer = TransferService(k, records=self.records)
@@ -107,12 +108,13 @@ class Archive:
                 f"{home.vault} 中已有文件（{'、'.join(leftovers[:5])}），"
                 "可能是未完成的初始化；请换一个空目录，或确认无用后删除 vault/ 再试"
             )
-        home.root.mkdir(parents=True, exist_ok=True)
-        for d in (home.vault, home.keys, home.audit, home.indexes):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (home.root, home.vault, home.keys, home.audit, home.indexes):
+            ensure_private_dir(d)  # 0700: nothing under a home is for other accounts
         ObjectStore(home.vault).create_dirs()
         if not home.station_toml.exists() or station_text is not None:
-            home.station_toml.write_text(text, encoding="utf-8")
+            write_atomic(home.station_toml, text.encode("utf-8"))
+        else:
+            os.chmod(home.station_toml, FILE_MODE)
         vault_id = os.urandom(16).hex()
         keys = new_home_keys(home, vault_id)
         slots = Keyslots(home.keys, vault_id)
@@ -127,9 +129,11 @@ class Archive:
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
         Records(db)
         db.close()
+        os.chmod(home.catalog, FILE_MODE)  # SQLite gives its -wal/-shm the same mode
         AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
                         signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
-        home.write_vault_json(vault_id, recovery_recipient=str(recipient))  # last: a crash before this leaves no usable half-home
+        # last: a crash before this leaves no usable half-home
+        home.write_vault_json(vault_id, recovery_recipient=str(recipient))
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
         arc.kernel.log("vault.init", None, station=arc.kernel.station.name,
@@ -179,9 +183,11 @@ class Archive:
 
     @staticmethod
     def restore(src: Path | str, new: Path | str, *, unlock: Callable[[Path], Archive],
-                clock: Clock) -> RestoreReport:
-        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys)."""
-        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock)
+                clock: Clock, progress: Callable[[int, int], None] | None = None
+                ) -> RestoreReport:
+        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys);
+        the search index is rebuilt as part of the restore (`progress(done, total)`)."""
+        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock, progress=progress)
 
     def close(self) -> None:
         self.search.close()

@@ -28,11 +28,12 @@ from archive.access.viewcopy import PDF, can_convert, refuse_format, to_pdf
 from archive.catalog.flags import Flag
 from archive.catalog.records import Component, Record
 from archive.clock import STATION_TZ, iso, parse_day
-from archive.errors import Conflict, NotFound, UsageError, ValidationError
+from archive.errors import Conflict, NotFound, UsageError, ValidationError, storage_error
 from archive.fs.atomic import read_chunks, write_atomic
 from archive.kernel.kernel import Kernel
 from archive.pdf.watermark import make_view_copy
 from archive.records.service import RecordService, refuse_inside_home
+from archive.safetext import safe_filename
 
 DEFAULT_VALIDITY = timedelta(days=7)
 SIGNED_SCAN = "签字扫描件"
@@ -194,7 +195,8 @@ class AccessService:
             raise refuse_format(comp.mime, comp.filename)
         dest = Path(out)
         if dest.is_dir():
-            dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view" else comp.filename)
+            dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view"
+                           else safe_filename(comp.filename))
         refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
@@ -229,11 +231,14 @@ class AccessService:
                                   fmt=fmt, when=self._k.clock.iso(), by=self._k.user.name,
                                   out=str(dest.resolve()))
                     seq = self._k.log(f"{action}.issued", req.no, copy_no=copy_no, item=rec.ref)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(OSError):
                     part.unlink()
                 with contextlib.suppress(Exception):
                     self._k.log(f"{action}.failed", req.no, copy_no=copy_no, item=rec.ref)
+                if isinstance(exc, OSError):  # a full or read-only disk: no traceback
+                    raise storage_error(exc, "制作查阅件" if kind == "view" else "制作复制件") \
+                        from None
                 raise
             os.replace(part, dest)
             if grant.flag:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -268,9 +267,13 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
     from archive.records.service import refuse_inside_home
 
     refuse_inside_home(arc.kernel.home, dest)
-    part = dest.with_name(f".{dest.name}.sgz-part")
-    part.write_bytes(blob)
-    os.replace(part, dest)
+    from archive.errors import storage_error
+    from archive.fs.atomic import write_atomic
+
+    try:
+        write_atomic(dest, blob)  # plaintext: 0600
+    except OSError as exc:
+        raise storage_error(exc, "生成查阅登记表") from None
     click.echo(str(dest))
     info(f"已生成 {n} 件申请的查阅登记表")
 
@@ -324,17 +327,24 @@ def _report_export(res: Any, as_json: bool, what: str) -> None:
 @click.option("--household", required=True, help="户号（一户一档）。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
+@click.option("--reason", required=True, help="事由（如：服务对象本人申请），逐件记入审计日志。")
 @json_option
 @click.pass_context
-def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) -> None:
+def subject_export(ctx: click.Context, household: str, out: str, reason: str,
+                   as_json: bool) -> None:
     """导出一户的全部在库服务档案（含各版本）及清单，交服务对象本人。
+
+    与 sgz get 相同：须说明事由，逐件记入审计；非负责社工、督导、站长导出时提请站长关注。
 
     \b
     示例：
-      sgz subject export --household H0012 -o 本人资料/
+      sgz subject export --household H0012 -o 本人资料/ --reason 服务对象本人申请
     """
     arc = open_archive(ctx)
-    _report_export(arc.rights.export_subject(household, out), as_json, "导出")
+    res = arc.rights.export_subject(household, out, reason=reason)
+    _report_export(res, as_json, "导出")
+    if not as_json and res.flagged:
+        info("已提请站长关注（sgz access flags）。")
 
 
 @click.command("refer")
@@ -369,7 +379,7 @@ def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_re
 @click.option("--anonymize", is_flag=True, help="匿名化（必选）：遮蔽姓名、身份证号、电话、住址。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
-@click.option("--names", default="", help="须遮蔽的已知姓名（家庭成员等），以逗号分隔。")
+@click.option("--names", default="", help="另需遮蔽的姓名，以逗号分隔（户内成员、工作人员、村社区名和文档中姓名类字段已自动遮蔽）。")
 @click.option("--reason", default="", help="事由（非负责人员导出服务档案时必填）。")
 @json_option
 @click.pass_context
@@ -379,6 +389,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
 
     \b
     PDF 输出为重新排版的文字摘录（版式、图片不保留）；Word 中的图片替换为空白。
+    逐件报告各类遮蔽数量；文档有姓名类字段却未遮蔽任何姓名时给出警告。
     示例：
       sgz export Z001-WS·2026-D30-FW-0007 --anonymize -o 匿名化/ --names 张三,李四
     """
@@ -386,4 +397,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
         raise UsageError("sgz export 只做匿名化导出，请加 --anonymize；导出原件请用 sgz get")
     arc = open_archive(ctx)
     res = arc.rights.export_anonymized(list(refs), out, names=_split(names), reason=reason)
+    if not as_json:
+        for f in res.files:
+            info(f"{f['ref']}：{f['summary']}")
     _report_export(res, as_json, "匿名化导出")

@@ -144,7 +144,7 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
     """从备份恢复到一个新的站点目录，并用你的口令解锁、完整解密核对一遍。
 
     用户名和口令取 SGZ_USER / SGZ_PASSPHRASE（SGZ_USER=recovery 时用恢复码）。
-    恢复先写入“目录.partial”，全部核对通过后才改名，中途失败不会留下半个站点。
+    恢复先写入“目录.partial”，全部核对通过并重建全文索引后才改名，中途失败不会留下半个站点。
 
     \b
     示例：
@@ -169,13 +169,16 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
             return Archive.unlock_recovery(root, code=secret, **kw)
         return Archive.unlock(root, user=user, passphrase=secret, **kw)
 
-    rep = Archive.restore(src, target, unlock=unlock, clock=utc_now)
+    def progress(done: int, total: int) -> None:
+        info(f"重建全文索引：已索引 {done}/{total}")
+
+    rep = Archive.restore(src, target, unlock=unlock, clock=utc_now, progress=progress)
     if as_json:
         emit_json(rep.as_dict())
         return
     click.echo(rep.home)
     info(f"已恢复 {rep.files} 个文件到 {rep.home}；解密核对 {rep.check.read} 个对象，无问题。")
-    info("全文索引不在备份中：请运行 sgz index rebuild 重建。")
+    info(f"全文索引已重建：{rep.indexed} 个文档。")
 
 
 @click.group("keys")

@@ -48,6 +48,8 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
             click.echo(f"    {display(h.snippet)}")
     note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
     info(f"共 {res.total} 条{note}")
+    if res.unindexed:
+        info(f"注意：全文索引缺少 {res.unindexed} 个文档，结果可能不全；请运行 sgz index rebuild")
     if res.no_text_count:
         info(f"另有 {res.no_text_count} 件档案未识别文字（如未安装 OCR 的扫描件），无法被全文检索")
 

@@ -30,6 +30,8 @@ _STATION_KEYS = {
     "deputy": "副站长",
     "contractor": "承接主体",
 }
+# the `station.*` names a template may use (StationProfile.template_vars)
+TEMPLATE_KEYS = frozenset({*_STATION_KEYS, "staff"})
 _REQUIRED = ("fonds", "name", "county", "township", "head")
 _STAFF_KEYS = {"name", "position", "qualification"}
 _TOP_KEYS = {"station", "staff", "classes", "retention", "crypto", "calendar"}  # calendar: archive.docgen.workdays
@@ -200,8 +202,3 @@ def load_station(path: Path) -> StationProfile:
     except tomllib.TOMLDecodeError as exc:
         raise ValidationError(f"{path} 不是有效的 TOML：{toml_error(exc)}") from None
     return parse_station(data, str(path))
-
-
-def example_station() -> StationProfile:
-    """The embedded default station (used by `make demo` and `sgz gen --sample`)."""
-    return parse_station(tomllib.loads(EXAMPLE_TOML), "内置示例站点")

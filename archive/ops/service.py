@@ -14,9 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import sqlcipher3
+
 from archive.audit.names import action_code, action_name
 from archive.crypto import age
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StorageError, storage_error
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
@@ -32,9 +34,11 @@ class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
     def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
+                 index_verify: Callable[[], Any] | None = None,
                  archival_status: Callable[[], dict[str, int]] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
+        self._index_verify = index_verify
         self._archival_status = archival_status
 
     def check(self, *, read_data: bool = False, subset: float | None = None,
@@ -49,7 +53,8 @@ class MaintenanceService:
         if report.repaired:
             self._k.log("check.repair", None, repaired=len(report.repaired))
         _check.check_audit(self._k, report)
-        _check.check_index(self._k, report, self._index_status)
+        _check.check_index(self._k, report, self._index_status, self._index_verify)
+        _check.check_disposals(self._k, report)
         if self._archival_status is not None:
             st = self._archival_status()
             if st["pending"]:
@@ -81,17 +86,24 @@ class MaintenanceService:
         with self._k.writer_lock:
             self._k.log("backup.begin", None, dest=str(dest))
             self._k.audit.checkpoint()  # the copy carries a signed checkpoint of itself
-            part = _backup.prepare_target(dest, what="备份")
+            try:
+                part = _backup.prepare_target(dest, what="备份")
+            except OSError as exc:
+                raise storage_error(exc, f"备份（{dest}）") from None
             try:
                 report = _backup.write_backup(
                     self._k, dest, part, self._k.clock.iso(),
                     open_export=None if recipient is None else
                     lambda out: self._open_export(grant, out, recipient))
-            except BaseException:
+                _backup.finish_target(part, dest)
+            except BaseException as exc:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(part)
+                if isinstance(exc, OSError):  # a full or read-only disk: no traceback
+                    raise storage_error(exc, f"备份（{dest}）") from None
+                if isinstance(exc, sqlcipher3.DatabaseError) and _disk_full(exc):
+                    raise StorageError(f"磁盘空间不足，备份（{dest}）未完成") from None
                 raise
-            _backup.finish_target(part, dest)
         self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
                     objects=report.objects, manifest_sha256=report.manifest_sha256)
         return report
@@ -160,3 +172,9 @@ class AuditService:
         note = self._k.audit.checkpoint(export=True)
         size = int(note.split("\n")[1])
         return {"id": size, "size": size, "root": note.split("\n")[2], "note": note}
+
+
+def _disk_full(exc: Exception) -> bool:
+    """SQLite reports a full disk as its own error, not as an OSError."""
+    text = str(exc).lower()
+    return "disk is full" in text or "disk i/o error" in text

@@ -132,6 +132,24 @@ class SearchIndex:
         """Close the database connection."""
         self._conn.close()
 
+    def doc_ids(self) -> dict[str, str]:
+        """Every indexed document id with its text status (for `sgz check`)."""
+        return dict(self._conn.execute("SELECT doc_id, status FROM docs"))
+
+    def integrity(self) -> list[str]:
+        """Page MACs (SQLCipher), b-tree structure and the FTS index's own consistency check;
+        an empty list when all is well. Reads every page: a flipped byte is found."""
+        problems = [str(r[0]) for r in self._conn.execute("PRAGMA cipher_integrity_check")]
+        quick = [str(r[0]) for r in self._conn.execute("PRAGMA quick_check")]
+        if quick != ["ok"]:
+            problems += quick
+        if not problems:
+            try:
+                self._conn.execute("INSERT INTO fts(fts) VALUES('integrity-check')")
+            except sqlcipher3.DatabaseError as exc:
+                problems.append(f"fts: {exc}")
+        return problems
+
     def __enter__(self) -> SearchIndex:
         return self
 

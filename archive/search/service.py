@@ -20,6 +20,7 @@ import sqlcipher3
 from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
+from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex
@@ -44,6 +45,11 @@ class SearchResults:
     total: int = 0
     no_text_count: int = 0
     fallback: bool = False
+    unindexed: int = 0  # live components the index does not hold (a rebuild is due)
+
+
+INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
+                 "请先运行 sgz index rebuild 重建索引")
 
 
 def _doc_id(ref: str, comp: Component) -> str:
@@ -68,7 +74,7 @@ class SearchService:
         if self._index is not None:
             return self._index
         path = self._k.home.fulltext
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
             if path.exists():
                 try:
@@ -85,6 +91,9 @@ class SearchService:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
                 self._index = SearchIndex.create(path, self._k.keys.index_key)
+                for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite made them 0644
+                    with contextlib.suppress(FileNotFoundError):
+                        os.chmod(f"{path}{suffix}", 0o600)
         return self._index
 
     def _extract(self, data_or_stream: Any, *, filename: str, mime: str,
@@ -153,7 +162,13 @@ class SearchService:
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                  household=household or None)
+        expected = self._k.records.count_live_components()
+        if expected and not self._k.home.fulltext.exists():
+            raise Conflict(INDEX_MISSING)  # never "共 0 条" from an index that is not there
         idx = self._open_index()
+        docs = idx.status()["docs"]
+        if expected and not docs:
+            raise Conflict(INDEX_MISSING)
         visible: dict[str, bool] = {}
 
         def allowed(doc_id: str) -> bool:
@@ -171,7 +186,7 @@ class SearchService:
         res = idx.search(query, category=cls, year=year, retention=ret, household=household,
                          allowed=allowed, limit=limit * 2)
         out = SearchResults(total=res.total, no_text_count=res.no_text_count,
-                            fallback=res.fallback)
+                            fallback=res.fallback, unindexed=max(0, expected - docs))
         seen: set[str] = set()
         for h in res.hits:
             ref = _ref_of(h.doc_id)
@@ -231,6 +246,49 @@ class SearchService:
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
                   records_without_text=self._k.records.count_records_without_text())
         return st
+
+
+    def verify(self) -> IndexVerdict:
+        """What `sgz check` reports about the index, never altering it: pages that fail their
+        MAC or structure check and documents held for records no longer live (problems), and
+        live components it lacks (a filing interrupted after its commit: search misses them
+        until `sgz index rebuild`)."""
+        verdict = IndexVerdict()
+        path = self._k.home.fulltext
+        if not path.exists():
+            return verdict
+        self.close()
+        try:
+            idx = SearchIndex.open(path, self._k.keys.index_key)
+        except (ArchiveError, sqlcipher3.DatabaseError) as exc:
+            verdict.problems.append(f"全文索引无法打开（已损坏或密钥不符）：{exc}")
+            return verdict
+        try:
+            try:
+                verdict.problems += [f"全文索引页面或结构校验失败：{p}"
+                                     for p in idx.integrity()[:5]]
+                held = set(idx.doc_ids())
+            except sqlcipher3.DatabaseError as exc:
+                verdict.problems.append(f"全文索引已损坏：{exc}")
+                return verdict
+        finally:
+            idx.close()
+        expected = {_doc_id(rec.ref, comp) for rec in self._k.records.list(status="active")
+                    for comp in self._k.records.components(rec.id)}
+        verdict.missing = sorted(expected - held)
+        extra = held - expected
+        if extra:
+            verdict.problems.append(f"全文索引中有 {len(extra)} 个文档不属于任何在库档案"
+                                    "（可能是已销毁档案的文字）")
+        return verdict
+
+
+@dataclass
+class IndexVerdict:
+    """`SearchService.verify`: problems (Chinese lines) and the doc ids the index lacks."""
+
+    problems: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def _remove_db(path: Path) -> None:

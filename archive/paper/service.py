@@ -167,5 +167,5 @@ class PaperService:
                             workdir=self._k.objects.session_dir())
         self._k.log("print", None, kind=kind, year=year, category=category, count=len(items),
                     out=str(dest.resolve()))
-        write_atomic(dest, data, mode=0o644)
+        write_atomic(dest, data)  # 0600: a catalogue names people and households
         return dest, len(items)

@@ -33,18 +33,23 @@ from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
 from archive.ops.restore import RestoreReport, restore_home
 from archive.ops.service import AuditService, KeyService, MaintenanceService
+from archive.paper.service import PaperService
 from archive.policy.roles import RECOVERY_USER, parse_role
+from archive.records.archival import ArchivalPdfService
 from archive.records.service import RecordService
+from archive.recovery.open_export import make_recovery_identity
 from archive.retention.disposal import Disposals
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
 from archive.tomlzh import toml_error
+from archive.transfer.service import TransferService
 from archive.vault.keyslots import (
     DEFAULT_WORK_FACTOR,
     Keyslots,
     new_recovery_code,
     normalise_passphrase,
+    recovery_passphrase,
 )
 from archive.vault.objects import ObjectStore
 
@@ -57,7 +62,9 @@ class Archive:
         self.search = SearchService(k, destroyed=Disposals(k.db).destroyed)
         self.retention = RetentionService(k)
         self.records = RecordService(k, default_retention=self.retention.default_for,
-                                     index_batch=self.search.index_batch)
+                                     index_batch=self.search.index_batch,
+                                     after_file=lambda res, n: self.archival.after_filing(res, n))
+        self.archival = ArchivalPdfService(k, records=self.records)
         self.holds = HoldService(k)
         self.gen = GenerationService(station_vars=k.station.template_vars(),
                                      today=k.clock.today, records=self.records,
@@ -72,7 +79,10 @@ class Archive:
         self.users = UserService(k)
         self.audit = AuditService(k)
         self.maintenance = MaintenanceService(k, index_status=self.search.status,
-                                              index_verify=self.search.verify)
+                                              index_verify=self.search.verify,
+                                              archival_status=self.archival.status)
+        self.paper = PaperService(k)
+        self.transfer = TransferService(k, records=self.records)
         self.keys = KeyService(k)
 
     # ----------------------------------------------------------------- lifecycle
@@ -112,6 +122,9 @@ class Archive:
         keys.write_slot(slots, user, secret, work_factor=kdf_work_factor)
         code = new_recovery_code()
         keys.write_recovery_slot(slots, code, work_factor=kdf_work_factor)
+        ident_file, recipient = make_recovery_identity(recovery_passphrase(code),
+                                                       work_factor=kdf_work_factor)
+        write_atomic(home.recovery_identity, ident_file)
         db = Database(home.catalog, keys.catalog_key, create=True)
         with db.transaction():
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
@@ -120,7 +133,8 @@ class Archive:
         os.chmod(home.catalog, FILE_MODE)  # SQLite gives its -wal/-shm the same mode
         AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
                         signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
-        home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
+        # last: a crash before this leaves no usable half-home
+        home.write_vault_json(vault_id, recovery_recipient=str(recipient))
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
         arc.kernel.log("vault.init", None, station=arc.kernel.station.name,

@@ -12,29 +12,35 @@ import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlcipher3
 
 from archive.audit.names import action_code, action_name
 from archive.catalog.numbering import parse_ref
+from archive.crypto import age
 from archive.errors import ArchiveError, StorageError, ValidationError, storage_error
+from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
 from archive.ops import check as _check
 from archive.ops.backup import BackupReport
 from archive.ops.check import CheckReport
 from archive.policy.rules import Actor, decide
+from archive.recovery.open_export import seal_open_export
+from archive.transfer.adapt import export_record
 
 
 class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
     def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
-                 index_verify: Callable[[], Any] | None = None) -> None:
+                 index_verify: Callable[[], Any] | None = None,
+                 archival_status: Callable[[], dict[str, int]] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
         self._index_verify = index_verify
+        self._archival_status = archival_status
 
     def check(self, *, read_data: bool = False, subset: float | None = None,
               rng: random.Random | None = None, repair: bool = False) -> CheckReport:
@@ -50,6 +56,14 @@ class MaintenanceService:
         _check.check_audit(self._k, report)
         _check.check_index(self._k, report, self._index_status, self._index_verify)
         _check.check_disposals(self._k, report)
+        if self._archival_status is not None:
+            st = self._archival_status()
+            if st["pending"]:
+                report.notes.append(f"有 {st['pending']} 件档案尚未制作加盖归档章的长期保存版本"
+                                    "（可运行 sgz stamp --pending）")
+            if st["failed"]:
+                report.notes.append(f"有 {st['failed']} 件档案未能制作长期保存版本"
+                                    "（sgz stamp --pending --retry 重试，原因见审计日志）")
         if read_data:
             _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
         self._k.log("check", None, read_data=read_data, problems=len(report.problems),
@@ -57,9 +71,17 @@ class MaintenanceService:
                     read_bytes=report.read_bytes)
         return report
 
-    def backup(self, dest: Path | str) -> BackupReport:
-        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest."""
-        self._k.authorize("backup")
+    def backup(self, dest: Path | str, *, warn: Callable[[str], None] | None = None
+               ) -> BackupReport:
+        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest, and
+        the open export (catalogue + object identities sealed to the recovery recipient) that
+        lets `age` alone recover every record (docs/recovery.md). A home made before the
+        recovery identity existed gets a warning through `warn` and no open export."""
+        grant = self._k.authorize("backup")
+        recipient = self._k.home.read_recovery_recipient()
+        if recipient is None and warn is not None:
+            warn("本档案库建立时还没有“恢复身份”，备份中不含开放导出（open-export.age），"
+                 "没有 sgz 时无法只用 age 恢复；请升级档案库或重新发放恢复码后再备份")
         dest = Path(dest).absolute()
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
@@ -70,7 +92,10 @@ class MaintenanceService:
             except OSError as exc:
                 raise storage_error(exc, f"备份（{dest}）") from None
             try:
-                report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
+                report = _backup.write_backup(
+                    self._k, dest, part, self._k.clock.iso(),
+                    open_export=None if recipient is None else
+                    lambda out: self._open_export(grant, out, recipient))
                 _backup.finish_target(part, dest)
             except BaseException as exc:
                 with contextlib.suppress(OSError):
@@ -83,6 +108,18 @@ class MaintenanceService:
         self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
                     objects=report.objects, manifest_sha256=report.manifest_sha256)
         return report
+
+
+    def _open_export(self, grant: Grant, out: BinaryIO, recipient: str) -> None:
+        """Every record (destroyed ones as catalogue lines), every live component's identity."""
+        k = self._k
+        rows = []
+        for rec in k.records.list(status=None):
+            comps = k.records.components(rec.id) if rec.status == "active" else []
+            rows.append(export_record(rec, comps))
+        oids = [c.object_id for r in rows for c in r.components]
+        idents = k.door.identities_for_backup(grant, oids)
+        seal_open_export(rows, idents.__getitem__, out, age.X25519Recipient.parse(recipient))
 
 
 class KeyService:

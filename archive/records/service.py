@@ -37,6 +37,10 @@ from archive.vault.objects import StagedObject
 # component: derived data (the search index); filing never fails because of it.
 IndexBatch = Callable[[list[tuple[str, int, Path, str]]], None]
 
+# After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
+AfterFile = Callable[[list["FileResult"], int], object]
+ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
+
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
@@ -76,10 +80,12 @@ class RecordService:
     """`sgz file|show|ls|get` over the kernel."""
 
     def __init__(self, kernel: Kernel, *, default_retention: Callable[[str], str],
-                 index_batch: IndexBatch | None = None) -> None:
+                 index_batch: IndexBatch | None = None,
+                 after_file: AfterFile | None = None) -> None:
         self._k = kernel
         self._default_retention = default_retention
         self._index_batch = index_batch
+        self._after_file = after_file
 
     # ------------------------------------------------------------------ file
     def file(
@@ -103,8 +109,11 @@ class RecordService:
         reason: str = "",
         index: bool = True,
         on_result: Callable[[FileResult], None] | None = None,
+        archive_pdf_now: int = 0,
     ) -> list[FileResult]:
-        """File `paths` as new items (or, with `of`, as components of an existing item)."""
+        """File `paths` as new items (or, with `of`, as components of an existing item).
+        New items get their archival PDF at once when there are at most `archive_pdf_now` of
+        them (the CLI passes ARCHIVE_PDF_NOW); otherwise they are left pending for `sgz stamp`."""
         sources = [Path(p) for p in paths]
         if not sources:
             raise UsageError("请至少指定一个要归档的文件")
@@ -153,6 +162,8 @@ class RecordService:
                 results.append(res)
                 if on_result:
                     on_result(res)
+        if parent is None and self._after_file is not None and archive_pdf_now > 0:
+            self._after_file(results, archive_pdf_now)
         return results
 
     def _file_batch(self, batch: list[tuple[Path, str, str | None]],

@@ -95,3 +95,30 @@ def test_ref_spellings_reach_the_record(arc: Archive, make_file) -> None:
     assert arc.records.show(res.ref.replace("·", "．").lower())["ref"] == res.ref
     rows = arc.audit.history(ref=typed)
     assert rows and all(r["ref"] == res.ref for r in rows)
+
+
+def test_destroyed_records_are_never_found(arc: Archive, make_file) -> None:
+    """After a destruction the live count (from the disposal items) equals the catalogue's,
+    and a destroyed record the index still holds (crash before the fresh-key rebuild) is
+    excluded from results and counts."""
+    from datetime import date
+
+    keep = arc.records.file([make_file("k.txt", "临时救助 保留")], category="XZ")[0].ref
+    gone = arc.records.file([make_file("g.txt", "临时救助 销毁")], category="XZ", year=2015,
+                            retention="D10")[0].ref
+    arc.records.file([make_file("g2.txt", "附件 临时救助")], of=gone)
+    before = arc.search.query("临时救助").total
+    rec = arc.kernel.records.get(gone)
+    saved = [{"doc_id": gone if c.seq == 1 else f"{gone}#{c.seq}",
+              **arc.search._index_fields(rec, c, "临时救助 销毁", "ok")}
+             for c in arc.kernel.records.components(rec.id)]
+    batch = arc.disposal.propose([gone], as_of=date(2026, 6, 1))
+    arc.disposal.approve(batch.id)
+    arc.disposal.execute(batch.id, witnesses=["李四（副站长）", "赵敏（街道社会事务办）"])
+    k = arc.kernel
+    assert arc.search._live_components(arc.search._destroyed_refs()) \
+        == k.records.count_live_components()
+    assert before == 2 and arc.search.query("临时救助").total == 1
+    arc.search._open_index().add_many(saved)  # as if the rebuild had not happened
+    res = arc.search.query("临时救助")
+    assert [h.ref for h in res.hits] == [keep] and res.total == 1

@@ -1,0 +1,113 @@
+"""Jinja2 environment (autoescape on), Chinese labels and filters shared by every page."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+HERE = Path(__file__).resolve().parent
+STATION_TZ = timezone(timedelta(hours=8), "北京时间")
+
+ROLE_LABELS = {
+    "head": "站长", "deputy": "副站长", "archivist": "档案管理员", "social_worker": "社工",
+    "supervisor": "督导", "authority": "主管部门",
+}
+CLASS_LABELS = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
+RETENTION_LABELS = {"Y": "永久", "D30": "30年", "D10": "10年"}
+STATUS_LABELS = {
+    "active": "在库", "destroyed": "已销毁", "pending": "待审批", "approved": "已批准",
+    "denied": "已驳回", "expired": "已过期", "proposed": "待批准", "executing": "执行中",
+    "done": "已销毁", "executed": "已销毁",
+}
+
+# Navigation: (path, label, roles that see it; None = everyone)
+NAV: list[tuple[str, str, frozenset[str] | None]] = [
+    ("/", "首页", None),
+    ("/file", "归档", frozenset({"head", "deputy", "archivist", "social_worker"})),
+    ("/records", "档案目录", None),
+    ("/search", "检索", None),
+    ("/gen", "文书", frozenset({"head", "deputy", "archivist", "social_worker"})),
+    ("/access", "外单位查阅", frozenset({"head", "deputy", "archivist"})),
+    ("/retention", "保管期限与销毁", frozenset({"head", "deputy", "archivist"})),
+    ("/audit", "审计", frozenset({"head", "deputy", "authority", "archivist", "supervisor",
+                                "social_worker"})),
+    ("/users", "用户", frozenset({"head", "deputy"})),
+    ("/system", "系统", frozenset({"head", "deputy", "archivist"})),
+]
+
+
+def station_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO UTC time (or datetime) shown in station time; '' stays ''."""
+    if not value:
+        return ""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).replace("Z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            return str(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(STATION_TZ).strftime(fmt)
+
+
+def date8(value: Any) -> str:
+    """20260506 → 2026-05-06."""
+    s = str(value or "")
+    return f"{s[:4]}-{s[4:6]}-{s[6:8]}" if len(s) == 8 and s.isdigit() else s
+
+
+def size_text(n: Any) -> str:
+    try:
+        v = float(n)
+    except (TypeError, ValueError):
+        return ""
+    for unit in ("B", "KB", "MB", "GB"):
+        if v < 1024 or unit == "GB":
+            return f"{v:.0f} {unit}" if unit == "B" else f"{v:.1f} {unit}"
+        v /= 1024
+    return ""
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(HERE / "templates")),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        station_time=station_time, date8=date8, size=size_text,
+        role=lambda r: ROLE_LABELS.get(r, r), cls=lambda c: CLASS_LABELS.get(c, c),
+        period=lambda r: RETENTION_LABELS.get(r, r), status=lambda s: STATUS_LABELS.get(s, s),
+    )
+    env.globals.update(ROLE_LABELS=ROLE_LABELS, CLASS_LABELS=CLASS_LABELS,
+                       RETENTION_LABELS=RETENTION_LABELS)
+    return env
+
+
+ENV = make_env()
+
+
+def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
+    """Render a page; the layout gets the session (user, role, CSRF token) and the nav."""
+    sess = getattr(request.state, "session", None)
+    nav = []
+    if sess is not None:
+        nav = [(p, label) for p, label, roles in NAV if roles is None or sess.role in roles]
+    base = {
+        "request": request, "session": sess, "nav": nav, "path": request.url.path,
+        "csrf": sess.csrf if sess is not None else ctx.pop("csrf", ""),
+        "station_name": request.app.state.station_name, "flash": ctx.pop("flash", None),
+        "htmx": request.headers.get("hx-request") == "true",
+    }
+    html = ENV.get_template(name).render({**base, **ctx})
+    return HTMLResponse(html, status_code=status_code)

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from archive.errors import ArchiveError
-from archive.web.render import render
+from archive.web.render import allowed, render
 from archive.web.security import TooLarge, csrf_ok, read_form, same_origin
 from archive.web.sessions import Session, SessionEnded
 
@@ -43,8 +43,10 @@ def refuse(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", status_code=status, message=message)
 
 
-def signed_in(roles: frozenset[str] | set[str] | None = None) -> Callable[[Endpoint], Callable[
+def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], Callable[
         [Request], Awaitable[Response]]]:
+    """`rule`: a policy action the user must be allowed (non-record actions), a set of roles,
+    or None for every signed-in user. The library still decides every operation itself."""
     def deco(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         @functools.wraps(fn)
         async def endpoint(request: Request) -> Response:
@@ -66,7 +68,7 @@ def signed_in(roles: frozenset[str] | set[str] | None = None) -> Callable[[Endpo
                 if not csrf_ok(request, form, sess.csrf):
                     return refuse(request, 403, "表单已失效或缺少安全令牌（CSRF），请刷新页面后重试。")
                 request.state.form = form
-            if roles is not None and sess.role not in roles:
+            if not allowed(rule, sess.user, sess.role):
                 return refuse(request, 403, "您的角色无权使用此页面。")
             try:
                 return await fn(request, sess)

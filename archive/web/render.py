@@ -25,20 +25,37 @@ STATUS_LABELS = {
     "done": "已销毁", "executed": "已销毁",
 }
 
-# Navigation: (path, label, roles that see it; None = everyone)
-NAV: list[tuple[str, str, frozenset[str] | None]] = [
+# Navigation: (path, label, what decides who sees it). A string is a policy action (the policy
+# module answers, so the menu never offers what the library would refuse); a set is the roles
+# for pages that cover record actions; None = everyone.
+STAFF = frozenset({"head", "deputy", "archivist", "social_worker"})
+MANAGERS = frozenset({"head", "deputy", "archivist"})
+NAV: list[tuple[str, str, str | frozenset[str] | None]] = [
     ("/", "首页", None),
-    ("/file", "归档", frozenset({"head", "deputy", "archivist", "social_worker"})),
+    ("/file", "归档", STAFF),
     ("/records", "档案目录", None),
-    ("/search", "检索", None),
-    ("/gen", "文书", frozenset({"head", "deputy", "archivist", "social_worker"})),
-    ("/access", "外单位查阅", frozenset({"head", "deputy", "archivist"})),
-    ("/retention", "保管期限与销毁", frozenset({"head", "deputy", "archivist"})),
-    ("/audit", "审计", frozenset({"head", "deputy", "authority", "archivist", "supervisor",
-                                "social_worker"})),
-    ("/users", "用户", frozenset({"head", "deputy"})),
-    ("/system", "系统", frozenset({"head", "deputy", "archivist"})),
+    ("/search", "检索", "search"),
+    ("/gen", "文书", "gen"),
+    ("/access", "外单位查阅", "access.register"),
+    ("/retention", "保管期限与销毁", MANAGERS),
+    ("/audit", "审计", "audit.read"),
+    ("/users", "用户", "user.manage"),
+    ("/system", "系统", "check"),
 ]
+
+
+def allowed(rule: str | frozenset[str] | None, user: str, role: str) -> bool:
+    if rule is None:
+        return True
+    if isinstance(rule, str):
+        from archive.policy.rules import Actor, decide
+
+        return decide(Actor(user, role), rule).allowed
+    return role in rule
+
+
+def nav_for(user: str, role: str) -> list[tuple[str, str]]:
+    return [(p, label) for p, label, rule in NAV if allowed(rule, user, role)]
 
 
 def station_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -102,7 +119,7 @@ def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> H
     sess = getattr(request.state, "session", None)
     nav = []
     if sess is not None:
-        nav = [(p, label) for p, label, roles in NAV if roles is None or sess.role in roles]
+        nav = nav_for(sess.user, sess.role)
     base = {
         "request": request, "session": sess, "nav": nav, "path": request.url.path,
         "csrf": sess.csrf if sess is not None else ctx.pop("csrf", ""),

@@ -17,7 +17,6 @@ from archive.web.pages.filing import read_uploads
 from archive.web.render import render
 from archive.web.sessions import Session
 
-STAFF = frozenset({"head", "deputy", "archivist"})
 APPROVERS = frozenset({"head", "deputy"})
 FIELDS = ("unit", "applicant", "phone", "id_doc", "letter_no", "purpose", "items")
 _OK = {"register": "已登记，介绍信已归档。请站长审批。", "approve": "已批准。", "deny": "已驳回。"}
@@ -36,12 +35,12 @@ async def _list(request: Request, sess: Session, *, status: int = 200, error: st
                   want=want or "", error=error, values=values or {})
 
 
-@signed_in(STAFF)
+@signed_in("access.register")
 async def access(request: Request, sess: Session) -> Response:
     return await _list(request, sess)
 
 
-@signed_in(STAFF)
+@signed_in("access.register")
 async def register(request: Request, sess: Session) -> Response:
     values = {k: form_text(request, k) for k in FIELDS}
     letters = await read_uploads(request, "letter")
@@ -71,7 +70,7 @@ async def _page(request: Request, sess: Session, no: str, *, status: int = 200,
                   error=error, flash=_OK.get(request.query_params.get("ok", "")), **data)
 
 
-@signed_in(STAFF)
+@signed_in("access.register")
 async def show(request: Request, sess: Session) -> Response:
     return await _page(request, sess, request.path_params["no"])
 
@@ -100,7 +99,7 @@ async def deny(request: Request, sess: Session) -> Response:
 
 
 def _issue(kind: str) -> Any:
-    @signed_in(STAFF)
+    @signed_in("access.register")
     async def endpoint(request: Request, sess: Session) -> Response:
         no = request.path_params["no"]
         ref, reason = form_text(request, "ref"), form_text(request, "reason")
@@ -112,7 +111,7 @@ def _issue(kind: str) -> Any:
     return endpoint
 
 
-@signed_in(STAFF)
+@signed_in("access.register")
 async def register_doc(request: Request, sess: Session) -> Response:
     year = request.query_params.get("year", "")
     blob, _n = await sess.run(lambda arc: arc.access.register_doc(

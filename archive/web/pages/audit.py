@@ -14,15 +14,13 @@ from archive.web.render import render
 from archive.web.sessions import Session
 
 PAGE = 100
-READERS = frozenset({"head", "deputy", "authority", "archivist", "supervisor", "social_worker"})
-HEADS = frozenset({"head", "deputy", "authority"})
 
 
 def history(arc: Any, actor: str | None, ref: str | None) -> list[dict[str, Any]]:
     return list(arc.audit.history(actor=actor, ref=ref))
 
 
-@signed_in(READERS)
+@signed_in("audit.read")
 async def log_page(request: Request, sess: Session) -> Response:
     p = request.query_params
     actor, ref = p.get("actor") or None, p.get("ref") or None
@@ -43,7 +41,7 @@ def verify(arc: Any) -> Any:
     return verify_log(arc.kernel.home.audit)
 
 
-@signed_in(READERS)
+@signed_in("audit.verify")
 async def verify_page(request: Request, sess: Session) -> Response:
     try:
         rep = await sess.run(verify)
@@ -53,7 +51,7 @@ async def verify_page(request: Request, sess: Session) -> Response:
     return render(request, "audit_verify.html", title="校验审计日志", rep=rep, verify_error=err)
 
 
-@signed_in(READERS)
+@signed_in("audit.read")
 async def checkpoint(request: Request, sess: Session) -> Response:
     cp = await sess.run(lambda arc: arc.audit.checkpoint())
     day = request.app.state.clock().strftime("%Y%m%d")
@@ -64,13 +62,13 @@ async def checkpoint(request: Request, sess: Session) -> Response:
                              f"filename*=UTF-8''{quote(f'检查点-{day}.note')}"})
 
 
-@signed_in(HEADS)
+@signed_in("audit.details")
 async def flags(request: Request, sess: Session) -> Response:
     rows = await sess.run(lambda arc: arc.access.flags())
     return render(request, "flags.html", title="提请关注", flags=rows)
 
 
-@signed_in(HEADS)
+@signed_in("audit.details")
 async def ack(request: Request, sess: Session) -> Response:
     fid = form_text(request, "id")
     if fid.isdigit():

@@ -154,11 +154,46 @@ async def hold(request: Request, sess: Session) -> Response:
     return RedirectResponse(f"/records/{ref}?ok={'unhold' if release else 'hold'}", status_code=303)
 
 
+@signed_in()
+async def export(request: Request, sess: Session) -> Response:
+    """Decrypt one component for download: a reason, the policy and the audit, like `sgz get`."""
+    ref = request.path_params["ref"]
+    reason, seq = form_text(request, "reason"), form_text(request, "seq")
+    try:
+        comp, data = await sess.run(lambda arc: arc.records.read(
+            ref, reason=reason, component=int(seq) if seq.isdigit() else None))
+    except ValidationError as exc:
+        info = await sess.run(item_data, ref)
+        return render(request, "item.html", status_code=422, title=ref, error=str(exc), **info)
+    return Response(data, media_type=comp.mime, headers=_attachment(comp.filename))
+
+
+@signed_in()
+async def component(request: Request, sess: Session) -> Response:
+    """Add a signed scan, an attachment or a corrected version (with its reason) to an item."""
+    from archive.web.pages.filing import read_uploads
+
+    ref = request.path_params["ref"]
+    kind, reason = form_text(request, "kind") or "附件", form_text(request, "reason")
+    files = await read_uploads(request)
+    try:
+        if len(files) != 1:
+            raise ValidationError("请选择一个文件")
+        await sess.run(lambda arc: arc.records.file(files, of=ref, kind=kind, reason=reason))
+    except ValidationError as exc:
+        info = await sess.run(item_data, ref)
+        return render(request, "item.html", status_code=422, title=ref, error=str(exc), **info)
+    ok = "correct" if kind == "更正版本" else "component"
+    return RedirectResponse(f"/records/{ref}?ok={ok}", status_code=303)
+
+
 ROUTES = [
     Route("/records", catalogue, methods=["GET"]),
     Route("/records.xlsx", catalogue_xlsx, methods=["GET"]),
     Route("/records/{ref}", item, methods=["GET"]),
     Route("/records/{ref}/hold", hold, methods=["POST"]),
+    Route("/records/{ref}/export", export, methods=["POST"]),
+    Route("/records/{ref}/component", component, methods=["POST"]),
 ]
 
 __all__ = ["CLASS_LABELS", "RETENTION_LABELS", "ROUTES"]

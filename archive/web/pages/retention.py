@@ -59,7 +59,9 @@ def _batch_data(arc: Any, bid: str) -> dict[str, Any]:
 async def _batch_page(request: Request, sess: Session, bid: str, *, status: int = 200,
                       error: str = "") -> Response:
     data = await sess.run(_batch_data, bid)
+    typed = {f"witness{i}": form_text(request, f"witness{i}") for i in (1, 2, 3)}
     return render(request, "batch.html", status_code=status, title=f"销毁批次 {bid}", error=error,
+                  typed=typed,
                   flash=_OK.get(request.query_params.get("ok", "")), **data)
 
 

@@ -14,7 +14,6 @@ from archive.web.guard import error_status, form_flag, form_text, signed_in
 from archive.web.render import render
 from archive.web.sessions import Session
 
-OPERATORS = frozenset({"head", "deputy", "archivist"})
 
 
 def _status(arc: Any) -> dict[str, Any]:
@@ -29,19 +28,19 @@ async def _page(request: Request, sess: Session, status: int = 200, **ctx: Any) 
                   **{**base, **ctx})
 
 
-@signed_in(OPERATORS)
+@signed_in("check")
 async def system(request: Request, sess: Session) -> Response:
     return await _page(request, sess)
 
 
-@signed_in(OPERATORS)
+@signed_in("check")
 async def check(request: Request, sess: Session) -> Response:
     read_data = form_flag(request, "read_data")
     report = await sess.run(lambda arc: arc.maintenance.check(read_data=read_data))
     return await _page(request, sess, check=report)
 
 
-@signed_in(OPERATORS)
+@signed_in("backup")
 async def backup(request: Request, sess: Session) -> Response:
     dest = form_text(request, "dest")
     try:
@@ -53,7 +52,7 @@ async def backup(request: Request, sess: Session) -> Response:
     return await _page(request, sess, backup=report, dest=dest)
 
 
-@signed_in(OPERATORS)
+@signed_in("check")
 async def rebuild(request: Request, sess: Session) -> Response:
     n = await sess.run(lambda arc: arc.search.rebuild())
     return await _page(request, sess, rebuilt=n)

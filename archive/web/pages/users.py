@@ -13,7 +13,6 @@ from archive.web.guard import error_status, form_text, signed_in
 from archive.web.render import ROLE_LABELS, render
 from archive.web.sessions import Session
 
-MANAGERS = frozenset({"head", "deputy"})
 _OK = {"add": "已添加用户。", "remove": "已移除用户。", "role": "已更改角色。"}
 
 
@@ -29,12 +28,12 @@ async def _page(request: Request, sess: Session, *, status: int = 200, error: st
                   values=values or {}, roles=ROLE_LABELS, flash=_OK.get(ok), **data)
 
 
-@signed_in(MANAGERS)
+@signed_in("user.manage")
 async def users(request: Request, sess: Session) -> Response:
     return await _page(request, sess)
 
 
-@signed_in(MANAGERS)
+@signed_in("user.manage")
 async def add(request: Request, sess: Session) -> Response:
     values = {k: form_text(request, k) for k in ("name", "role", "display")}
     passphrase = str(request.state.form.get("passphrase") or "")
@@ -49,7 +48,7 @@ async def add(request: Request, sess: Session) -> Response:
     return RedirectResponse("/users?ok=add", status_code=303)
 
 
-@signed_in(MANAGERS)
+@signed_in("user.manage")
 async def remove(request: Request, sess: Session) -> Response:
     name = form_text(request, "name")
     try:
@@ -59,7 +58,7 @@ async def remove(request: Request, sess: Session) -> Response:
     return RedirectResponse("/users?ok=remove", status_code=303)
 
 
-@signed_in(MANAGERS)
+@signed_in("user.manage")
 async def set_role(request: Request, sess: Session) -> Response:
     name, role = form_text(request, "name"), form_text(request, "role")
     try:

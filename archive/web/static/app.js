@@ -34,6 +34,9 @@
     });
   }
   document.addEventListener("DOMContentLoaded", function () { setupDropzones(document); });
+  document.addEventListener("click", function (e) {
+    if (e.target.closest && e.target.closest("[data-print]")) { window.print(); }
+  });
   document.addEventListener("htmx:load", function (e) { setupDropzones(e.target); });
   document.addEventListener("htmx:xhr:progress", function (e) {
     var bar = document.getElementById("upload-progress");

@@ -59,6 +59,7 @@ def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], 
             request.state.session = sess
             request.state.form = FormData()
             if request.method == "POST":
+                sess.listings.clear()  # whatever this changes shows at once
                 if not same_origin(request):
                     return refuse(request, 403, "请求来源不是本站，已拒绝。")
                 try:

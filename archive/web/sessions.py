@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 IDLE = timedelta(minutes=15)
+LISTING_TTL = timedelta(seconds=60)
 MAX_AGE = timedelta(hours=8)
 
 
@@ -42,6 +43,18 @@ class Session:
     worker: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(
         max_workers=1, thread_name_prefix="sgz-session"))
     closed: bool = False
+    # listings a user pages and sorts through (the catalogue, the due list): filled by one
+    # library call (one audit entry, like one `sgz ls`), kept for LISTING_TTL or until this
+    # user changes anything; wiped with the session
+    listings: dict[Any, tuple[datetime, Any]] = field(default_factory=dict)
+
+    async def listing(self, key: Any, now: datetime, fn: Callable[..., T], /, *args: Any) -> T:
+        hit = self.listings.get(key)
+        if hit is not None and now - hit[0] < LISTING_TTL:
+            return hit[1]  # type: ignore[no-any-return]
+        value = await self.run(fn, *args)
+        self.listings[key] = (now, value)
+        return value
 
     async def run(self, fn: Callable[..., T], /, *args: Any, **kw: Any) -> T:
         """Run `fn(archive, *args, **kw)` in this session's own thread; one job at a time."""
@@ -71,6 +84,7 @@ class Session:
         with contextlib.suppress(RuntimeError):
             self.worker.submit(_close).result(timeout=60)
         self.worker.shutdown(wait=False, cancel_futures=True)
+        self.listings.clear()
         self.csrf = ""
 
 

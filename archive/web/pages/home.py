@@ -36,21 +36,32 @@ def home_data(arc: Any) -> dict[str, Any]:
         data["flags"] = _quiet(arc.access.flags) or []
         data["checkpoint_due"] = bool(_quiet(arc.kernel.audit.checkpoint_due))
     if role in SERVERS or role in APPROVERS:
-        data["due"] = _quiet(arc.retention.due) or []
         data["approved"] = _quiet(arc.access.list, status="approved") or []
         data["approved_batches"] = _quiet(arc.disposal.list, "approved") or []
-    if role == "social_worker":
-        mine: dict[str, list[Any]] = defaultdict(list)
-        for rec in _quiet(arc.records.ls, category="FW") or []:
-            if rec.responsible == arc.kernel.user.name:
-                mine[rec.household or "（未填户号）"].append(rec)
-        data["households"] = sorted(mine.items())
     return data
+
+
+def due_list(arc: Any) -> list[dict[str, Any]]:
+    """Records due for appraisal (a walk over the whole catalogue: cached per session)."""
+    return _quiet(arc.retention.due) or []
+
+
+def my_households(arc: Any) -> list[tuple[str, list[Any]]]:
+    mine: dict[str, list[Any]] = defaultdict(list)
+    for rec in _quiet(arc.records.ls, category="FW") or []:
+        if rec.responsible == arc.kernel.user.name:
+            mine[rec.household or "（未填户号）"].append(rec)
+    return sorted(mine.items())
 
 
 @signed_in()
 async def home(request: Request, sess: Session) -> Response:
     data = await sess.run(home_data)
+    now = request.app.state.clock()
+    if data["role"] in SERVERS or data["role"] in APPROVERS:
+        data["due"] = await sess.listing(("due",), now, due_list)
+    if data["role"] == "social_worker":
+        data["households"] = await sess.listing(("mine",), now, my_households)
     return render(request, "home.html", title="首页", **data)
 
 

@@ -55,7 +55,9 @@ async def catalogue(request: Request, sess: Session) -> Response:
         page = max(1, int(q.get("page", "1")))
     except ValueError:
         page = 1
-    rows = _sorted(await sess.run(list_records, filters), sort, desc)
+    key = ("records", tuple(sorted(filters.items())))
+    now = request.app.state.clock()
+    rows = _sorted(await sess.listing(key, now, list_records, filters), sort, desc)
     pages = max(1, (len(rows) + PAGE - 1) // PAGE)
     page = min(page, pages)
     keep = {k: v for k, v in q.items() if k not in ("page", "sort", "dir") and v}
@@ -93,7 +95,7 @@ def xlsx_bytes(rows: list[Any]) -> bytes:
 @signed_in()
 async def catalogue_xlsx(request: Request, sess: Session) -> Response:
     rows = await sess.run(list_records, _filters(request))
-    data = xlsx_bytes(rows)
+    data = xlsx_bytes(_sorted(rows, "ref", False))
     return Response(data, media_type="application/vnd.openxmlformats-officedocument."
                     "spreadsheetml.sheet", headers=_attachment("归档文件目录.xlsx"))
 

@@ -18,13 +18,12 @@ _OK = {"propose": "已提出销毁批次，销毁清册已归档，待站长批�
        "execute": "已在监销人见证下执行销毁；审计日志已签发检查点。"}
 
 
-def overview(arc: Any) -> dict[str, Any]:
-    return {"due": arc.retention.due(), "batches": arc.disposal.list()}
-
-
 async def _overview(request: Request, sess: Session, *, status: int = 200, error: str = "",
                     note: str = "") -> Response:
-    data = await sess.run(overview)
+    from archive.web.pages.home import due_list
+
+    data = {"due": await sess.listing(("due",), request.app.state.clock(), due_list),
+            "batches": await sess.run(lambda arc: arc.disposal.list())}
     return render(request, "retention.html", status_code=status, title="保管期限与销毁",
                   error=error, note=note, flash=_OK.get(request.query_params.get("ok", "")),
                   **data)

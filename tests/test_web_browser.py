@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import CHEAP_WF, PASS
 from web_fixtures import (  # noqa: F401
     Server,
@@ -389,8 +388,8 @@ def test_canary_scan_after_the_browser_scenarios(page: Any, canary_server: Serve
     readable under the home or TMPDIR (the uploads never touched the disk in clear)."""
     from test_canary import CANARIES, _docx_with_canaries, scan
 
-    server = canary_server
-    sign_in(page, server.url, "wangwu")
+    srv = canary_server
+    sign_in(page, srv.url, "wangwu")
     page.get_by_role("link", name="归档").click()
     big = _docx_with_canaries()
     page.get_by_label("把文件拖到这里，或点击选择（可多选）").set_input_files(
@@ -406,4 +405,4 @@ def test_canary_scan_after_the_browser_scenarios(page: Any, canary_server: Serve
     page.get_by_label("检索词").fill(CANARIES[0])
     page.get_by_role("button", name="检索").click()
     expect(page.locator("ol.hits li").first).to_be_visible()
-    assert scan([server.home, private_tmp]) == []
+    assert scan([srv.home, private_tmp]) == []

@@ -8,7 +8,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from conftest import PASS
 from web_fixtures import Server, server, web_clock, web_home  # noqa: F401
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import CHEAP_WF, PASS
 
 CHROMIUM = "/usr/bin/chromium"

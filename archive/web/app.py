@@ -95,10 +95,10 @@ async def login(request: Request) -> Response:
         message = "用户名或口令不正确。" if code in (3, 7) or isinstance(exc, _BadLogin) \
             else f"无法登录：{exc}"
         token = secrets.token_urlsafe(24)
-        resp = render(request, "login.html", status_code=401, csrf=token, error=message,
+        failed = render(request, "login.html", status_code=401, csrf=token, error=message,
                       user=user, next=nxt)
-        _cookie(resp, LOGIN_COOKIE, token)
-        return resp
+        _cookie(failed, LOGIN_COOKIE, token)
+        return failed
     finally:
         passphrase = ""
     resp = RedirectResponse(nxt, status_code=303)
@@ -151,8 +151,9 @@ def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
         *pages.routes(),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
-    from archive.web.security import SecurityHeaders
     from starlette.middleware import Middleware
+
+    from archive.web.security import SecurityHeaders
 
     app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
     app.state.home = Path(home)

@@ -8,7 +8,7 @@ form is parsed by our own memory-only parser (uploads never touch the disk in cl
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from starlette.datastructures import FormData, UploadFile
@@ -70,7 +70,7 @@ class _MemoryParser(MultiPartParser):
     spool_max_size = MAX_UPLOAD + 1
 
 
-async def _capped(request: Request, limit: int) -> AsyncIterator[bytes]:
+async def _capped(request: Request, limit: int) -> AsyncGenerator[bytes, None]:
     seen = 0
     async for chunk in request.stream():
         seen += len(chunk)

@@ -15,7 +15,6 @@ from archive.web.render import render
 from archive.web.sessions import Session
 
 
-
 def _status(arc: Any) -> dict[str, Any]:
     return dict(arc.search.status())
 

@@ -46,8 +46,7 @@ def pdf_with_text(lines: list[str], title: str = "") -> bytes:
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
-    if title:
-        c.setTitle(title)
+    c.setTitle(title or lines[0])  # reportlab would write "untitled"
     c.setFont("STSong-Light", 14)
     y = 780
     for line in lines:
@@ -176,6 +175,11 @@ def test_social_worker_generates_an_agreement(page: Any, server: Server) -> None
     expect(page.get_by_label("个案编号")).to_have_value("GA-2026-031")  # nothing typed is lost
     screenshot(page, "gen-form-error")
     page.get_by_label("接收机构联系人及电话").fill("陈医生 0431-84000001")
+    page.get_by_role("button", name="预览第一页").click()
+    preview = page.get_by_role("img", name="服务转介同意书 第一页预览")
+    expect(preview).to_be_visible(timeout=120_000)
+    assert preview.evaluate("i => i.naturalWidth") > 500  # a rendered page, not a stub
+    screenshot(page, "gen-preview")
     with page.expect_download(timeout=120_000) as dl:
         page.get_by_role("button", name="下载 PDF").click()
     pdf = Path(dl.value.path()).read_bytes()

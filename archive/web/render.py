@@ -93,6 +93,37 @@ def size_text(n: Any) -> str:
     return ""
 
 
+DETAIL_LABELS = {
+    "reason": "事由", "count": "数量", "filter": "条件", "unit": "单位", "items": "档案",
+    "title": "题名", "filename": "文件名", "size": "大小", "kind": "类型", "seq": "组件",
+    "out": "去向", "copy_no": "编号", "request": "申请", "query": "检索词", "category": "类别",
+    "year": "年度", "retention": "期限", "household": "户号", "status": "状态",
+    "details": "含详情", "flagged": "提请关注", "witnesses": "监销人", "until": "期限至",
+    "allow_copy": "准予复制", "role": "角色", "as_of": "截至", "dest": "目标", "letter": "介绍信",
+    "purpose": "目的", "copy": "申请复制", "applicant": "查阅人", "epoch": "密钥纪元",
+    "problems": "问题数", "read_data": "读取内容", "files": "文件数", "bytes": "字节",
+    "objects": "对象数", "item": "档案", "batch": "批次", "old": "原期限", "new": "新期限",
+}
+
+
+def _value_text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "是" if v else "否"
+    if isinstance(v, dict):
+        return "，".join(f"{DETAIL_LABELS.get(k, k)}={_value_text(x)}" for k, x in v.items()) or "无"
+    if isinstance(v, list | tuple):
+        return "、".join(_value_text(x) for x in v)
+    return str(v)
+
+
+def detail_text(detail: Any) -> str:
+    """An audit entry's detail as one line of Chinese (keys translated, values plain)."""
+    if not isinstance(detail, dict):
+        return "" if detail is None else str(detail)
+    return "；".join(f"{DETAIL_LABELS.get(k, k)}：{_value_text(v)}" for k, v in detail.items()
+                    if v is not None and v != "")
+
+
 def make_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -102,7 +133,7 @@ def make_env() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        station_time=station_time, date8=date8, size=size_text,
+        station_time=station_time, date8=date8, size=size_text, detail=detail_text,
         role=lambda r: ROLE_LABELS.get(r, r), cls=lambda c: CLASS_LABELS.get(c, c),
         period=lambda r: RETENTION_LABELS.get(r, r), status=lambda s: STATUS_LABELS.get(s, s),
     )

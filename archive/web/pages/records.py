@@ -108,17 +108,21 @@ def _attachment(name: str) -> dict[str, str]:
 
 def item_data(arc: Any, ref: str) -> dict[str, Any]:
     info = arc.records.show(ref)
-    history: list[dict[str, Any]] = []
+    held = any(h.ref == info["ref"] for h in _quiet_list(arc.holds.list))
+    return {"info": info, "held": held, "can_audit": _allowed(arc, "audit.read")}
+
+
+def _quiet_list(fn: Any) -> list[Any]:
     try:
-        history = arc.audit.history(ref=info["ref"])
+        return list(fn())
     except ArchiveError:
-        history = []
-    held = False
-    try:
-        held = any(h.ref == info["ref"] for h in arc.holds.list())
-    except (ArchiveError, AttributeError):
-        held = False
-    return {"info": info, "history": history, "held": held}
+        return []
+
+
+def _allowed(arc: Any, action: str) -> bool:
+    from archive.web.render import allowed
+
+    return allowed(action, arc.kernel.user.name, arc.kernel.user.role)
 
 
 @signed_in()

@@ -16,23 +16,22 @@ from archive.web.sessions import Session
 PAGE = 100
 
 
-def history(arc: Any, actor: str | None, ref: str | None) -> list[dict[str, Any]]:
-    return list(arc.audit.history(actor=actor, ref=ref))
+def history(arc: Any, actor: str | None, ref: str | None, before: int | None
+            ) -> list[dict[str, Any]]:
+    return list(arc.audit.history(actor=actor, ref=ref, before=before, limit=PAGE))
 
 
 @signed_in("audit.read")
 async def log_page(request: Request, sess: Session) -> Response:
+    """Newest first, one page at a time (only the page's details are decrypted)."""
     p = request.query_params
     actor, ref = p.get("actor") or None, p.get("ref") or None
-    entries = list(reversed(await sess.run(history, actor, ref)))
-    try:
-        page = max(1, int(p.get("page", "1")))
-    except ValueError:
-        page = 1
-    pages = max(1, (len(entries) + PAGE - 1) // PAGE)
-    page = min(page, pages)
-    return render(request, "audit.html", title="审计", entries=entries[(page - 1) * PAGE:page * PAGE],
-                  total=len(entries), page=page, pages=pages, p=p, verified=None, verify_error="")
+    before_text = p.get("before", "")
+    before = int(before_text) if before_text.isdigit() else None
+    entries = list(reversed(await sess.run(history, actor, ref, before)))
+    older = entries[-1]["seq"] if len(entries) == PAGE else None
+    return render(request, "audit.html", title="审计", entries=entries, older=older,
+                  newest=before is None, p=p)
 
 
 def verify(arc: Any) -> Any:

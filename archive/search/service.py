@@ -22,6 +22,7 @@ from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
+from archive.records.sources import InMemoryFile, open_source
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex
 
@@ -114,7 +115,7 @@ class SearchService:
             self._index = None
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[tuple[str, int, Path, str]]) -> None:
+    def index_batch(self, items: list[tuple[str, int, Path | InMemoryFile, str]]) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         index transaction. Derived data: a failure never undoes the filing; each component's
         text status says what happened and `sgz index rebuild` can retry."""
@@ -126,9 +127,9 @@ class SearchService:
             rec = self._k.records.get(ref)
             comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
             try:
-                with open(src, "rb") as f:
-                    extracted = self._extract(f, filename=src.name, mime=mime,
-                                              size=os.fstat(f.fileno()).st_size)
+                with open_source(src) as f:
+                    size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
+                    extracted = self._extract(f, filename=src.name, mime=mime, size=size)
             except OSError:
                 statuses.append((component_id, "failed"))
                 continue

@@ -195,6 +195,19 @@ def test_social_worker_generates_an_agreement(page: Any, server: Server) -> None
     expect(page.locator("dl.meta")).to_contain_text("wangwu")  # she is the responsible worker
 
 
+def test_money_in_words_while_typing(page: Any, server: Server) -> None:  # noqa: F811
+    sign_in(page, server.url, "zhangsan")
+    page.goto(server.url + "/gen/service-purchase-agreement")
+    amount = page.get_by_role("textbox", name="协议总金额（元）")
+    amount.fill("186500")
+    expect(page.locator("#fld-amount-dx")).to_have_text("大写：壹拾捌万陆仟伍佰元整")
+    amount.fill("1234.5")
+    expect(page.locator("#fld-amount-dx")).to_have_text(re.compile("壹仟贰佰叁拾肆元伍角"))
+    amount.fill("12,34x")
+    expect(page.locator("#fld-amount-dx")).to_have_text("（金额格式不正确）")
+    screenshot(page, "gen-money")
+
+
 def test_outside_request_approved_in_a_second_browser(page: Any, ctx2: Any,
                                                        server: Server) -> None:  # noqa: F811
     [ref] = seed(server.home, server.clock, "lisi",

@@ -141,17 +141,16 @@ async def generate(request: Request, sess: Session) -> Response:
 @signed_in("gen")
 async def daxie(request: Request, sess: Session) -> Response:
     """htmx: the 人民币大写 of the amount typed into a money field (computed by the library)."""
-    # money fields and their 大写 come with the docgen issue (#13)
-    from archive.docgen.render import rmb_upper  # type: ignore[attr-defined]
+    from archive.docgen.render import rmb_upper
 
     name = request.query_params.get("field", "")
     raw = request.state.form.get(name)
     text = raw.strip() if isinstance(raw, str) else ""
     try:
-        out = rmb_upper(text) if text else ""
+        out, bad = (rmb_upper(text) if text else ""), False
     except (ValueError, ArithmeticError, ArchiveError):
-        out = "（金额格式不正确）"
-    return render(request, "gen_daxie.html", text=out)
+        out, bad = "", True
+    return render(request, "gen_daxie.html", text=out, bad=bad)
 
 
 ROUTES = [

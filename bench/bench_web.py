@@ -110,28 +110,33 @@ def main() -> None:
             "lisi": ["/", "/records", "/file", "/retention"],
             "wangwu": ["/", "/records", "/gen/service-purchase-agreement"],
         }
-        rows: list[tuple[str, str, float, float]] = []
+        rows: list[tuple[str, str, float, float, float]] = []
         try:
             for user, paths in pages.items():
                 with httpx.Client(base_url=server.url, timeout=120) as c:
                     login(c, user)
                     for path in paths:
-                        c.get(path)  # warm
+                        first = timed(lambda c=c, path=path: c.get(path), 1)[0]  # cold
                         t = timed(lambda c=c, path=path: c.get(path), args.rounds)
-                        rows.append((user, path, statistics.median(t), p95(t)))
+                        rows.append((user, path, first, statistics.median(t), p95(t)))
                     tok = token_of(c)
                     t = timed(lambda c=c, tok=tok: c.post("/search", data={
                         "q": "临时救助", "csrf": tok}), args.rounds)
-                    rows.append((user, "POST /search 临时救助", statistics.median(t), p95(t)))
+                    rows.append((user, "POST /search 临时救助", t[0], statistics.median(t),
+                                 p95(t)))
         finally:
             next(gen, None)
         width = max(len(r[1]) for r in rows)
-        print(f"{'user':<9}{'page':<{width + 2}}{'p50 ms':>9}{'p95 ms':>9}{'×ls p95':>9}")
-        for user, path, m, p in rows:
-            print(f"{user:<9}{path:<{width + 2}}{m:>9.1f}{p:>9.1f}{p / base_p95:>9.2f}")
-        worst = max(rows, key=lambda r: r[3])
-        print(f"worst p95: {worst[3]:.1f} ms ({worst[0]} {worst[1]}); target ≤ 200 ms: "
-              f"{'met' if worst[3] <= 200 else 'NOT met'}")
+        print(f"{'user':<9}{'page':<{width + 2}}{'first ms':>9}{'p50 ms':>9}{'p95 ms':>9}"
+              f"{'×ls p95':>9}")
+        for user, path, cold, m, p in rows:
+            print(f"{user:<9}{path:<{width + 2}}{cold:>9.1f}{m:>9.1f}{p:>9.1f}"
+                  f"{p / base_p95:>9.2f}")
+        worst = max(rows, key=lambda r: r[4])
+        print(f"worst p95: {worst[4]:.1f} ms ({worst[0]} {worst[1]}); target ≤ 200 ms: "
+              f"{'met' if worst[4] <= 200 else 'NOT met'}")
+        print("first = the first view after sign-in (session listings empty); p50/p95 over "
+              f"{args.rounds} further views")
 
 
 if __name__ == "__main__":

@@ -19,3 +19,19 @@ def test_history_pages_from_the_newest(arc: Any) -> None:
     # reading a page is audited like reading the whole log
     reads = arc.audit.history(action="audit.read")
     assert len(reads) >= 4
+
+
+def test_reading_backwards_matches_reading_forwards(arc: Any) -> None:
+    from archive.audit.log import AuditLog
+
+    for i in range(200):
+        arc.kernel.log("test.bulk", f"B-{i:03d}", pad="x" * (i * 7 % 300))
+    log: AuditLog = arc.kernel.audit
+    forwards = [e.raw for e in log.entries()]
+    for block in (17, 64, 1000, 1 << 16):
+        assert list(log._raw_lines_backwards(block=block)) == forwards[::-1]
+    # a torn last line (a crash mid-append) is skipped both ways
+    with open(log.path, "ab") as f:
+        f.write(b'{"v":1,"seq":99999,"torn')
+    assert [e.raw for e in log.entries(newest_first=True)] == forwards[::-1]
+    assert list(log._raw_lines_backwards(block=5)) == forwards[::-1]

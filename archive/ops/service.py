@@ -9,9 +9,9 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -157,12 +157,17 @@ class AuditService:
                             if v},
                     details=show_details)
         out = []
-        found: Iterable[Entry] = self._k.audit.entries(since=since, actor=actor, action=code,
-                                                        ref=ref)
-        if before is not None:
-            found = (e for e in found if e.seq < before)
-        if limit is not None:
-            found = deque(found, maxlen=max(0, limit))
+        found: Iterable[Entry]
+        if limit is None:
+            found = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref)
+            if before is not None:
+                found = (e for e in found if e.seq < before)
+        else:  # read from the end: a page costs a page, not the whole log
+            newest = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref,
+                                           newest_first=True)
+            page = list(islice((e for e in newest if before is None or e.seq < before),
+                               max(0, limit)))
+            found = reversed(page)
         for e in found:
             detail: dict[str, Any] | None = None
             if show_details:

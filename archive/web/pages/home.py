@@ -56,8 +56,11 @@ def my_households(arc: Any) -> list[tuple[str, list[Any]]]:
 
 @signed_in()
 async def home(request: Request, sess: Session) -> Response:
-    data = await sess.run(home_data)
     now = request.app.state.clock()
+    # the inbox panels are audited listings; like the catalogue they are kept in the session
+    # for a minute (or until this user changes something), so going back and forth to the
+    # home page does not write five audit entries each time
+    data = dict(await sess.listing(("home",), now, home_data))
     if data["role"] in SERVERS or data["role"] in APPROVERS:
         data["due"] = await sess.listing(("due",), now, due_list)
     if data["role"] == "social_worker":

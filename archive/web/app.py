@@ -117,7 +117,9 @@ def _display(arc: Any) -> str:
 
 @signed_in()
 async def logout(request: Request, sess: Session) -> Response:
-    request.app.state.sessions.end(sess.id)
+    # wait (off the event loop) until the archive is closed and dropped
+    await asyncio.get_running_loop().run_in_executor(None, request.app.state.sessions.end,
+                                                     sess.id)
     resp = RedirectResponse("/login", status_code=303)
     resp.delete_cookie(COOKIE, path="/")
     return resp

@@ -68,11 +68,18 @@ class Session:
             raise SessionEnded()
         return fn(self.archive, *args, **kw)
 
-    def wipe(self) -> None:
-        """Close the archive in its own thread, drop it, stop the thread. Idempotent."""
+    def wipe(self, *, wait: bool = True) -> None:
+        """Close the archive in its own thread, drop it, stop the thread. Idempotent.
+
+        Closing is queued behind a job that is still running for this session (it finishes
+        first: SQLCipher connections are not interrupted mid-statement); no new job starts.
+        `wait=False` (from the event loop) returns at once; the thread closes and drops the
+        archive as soon as it is free."""
         if self.closed:
             return
         self.closed = True
+        self.csrf = ""
+        self.listings.clear()
 
         def _close() -> None:
             arc, self.archive = self.archive, None
@@ -81,11 +88,14 @@ class Session:
                     arc.close()
             del arc
 
-        with contextlib.suppress(RuntimeError):
-            self.worker.submit(_close).result(timeout=60)
-        self.worker.shutdown(wait=False, cancel_futures=True)
-        self.listings.clear()
-        self.csrf = ""
+        try:
+            done = self.worker.submit(_close)
+        except RuntimeError:  # already shut down
+            return
+        self.worker.shutdown(wait=False, cancel_futures=False)
+        if wait:
+            with contextlib.suppress(Exception):
+                done.result(timeout=120)
 
 
 class SessionEnded(Exception):
@@ -128,7 +138,8 @@ class SessionStore:
         return sess
 
     def get(self, sid: str | None) -> Session | None:
-        """The live session for a cookie value, touched; an expired one is wiped first."""
+        """The live session for a cookie value, touched; an expired one is ended (its archive
+        closed by its own thread right after) and None returned."""
         if not sid:
             return None
         with self._lock:
@@ -137,7 +148,7 @@ class SessionStore:
             return None
         now = self.clock()
         if self._expired(sess, now):
-            self.end(sid)
+            self.end(sid, wait=False)
             return None
         sess.seen = now
         return sess
@@ -145,11 +156,11 @@ class SessionStore:
     def _expired(self, sess: Session, now: datetime) -> bool:
         return now - sess.seen >= self.idle or now - sess.created >= self.max_age
 
-    def end(self, sid: str) -> None:
+    def end(self, sid: str, *, wait: bool = True) -> None:
         with self._lock:
             sess = self._sessions.pop(sid, None)
         if sess is not None:
-            sess.wipe()
+            sess.wipe(wait=wait)
 
     def sweep(self) -> int:
         """Wipe every expired session (called periodically, not only on requests)."""

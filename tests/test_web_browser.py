@@ -190,7 +190,7 @@ def test_social_worker_generates_an_agreement(page: Any, server: Server) -> None
     status = page.get_by_role("status")
     expect(status).to_contain_text("已生成并归档", timeout=120_000)
     ref = status.locator("a").first.inner_text()
-    assert re.fullmatch(r"Z001-WS·2026-Y-FW-\d{4}", ref)
+    assert re.fullmatch(r"Z001-WS·2026-(Y|D\d+)-FW-\d{4}", ref)
     page.get_by_role("link", name=ref).click()
     expect(page.locator("dl.meta")).to_contain_text("服务转介同意书")
     expect(page.locator("dl.meta")).to_contain_text("wangwu")  # she is the responsible worker

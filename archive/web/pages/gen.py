@@ -127,7 +127,10 @@ async def generate(request: Request, sess: Session) -> Response:
             pdf = await sess.run(lambda arc: arc.gen.build_pdf(m, data))
             return Response(pdf, media_type="application/pdf", headers=attachment(f"{m.title}.pdf"))
         if action == "file":
-            refs = await sess.run(lambda arc: arc.gen.file_built(m, data, pdf=True))
+            # the CLI's `gen --pdf --file` path: class, retention, date and household from the
+            # template and the data; the files live only in the private staging folder
+            refs = (await sess.run(lambda arc: arc.gen.render(m, data, None, pdf=True,
+                                                              file=True))).filed
             return _page(request, m, values=values, filed=refs)
         pdf = await sess.run(lambda arc: arc.gen.build_pdf(m, data))
         return _page(request, m, values=values, preview=_preview_png(pdf))

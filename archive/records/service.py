@@ -310,11 +310,9 @@ class RecordService:
         """The 归档文件目录, filtered; items the user may not see are left out silently."""
         cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
-        rows = [
-            r for r in self._k.records.list(cls=cls, year=year, retention=ret, household=household,
-                                         status=None if include_destroyed else "active")
-            if self._k.may("record.read_meta", r)
-        ]
+        rows = self._k.visible("record.read_meta", self._k.records.list(
+            cls=cls, year=year, retention=ret, household=household,
+            status=None if include_destroyed else "active"))
         self._k.log("catalog.list", None, category=cls, year=year, retention=ret,
                  household=household or None, count=len(rows))
         return rows

@@ -11,7 +11,7 @@ from archive.cli.common import home_path, info, kdf_work_factor
 
 
 @click.command("serve")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535),
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(1, 65535), metavar="端口号",
               help="端口（只在本机 127.0.0.1 上监听，其他电脑无法访问）。")
 @click.option("--open", "open_browser", is_flag=True, help="启动后用默认浏览器打开。")
 @click.pass_context

@@ -122,3 +122,15 @@ def test_destroyed_records_are_never_found(arc: Archive, make_file) -> None:
     arc.search._open_index().add_many(saved)  # as if the rebuild had not happened
     res = arc.search.query("临时救助")
     assert [h.ref for h in res.hits] == [keep] and res.total == 1
+
+
+def test_web_marks_hits_by_offsets_not_brackets() -> None:
+    """OCR text with real 【】 is shown as it is; only the spans become <mark>."""
+    from archive.search.results import Hit
+    from archive.web.pages.search import marked
+
+    text = "【通知】第1次走访　　走访日期"
+    hit = Hit("Z001-WS·2026-D30-XZ-0001", "t", "", text, 1.0,
+              spans=((7, 9), (11, 13)), cut_after=True)
+    assert marked(hit) == [("【通知】第1次", False), ("走访", True), ("　　", False),
+                           ("走访", True), ("日期", False), ("…", False)]

@@ -9,13 +9,15 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import sqlcipher3
 
+from archive.audit.log import Entry
 from archive.audit.names import action_code, action_name
 from archive.catalog.numbering import parse_ref
 from archive.crypto import age
@@ -140,9 +142,13 @@ class AuditService:
         self._k = kernel
 
     def history(self, *, since: datetime | None = None, actor: str | None = None,
-                action: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
+                action: str | None = None, ref: str | None = None, before: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
         """Log entries, filtered, with Chinese action names; details only for `audit.details`
-        roles. Reading the log is itself audited (before anything is read)."""
+        roles. Reading the log is itself audited (before anything is read).
+
+        With `limit`, only the newest `limit` matching entries (below seq `before`, if given),
+        in log order: a page of a long log costs one pass and decrypts only that page."""
         self._k.authorize("audit.read")
         code = action_code(action) if action else None
         if ref:  # a 档号 typed with "-", ".", lower case or full width still matches
@@ -156,7 +162,18 @@ class AuditService:
                             if v},
                     details=show_details)
         out = []
-        for e in self._k.audit.entries(since=since, actor=actor, action=code, ref=ref):
+        found: Iterable[Entry]
+        if limit is None:
+            found = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref)
+            if before is not None:
+                found = (e for e in found if e.seq < before)
+        else:  # read from the end: a page costs a page, not the whole log
+            newest = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref,
+                                           newest_first=True)
+            page = list(islice((e for e in newest if before is None or e.seq < before),
+                               max(0, limit)))
+            found = reversed(page)
+        for e in found:
             detail: dict[str, Any] | None = None
             if show_details:
                 try:

@@ -24,6 +24,7 @@ from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
+from archive.records.sources import InMemoryFile, open_source
 from archive.search.extract import Extractor, too_large
 from archive.search.index import IndexOutdated, SearchIndex
 from archive.search.limits import Extracted
@@ -49,6 +50,8 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "category": hit.category, "score": hit.score,
             "snippet": hit.snippet_obj.as_dict()}
 
+
+IndexItem = tuple[str, int, Path | InMemoryFile, str]  # 档号, component id, source, mime
 
 INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
                  "请先运行 sgz index rebuild 重建索引")
@@ -118,7 +121,7 @@ class SearchService:
             self._index = None
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[tuple[str, int, Path, str]]) -> None:
+    def index_batch(self, items: list[IndexItem]) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         index transaction. Derived data: a failure never undoes the filing; each component's
         text status says what happened and `sgz index rebuild` can retry."""
@@ -146,15 +149,16 @@ class SearchService:
             for cid, status in statuses:
                 self._k.records.set_text_status(cid, status)
 
-    def _extract_files(self, files: list[tuple[Path, str]]) -> list[Extracted | None]:
+    def _extract_files(self, files: list[tuple[Path | InMemoryFile, str]],
+                       ) -> list[Extracted | None]:
         """Extract several files in one pipelined round trip (Extractor.extract_many); None
         for a file that cannot be read. Files too large are decided from their size."""
         out: list[Extracted | None] = [None] * len(files)
         todo: list[tuple[int, bytes, str, str]] = []
         for i, (src, mime) in enumerate(files):
             try:
-                with open(src, "rb") as f:
-                    skipped = too_large(os.fstat(f.fileno()).st_size)
+                with open_source(src) as f:
+                    skipped = too_large(_size_of(src))
                     if skipped is not None:
                         out[i] = skipped
                         continue
@@ -327,14 +331,17 @@ class IndexVerdict:
     missing: list[str] = field(default_factory=list)
 
 
-def _by_size(items: list[tuple[str, int, Path, str]], budget: int = 64 << 20,
-             ) -> Iterator[list[tuple[str, int, Path, str]]]:
+def _size_of(src: Path | InMemoryFile) -> int:
+    return src.size if isinstance(src, InMemoryFile) else os.stat(src).st_size
+
+
+def _by_size(items: list[IndexItem], budget: int = 64 << 20) -> Iterator[list[IndexItem]]:
     """Groups of filing items whose files together stay under `budget` bytes in memory."""
-    group: list[tuple[str, int, Path, str]] = []
+    group: list[IndexItem] = []
     size = 0
     for item in items:
         try:
-            n = item[2].stat().st_size
+            n = _size_of(item[2])
         except OSError:
             n = 0
         if group and size + n > budget:

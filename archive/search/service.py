@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Protocol
 
 import sqlcipher3
 
@@ -24,7 +24,6 @@ from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
-from archive.records.sources import InMemoryFile, open_source
 from archive.search.extract import Extractor, too_large
 from archive.search.index import IndexOutdated, SearchIndex
 from archive.search.limits import Extracted
@@ -51,7 +50,18 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "snippet": hit.snippet_obj.as_dict()}
 
 
-IndexItem = tuple[str, int, Path | InMemoryFile, str]  # 档号, component id, source, mime
+class InMemorySource(Protocol):
+    """A file that exists only in memory (archive.records.sources.InMemoryFile)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    def open(self) -> BinaryIO: ...
+
+
+Source = Path | InMemorySource
+IndexItem = tuple[str, int, Source, str]  # 档号, component id, source, mime
 
 INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
                  "请先运行 sgz index rebuild 重建索引")
@@ -121,7 +131,7 @@ class SearchService:
             self._index = None
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[IndexItem]) -> None:
+    def index_batch(self, items: Sequence[IndexItem]) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         index transaction. Derived data: a failure never undoes the filing; each component's
         text status says what happened and `sgz index rebuild` can retry."""
@@ -149,7 +159,7 @@ class SearchService:
             for cid, status in statuses:
                 self._k.records.set_text_status(cid, status)
 
-    def _extract_files(self, files: list[tuple[Path | InMemoryFile, str]],
+    def _extract_files(self, files: list[tuple[Source, str]],
                        ) -> list[Extracted | None]:
         """Extract several files in one pipelined round trip (Extractor.extract_many); None
         for a file that cannot be read. Files too large are decided from their size."""
@@ -157,7 +167,7 @@ class SearchService:
         todo: list[tuple[int, bytes, str, str]] = []
         for i, (src, mime) in enumerate(files):
             try:
-                with open_source(src) as f:
+                with src.open("rb") if isinstance(src, Path) else src.open() as f:
                     skipped = too_large(_size_of(src))
                     if skipped is not None:
                         out[i] = skipped
@@ -331,11 +341,11 @@ class IndexVerdict:
     missing: list[str] = field(default_factory=list)
 
 
-def _size_of(src: Path | InMemoryFile) -> int:
-    return src.size if isinstance(src, InMemoryFile) else os.stat(src).st_size
+def _size_of(src: Source) -> int:
+    return os.stat(src).st_size if isinstance(src, Path) else src.size
 
 
-def _by_size(items: list[IndexItem], budget: int = 64 << 20) -> Iterator[list[IndexItem]]:
+def _by_size(items: Sequence[IndexItem], budget: int = 64 << 20) -> Iterator[list[IndexItem]]:
     """Groups of filing items whose files together stay under `budget` bytes in memory."""
     group: list[IndexItem] = []
     size = 0

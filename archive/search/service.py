@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 
 import sqlcipher3
 
@@ -22,6 +22,7 @@ from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
+from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
 from archive.search.extract import Extractor, too_large
@@ -50,17 +51,7 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "snippet": hit.snippet_obj.as_dict()}
 
 
-class InMemorySource(Protocol):
-    """A file that exists only in memory (archive.records.sources.InMemoryFile)."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def size(self) -> int: ...
-    def open(self) -> BinaryIO: ...
-
-
-Source = Path | InMemorySource
+Source = Path | InMemoryFile
 IndexItem = tuple[str, int, Source, str]  # 档号, component id, source, mime
 
 INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
@@ -167,7 +158,7 @@ class SearchService:
         todo: list[tuple[int, bytes, str, str]] = []
         for i, (src, mime) in enumerate(files):
             try:
-                with src.open("rb") if isinstance(src, Path) else src.open() as f:
+                with open_source(src) as f:
                     skipped = too_large(_size_of(src))
                     if skipped is not None:
                         out[i] = skipped
@@ -342,7 +333,7 @@ class IndexVerdict:
 
 
 def _size_of(src: Source) -> int:
-    return os.stat(src).st_size if isinstance(src, Path) else src.size
+    return src.size if isinstance(src, InMemoryFile) else os.stat(src).st_size
 
 
 def _by_size(items: Sequence[IndexItem], budget: int = 64 << 20) -> Iterator[list[IndexItem]]:

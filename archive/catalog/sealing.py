@@ -1,0 +1,130 @@
+"""The catalogue's sealed columns (vault format 2): which compartment a record is in, its sealed
+descriptive fields, its household tag, and the catalogue-wide tag keys. The SQL over them lives
+here; the crypto is archive/vault/sealed.py.
+
+Format 2 adds to `records`: compartment, seal_epoch, sealed, household_tag; to `components`:
+seal_epoch, sealed. The clear columns title, doc_no, author, note, household (records) and
+filename, reason (components) are kept empty ('').
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from archive.catalog.db import Database
+from archive.vault.compartments import compartment_for
+from archive.vault.sealed import COMPONENT_FIELDS, RECORD_FIELDS, FieldSealer, household_tag
+
+SCHEMA_OWNER = "catalog.sealing"
+SCHEMA_VERSION = 2
+MIGRATE_V1 = [
+    "ALTER TABLE records ADD COLUMN compartment TEXT NOT NULL DEFAULT ''",
+    "ALTER TABLE records ADD COLUMN seal_epoch INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE records ADD COLUMN sealed BLOB",
+    "ALTER TABLE records ADD COLUMN household_tag TEXT NOT NULL DEFAULT ''",
+    "DROP INDEX IF EXISTS records_household",
+    "CREATE INDEX records_household_tag ON records(household_tag)",
+    "CREATE INDEX records_compartment ON records(compartment, seal_epoch)",
+    "ALTER TABLE components ADD COLUMN seal_epoch INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE components ADD COLUMN sealed BLOB",
+    "CREATE TABLE vault_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+]
+TAG_HOUSEHOLD = "household-tag"
+TAG_FINGERPRINT = "fingerprint"
+
+
+def component_binding(ref: str, seq: int) -> str:
+    return f"{ref}#{seq}"
+
+
+class SealedCatalogue:
+    """SQL over the sealed columns of records and components."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ------------------------------------------------------------- catalogue-wide secrets
+    def secret(self, name: str, *, default: Callable[[], bytes] | None = None) -> bytes:
+        """A catalogue-compartment key (household tags, fingerprints), created on first use."""
+        row = self.db.execute("SELECT value FROM vault_secrets WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        value = default() if default is not None else os.urandom(32)
+        self.db.execute("INSERT INTO vault_secrets (name, value) VALUES (?, ?)", (name, value))
+        return value
+
+    # ------------------------------------------------------------- sealing v1 rows
+    def seal_clear_rows(self, sealer: FieldSealer, tag_key: bytes) -> int:
+        """Seal every record/component still holding clear fields (upgrade; caller's
+        transaction) and blank the clear columns. Returns the records sealed."""
+        rows = self.db.execute(
+            "SELECT id, ref, cls, secrecy, title, doc_no, author, note, household FROM records "
+            "WHERE sealed IS NULL").fetchall()
+        for r in rows:
+            comp = compartment_for(r["cls"], r["secrecy"])
+            fields = {f: r[f] for f in RECORD_FIELDS}
+            epoch, blob = sealer.seal(comp, r["ref"], fields)
+            self.db.execute(
+                "UPDATE records SET compartment=?, seal_epoch=?, sealed=?, household_tag=?, "
+                "title='', doc_no='', author='', note='', household='' WHERE id=?",
+                (comp, epoch, blob, household_tag(tag_key, r["household"]), r["id"]))
+            for c in self.db.execute(
+                    "SELECT id, seq, filename, reason FROM components WHERE record_id = ? "
+                    "AND sealed IS NULL", (r["id"],)).fetchall():
+                cep, cblob = sealer.seal(comp, component_binding(r["ref"], c["seq"]),
+                                         {f: c[f] for f in COMPONENT_FIELDS})
+                self.db.execute("UPDATE components SET seal_epoch=?, sealed=?, filename='', "
+                                "reason='' WHERE id=?", (cep, cblob, c["id"]))
+        return len(rows)
+
+    # ------------------------------------------------------------- members re-sealing
+    def reseal(self, sealer: FieldSealer, compartment: str) -> int:
+        """Turn public-key or older-epoch blobs of `compartment` into symmetric current-epoch
+        ones (settling after write-only filings; `--rewrap`). Caller's transaction."""
+        n = 0
+        for r in self.db.execute(
+                "SELECT id, ref, seal_epoch, sealed FROM records WHERE compartment = ? "
+                "AND sealed IS NOT NULL", (compartment,)).fetchall():
+            new = sealer.reseal(compartment, r["seal_epoch"], r["ref"], r["sealed"])
+            if new is not None:
+                self.db.execute("UPDATE records SET seal_epoch=?, sealed=? WHERE id=?",
+                                (*new, r["id"]))
+                n += 1
+            for c in self.db.execute(
+                    "SELECT id, seq, seal_epoch, sealed FROM components WHERE record_id = ? "
+                    "AND sealed IS NOT NULL", (r["id"],)).fetchall():
+                cnew = sealer.reseal(compartment, c["seal_epoch"],
+                                     component_binding(r["ref"], c["seq"]), c["sealed"])
+                if cnew is not None:
+                    self.db.execute("UPDATE components SET seal_epoch=?, sealed=? WHERE id=?",
+                                    (*cnew, c["id"]))
+        return n
+
+    # ------------------------------------------------------------- reading
+    def record_fields(self, sealer: FieldSealer, ref: str) -> tuple[str, dict[str, str] | None]:
+        """(compartment, fields or None when the user is not a member)."""
+        r = self.db.execute("SELECT compartment, seal_epoch, sealed FROM records WHERE ref = ?",
+                            (ref,)).fetchone()
+        if r is None:
+            from archive.errors import NotFound
+
+            raise NotFound(f"档号 {ref} 不存在", ref=ref)
+        return r["compartment"], sealer.open(r["compartment"], r["seal_epoch"], ref, r["sealed"])
+
+    def component_fields(self, sealer: FieldSealer, ref: str) -> list[tuple[int, dict[str, str] | None]]:
+        rows = self.db.execute(
+            "SELECT r.compartment, c.seq, c.seal_epoch, c.sealed FROM components c JOIN records r "
+            "ON r.id = c.record_id WHERE r.ref = ? ORDER BY c.seq", (ref,)).fetchall()
+        return [(c["seq"], sealer.open(c["compartment"], c["seal_epoch"],
+                                       component_binding(ref, c["seq"]), c["sealed"]))
+                for c in rows]
+
+    def refs_with_household(self, tag: str) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT ref FROM records WHERE household_tag = ? ORDER BY ref", (tag,))]
+
+    def compartment_counts(self) -> dict[str, Any]:
+        return {r[0]: r[1] for r in self.db.execute(
+            "SELECT compartment, count(*) FROM records GROUP BY compartment")}

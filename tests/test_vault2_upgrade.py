@@ -10,11 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
-from vault2_fixtures import GOLDEN_DOCS, PASS, USERS, WF, Session, golden_copy, recovery_code_v1
+from vault2_fixtures import (
+    GOLDEN_DOCS,
+    PASS,
+    USERS,
+    WF,
+    Session,
+    golden_copy,
+    recovery_code_v1,
+    vault_id,
+)
 
-from archive.errors import AccessDenied, Conflict, DecryptionFailed
+from archive.errors import AccessDenied, Conflict, DecryptionFailed, NotFound
 from archive.vault.compartments import compartment_for, compartments_for_role
+from archive.vault.keyslots import Keyslots
 from archive.vault.upgrade import STEPS, require_format2, upgrade, vault_format
+from archive.vault.userkeys import KeyslotsV2
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,15 +82,9 @@ def test_every_record_opens_for_its_members_only(tmp_path: Path, by: str) -> Non
         finally:
             s.close()
     # the new recovery code opens every compartment; the old one opens nothing any more
-    from archive.vault.userkeys import KeyslotsV2
-
-    from vault2_fixtures import vault_id
-
     keys = KeyslotsV2(home / "vault" / "keys", vault_id(home)).unlock_recovery(res.recovery_code)
     assert keys.name == "recovery"
-    from archive.vault.keyslots import Keyslots
-
-    with pytest.raises(Exception):  # noqa: B017 - NotFound: the format-1 recovery slot is gone
+    with pytest.raises(NotFound):  # the format-1 recovery slot is gone
         Keyslots(home / "vault" / "keys", vault_id(home)).unlock_recovery(recovery_code_v1())
 
 

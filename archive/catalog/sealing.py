@@ -30,6 +30,11 @@ MIGRATE_V1 = [
     "ALTER TABLE components ADD COLUMN seal_epoch INTEGER NOT NULL DEFAULT 0",
     "ALTER TABLE components ADD COLUMN sealed BLOB",
     "CREATE TABLE vault_secrets (name TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    """CREATE TABLE key_tasks (            -- key work a user without the keys asked for
+        compartment TEXT PRIMARY KEY,       -- e.g. 'service' after the archivist destroyed
+        task TEXT NOT NULL,                 -- 'rotate-rewrap'
+        requested_at TEXT NOT NULL, requested_by TEXT NOT NULL
+    )""",
 ]
 TAG_HOUSEHOLD = "household-tag"
 TAG_FINGERPRINT = "fingerprint"
@@ -44,6 +49,11 @@ class SealedCatalogue:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+
+    @staticmethod
+    def install(db: Database) -> None:
+        """Add the format-2 columns to a new catalogue (after `Records(db)` made its tables)."""
+        db.ensure_schema(SCHEMA_OWNER, SCHEMA_VERSION, MIGRATE_V1)
 
     # ------------------------------------------------------------- catalogue-wide secrets
     def secret(self, name: str, *, default: Callable[[], bytes] | None = None) -> bytes:
@@ -124,6 +134,20 @@ class SealedCatalogue:
     def refs_with_household(self, tag: str) -> list[str]:
         return [r[0] for r in self.db.execute(
             "SELECT ref FROM records WHERE household_tag = ? ORDER BY ref", (tag,))]
+
+    # ------------------------------------------------------------- pending key work
+    def request_key_task(self, compartment: str, task: str, *, when: str, by: str) -> None:
+        self.db.execute(
+            "INSERT INTO key_tasks VALUES (?, ?, ?, ?) ON CONFLICT (compartment) DO UPDATE "
+            "SET requested_at = excluded.requested_at, requested_by = excluded.requested_by",
+            (compartment, task, when, by))
+
+    def key_tasks(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute(
+            "SELECT compartment, task FROM key_tasks ORDER BY compartment")]
+
+    def done_key_task(self, compartment: str) -> None:
+        self.db.execute("DELETE FROM key_tasks WHERE compartment = ?", (compartment,))
 
     def compartment_counts(self) -> dict[str, Any]:
         return {r[0]: r[1] for r in self.db.execute(

@@ -83,7 +83,7 @@ def test_keyring_tampering_is_caught() -> None:
         KeyringV2.from_bytes(forged, station_root=head.station_root)
     # a non-station signer cannot produce a keyring at all
     with pytest.raises(AccessDenied):
-        bag.ring.to_bytes(SigningKey.generate())
+        bag.ring.to_bytes(SigningKey.generate()[0])
 
 
 def test_keyslot_holds_only_her_secrets_and_checks_binding(tmp_path: Path) -> None:

@@ -11,11 +11,14 @@ station key.
 
 from __future__ import annotations
 
+import base64
+
 from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
 from archive.crypto.keys import derive
 from archive.errors import AccessDenied, Conflict, IntegrityError, NotFound
 from archive.vault.compartments import (
+    AUDIT,
     CATALOGUE,
     STATION,
     compartments_for_role,
@@ -28,6 +31,7 @@ from archive.vault.keyring2 import (
     StationLink,
     _link_message,
     new_epoch_identity,
+    station_seed,
     station_signing_key,
     unwrap_identity,
     wrap_identity,
@@ -122,18 +126,40 @@ class KeyBag:
         return self.derived(compartment, epoch, LABEL_FIELDS)
 
     @property
-    def signer(self) -> SigningKey:
-        """The user's own Ed25519 key (signs her audit entries)."""
-        return self.user.signing
+    def signer(self) -> tuple[str, bytes]:
+        """(name, Ed25519 seed) of the user: what `AuditLog(signer=…)` signs her entries with."""
+        return self.user.name, self.user.signing_seed
 
-    def station_signer(self) -> SigningKey:
-        """The current station key (head, deputy, recovery): signs checkpoints and the keyring."""
+    def station_seed(self) -> bytes:
+        """The current station key's seed (head, deputy, recovery): checkpoints, key entries."""
         if not self.holds(STATION):
             raise AccessDenied("只有站长、副站长或恢复码持有站点签名密钥")
-        key = station_signing_key(self.identity(STATION, self.ring.current(STATION)))
-        if key.public != self.ring.station_keys[-1].public:
+        seed = station_seed(self.identity(STATION, self.ring.current(STATION)))
+        if SigningKey(seed).public != self.ring.station_keys[-1].public:
             raise IntegrityError("站点签名密钥与密钥环记录不一致")
-        return key
+        return seed
+
+    def station_signer(self) -> SigningKey:
+        """The current station key as a signer (the keyring is saved with it)."""
+        return SigningKey(self.station_seed())
+
+    def audit_recipients(self) -> list[age.X25519Recipient]:
+        """Where anyone seals audit details: the audit compartment's current public key."""
+        return [self.ring.recipient(AUDIT)]
+
+    def audit_identities(self) -> list[age.X25519Identity]:
+        """What opens sealed audit details: the audit compartment's epochs (head, authority,
+        recovery); empty for everyone else."""
+        return self.identities(AUDIT) if self.holds(AUDIT) else []
+
+    def legacy_secret(self, name: str) -> bytes | None:
+        """A format-1 secret the upgrade sealed to a compartment (e.g. the format-1 audit
+        detail key, `format1_audit_detail_key`), if this user holds that compartment."""
+        item = self.ring.legacy.get(name)
+        if not isinstance(item, dict) or not self.holds(str(item["compartment"])):
+            return None
+        blob = base64.b64decode(item["wrapped"])
+        return age.decrypt_bytes(blob, [self.identity(str(item["compartment"]), int(item["epoch"]))])
 
     def _held(self, compartment: str) -> dict[int, age.X25519Identity]:
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.crypto import age
-from archive.crypto.ed25519 import SigningKey, verify
+from archive.crypto.ed25519 import BadSignature, SigningKey, VerifyKey
 from archive.crypto.keys import derive
 from archive.errors import AccessDenied, IntegrityError, NotFound
 from archive.vault.atomic import write_atomic
@@ -53,9 +53,21 @@ def unwrap_identity(blob: bytes, identities: list[age.X25519Identity]) -> age.X2
     return age.X25519Identity.parse(text)
 
 
+def station_seed(station_secret: age.X25519Identity) -> bytes:
+    """The station Ed25519 seed of a `station` epoch (derived, never stored by itself)."""
+    return derive(station_secret.secret_bytes(), LABEL_STATION_SIGNING)
+
+
 def station_signing_key(station_secret: age.X25519Identity) -> SigningKey:
-    """The station Ed25519 key of a `station` epoch (derived, never stored by itself)."""
-    return SigningKey(derive(station_secret.secret_bytes(), LABEL_STATION_SIGNING))
+    return SigningKey(station_seed(station_secret))
+
+
+def verify(public: bytes, message: bytes, signature: bytes, *, what: str) -> None:
+    """Raise IntegrityError naming `what` unless the signature verifies."""
+    try:
+        VerifyKey(public).verify(signature, message)
+    except BadSignature:
+        raise IntegrityError(f"{what}的签名无效：文件被改动或来自别处") from None
 
 
 def _link_message(vault_id: str, epoch: int, public: bytes) -> bytes:

@@ -182,9 +182,13 @@ def upgrade(
     recovery_code: str | None = None,
     work_factor: int,
     on_step: Hook | None = None,
+    on_committed: Callable[[KeyBag], None] | None = None,
 ) -> UpgradeResult:
     """Convert (or finish converting) the format-1 home at `root`. `on_step(step)` is called
-    after each journal step is durable (tests kill the process there)."""
+    after each journal step is durable (tests kill the process there). `on_committed(bag)` runs
+    once the home is format 2 and before the cleanup, on every resumed run too, so it must be
+    idempotent: the audit log's own upgrade (`AuditLog.upgrade(..., station_signer=
+    bag.station_seed(), signer=bag.signer, detail_recipients=bag.audit_recipients())`)."""
     p = _Paths(Path(root))
     version = vault_format(p.root)
     step = _journal(p)
@@ -215,6 +219,8 @@ def upgrade(
         _commit(p, vault_id, vrk, state, passphrase, work_factor)
         _set_step(p, "committed", on_step)
         step = "committed"
+    if on_committed is not None:
+        on_committed(bag)
     counts = _counts(p, bag)
     _cleanup(p, vault_id, state)
     pending = sorted(n for n in state["keys"] if n not in (upgrader, RECOVERY_NAME))

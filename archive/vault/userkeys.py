@@ -53,11 +53,15 @@ class UserKeys:
     name: str
     station_root: bytes  # pinned public key that anchors the keyring's signer chain
     identity: age.X25519Identity
-    signing: SigningKey
+    signing_seed: bytes  # Ed25519 seed: the audit log signs her entries with it
 
     @classmethod
     def generate(cls, vault_id: str, name: str, station_root: bytes) -> UserKeys:
-        return cls(vault_id, name, station_root, age.X25519Identity.generate(), SigningKey.generate())
+        return cls(vault_id, name, station_root, age.X25519Identity.generate(), os.urandom(32))
+
+    @property
+    def signing(self) -> SigningKey:
+        return SigningKey(self.signing_seed)
 
     @property
     def member(self) -> str:
@@ -74,7 +78,7 @@ class UserKeys:
             f"# vault: {self.vault_id}",
             f"# user: {self.name}",
             f"# station-root: {base64.b64encode(self.station_root).decode()}",
-            f"# signing-ed25519: {base64.b64encode(self.signing.seed()).decode()}",
+            f"# signing-ed25519: {base64.b64encode(self.signing_seed).decode()}",
             str(self.identity),
         ]
         return ("\n".join(lines) + "\n").encode("utf-8")
@@ -101,13 +105,19 @@ class UserKeys:
                 name=meta["user"],
                 station_root=base64.b64decode(meta["station-root"], validate=True),
                 identity=age.X25519Identity.parse(secret),
-                signing=SigningKey(base64.b64decode(meta["signing-ed25519"], validate=True)),
+                signing_seed=_seed(base64.b64decode(meta["signing-ed25519"], validate=True)),
             )
         except (ValueError, KeyError, UnicodeDecodeError, binascii.Error, age.AgeError):
             raise IntegrityError("密钥槽内容格式无法识别（不是 sgz 格式 2 的密钥槽）") from None
 
     def __repr__(self) -> str:  # never a secret
         return f"UserKeys(name={self.name!r}, recipient={self.recipient})"
+
+
+def _seed(raw: bytes) -> bytes:
+    if len(raw) != 32:
+        raise ValueError("seed")
+    return raw
 
 
 class KeyslotsV2:

@@ -170,3 +170,21 @@ def test_kill_9_at_random_moments_converges(tmp_path: Path) -> None:
         assert len(s.refs()) == 6 and all(s.read(ref) for ref in s.refs())
     finally:
         s.close()
+
+
+def test_no_canary_in_clear_anywhere_after_upgrade(tmp_path: Path) -> None:
+    """Byte-scan every file of the upgraded home (UTF-8 and UTF-16) for client data."""
+    home = golden_copy(tmp_path)
+    upgrade(home, user="zhangsan", passphrase=PASS, work_factor=WF)
+    for name in USERS:
+        Session.open(home, name).close()
+    canaries = [c for title, household, _c, _s, fragment in GOLDEN_DOCS
+                for c in (title, fragment, household) if c]
+    canaries += ["220112195803150027", "王秀英", "刘建国", "周建华"]
+    files = [f for f in home.rglob("*") if f.is_file()]
+    assert len(files) > 15
+    for f in files:
+        data = f.read_bytes()
+        for c in canaries:
+            for enc in ("utf-8", "utf-16-le", "utf-16-be"):
+                assert c.encode(enc) not in data, (f.relative_to(home), c)

@@ -337,3 +337,8 @@ def test_sealed_field_forms_and_binding() -> None:
     with pytest.raises(IntegrityError):
         FieldSealer(bag.ring, bag).open("service", e2, "REF-1", tampered)
     assert base64.b64encode(sym).decode() not in json.dumps(fields)
+
+
+def test_threat_model_quotes_the_table() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "threat-model.md").read_text("utf-8")
+    assert markdown_table() in doc

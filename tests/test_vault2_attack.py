@@ -137,7 +137,7 @@ def _attack(home: Path, name: str, tmp: Path) -> tuple[Loot, dict[str, int], dic
     slot = home / "vault" / "keys" / f"{member_id(vid, name)}.age"
     loot = _plunder(home, _stock_age_open_slot(slot, PASS, tmp / f"{name}.txt"))
     held = compartments_for_role(USERS[name])
-    mine: dict[str, int] = dict.fromkeys(("objects", "wraps", "fields", "indexes"), 0)
+    mine: dict[str, int] = dict.fromkeys(("objects", "wraps", "fields", "queued", "indexes"), 0)
     theirs: dict[str, int] = dict(mine)
     idents = loot.candidate_identities()
     cand = loot.candidate_keys()
@@ -166,7 +166,12 @@ def _attack(home: Path, name: str, tmp: Path) -> tuple[Loot, dict[str, int], dic
         tally = mine if comp in held else theirs
         if _open_sealed_any(r[rcols.index("sealed")], cand, idents, vid, ref, comp, epoch):
             tally["fields"] += 1
-    # 3. every search index
+    # 3. text queued for an index by a non-member filer (sealed to the compartment)
+    for _ref, comp, _epoch, blob in loot.catalogue.get("index_queue", []):
+        tally = mine if comp in held else theirs
+        if _try_age(blob, idents) is not None:
+            tally["queued"] += 1
+    # 4. every search index
     for path in sorted((home / "indexes").glob("*.db")):
         tally = mine if path.stem in held else theirs
         for key in cand:
@@ -241,8 +246,9 @@ def test_her_slot_opens_nothing_outside_her_compartments(station: Path, tmp_path
     assert mine["objects"] == own_records and mine["wraps"] == own_records
     assert mine["fields"] == own_records
     assert mine["indexes"] == sum(c in held for c in RECORD_COMPARTMENTS)
+    assert mine["queued"] == ("service" in held)  # the archivist's queued text
     # the attack: nothing of the others
-    assert theirs == {"objects": 0, "wraps": 0, "fields": 0, "indexes": 0}, theirs
+    assert theirs == {"objects": 0, "wraps": 0, "fields": 0, "queued": 0, "indexes": 0}, theirs
     # and no title, household or content of another compartment appears in anything she opened
     others = [d for d in GOLDEN_DOCS if compartment_for(d[2], d[3]) not in held]
     if USERS[name] != "social_worker":

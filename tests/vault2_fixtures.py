@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog.db import Database
+from archive.catalog.index_queue import IndexQueue
 from archive.catalog.sealing import TAG_HOUSEHOLD, SealedCatalogue, component_binding
 from archive.crypto import age
 from archive.search.index import SearchIndex
@@ -140,6 +141,9 @@ class Session:
                 "'', 'text/plain', ?, ?, '', '2027-01-05T09:00:00Z', ?, ?, ?)",
                 (cur.lastrowid, obj.object_id, obj.plain_size, obj.fp_sha, self.keys.name, cep,
                  cblob))
+            if not self.bag.holds(comp):  # her text waits, sealed, for a member to index it
+                IndexQueue(self.db).put(self.ring, comp, {"doc_id": ref, "title": title,
+                                                          "text": data.decode("utf-8")})
         store.publish(obj.object_id)
         store.close()
         return ref

@@ -122,6 +122,11 @@ class KeyBag:
         """Key of `indexes/<compartment>.db` (current epoch: rebuilt after a rotation)."""
         return self.derived(compartment, self.ring.current(compartment), LABEL_INDEX_DB)
 
+    def index_keys(self, compartment: str) -> list[bytes]:
+        """Index keys of every held epoch, newest first: an index built before a rotation still
+        opens (then `PRAGMA rekey` it to `index_key`, or rebuild)."""
+        return [self.derived(compartment, e, LABEL_INDEX_DB) for e in self.epochs(compartment)]
+
     def field_key(self, compartment: str, epoch: int) -> bytes:
         return self.derived(compartment, epoch, LABEL_FIELDS)
 

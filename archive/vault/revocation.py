@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 
 from archive.catalog.db import Database
+from archive.catalog.index_queue import IndexQueue
 from archive.catalog.sealing import SealedCatalogue
 from archive.crypto import age
 from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS
@@ -57,10 +58,12 @@ def rewrap(db: Database, bag: KeyBag, compartments: list[str] | None = None) -> 
     sealer = FieldSealer(bag.ring, bag)
     sc = SealedCatalogue(db)
     out: dict[str, int] = {}
+    queue = IndexQueue(db)
     with db.transaction():
         for comp in comps:
             out[comp] = keys.rewrap(bag, comp)
             sc.reseal(sealer, comp)
+            queue.rewrap(bag, comp)
     db.checkpoint_truncate()  # the old wraps must not linger in the WAL
     for comp in comps:
         _rewrap_legacy(bag, comp)

@@ -188,3 +188,22 @@ def test_no_canary_in_clear_anywhere_after_upgrade(tmp_path: Path) -> None:
         for c in canaries:
             for enc in ("utf-8", "utf-16-le", "utf-16-be"):
                 assert c.encode(enc) not in data, (f.relative_to(home), c)
+
+
+def test_crash_inside_cleanup_is_finished_and_the_code_can_be_reissued(tmp_path: Path) -> None:
+    from archive.vault import lifecycle as lc
+
+    home = golden_copy(tmp_path)
+    r = _run_child(home, "committed")
+    assert r.returncode == -signal.SIGKILL
+    (home / "vault" / "upgrade" / "state.sealed").unlink()  # the crash hit right after this
+    res = upgrade(home, work_factor=WF)  # no credential needed to finish the cleanup
+    assert res.recovery_code is None
+    require_format2(home)
+    files = lc.VaultFiles(home / "vault" / "keys", home / "vault" / "keyring", vault_id(home))
+    v1 = Keyslots(files.keys_dir, files.vault_id)
+    assert v1.path("zhangsan").exists()  # the upgrader's format-1 slot: gone at her next unlock
+    bag = lc.unlock(files, "zhangsan", PASS, work_factor=WF)
+    assert not v1.path("zhangsan").exists() and not v1.path("\x00recovery").exists()
+    code = lc.reissue_recovery(files, bag, work_factor=WF)
+    assert lc.unlock_recovery(files, code).compartments == bag.compartments

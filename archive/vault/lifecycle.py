@@ -19,7 +19,7 @@ from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring2 import KeyringV2
 from archive.vault.keyslots import new_recovery_code, normalise_passphrase
 from archive.vault.revocation import after_rotation, pending_tasks, rekey_catalogue, rewrap, shred
-from archive.vault.upgrade import drop_pending, enrol, has_pending
+from archive.vault.upgrade import drop_pending, drop_stale_format1, enrol, has_pending
 from archive.vault.userkeys import RECOVERY_NAME, KeyslotsV2, UserKeys, member_id
 
 
@@ -64,7 +64,9 @@ def unlock(files: VaultFiles, user: str, passphrase: str, *, work_factor: int) -
     if not files.slots.exists(user) and has_pending(files.keys_dir, files.vault_id, user):
         return _open(files, enrol(files.keys_dir, files.vault_id, user, passphrase,
                                   work_factor=work_factor))
-    return _open(files, files.slots.unlock(user, normalise_passphrase(passphrase)))
+    bag = _open(files, files.slots.unlock(user, normalise_passphrase(passphrase)))
+    drop_stale_format1(files.keys_dir, files.vault_id, user)
+    return bag
 
 
 def unlock_recovery(files: VaultFiles, code: str) -> KeyBag:
@@ -137,16 +139,32 @@ def change_passphrase(files: VaultFiles, keys: UserKeys, new_passphrase: bytes, 
 
 
 def reset_user(files: VaultFiles, bag: KeyBag, name: str, new_passphrase: bytes, *,
-               work_factor: int) -> UserKeys:
+               work_factor: int, recovery_code: str | None = None) -> UserKeys:
     """The head resets a user who forgot her passphrase: nobody else has her secrets, so she
     gets new keys (the audit log must record her new public key)."""
     member = bag.ring.member(files.vault_id, name)
-    del bag.ring.members[member_id(files.vault_id, name)]
+    mid = member_id(files.vault_id, name)
     keys = UserKeys.generate(files.vault_id, name, bag.ring.station_keys[0].public)
-    bag.add_member(name, keys.recipient, keys.signing.public, member.role)
+    del bag.ring.members[mid]
+    try:
+        bag.add_member(name, keys.recipient, keys.signing.public, member.role)
+    except AccessDenied:
+        bag.ring.members[mid] = member  # nothing changed on disk
+        raise
     save(files, bag)
-    files.slots.write(keys, new_passphrase, work_factor=work_factor)
+    if recovery_code is not None:
+        files.slots.write_recovery(keys, recovery_code, work_factor=work_factor)
+    else:
+        files.slots.write(keys, new_passphrase, work_factor=work_factor)
     return keys
+
+
+def reissue_recovery(files: VaultFiles, bag: KeyBag, *, work_factor: int) -> str:
+    """A new recovery code (the old one lost or exposed): fresh recovery keys, every
+    compartment wrapped to them, the old recovery slot replaced. Needs every compartment."""
+    code = new_recovery_code()
+    reset_user(files, bag, RECOVERY_NAME, b"", work_factor=work_factor, recovery_code=code)
+    return code
 
 
 def rotate(files: VaultFiles, bag: KeyBag, db: Database, compartments: list[str] | None = None,

@@ -74,7 +74,8 @@ Hook = Callable[[str], None]
 
 @dataclass(frozen=True)
 class UpgradeResult:
-    recovery_code: str  # print once: the old code no longer opens anything
+    recovery_code: str | None  # print once (None: a crash during cleanup lost it — reissue it
+    # with `lifecycle.reissue_recovery`); the old code no longer opens anything
     upgrader: str
     pending: list[str]  # users who receive their format-2 keys at their next login
     records: int
@@ -195,6 +196,10 @@ def upgrade(
     if version >= 2 and step is None:
         raise Conflict("该档案库已经是格式 2，无需升级")
     vault_id = json.loads(p.vault_json.read_text(encoding="utf-8"))["vault_id"]
+    if step == "committed" and not (p.work / "state.sealed").exists():
+        # a crash inside the cleanup, after the state went: finish it, no key needed
+        _cleanup(p, vault_id, None)
+        return UpgradeResult(None, user or RECOVERY_NAME, [], 0, 0)
     vrk, upgrader = _unlock_v1(p, vault_id, user, passphrase, recovery_code)
     p.work.mkdir(exist_ok=True)
     if step is None:
@@ -385,17 +390,34 @@ def _counts(p: _Paths, bag: KeyBag) -> tuple[int, int]:
         db.close()
 
 
-def _cleanup(p: _Paths, vault_id: str, state: dict[str, Any]) -> None:
-    """Delete what only format 1 needed: the upgrader's and the recovery's format-1 slots, the
-    sealed state, the journal (last)."""
-    v1 = Keyslots(p.keys, vault_id)
-    upgrader = state["upgrader"]
-    for name in (upgrader, "\x00recovery"):
-        with contextlib.suppress(NotFound):
-            v1.remove(name)
+def _cleanup(p: _Paths, vault_id: str, state: dict[str, Any] | None) -> None:
+    """Delete what only format 1 needed, in an order a crash cannot strand: the sealed state,
+    the journal (the home is now usable), then the upgrader's and the recovery's format-1
+    slots (one left behind by a crash is deleted at its owner's next unlock:
+    `drop_stale_format1`)."""
     _remove(p.work / "state.sealed")
     p.journal.unlink(missing_ok=True)
+    fsync_dir(p.work)
+    v1 = Keyslots(p.keys, vault_id)
+    names = ["\x00recovery"] + ([state["upgrader"]] if state else [])
+    for name in names:
+        with contextlib.suppress(NotFound):
+            v1.remove(name)
     shutil.rmtree(p.work, ignore_errors=True)
+
+
+def drop_stale_format1(keys_dir: Path, vault_id: str, user: str) -> bool:
+    """After a format-2 unlock: delete this user's format-1 slot if she has no pending keys
+    (left by a crash in the upgrade's cleanup), and the format-1 recovery slot."""
+    v1 = Keyslots(keys_dir, vault_id)
+    dropped = False
+    for name in ("\x00recovery", user):
+        if name == user and has_pending(keys_dir, vault_id, user):
+            continue
+        if v1.path(name).exists():
+            v1.remove(name)
+            dropped = True
+    return dropped
 
 
 def _remove(path: Path) -> None:

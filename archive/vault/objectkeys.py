@@ -105,3 +105,7 @@ class ObjectKeysV2:
         return [r[0] for r in self.db.execute(
             "SELECT DISTINCT epoch FROM objects WHERE compartment = ? AND state = 'live' "
             "ORDER BY epoch", (compartment,))]
+
+    def all_ids(self) -> list[tuple[str, str]]:
+        """(object id, state) of every object, for backup and check."""
+        return [(r[0], r[1]) for r in self.db.execute("SELECT id, state FROM objects ORDER BY id")]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.catalog.db import Database
 from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef
 from archive.errors import NotFound
+from archive.vault.sealed import RECORD_FIELDS
+
+if TYPE_CHECKING:
+    from archive.catalog.sealing import RecordSealing
 
 SCHEMA = [
     COUNTERS_SCHEMA,
@@ -100,23 +104,35 @@ class Record:
     filed_at: str
     filed_by: str
     destroyed_at: str | None
+    compartment: str = ""  # vault format 2: the key compartment the record belongs to
+    readable: bool = True  # False: descriptive fields are sealed to a compartment she lacks
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("id", *RECORD_COLUMNS)}
 
 
-def _record(row: Any) -> Record:
+_SEALED_COLUMNS = ("compartment", "seal_epoch", "sealed")
+
+
+def _record(row: Any, sealing: RecordSealing | None = None) -> Record:
     d = dict(row)
     d["precious"] = bool(d["precious"])
+    if sealing is not None:
+        sealing.open_record(d)
+        d.pop("seal_epoch")
+        d.pop("sealed")
     return Record(**d)
 
 
 class Records:
-    """All SQL over records, components and counters."""
+    """All SQL over records, components and counters. With a `RecordSealing` (vault format 2)
+    the descriptive fields are sealed on insert and opened (or shown as NO_ACCESS) on read."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealing: RecordSealing | None = None) -> None:
         self.db = db
+        self.sealing = sealing
         db.ensure_schema("catalog.records", 1, SCHEMA)
+        self._cols = ", ".join(("id", *RECORD_COLUMNS, *(_SEALED_COLUMNS if sealing else ())))
 
     def next_ref(self, fonds: str, genre: str, year: int, retention: str, cls: str) -> ArchivalRef:
         """Allocate the next 件号 (inside the caller's write transaction)."""
@@ -134,6 +150,9 @@ class Records:
         return ArchivalRef(fonds, genre, year, retention, cls, n)
 
     def insert(self, ref: ArchivalRef, fields: dict[str, Any]) -> int:
+        if self.sealing is not None:
+            fields = self.sealing.record_columns(str(ref), ref.cls, str(fields.get("secrecy", "")),
+                                                 fields)
         cols = {
             "ref": str(ref), "fonds": ref.fonds, "genre": ref.genre, "year": ref.year,
             "retention": ref.retention, "cls": ref.cls, "item": ref.item, **fields,
@@ -147,6 +166,10 @@ class Records:
         seq = self.db.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM components WHERE record_id = ?", (record_id,)
         ).fetchone()[0]
+        if self.sealing is not None:
+            r = self.db.execute("SELECT ref, compartment FROM records WHERE id = ?",
+                                (record_id,)).fetchone()
+            fields = self.sealing.component_columns(r[0], r[1], seq, fields)
         cols = {"record_id": record_id, "seq": seq, **fields}
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
@@ -159,21 +182,30 @@ class Records:
 
     def get(self, ref: str) -> Record:
         ref = str(ArchivalRef.parse(ref))  # validates and normalises look-alike dots
-        row = self.db.execute(
-            f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records WHERE ref = ?", (ref,)
-        ).fetchone()
+        row = self.db.execute(f"SELECT {self._cols} FROM records WHERE ref = ?", (ref,)).fetchone()
         if row is None:
             raise NotFound(f"档号 {ref} 不存在", ref=ref)
-        return _record(row)
+        return _record(row, self.sealing)
 
     def components(self, record_id: int) -> list[Component]:
+        sealed = ", seal_epoch, sealed" if self.sealing else ""
         rows = self.db.execute(
             "SELECT id, seq, kind, supersedes, reason, object_id, filename, mime, size, fp_sha, "
-            "fp_sm3, pages, text_status, added_at, added_by FROM components WHERE record_id = ? "
-            "ORDER BY seq",
+            f"fp_sm3, pages, text_status, added_at, added_by{sealed} FROM components "
+            "WHERE record_id = ? ORDER BY seq",
             (record_id,),
         ).fetchall()
-        return [Component(**dict(r)) for r in rows]
+        if self.sealing is None:
+            return [Component(**dict(r)) for r in rows]
+        r = self.db.execute("SELECT ref, compartment FROM records WHERE id = ?",
+                            (record_id,)).fetchone()
+        out = []
+        for row in rows:
+            d = self.sealing.open_component(r[0], r[1], dict(row))
+            d.pop("seal_epoch")
+            d.pop("sealed")
+            out.append(Component(**d))
+        return out
 
     def find_by_fingerprint(self, fp_sha: str) -> tuple[str, int] | None:
         """(档号, component seq) of a live component with this keyed fingerprint."""
@@ -193,23 +225,42 @@ class Records:
         household: str | None = None,
         status: str | None = "active",
     ) -> Iterator[Record]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
+        hh_col: str
+        hh_val: str | None
+        if household is not None and self.sealing is not None:
+            hh_col, hh_val = "household_tag", self.sealing.household_tag(household)
+        else:
+            hh_col, hh_val = "household", household
         for col, val in (("cls", cls), ("year", year), ("retention", retention),
-                         ("household", household), ("status", status)):
+                         (hh_col, hh_val), ("status", status)):
             if val is not None:
                 where.append(f"{col} = ?")
                 params.append(val)
-        sql = f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records"
+        sql = f"SELECT {self._cols} FROM records"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY fonds, genre, year, retention, cls, item"
-        for row in self.db.execute(sql, params):
-            yield _record(row)
+        for row in self.db.execute(sql, params).fetchall():
+            yield _record(row, self.sealing)
 
     def set_text_status(self, component_id: int, status: str) -> None:
         self.db.execute("UPDATE components SET text_status = ? WHERE id = ?", (status, component_id))
 
     def update_fields(self, record_id: int, fields: dict[str, Any]) -> None:
+        if self.sealing is not None and any(f in fields for f in RECORD_FIELDS):
+            row = self.db.execute(f"SELECT {self._cols} FROM records WHERE id = ?",
+                                  (record_id,)).fetchone()
+            rec = _record(row, self.sealing)
+            if not rec.readable:
+                from archive.errors import AccessDenied
+
+                raise AccessDenied("当前用户不持有该档案所在分区的密钥，不能修改其著录项", ref=rec.ref)
+            merged = {f: getattr(rec, f) for f in RECORD_FIELDS} | {
+                f: v for f, v in fields.items() if f in RECORD_FIELDS}
+            cols = self.sealing.record_columns(rec.ref, rec.cls, rec.secrecy, merged)
+            fields = {k: v for k, v in fields.items() if k not in RECORD_FIELDS} | cols
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE records SET {sets} WHERE id = ?", (*fields.values(), record_id))
 

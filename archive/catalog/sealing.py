@@ -152,3 +152,57 @@ class SealedCatalogue:
     def compartment_counts(self) -> dict[str, Any]:
         return {r[0]: r[1] for r in self.db.execute(
             "SELECT compartment, count(*) FROM records GROUP BY compartment")}
+
+
+class RecordSealing:
+    """What `Records` needs to keep descriptive fields sealed (vault format 2): seal on insert,
+    open on read (members) or show NO_ACCESS (everyone else), tag households."""
+
+    def __init__(self, sealer: FieldSealer, tag_key: bytes) -> None:
+        self.sealer = sealer
+        self.tag_key = tag_key
+
+    def household_tag(self, household: str) -> str:
+        return household_tag(self.tag_key, household)
+
+    def record_columns(self, ref: str, cls: str, secrecy: str, fields: dict[str, Any]
+                       ) -> dict[str, Any]:
+        """The insert columns of a new record: clear columns blanked, the rest sealed."""
+        comp = compartment_for(cls, secrecy)
+        sealed = {f: str(fields.get(f, "") or "") for f in RECORD_FIELDS}
+        epoch, blob = self.sealer.seal(comp, ref, sealed)
+        out = {k: v for k, v in fields.items() if k not in RECORD_FIELDS}
+        out.update({f: "" for f in RECORD_FIELDS})
+        out.update(compartment=comp, seal_epoch=epoch, sealed=blob,
+                   household_tag=self.household_tag(sealed["household"]))
+        return out
+
+    def component_columns(self, ref: str, compartment: str, seq: int, fields: dict[str, Any]
+                          ) -> dict[str, Any]:
+        sealed = {f: str(fields.get(f, "") or "") for f in COMPONENT_FIELDS}
+        epoch, blob = self.sealer.seal(compartment, component_binding(ref, seq), sealed)
+        out = {k: v for k, v in fields.items() if k not in COMPONENT_FIELDS}
+        out.update({f: "" for f in COMPONENT_FIELDS})
+        out.update(seal_epoch=epoch, sealed=blob)
+        return out
+
+    def open_record(self, d: dict[str, Any]) -> dict[str, Any]:
+        """Fill a record row's sealed fields in place (NO_ACCESS for non-members)."""
+        from archive.vault.sealed import placeholder
+
+        fields = None
+        if d.get("sealed") is not None:
+            fields = self.sealer.open(d["compartment"], d["seal_epoch"], d["ref"], d["sealed"])
+        d.update(placeholder(fields, RECORD_FIELDS))
+        d["readable"] = fields is not None
+        return d
+
+    def open_component(self, ref: str, compartment: str, d: dict[str, Any]) -> dict[str, Any]:
+        from archive.vault.sealed import placeholder
+
+        fields = None
+        if d.get("sealed") is not None:
+            fields = self.sealer.open(compartment, d["seal_epoch"],
+                                      component_binding(ref, d["seq"]), d["sealed"])
+        d.update(placeholder(fields, COMPONENT_FIELDS))
+        return d

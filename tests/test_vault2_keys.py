@@ -52,6 +52,10 @@ def test_the_table_follows_the_guideline() -> None:
     assert compartment_for("FW") == "service" and compartment_for("fw", "秘密") == "secret"
     assert compartment_for("RS") == compartment_for("CW") == "personnel"
     assert "| 档案管理员 |" in markdown_table()
+    from archive.policy.roles import ROLES
+
+    assert set(ROLE_COMPARTMENTS) == {*ROLES, "recovery"}
+    assert all(held <= set(COMPARTMENTS) for held in ROLE_COMPARTMENTS.values())
 
 
 @pytest.mark.parametrize("role", sorted(set(ROLE_COMPARTMENTS) - {"recovery"}))

@@ -25,7 +25,7 @@ from archive.crypto import age
 from archive.crypto.ed25519 import BadSignature, SigningKey, VerifyKey
 from archive.crypto.keys import derive
 from archive.errors import AccessDenied, IntegrityError, NotFound
-from archive.vault.atomic import write_atomic
+from archive.fs.atomic import write_atomic
 from archive.vault.compartments import COMPARTMENTS, STATION, compartments_for_role
 from archive.vault.userkeys import UserKeys, member_id
 

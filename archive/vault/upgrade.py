@@ -52,7 +52,7 @@ from archive.crypto.keys import (
     seal,
 )
 from archive.errors import AccessDenied, Conflict, DecryptionFailed, IntegrityError, NotFound
-from archive.vault.atomic import fsync_dir, write_atomic
+from archive.fs.atomic import fsync_dir, write_atomic
 from archive.vault.compartments import AUDIT, RECOVERY_ROLE, SECRET, compartment_for
 from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring import load_keyring

@@ -30,7 +30,7 @@ from pathlib import Path
 from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import DecryptionFailed, IntegrityError, NotFound
-from archive.vault.atomic import fsync_dir, write_atomic
+from archive.fs.atomic import fsync_dir, write_atomic
 from archive.vault.keyslots import _recovery_passphrase
 
 SLOT_MAGIC = "# sgz-keyslot 2"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -264,10 +264,15 @@ class Records:
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE records SET {sets} WHERE id = ?", (*fields.values(), record_id))
 
-    def count_live_components(self) -> int:
-        return self.db.execute(
-            "SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
-            "WHERE r.status = 'active'").fetchone()[0]
+    def count_live_components(self, compartments: Sequence[str] | None = None) -> int:
+        """Live components (of records in `compartments`, vault format 2, when given)."""
+        sql = ("SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
+               "WHERE r.status = 'active'")
+        if compartments is None:
+            return int(self.db.execute(sql).fetchone()[0])
+        marks = ",".join("?" * len(compartments))
+        return int(self.db.execute(f"{sql} AND r.compartment IN ({marks})",
+                                   compartments).fetchone()[0])
 
     def count_records_without_text(self) -> int:
         """Live records with a component whose text could not be extracted (未识别文字)."""

@@ -75,7 +75,8 @@ class PlaintextDoor:
         """One component's plaintext stream; the audit entry `action` is written first."""
         self._check(grant, rec)
         ident = self._k.object_keys.unwrap(
-            comp.object_id, lambda: self._k.log(action, rec.ref, seq=comp.seq, **detail))
+            comp.object_id, self._k.keys.bag,
+            lambda: self._k.log(action, rec.ref, seq=comp.seq, **detail))
         return self._decrypt(rec, comp, ident)
 
     def open_many(self, grant: Grant, pairs: Sequence[tuple[Record, Component]], *,
@@ -86,11 +87,15 @@ class PlaintextDoor:
         if grant.action not in BULK_ACTIONS:
             raise AccessDenied("批量读取须有批量授权（完整性检查或索引重建）")
         self._check(grant, None)
+        # a bulk read covers what this user's keys open (vault format 2): records of other
+        # compartments are not read and not named in the entry
+        pairs = [(r, c) for r, c in pairs if self._k.keys.bag.holds(r.compartment)]
         if not pairs:
             return
         self._k.log(action, None, items=[f"{r.ref}#{c.seq}" for r, c in pairs], **detail)
         for rec, comp in pairs:
-            ident = self._k.object_keys.unwrap(comp.object_id, lambda: None)  # logged above
+            ident = self._k.object_keys.unwrap(comp.object_id, self._k.keys.bag,
+                                               lambda: None)  # logged above
             yield rec, comp, self._decrypt(rec, comp, ident)
 
     def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:

@@ -157,6 +157,14 @@ class KeyBag:
         recovery); empty for everyone else."""
         return self.identities(AUDIT) if self.holds(AUDIT) else []
 
+    def seal_legacy(self, name: str, compartment: str, secret: bytes) -> None:
+        """Keep a secret in the keyring sealed to a compartment's current epoch (anyone can;
+        saving the keyring needs the station key). `rewrap` carries it to newer epochs."""
+        epoch = self.ring.current(compartment)
+        blob = age.encrypt_bytes(secret, [self.ring.recipient(compartment, epoch)])
+        self.ring.legacy[name] = {"compartment": compartment, "epoch": epoch,
+                                  "wrapped": base64.b64encode(blob).decode()}
+
     def legacy_secret(self, name: str) -> bytes | None:
         """A format-1 secret the upgrade sealed to a compartment (e.g. the format-1 audit
         detail key, `format1_audit_detail_key`), if this user holds that compartment."""

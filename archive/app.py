@@ -19,12 +19,6 @@ from archive.accounts.service import UserService, check_new_passphrase
 from archive.audit.log import AuditLog
 from archive.catalog.db import Database
 from archive.catalog.records import Records
-from archive.catalog.sealing import (
-    TAG_AUDIT_DETAIL,
-    TAG_FINGERPRINT,
-    TAG_HOUSEHOLD,
-    SealedCatalogue,
-)
 from archive.catalog.users import User, Users, check_user_name
 from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
@@ -46,6 +40,12 @@ from archive.vault import lifecycle
 from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
+from archive.vault.sealed_catalogue import (
+    TAG_AUDIT_DETAIL,
+    TAG_FINGERPRINT,
+    TAG_HOUSEHOLD,
+    SealedCatalogue,
+)
 
 
 class Archive:

@@ -9,12 +9,12 @@ import pytest
 
 from archive.catalog.db import Database
 from archive.catalog.records import Records
-from archive.catalog.sealing import SealedCatalogue
 from archive.catalog.users import Users
 from archive.errors import AccessDenied, DecryptionFailed, IntegrityError, NotFound
 from archive.vault import lifecycle as lc
 from archive.vault.compartments import compartments_for_role
 from archive.vault.objectkeys import ObjectKeysV2
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 VID = "00112233445566778899aabbccddeeff"
 WF = 10

@@ -10,9 +10,9 @@ from vault2_fixtures import PASS, WF, Session, golden_copy
 
 from archive.catalog.numbering import ArchivalRef
 from archive.catalog.records import Records
-from archive.catalog.sealing import TAG_HOUSEHOLD, RecordSealing
 from archive.errors import AccessDenied
 from archive.vault.sealed import NO_ACCESS, kind
+from archive.vault.sealed_catalogue import TAG_HOUSEHOLD, RecordSealing
 from archive.vault.upgrade import upgrade
 
 

@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog.db import Database
-from archive.catalog.index_queue import IndexQueue
-from archive.catalog.sealing import TAG_HOUSEHOLD, SealedCatalogue, component_binding
 from archive.crypto import age
 from archive.search.index import SearchIndex
 from archive.vault.compartments import RECORD_COMPARTMENTS, compartment_for
+from archive.vault.index_queue import IndexQueue
 from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
 from archive.vault.sealed import FieldSealer, household_tag
+from archive.vault.sealed_catalogue import TAG_HOUSEHOLD, SealedCatalogue, component_binding
 from archive.vault.upgrade import enrol, has_pending
 from archive.vault.userkeys import KeyslotsV2, UserKeys
 

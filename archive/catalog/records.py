@@ -4,15 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from archive.catalog.db import Database
 from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef
 from archive.errors import NotFound
-from archive.vault.sealed import RECORD_FIELDS
 
-if TYPE_CHECKING:
-    from archive.catalog.sealing import RecordSealing
+# Descriptive fields that vault format 2 seals per record to its compartment
+# (archive/vault/sealed_catalogue.py); their clear columns stay ''.
+RECORD_FIELDS = ("title", "doc_no", "author", "note", "household")
+COMPONENT_FIELDS = ("filename", "reason")
+
+
+class RecordSealing(Protocol):
+    """What `Records` asks of the format-2 sealing layer (archive/vault/sealed_catalogue.py)."""
+
+    def household_tag(self, household: str) -> str: ...
+
+    def record_columns(self, ref: str, cls: str, secrecy: str, fields: dict[str, Any]
+                       ) -> dict[str, Any]: ...
+
+    def component_columns(self, ref: str, compartment: str, seq: int, fields: dict[str, Any]
+                          ) -> dict[str, Any]: ...
+
+    def open_record(self, d: dict[str, Any]) -> dict[str, Any]: ...
+
+    def open_component(self, ref: str, compartment: str, d: dict[str, Any]) -> dict[str, Any]: ...
 
 SCHEMA = [
     COUNTERS_SCHEMA,

@@ -8,12 +8,13 @@ other use of the decryption API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archive.crypto import age
-from archive.errors import AccessDenied, DecryptionFailed
+from archive.errors import AccessDenied, DecryptionFailed, IntegrityError
 
 if TYPE_CHECKING:
     from archive.catalog.records import Component, Record
@@ -97,6 +98,23 @@ class PlaintextDoor:
             ident = self._k.object_keys.unwrap(comp.object_id, self._k.keys.bag,
                                                lambda: None)  # logged above
             yield rec, comp, self._decrypt(rec, comp, ident)
+
+    def open_queued(self, compartment: str, items: Sequence[tuple[str, int, bytes]]
+                    ) -> Iterator[dict[str, Any]]:
+        """Text a write-only filer queued for `compartment`'s index (IndexQueue.sealed): one
+        audit entry naming the items first, then each document for the index (never shown)."""
+        if not items:
+            return
+        self._k.log("index.queue.read", None, compartment=compartment,
+                    items=[ref for ref, _e, _b in items])
+        for ref, epoch, blob in items:
+            try:
+                doc = json.loads(self._k.keys.bag.open_sealed(compartment, epoch, blob))
+            except ValueError:
+                raise IntegrityError("待索引文本损坏", ref=ref) from None
+            if not isinstance(doc, dict) or doc.get("doc_id") != ref:
+                raise IntegrityError("待索引文本不属于该档案", ref=ref)
+            yield doc
 
     def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
         src = self._k.objects.open(comp.object_id)

@@ -15,7 +15,6 @@ from archive.audit.verify import verify_log
 from archive.catalog.flags import Flags
 from archive.catalog.holds import Holds
 from archive.catalog.records import Record, Records
-from archive.catalog.sealing import RecordSealing, SealedCatalogue
 from archive.catalog.users import User, Users
 from archive.clock import Clock, StationClock
 from archive.errors import AccessDenied, ArchiveError
@@ -29,6 +28,7 @@ from archive.vault import lifecycle, revocation
 from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
+from archive.vault.sealed_catalogue import RecordSealing, SealedCatalogue
 
 # Grants that may move every object identity to a new epoch.
 _ROTATION_ACTIONS = frozenset({"keys.rotate", "disposal.execute"})

@@ -9,17 +9,17 @@ changes and rotation go through archive/vault/lifecycle.py with the station key.
 from __future__ import annotations
 
 from archive.catalog.db import Database
-from archive.catalog.sealing import (
-    TAG_AUDIT_DETAIL,
-    TAG_FINGERPRINT,
-    TAG_HOUSEHOLD,
-    SealedCatalogue,
-)
 from archive.kernel.home import HomePaths
 from archive.vault import lifecycle
 from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2
 from archive.vault.sealed import FieldSealer
+from archive.vault.sealed_catalogue import (
+    TAG_AUDIT_DETAIL,
+    TAG_FINGERPRINT,
+    TAG_HOUSEHOLD,
+    SealedCatalogue,
+)
 
 # Interim audit keys until the format-2 audit log (signed entries, details sealed to the audit
 # compartment) is wired in: the format-1 log API needs a detail key every writer holds (kept in

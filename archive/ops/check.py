@@ -16,12 +16,12 @@ from typing import Any
 from archive.audit.errors import AuditTampered
 from archive.audit.verify import verify_log
 from archive.catalog.records import Component, Record
-from archive.catalog.sealing import SealedCatalogue
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter, constant_time_equal
 from archive.errors import ArchiveError, AuditUnavailable, ValidationError
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 CHUNK = 1 << 20
 FIX_OBJECT_MISSING = "从最近的备份恢复该对象文件（sgz backup verify 确认备份完好后，复制 vault/objects 下同名文件）"

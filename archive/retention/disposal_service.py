@@ -17,7 +17,6 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
-from archive.catalog.index_queue import IndexQueue
 from archive.catalog.records import Record
 from archive.errors import Conflict, NotFound, UsageError
 from archive.kernel.kernel import Kernel
@@ -25,6 +24,7 @@ from archive.records.service import RecordService
 from archive.retention.disposal import Batch, Disposals, check_batch_id
 from archive.retention.schedule import expires_on, period_label
 from archive.retention.service import RetentionService
+from archive.vault.index_queue import IndexQueue
 
 REGISTER_TEMPLATE = "destruction-register"
 R_TWO_WITNESSES = "档案销毁须有两名以上监销人（销毁清册：监销人销毁前清点、销毁后签字）"

@@ -22,7 +22,6 @@ from typing import Any
 
 import sqlcipher3
 
-from archive.catalog.index_queue import IndexQueue
 from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
@@ -30,6 +29,7 @@ from archive.kernel.kernel import Kernel
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex, SearchResult
 from archive.vault.compartments import RECORD_COMPARTMENTS
+from archive.vault.index_queue import IndexQueue
 
 
 @dataclass
@@ -113,7 +113,7 @@ class SearchService:
         queue = IndexQueue(self._k.db)
         if not queue.pending(comp):
             return
-        docs = list(queue.drain(self._k.keys.bag, comp))
+        docs = list(self._k.door.open_queued(comp, queue.sealed(comp)))
         index.add_many(docs)
         with self._k.db.transaction():
             for d in docs:

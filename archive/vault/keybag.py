@@ -157,6 +157,14 @@ class KeyBag:
         recovery); empty for everyone else."""
         return self.identities(AUDIT) if self.holds(AUDIT) else []
 
+    def open_sealed(self, compartment: str, epoch: int, blob: bytes) -> bytes:
+        """An age file sealed to a compartment epoch (key material, queued index text for the
+        door to hand on); raises IntegrityError when it does not open."""
+        try:
+            return age.decrypt_bytes(blob, [self.identity(compartment, epoch)])
+        except age.AgeError:
+            raise IntegrityError(f"“{compartment}”分区的密文无法解开（被改动）") from None
+
     def seal_legacy(self, name: str, compartment: str, secret: bytes) -> None:
         """Keep a secret in the keyring sealed to a compartment's current epoch (anyone can;
         saving the keyring needs the station key). `rewrap` carries it to newer epochs."""
@@ -172,7 +180,7 @@ class KeyBag:
         if not isinstance(item, dict) or not self.holds(str(item["compartment"])):
             return None
         blob = base64.b64decode(item["wrapped"])
-        return age.decrypt_bytes(blob, [self.identity(str(item["compartment"]), int(item["epoch"]))])
+        return self.open_sealed(str(item["compartment"]), int(item["epoch"]), blob)
 
     def _held(self, compartment: str) -> dict[int, age.X25519Identity]:
         try:

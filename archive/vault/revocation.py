@@ -24,13 +24,13 @@ from __future__ import annotations
 import base64
 
 from archive.catalog.db import Database
-from archive.catalog.index_queue import IndexQueue
-from archive.catalog.sealing import SealedCatalogue
 from archive.crypto import age
 from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS
+from archive.vault.index_queue import IndexQueue
 from archive.vault.keybag import KeyBag
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.sealed import FieldSealer
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 TASK_ROTATE_REWRAP = "rotate-rewrap"
 
@@ -98,7 +98,7 @@ def _rewrap_legacy(bag: KeyBag, compartment: str) -> None:
         if int(item["epoch"]) == current:
             continue
         blob = base64.b64decode(item["wrapped"])
-        secret = age.decrypt_bytes(blob, [bag.identity(compartment, int(item["epoch"]))])
+        secret = bag.open_sealed(compartment, int(item["epoch"]), blob)
         item["wrapped"] = base64.b64encode(
             age.encrypt_bytes(secret, [ring.recipient(compartment, current)])).decode()
         item["epoch"] = current

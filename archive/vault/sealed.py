@@ -31,8 +31,6 @@ from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2
 
 NO_ACCESS = "（无权查看）"
-RECORD_FIELDS = ("title", "doc_no", "author", "note", "household")
-COMPONENT_FIELDS = ("filename", "reason")
 _PUBLIC = b"P"
 _SYMMETRIC = b"S"
 

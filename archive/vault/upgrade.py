@@ -32,15 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from archive.catalog.db import Database
-from archive.catalog.sealing import (
-    MIGRATE_V1,
-    SCHEMA_OWNER,
-    SCHEMA_VERSION,
-    TAG_AUDIT_DETAIL,
-    TAG_FINGERPRINT,
-    TAG_HOUSEHOLD,
-    SealedCatalogue,
-)
 from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
 from archive.crypto.keys import (
@@ -61,6 +52,15 @@ from archive.vault.keyring2 import KeyringV2, wrap_identity
 from archive.vault.keyslots import Keyslots, new_recovery_code, normalise_passphrase
 from archive.vault.objectkeys import SCHEMA_VERSION as OBJECTS_VERSION
 from archive.vault.sealed import FieldSealer
+from archive.vault.sealed_catalogue import (
+    MIGRATE_V1,
+    SCHEMA_OWNER,
+    SCHEMA_VERSION,
+    TAG_AUDIT_DETAIL,
+    TAG_FINGERPRINT,
+    TAG_HOUSEHOLD,
+    SealedCatalogue,
+)
 from archive.vault.userkeys import RECOVERY_NAME, KeyslotsV2, UserKeys, member_id
 
 FORMAT = "sgz-vault"

@@ -10,12 +10,10 @@ next member who opens the search drains the queue into the index. The queue is c
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 from archive.catalog.db import Database
 from archive.crypto import age
-from archive.errors import IntegrityError
 from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2
 
@@ -48,21 +46,12 @@ class IndexQueue:
         return self.db.execute("SELECT count(*) FROM index_queue WHERE compartment = ?",
                                (compartment,)).fetchone()[0]
 
-    def drain(self, bag: KeyBag, compartment: str) -> Iterator[dict[str, Any]]:
-        """Yield the queued documents a member can open; the caller indexes each, then calls
-        `done(doc_id)` in a transaction."""
-        rows = self.db.execute(
+    def sealed(self, compartment: str) -> list[tuple[str, int, bytes]]:
+        """(档号, epoch, sealed text) waiting for `compartment`'s index; the plaintext door
+        opens them (`PlaintextDoor.open_queued`), the caller indexes them, then `done`."""
+        return [(r["ref"], r["epoch"], r["sealed"]) for r in self.db.execute(
             "SELECT ref, epoch, sealed FROM index_queue WHERE compartment = ? ORDER BY ref",
-            (compartment,)).fetchall()
-        for r in rows:
-            try:
-                raw = age.decrypt_bytes(r["sealed"], [bag.identity(compartment, r["epoch"])])
-                doc = json.loads(raw)
-            except (age.AgeError, ValueError):
-                raise IntegrityError("待索引文本无法解开（被改动）", ref=r["ref"]) from None
-            if doc.get("doc_id") != r["ref"]:
-                raise IntegrityError("待索引文本不属于该档案", ref=r["ref"])
-            yield doc
+            (compartment,)).fetchall()]
 
     def rewrap(self, bag: KeyBag, compartment: str) -> int:
         """Re-seal queued text to the current epoch (before older epochs are erased)."""
@@ -71,7 +60,7 @@ class IndexQueue:
         rows = self.db.execute("SELECT ref, epoch, sealed FROM index_queue WHERE compartment = ? "
                                "AND epoch != ?", (compartment, current)).fetchall()
         for r in rows:
-            plain = age.decrypt_bytes(r["sealed"], [bag.identity(compartment, r["epoch"])])
+            plain = bag.open_sealed(compartment, r["epoch"], r["sealed"])
             self.db.execute("UPDATE index_queue SET epoch = ?, sealed = ? WHERE ref = ?",
                             (current, age.encrypt_bytes(plain, [rcpt]), r["ref"]))
         return len(rows)

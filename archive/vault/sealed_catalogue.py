@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from archive.catalog.db import Database
+from archive.catalog.records import COMPONENT_FIELDS, RECORD_FIELDS
 from archive.vault.compartments import compartment_for
-from archive.vault.sealed import COMPONENT_FIELDS, RECORD_FIELDS, FieldSealer, household_tag
+from archive.vault.sealed import FieldSealer, household_tag
 
 SCHEMA_OWNER = "catalog.sealing"
 SCHEMA_VERSION = 2

@@ -22,7 +22,7 @@ from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
 from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
-from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound, ValidationError
+from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
 from archive.kernel.keys import CHECKPOINT_LEGACY, StationKeys
@@ -141,7 +141,7 @@ class Archive:
         except DecryptionFailed:
             _audit_failed_unlock(home, vault_id, user, clock)
             raise
-        except NotFound:
+        except ArchiveError:
             # no such slot: what was typed as a name may be a mistyped passphrase, so it is
             # not written to the log in clear
             _audit_failed_unlock(home, vault_id, "?", clock)

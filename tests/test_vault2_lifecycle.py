@@ -10,9 +10,10 @@ import pytest
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import Users
-from archive.errors import AccessDenied, DecryptionFailed, IntegrityError, NotFound
+from archive.errors import AccessDenied, DecryptionFailed, IntegrityError
 from archive.vault import lifecycle as lc
 from archive.vault.compartments import compartments_for_role
+from archive.vault.keyslots import UnknownUser
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.sealed_catalogue import SealedCatalogue
 
@@ -48,7 +49,7 @@ def test_fresh_home_users_and_recovery(files: lc.VaultFiles, tmp_path: Path) -> 
     assert lc.unlock_recovery(files, code).role == "recovery"
     with pytest.raises(DecryptionFailed):
         lc.unlock(files, "lisi", "wrong-passphrase", work_factor=WF)
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownUser):  # one answer for a wrong name and a wrong passphrase
         lc.unlock(files, "nobody", PW.decode(), work_factor=WF)
     db.close()
 
@@ -67,14 +68,14 @@ def test_remove_user_rekeys_catalogue_and_resumes_after_a_crash(files: lc.VaultF
     assert lc.catalogue_key(head, path)[1] is True  # behind: still under the old epoch
     lc.open_catalogue(head, path).close()  # finishes the re-key
     assert lc.catalogue_key(head, path)[1] is False
-    with pytest.raises(DecryptionFailed):
+    with pytest.raises(IntegrityError):  # DamagedFile: the old key no longer opens it
         Database(path, old_key)
     # the full path removes the slot too
     lc.add_user(files, head, "zhaoliu", "supervisor", PW, work_factor=WF)
     db = lc.open_catalogue(head, path)
     assert lc.remove_user(files, head, db, "zhaoliu") == ["catalogue", "general", "service"]
     db.close()
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownUser):
         lc.unlock(files, "zhaoliu", PW.decode(), work_factor=WF)
 
 

@@ -21,9 +21,9 @@ from vault2_fixtures import (
     vault_id,
 )
 
-from archive.errors import AccessDenied, Conflict, DecryptionFailed, NotFound
+from archive.errors import AccessDenied, Conflict, DecryptionFailed
 from archive.vault.compartments import compartment_for, compartments_for_role
-from archive.vault.keyslots import Keyslots
+from archive.vault.keyslots import Keyslots, UnknownUser
 from archive.vault.upgrade import STEPS, require_format2, upgrade, vault_format
 from archive.vault.userkeys import KeyslotsV2
 
@@ -84,7 +84,7 @@ def test_every_record_opens_for_its_members_only(tmp_path: Path, by: str) -> Non
     # the new recovery code opens every compartment; the old one opens nothing any more
     keys = KeyslotsV2(home / "vault" / "keys", vault_id(home)).unlock_recovery(res.recovery_code)
     assert keys.name == "recovery"
-    with pytest.raises(NotFound):  # the format-1 recovery slot is gone
+    with pytest.raises(UnknownUser):  # the format-1 recovery slot is gone
         Keyslots(home / "vault" / "keys", vault_id(home)).unlock_recovery(recovery_code_v1())
 
 

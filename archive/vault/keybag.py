@@ -65,8 +65,10 @@ class KeyBag:
         if ring.vault_id != user.vault_id:
             raise IntegrityError("密钥环不属于本档案库")
         member = ring.members.get(user.member)
-        if member is None:
-            raise NotFound(f"用户“{user.name}”不在密钥环中（已被移除？）")
+        if member is None:  # removed (her slot outlived a crash): the unknown-user answer
+            from archive.vault.keyslots import WRONG_LOGIN, UnknownUser
+
+            raise UnknownUser(WRONG_LOGIN)
         if member.x25519 != str(user.recipient) or member.ed25519 != user.signing.public:
             raise IntegrityError(f"密钥环中用户“{user.name}”的公钥与其密钥槽不一致")
         secrets: dict[str, dict[int, age.X25519Identity]] = {}

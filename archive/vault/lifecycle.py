@@ -78,12 +78,15 @@ def unlock_recovery(files: VaultFiles, code: str) -> KeyBag:
 def catalogue_key(bag: KeyBag, path: Path) -> tuple[bytes, bool]:
     """The key that opens the catalogue now, and whether it is behind the current epoch (a
     re-key interrupted by a crash: `open_catalogue` finishes it)."""
+    from archive.catalog.db import connect_keyed
     from archive.errors import DecryptionFailed
 
+    if not Path(path).exists():
+        Database(path, bag.catalog_keys()[0][1])  # raises the catalogue's own "missing" error
     keys = bag.catalog_keys()
     for i, (_epoch, key) in enumerate(keys):
         try:
-            Database(path, key).close()
+            connect_keyed(path, key).close()
         except DecryptionFailed:
             continue
         return key, i > 0

@@ -29,9 +29,9 @@ from pathlib import Path
 
 from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
-from archive.errors import DecryptionFailed, IntegrityError, NotFound
+from archive.errors import DamagedFile, DecryptionFailed, IntegrityError, NotFound
 from archive.fs.atomic import fsync_dir, write_atomic
-from archive.vault.keyslots import _recovery_passphrase
+from archive.vault.keyslots import WRONG_LOGIN, Keyslots, UnknownUser, _recovery_passphrase
 
 SLOT_MAGIC = "# sgz-keyslot 2"
 RECOVERY_NAME = "recovery"  # the recovery slot's user name (not a valid account name: reserved)
@@ -149,19 +149,28 @@ class KeyslotsV2:
         return self.write(keys, _recovery_passphrase(code), work_factor=work_factor)
 
     def unlock(self, user: str, passphrase: bytes) -> UserKeys:
-        """The user's keys, or NotFound (no slot) / DecryptionFailed (wrong passphrase)."""
+        """The user's keys. Wrong passphrase (DecryptionFailed) and unknown user (UnknownUser)
+        give one message after one scrypt of the slots' cost, as format 1 does; a present but
+        damaged slot raises DamagedFile naming it."""
+        p = self.path(user)
         try:
-            data = self.path(user).read_bytes()
+            data = p.read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"用户“{user}”不存在或已被移除") from None
+            Keyslots(self.folder, self.vault_id)._dummy_unlock(passphrase)
+            raise UnknownUser(WRONG_LOGIN) from None
+        except OSError as exc:
+            raise DamagedFile(f"密钥槽文件无法读取：{p}（{exc.strerror}）", ref=str(p)) from None
         try:
             raw = age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
+        except age.NoIdentityMatch:
+            raise DecryptionFailed(WRONG_LOGIN) from None
         except age.AgeError:
-            raise DecryptionFailed("解锁失败：用户名或口令错误") from None
+            raise DamagedFile(f"密钥槽文件已损坏：{p}；请从备份恢复该文件，或由站长重设该用户",
+                              ref=str(p)) from None
         keys = UserKeys.parse(raw)
         if keys.vault_id != self.vault_id or keys.name != user:
             # a slot copied from another vault or renamed onto another user's file
-            raise IntegrityError("密钥槽不属于本档案库或本用户", ref=self.path(user).name)
+            raise IntegrityError("密钥槽不属于本档案库或本用户", ref=p.name)
         return keys
 
     def unlock_recovery(self, code: str) -> UserKeys:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog.db import Database
-from archive.errors import AccessDenied, IntegrityError
+from archive.errors import AccessDenied, DamagedFile
 from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS, RECOVERY_ROLE, STATION
 from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring2 import KeyringV2
@@ -90,7 +90,7 @@ def catalogue_key(bag: KeyBag, path: Path) -> tuple[bytes, bool]:
         except DecryptionFailed:
             continue
         return key, i > 0
-    raise IntegrityError("目录库无法用本用户持有的任何目录密钥打开（密钥环与目录库不一致）")
+    raise DamagedFile(f"档案目录数据库已损坏或无法解密：{path}；请从备份恢复", ref=str(path))
 
 
 def open_catalogue(bag: KeyBag, path: Path) -> Database:

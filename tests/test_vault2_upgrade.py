@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from vault2_fixtures import (
+    GOLDEN,
     GOLDEN_DOCS,
     PASS,
     USERS,
@@ -207,3 +208,28 @@ def test_crash_inside_cleanup_is_finished_and_the_code_can_be_reissued(tmp_path:
     assert not v1.path("zhangsan").exists() and not v1.path("\x00recovery").exists()
     code = lc.reissue_recovery(files, bag, work_factor=WF)
     assert lc.unlock_recovery(files, code).compartments == bag.compartments
+
+
+def test_format1_backup_restores_then_upgrades(tmp_path: Path, clock) -> None:
+    """A backup made by format-1 code restores as it was; `upgrade` converts the new home."""
+    from archive.app import Archive
+
+    new = tmp_path / "restored"
+    rep = Archive.restore(GOLDEN / "backup", new, unlock=lambda _r: None, clock=clock)
+    assert rep.needs_upgrade and rep.check is None and vault_format(new) == 1
+    with pytest.raises(Conflict, match="sgz upgrade"):
+        Archive.unlock(new, user="zhangsan", passphrase=PASS, clock=clock)
+    upgrade(new, user="zhangsan", passphrase=PASS, work_factor=WF)
+    with Archive.unlock(new, user="zhangsan", passphrase=PASS, clock=clock,
+                        kdf_work_factor=WF) as arc:
+        recs = arc.records.ls()
+        assert len(recs) == 6
+        for r in recs:
+            out = tmp_path / r.ref.replace("·", "_")
+            arc.records.get(r.ref, out, reason="恢复核对")
+            assert out.stat().st_size > 0
+        arc.kernel.audit.checkpoint()  # a station member signs with the kept checkpoint key
+    from archive.audit.verify import verify_log
+
+    rep2 = verify_log(new / "vault" / "audit")  # the log verifies across the upgrade
+    assert rep2.entries > 6

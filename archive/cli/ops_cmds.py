@@ -173,6 +173,10 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
         emit_json(rep.as_dict())
         return
     click.echo(rep.home)
+    if rep.check is None:
+        info(f"已恢复 {rep.files} 个文件到 {rep.home}。这是旧格式（格式 1）的备份："
+             f"请在该目录运行 sgz upgrade 升级后再使用。")
+        return
     info(f"已恢复 {rep.files} 个文件到 {rep.home}；解密核对 {rep.check.read} 个对象，无问题。")
     info("全文索引不在备份中：请运行 sgz index rebuild 重建。")
 

@@ -26,6 +26,7 @@ from archive.ops.backup import (
     verify_backup,
 )
 from archive.ops.check import CheckReport
+from archive.vault.upgrade import vault_format
 
 
 @dataclass
@@ -34,11 +35,13 @@ class RestoreReport:
     vault_id: str
     files: int
     bytes: int
-    check: CheckReport
+    check: CheckReport | None  # None: a format-1 backup, restored as it was (needs_upgrade)
+    needs_upgrade: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.vault_id, "home": self.home, "files": self.files, "bytes": self.bytes,
-                "check": self.check.as_dict()}
+                "check": self.check.as_dict() if self.check else None,
+                "needs_upgrade": self.needs_upgrade}
 
 
 def restore_home(
@@ -71,6 +74,12 @@ def restore_home(
         home = HomePaths(part)
         home.indexes.mkdir(exist_ok=True)
         (home.vault / "tmp").mkdir(exist_ok=True)
+        if vault_format(part) < 2:
+            # a format-1 backup restores as it was; `sgz upgrade` in the new home converts it
+            # (the same path as any format-1 home), and only then can it be unlocked
+            finish_target(part, new)
+            return RestoreReport(str(new), str(manifest.get("vault_id", "")), files, total,
+                                 None, needs_upgrade=True)
         arc = unlock(part)
         try:
             manifest_sha = hashlib.sha256((src / "MANIFEST.json").read_bytes()).hexdigest()

@@ -3,6 +3,9 @@
 Run with the format-1 code (sgz 0.1, commit e707b80 of main) from the repository root:
     PYTHONPATH=. python tests/golden/format1/make_home.py tests/golden/format1/home
 The home is committed, so the tests do not depend on format-1 code staying in the tree.
+A format-1 backup of (a copy of) that home, made by the same format-1 code:
+    PYTHONPATH=. python tests/golden/format1/make_home.py --backup tests/golden/format1/home \
+        tests/golden/format1/backup
 Credentials (test-only): every user's passphrase is PASSPHRASE below; the recovery code is
 written to recovery.txt next to the home. scrypt work factor 10 (cheap, test-only).
 """
@@ -71,5 +74,22 @@ def main(out: Path) -> None:
         junk.unlink()
 
 
+def backup(home: Path, dest: Path) -> None:
+    import tempfile
+
+    from archive.core import Archive
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "home"
+        shutil.copytree(home, work)
+        arc = Archive.unlock(work, user="zhangsan", passphrase=PASSPHRASE,
+                             kdf_work_factor=WORK_FACTOR)
+        arc.backup(dest)
+        arc.close()
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    if sys.argv[1] == "--backup":
+        backup(Path(sys.argv[2]), Path(sys.argv[3]))
+    else:
+        main(Path(sys.argv[1]))

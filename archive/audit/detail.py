@@ -1,0 +1,40 @@
+"""Sealed audit details: an age file to the audit-details compartment, base64 in the line.
+
+Any user can seal (the compartment's public key is public); only its members (head,
+authority, recovery) can open, with sgz or stock `age`. The plaintext names the vault and the
+line's seq, so a detail copied onto another line, or into another vault's log, does not open
+as that line's detail.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from archive.crypto.age import AgeError, Identity, Recipient, decrypt_bytes, encrypt_bytes
+from archive.errors import DecryptionFailed
+
+
+def seal_detail(recipients: Sequence[Recipient], vault_id: str, seq: int,
+                detail: dict[str, Any]) -> str:
+    """base64 of an age file whose plaintext is {"vault","seq","detail"} as compact JSON."""
+    plain = json.dumps({"vault": vault_id, "seq": seq, "detail": detail}, ensure_ascii=False,
+                       separators=(",", ":")).encode("utf-8")
+    return base64.b64encode(encrypt_bytes(plain, recipients)).decode("ascii")
+
+
+def open_detail(identities: Sequence[Identity], vault_id: str, seq: int, sealed: str) -> dict[str, Any]:
+    """Decrypt one line's detail; every failure is the same DecryptionFailed."""
+    fail = DecryptionFailed(f"第 {seq + 1} 行审计详情解密失败", ref=str(seq))
+    try:
+        plain = decrypt_bytes(base64.b64decode(sealed, validate=True), identities)
+        o = json.loads(plain.decode("utf-8"))
+    except (AgeError, ValueError, binascii.Error):
+        raise fail from None
+    if not isinstance(o, dict) or o.get("vault") != vault_id or o.get("seq") != seq \
+            or not isinstance(o.get("detail"), dict):
+        raise fail
+    return dict(o["detail"])

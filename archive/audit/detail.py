@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
-from archive.crypto.age import AgeError, Identity, Recipient, decrypt_bytes, encrypt_bytes
+from archive.crypto.age import AgeError, Identity, Random, Recipient, decrypt_bytes, encrypt
 from archive.errors import DecryptionFailed
 
 
 def seal_detail(recipients: Sequence[Recipient], vault_id: str, seq: int,
-                detail: dict[str, Any]) -> str:
+                detail: dict[str, Any], random: Random = os.urandom) -> str:
     """base64 of an age file whose plaintext is {"vault","seq","detail"} as compact JSON."""
     plain = json.dumps({"vault": vault_id, "seq": seq, "detail": detail}, ensure_ascii=False,
                        separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(encrypt_bytes(plain, recipients)).decode("ascii")
+    out = io.BytesIO()
+    encrypt(io.BytesIO(plain), out, recipients, random=random)
+    return base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def open_detail(identities: Sequence[Identity], vault_id: str, seq: int, sealed: str) -> dict[str, Any]:

@@ -38,8 +38,9 @@ from archive.audit.line import (
 )
 from archive.audit.merkle import leaf_hash
 from archive.audit.note import Signer
+from archive.audit.verify import check_beyond, load_notes
 from archive.audit.walk import Walk
-from archive.crypto.age import Identity, Recipient
+from archive.crypto.age import Identity, Random, Recipient
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import AuditUnavailable, Conflict, IntegrityError, UsageError
 from archive.filelock import FileLock
@@ -86,6 +87,7 @@ class AuditLog:
         detail_identities: Sequence[Identity] = (),
         clock: Callable[[], datetime],
         threads: int = 2,
+        random: Random = os.urandom,
     ) -> None:
         if not _VAULT_ID.match(vault_id):
             raise UsageError("档案库标识应为 32 位小写十六进制")
@@ -98,9 +100,15 @@ class AuditLog:
         self._identities = tuple(detail_identities)
         self._clock = clock
         self.threads = threads
+        self._random = random
         self._lock = FileLock(self.dir / "log.lock", what="审计日志")
         self.checkpoints = CheckpointStore(self.dir)
         self.head: Head | None = None  # a verified prefix (set by Monitor), extended by checkpoint()
+
+    @property
+    def signing_key(self) -> SigningKey | None:
+        """The signer's key (for the monitor's own state; never written anywhere)."""
+        return self._key
 
     @property
     def public_key(self) -> bytes | None:
@@ -121,11 +129,13 @@ class AuditLog:
         clock: Callable[[], datetime],
         detail_recipients: Sequence[Recipient] = (),
         detail_identities: Sequence[Identity] = (),
+        random: Random = os.urandom,
     ) -> AuditLog:
         """Start a new log with its genesis entry: vault id, station verifier key, and the first
         head's name, role and public key, signed by the station key and by the head."""
         log = cls(audit_dir, vault_id=vault_id, signer=signer, clock=clock,
-                  detail_recipients=detail_recipients, detail_identities=detail_identities)
+                  detail_recipients=detail_recipients, detail_identities=detail_identities,
+                  random=random)
         assert log._key is not None
         f = Fields(actor=signer[0], role=role, action="genesis", vault=vault_id,
                    station=station_verifier_key(vault_id, station_signer), pub=b64(log._key.public))
@@ -144,6 +154,63 @@ class AuditLog:
                 _fsync_dir(log.dir)
         except OSError as e:
             raise AuditUnavailable(f"无法创建审计日志：{e.strerror or e}") from e
+        return log
+
+    @classmethod
+    def upgrade(
+        cls,
+        audit_dir: Path,
+        *,
+        vault_id: str,
+        station_signer: bytes,
+        signer: tuple[str, bytes],
+        role: str,
+        clock: Callable[[], datetime],
+        detail_recipients: Sequence[Recipient] = (),
+        detail_identities: Sequence[Identity] = (),
+    ) -> AuditLog:
+        """Convert a format-1 log: verify it (with its format-1 checkpoints), then append the
+        `upgrade` entry, signed by the new station key and the upgrading user, which vouches for
+        the whole format-1 prefix by its Merkle root; every later entry must be signed.
+        Idempotent: a log that already has its upgrade entry is left as it is. A torn format-1
+        tail is cut and recorded by a `log.repair` entry after the upgrade entry."""
+        log = cls(audit_dir, vault_id=vault_id, signer=signer, clock=clock,
+                  detail_recipients=detail_recipients, detail_identities=detail_identities)
+        assert log._key is not None
+        try:
+            with log._lock:
+                fd = os.open(log.path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+                try:
+                    size = os.fstat(fd).st_size
+                    lines = tail.lines_after(log.path, 0)
+                    clean_end = sum(len(x) for x in lines)
+                    notes = load_notes(log.checkpoints, vault_id)
+                    head = Walk(Head(), notes=notes, threads=log.threads).run(lines, end=True)
+                    if head.fmt == 2:
+                        return log
+                    check_beyond(head, notes)
+                    if head.fmt != 1 or head.vault != vault_id:
+                        raise IntegrityError("审计日志不是本档案库的旧格式日志，不能升级")
+                    ts = format_ts(clock())
+                    f = Fields(actor=signer[0], role=role, action="upgrade", vault=vault_id,
+                               station=station_verifier_key(vault_id, station_signer),
+                               pub=b64(log._key.public), root=head.root().hex())
+                    f.check()
+                    line = log._sign(prefix(head.size, ts, head.last_leaf.hex(), f), station_signer)
+                    data = line + b"\n"
+                    if clean_end < size:
+                        os.lseek(fd, clean_end, os.SEEK_SET)
+                        dropped = tail.read_exact(fd, size - clean_end)
+                        rf = Fields(actor=signer[0], role=role, action="log.repair",
+                                    ref=f"{len(dropped)}:{hashlib.sha256(dropped).hexdigest()}")
+                        data += log._sign(prefix(head.size + 1, ts, leaf_hash(line).hex(), rf), None) + b"\n"
+                        os.ftruncate(fd, clean_end)
+                    os.lseek(fd, clean_end, os.SEEK_SET)
+                    _write_all(fd, data, restore_to=clean_end)
+                finally:
+                    os.close(fd)
+        except OSError as e:
+            raise AuditUnavailable(f"审计日志无法升级：{e.strerror or e}") from e
         return log
 
     # --- writing -------------------------------------------------------------------------
@@ -246,7 +313,7 @@ class AuditLog:
                 if detail is not None:
                     if not self._recipients:
                         raise UsageError("没有审计详情的公钥，不能写入详情")
-                    f = replace(f, detail=seal_detail(self._recipients, self.vault_id, seq, detail))
+                    f = replace(f, detail=seal_detail(self._recipients, self.vault_id, seq, detail, self._random))
                 pre = prefix(seq, ts, prev, f)
                 if unsigned or not f.role:
                     line = close(pre, None)

@@ -73,12 +73,15 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from f
 
 
-def load_notes(store: CheckpointStore, vault_id: str | None,
-               given: Sequence[str]) -> dict[int, list[Note]]:
-    """Every stored and given checkpoint, parsed (signatures are checked during the walk)."""
+def load_notes(store: CheckpointStore, vault_id: str | None, given: Sequence[str] = (), *,
+               min_size: int = 0) -> dict[int, list[Note]]:
+    """Stored checkpoints of at least `min_size` entries and the given ones, parsed (signatures
+    are checked during the walk, with the station key in force at each size)."""
     exported = set(store.exported_sizes())
     texts: list[tuple[str, str | bytes, int | None, bool]] = []
     for size in store.sizes():
+        if size < min_size:
+            continue
         texts.append((f"检查点文件 {store.path(size).name}", store.path(size).read_bytes(), size,
                       size in exported))
     for k, note in enumerate(given, 1):

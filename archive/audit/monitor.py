@@ -134,6 +134,8 @@ class Monitor:
                              public_key=key.public, identity=identity)
         with log._lock:
             head = _resume(log, old)
+            if old is not None and old.cp_size:
+                _remembered_checkpoint(log, old)
             lines = tail.lines_after(log.path, head.offset)
             lines = lines[: tail.closed_prefix(lines)]
             notes = load_notes(log.checkpoints, log.vault_id, min_size=head.size)
@@ -147,8 +149,6 @@ class Monitor:
                 head.cp_size, head.cp_root = head.size, head.root()
             Walk(head, notes=notes, threads=log.threads).run(lines, end=True)
             check_beyond(head, notes)
-            if old is not None and old.cp_size:
-                _remembered_checkpoint(log, old)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(state_path, seal_state(head, user=log.actor, vault_id=log.vault_id,
                                             key=key, recipient=identity.recipient()))

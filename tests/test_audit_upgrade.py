@@ -67,6 +67,17 @@ def test_upgrade_then_signed_entries(v1dir: Path) -> None:
     assert r.size == 9
 
 
+def test_format1_details_open_with_the_legacy_key(v1dir: Path) -> None:
+    upgrade(v1dir)
+    log = AuditLog(v1dir, vault_id=VAULT, clock=Clock(), legacy_detail_key=bytes(range(32)))
+    details = [e.detail for e in log.entries(decrypt=True)]
+    assert details[2] == {"reason": "外单位查阅", "unit": "双阳区民政局", "path": "导出/0001.pdf"}
+    from archive.errors import DecryptionFailed
+    wrong = AuditLog(v1dir, vault_id=VAULT, clock=Clock(), legacy_detail_key=bytes(32))
+    with pytest.raises(DecryptionFailed):
+        list(wrong.entries(decrypt=True))
+
+
 def test_upgrade_is_idempotent_and_appending_needs_it(v1dir: Path) -> None:
     w = AuditLog(v1dir, vault_id=VAULT, signer=("张三", USERS["张三"][0]), clock=Clock())
     with pytest.raises(AuditUnavailable):

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from archive.crypto.age import AgeError, Identity, Random, Recipient, decrypt_bytes, encrypt
+from archive.crypto.keys import open_sealed
 from archive.errors import DecryptionFailed
 
 
@@ -42,3 +43,18 @@ def open_detail(identities: Sequence[Identity], vault_id: str, seq: int, sealed:
             or not isinstance(o.get("detail"), dict):
         raise fail
     return dict(o["detail"])
+
+
+def open_detail_v1(key: bytes, vault_id: str, seq: int, sealed: str) -> dict[str, Any]:
+    """A format-1 detail: base64(nonce12 ‖ AES-256-GCM), AAD `sgz-audit/<vault>/<seq>`, under the
+    format-1 audit-detail key (which `sgz upgrade` seals to the audit-details compartment)."""
+    fail = DecryptionFailed(f"第 {seq + 1} 行审计详情解密失败", ref=str(seq))
+    try:
+        raw = base64.b64decode(sealed, validate=True)
+        plain = open_sealed(key, raw, f"sgz-audit/{vault_id}/{seq}".encode())
+        o = json.loads(plain.decode("utf-8"))
+    except (DecryptionFailed, ValueError, binascii.Error):
+        raise fail from None
+    if not isinstance(o, dict):
+        raise fail
+    return o

@@ -21,7 +21,7 @@ from typing import Any
 
 from archive.audit import tail
 from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
-from archive.audit.detail import open_detail, seal_detail
+from archive.audit.detail import open_detail, open_detail_v1, seal_detail
 from archive.audit.head import Head
 from archive.audit.line import (
     DOMAIN_ENTRY,
@@ -88,6 +88,7 @@ class AuditLog:
         clock: Callable[[], datetime],
         threads: int = 2,
         random: Random = os.urandom,
+        legacy_detail_key: bytes | None = None,
     ) -> None:
         if not _VAULT_ID.match(vault_id):
             raise UsageError("档案库标识应为 32 位小写十六进制")
@@ -101,6 +102,7 @@ class AuditLog:
         self._clock = clock
         self.threads = threads
         self._random = random
+        self._legacy_key = legacy_detail_key
         self._lock = FileLock(self.dir / "log.lock", what="审计日志")
         self.checkpoints = CheckpointStore(self.dir)
         self.head: Head | None = None  # a verified prefix (set by Monitor), extended by checkpoint()
@@ -360,7 +362,7 @@ class AuditLog:
                 action: str | None = None, ref: str | None = None,
                 decrypt: bool = False) -> Iterator[Entry]:
         """Entries in order, filtered; with decrypt=True details are opened (audit-details members)."""
-        if decrypt and not self._identities:
+        if decrypt and not self._identities and self._legacy_key is None:
             raise UsageError("没有审计详情密钥，不能解密详情")
         for raw in self._raw_lines():
             e = parse_entry(raw)
@@ -377,6 +379,10 @@ class AuditLog:
         """Decrypt one entry's sealed detail (None if it has none); raises if it does not open."""
         if e.sealed is None:
             return None
+        if e.version == 1:
+            if self._legacy_key is None:
+                raise UsageError("没有旧格式审计详情密钥，不能解密升级前的详情")
+            return open_detail_v1(self._legacy_key, self.vault_id, e.seq, e.sealed)
         if not self._identities:
             raise UsageError("没有审计详情密钥，不能解密详情")
         return open_detail(self._identities, self.vault_id, e.seq, e.sealed)

@@ -10,6 +10,7 @@ GIL) in order, so the first bad line is still the one reported.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 from collections import deque
 from collections.abc import Iterable
@@ -57,6 +58,8 @@ _KEY_ACTIONS = frozenset(a.encode() for a in KEY_FIELDS)
 _UNSIGNED = frozenset(a.encode() for a in UNSIGNED_ACTIONS)
 _V1 = b'{"v":1,'
 _sha256 = hashlib.sha256
+_a2b = binascii.a2b_base64
+_hexlify = binascii.hexlify
 
 
 @dataclass(frozen=True)
@@ -202,7 +205,7 @@ class Walk:
                         if pend is None:
                             self.pending = (actor, i)
                     else:
-                        sigs.add(i, actor.decode(), u[1], base64.b64decode(sig[1:-1]),
+                        sigs.add(i, actor.decode(), u[1], _a2b(sig[1:-1]),
                                  DOMAIN_ENTRY + raw[:-SIG_TAIL])
                         self.pending = None
                     if ref != b"null":
@@ -226,7 +229,7 @@ class Walk:
             i += 1
             offset += len(line)
             last_leaf = leaf
-            last_hex = leaf.hex().encode()
+            last_hex = _hexlify(leaf)
             if h.fmt == 1:
                 h.last_sha = _sha256(raw).digest()
             if i in notes:

@@ -63,6 +63,12 @@ DOMAIN_SEEN = b"sgz-audit/v2/seen\n"
 STATE_FORMAT = 1
 
 
+def seen_path(audit_dir: Path, member: str) -> Path:
+    """Where a user's sealed state lives: `<audit>/seen/<member id>.age` (the keyslot's hashed
+    id, so no name appears in clear)."""
+    return Path(audit_dir) / "seen" / f"{member}.age"
+
+
 @dataclass(frozen=True)
 class MonitorReport:
     """What one unlock's consistency check found (it raises instead when it finds tampering)."""
@@ -199,4 +205,4 @@ def _remembered_checkpoint(log: AuditLog, old: Head) -> None:
                                  ref=str(old.cp_size))
 
 
-__all__ = ["AuditTampered", "Monitor", "MonitorReport", "open_state", "seal_state"]
+__all__ = ["AuditTampered", "Monitor", "MonitorReport", "open_state", "seal_state", "seen_path"]

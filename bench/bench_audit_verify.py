@@ -130,7 +130,7 @@ def unavoidable(path: Path, sigs: int) -> tuple[float, float]:
     return sha_s, time.perf_counter() - t
 
 
-def time_monitor(d: Path, head: Head, state: Path, ident: X25519Identity, reps: int = 5) -> float:
+def time_monitor(d: Path, head: Head, state: Path, ident: X25519Identity, reps: int = 15) -> float:
     """Median time of Monitor.check_and_update for a user whose state is `head`."""
     log = AuditLog(d, vault_id=VAULT, signer=("王五", SEEDS["王五"]), clock=lambda: 0)  # type: ignore[arg-type,return-value]
     times = []

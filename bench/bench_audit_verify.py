@@ -23,7 +23,16 @@ from pathlib import Path
 
 from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
 from archive.audit.head import Head
-from archive.audit.line import DOMAIN_ENTRY, DOMAIN_STATION, GENESIS_PREV, Fields, b64, close, prefix, with_ssig
+from archive.audit.line import (
+    DOMAIN_ENTRY,
+    DOMAIN_STATION,
+    GENESIS_PREV,
+    Fields,
+    b64,
+    close,
+    prefix,
+    with_ssig,
+)
 from archive.audit.log import AuditLog, station_verifier_key
 from archive.audit.merkle import MerkleBuilder, leaf_hash
 from archive.audit.monitor import Monitor

@@ -94,3 +94,31 @@ def test_head_with_a_wrong_frontier_is_refused() -> None:
     h = Head(size=3, frontier=[b"\x00" * 32])
     with pytest.raises(ValueError):
         Head.loads(h.dumps())
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines=st.lists(st.binary(min_size=0, max_size=30).map(lambda b: b.replace(b"\n", b"")),
+                      min_size=0, max_size=12),
+       torn=st.binary(max_size=20).map(lambda b: b.replace(b"\n", b"")), chunk=st.integers(1, 40))
+def test_lines_backwards_matches_a_forward_split(lines: list[bytes], torn: bytes, chunk: int) -> None:
+    import os
+    import tempfile
+
+    import archive.audit.tail as tail
+
+    data = b"".join(x + b"\n" for x in lines) + torn
+    with tempfile.TemporaryFile() as f:
+        f.write(data)
+        f.flush()
+        old = tail._CHUNK
+        tail._CHUNK = chunk
+        try:
+            got = list(tail.lines_backwards(f.fileno(), len(data)))
+        finally:
+            tail._CHUNK = old
+        os.lseek(f.fileno(), 0, os.SEEK_SET)
+    starts, pos = [], 0
+    for x in lines:
+        starts.append(pos)
+        pos += len(x) + 1
+    assert got == list(zip(reversed(lines), reversed(starts), strict=True))

@@ -6,6 +6,7 @@ Structured fields (ref, expected, found, details) let callers and tests inspect 
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 
@@ -88,3 +89,19 @@ class AuditUnavailable(IntegrityError):
     """The audit log cannot be written: "no log, no key" — the action is refused."""
 
     message = "审计日志无法写入，操作已拒绝（无日志，不解密）"
+
+
+class StorageError(ArchiveError):
+    """The disk refused a write (full, read-only, permissions, I/O error); nothing changed."""
+
+    exit_code = 9
+    message = "存储写入失败"
+
+
+def storage_error(exc: OSError, what: str) -> StorageError:
+    """A StorageError in Chinese for an OSError during `what`."""
+    if exc.errno == errno.ENOSPC:
+        return StorageError(f"磁盘空间不足，{what}未完成")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return StorageError(f"没有写入权限或磁盘只读，{what}未完成")
+    return StorageError(f"写入失败（{exc.strerror or exc}），{what}未完成")

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from archive.core import Archive
+from archive.app import Archive
 
 
 def main() -> None:
@@ -32,9 +32,9 @@ def main() -> None:
         for i in range(args.files):
             p = root / f"doc{i}.bin"
             p.write_bytes(os.urandom(size))
-            arc.file([p], category="XZ")
+            arc.records.file([p], category="XZ")
             p.unlink()
-        paths = [arc.objects.path(o) for o in arc.objects.iter_ids()]
+        paths = [arc.kernel.objects.path(o) for o in arc.kernel.objects.iter_ids()]
         total = sum(p.stat().st_size for p in paths)
         mib = total / (1 << 20)
 
@@ -54,7 +54,7 @@ def main() -> None:
         t_hash = time.perf_counter() - t
 
         t = time.perf_counter()
-        rep = arc.check(read_data=True)
+        rep = arc.maintenance.check(read_data=True)
         t_check = time.perf_counter() - t
         assert rep.ok and rep.read == args.files, rep.problems
         arc.close()

@@ -107,7 +107,7 @@ class Station:
         self._open: dict[str, object] = {}
 
     def as_(self, name: str):  # -> Archive
-        from archive.core import Archive
+        from archive.app import Archive
 
         if name not in self._open:
             self._open[name] = Archive.unlock(self.home, user=name, passphrase=PASS,
@@ -121,7 +121,7 @@ class Station:
         return p
 
     def file(self, name: str, data: bytes, *, user: str = "zhangsan", **kw: object) -> str:
-        return str(self.as_(user).file([self.write(name, data)], **kw)[0].ref)
+        return str(self.as_(user).records.file([self.write(name, data)], **kw)[0].ref)
 
     def close(self) -> None:
         for a in self._open.values():
@@ -130,7 +130,7 @@ class Station:
 
 def make_station(arc: object, home: Path, clock: FixedClock, tmp: Path) -> Iterator[Station]:
     for name, role in USERS.items():
-        arc.add_user(name, role, PASS)  # type: ignore[attr-defined]
+        arc.users.add(name, role, PASS)  # type: ignore[attr-defined]
     st = Station(home, clock, tmp)
     st._open["zhangsan"] = arc
     yield st

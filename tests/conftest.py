@@ -45,7 +45,7 @@ def home(tmp_path: Path) -> Path:
 @pytest.fixture
 def arc(home: Path, clock: FixedClock) -> Iterator[object]:
     """An initialised, unlocked archive with head user `zhangsan`."""
-    from archive.core import Archive
+    from archive.app import Archive
 
     a, _code = Archive.init(home, user="zhangsan", role="head", passphrase=PASS, clock=clock,
                             kdf_work_factor=CHEAP_WF)

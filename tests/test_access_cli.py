@@ -50,7 +50,7 @@ class Cli:
 
     def denied(self) -> int:
         from archive.audit.log import AuditLog
-        from archive.home import HomePaths
+        from archive.kernel.home import HomePaths
 
         vault_id = HomePaths(self.home).read_vault_id()
         log = AuditLog(self.home / "vault" / "audit", vault_id=vault_id, detail_key=None,
@@ -138,13 +138,13 @@ def test_every_refusal_names_the_rule_exits_5_and_is_logged(cli: Cli, tmp_path: 
     # item not in the request
     cli.refused("wang", "不在批准的查阅范围内", "access", "view", req, b, "-o", str(tmp_path / "b.pdf"))
     # expired approval: approved (through the library) with a clock three weeks back
-    from archive.core import Archive
+    from archive.app import Archive
 
     old = _request(cli, "wang", a)
     past = datetime.now(UTC) - timedelta(days=21)
     with Archive.unlock(cli.home, user="lisi", passphrase=PASS, clock=lambda: past,
                         kdf_work_factor=CHEAP_WF) as deputy:
-        deputy.approve_request(old)
+        deputy.access.approve(old)
     cli.refused("wang", "不在批准的查阅期限内", "access", "view", old, a, "-o", str(tmp_path / "o.pdf"))
     assert json.loads(cli.ok("wang", "access", "list", "--status", "expired", "--json"))[0]["no"] == old
     # only the head sees the flags

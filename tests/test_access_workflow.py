@@ -60,13 +60,13 @@ def items(st: Station) -> dict[str, str]:
 
 def _request(st: Station, refs: list[str], *, copy: bool = False, user: str = "wang"):
     letter = st.write(f"介绍信{len(refs)}{copy}.pdf", pdf_bytes("介绍信", UNIT + user + str(refs)))
-    return st.as_(user).request_access(unit=UNIT, letter=letter, purpose="第三方评估",
+    return st.as_(user).access.request(unit=UNIT, letter=letter, purpose="第三方评估",
                                        items=refs, copy=copy, applicant="郑晓东")
 
 
 def _approved(st: Station, refs: list[str], *, allow_copy: bool = False):
     req = _request(st, refs, copy=allow_copy)
-    return st.as_("zhangsan").approve_request(req.no, allow_copy=allow_copy)
+    return st.as_("zhangsan").access.approve(req.no, allow_copy=allow_copy)
 
 
 def test_request_ids_gap_free_letter_filed_unit_never_in_ref(st: Station, items, home: Path) -> None:
@@ -74,7 +74,7 @@ def test_request_ids_gap_free_letter_filed_unit_never_in_ref(st: Station, items,
     b = _request(st, [items["xz"], items["xz2"], items["xz"]])  # duplicates collapse
     assert (a.no, b.no) == ("CY-2026-0001", "CY-2026-0002")
     assert b.items == (items["xz"], items["xz2"]) and a.status == "pending"
-    letter = st.as_("wang").records.get(a.letter_ref)
+    letter = st.as_("wang").kernel.records.get(a.letter_ref)
     assert letter.cls == "XZ" and letter.title == f"外单位查阅介绍信（{UNIT}）"
     assert letter.retention == "Y"  # the default for XZ
     # a refused registration (unknown item) writes nothing and takes no number
@@ -94,41 +94,41 @@ def test_register_needs_manager_role(st: Station, items) -> None:
 def test_approval_rules(st: Station, items, clock) -> None:
     req = _request(st, [items["xz"]])
     with pytest.raises(AccessDenied, match="签字批准"):
-        st.as_("sun").approve_request(req.no)  # an archivist cannot approve
+        st.as_("sun").access.approve(req.no)  # an archivist cannot approve
     head_req = _request(st, [items["xz2"]], user="zhangsan")
     with pytest.raises(AccessDenied, match="不得审批本人登记"):
-        st.as_("zhangsan").approve_request(head_req.no)
-    assert st.as_("lisi").approve_request(head_req.no).status == "approved"  # deputy may
-    ok = st.as_("zhangsan").approve_request(req.no)
+        st.as_("zhangsan").access.approve(head_req.no)
+    assert st.as_("lisi").access.approve(head_req.no).status == "approved"  # deputy may
+    ok = st.as_("zhangsan").access.approve(req.no)
     assert ok.valid_until == "2026-12-05T09:00:00Z" and not ok.copy_approved  # 7 days
     with pytest.raises(Conflict):
-        st.as_("zhangsan").approve_request(req.no)
+        st.as_("zhangsan").access.approve(req.no)
     other = _request(st, [items["precious"]], copy=True)
     with pytest.raises(AccessDenied, match="珍贵"):
-        st.as_("zhangsan").approve_request(other.no, allow_copy=True)
+        st.as_("zhangsan").access.approve(other.no, allow_copy=True)
     with pytest.raises(ValidationError, match="已过"):
-        st.as_("zhangsan").approve_request(other.no, until="2026-11-01")
-    until = st.as_("zhangsan").approve_request(other.no, until="2026-12-01")
+        st.as_("zhangsan").access.approve(other.no, until="2026-11-01")
+    until = st.as_("zhangsan").access.approve(other.no, until="2026-12-01")
     assert until.valid_until == "2026-12-01T15:59:59Z"  # end of that day, Beijing time
     third = _request(st, [items["xz"]])
     with pytest.raises(ValidationError, match="理由"):
-        st.as_("zhangsan").deny_request(third.no, reason=" ")
-    denied = st.as_("zhangsan").deny_request(third.no, reason="介绍信未盖章")
+        st.as_("zhangsan").access.deny(third.no, reason=" ")
+    denied = st.as_("zhangsan").access.deny(third.no, reason="介绍信未盖章")
     assert denied.status == "denied" and denied.decision_note == "介绍信未盖章"
-    statuses = {r.no: r.effective_status(st.as_("wang").now())
-                for r in st.as_("wang").list_requests()}
+    statuses = {r.no: r.effective_status(st.as_("wang").kernel.clock.iso())
+                for r in st.as_("wang").access.list()}
     assert statuses == {req.no: "approved", head_req.no: "approved", other.no: "approved",
                         third.no: "denied"}
     clock.advance(days=8)
-    assert [r.no for r in st.as_("wang").list_requests(status="expired")] == [
+    assert [r.no for r in st.as_("wang").access.list(status="expired")] == [
         req.no, head_req.no, other.no]
 
 
 def test_view_copy_watermark_permissions_register(st: Station, items, tmp_path: Path) -> None:
     req = _approved(st, [items["xz"], items["png"]])
     w = st.as_("wang")
-    one = w.issue_view_copy(req.no, items["xz"], tmp_path / "v1.pdf")
-    two = w.issue_view_copy(req.no, items["xz"], tmp_path / "v2.pdf")
+    one = w.access.view(req.no, items["xz"], tmp_path / "v1.pdf")
+    two = w.access.view(req.no, items["xz"], tmp_path / "v2.pdf")
     assert (one.copy.no, two.copy.no) == ("CY-2026-0001-01", "CY-2026-0001-02")
     a, b = (tmp_path / "v1.pdf").read_bytes(), (tmp_path / "v2.pdf").read_bytes()
     assert a != b
@@ -139,35 +139,35 @@ def test_view_copy_watermark_permissions_register(st: Station, items, tmp_path: 
         for page in pdf_text(data):
             assert UNIT in page and req.no in page and no in page and "2026-11-28" in page
             assert "年度工作总结" in page  # the content is still there
-    img = w.issue_view_copy(req.no, items["png"], tmp_path)  # a folder: a name is chosen
+    img = w.access.view(req.no, items["png"], tmp_path)  # a folder: a name is chosen
     assert img.path.suffix == ".pdf" and img.copy.no in pdf_text(img.path.read_bytes())[0]
-    shown = w.show_request(req.no)
+    shown = w.access.show(req.no)
     assert [(c["no"], c["kind"], c["issued_by"]) for c in shown["copies"]] == [
         (one.copy.no, "view", "wang"), (two.copy.no, "view", "wang"), (img.copy.no, "view", "wang")]
     with pytest.raises(Conflict, match="已存在"):
-        w.issue_view_copy(req.no, items["xz"], tmp_path / "v1.pdf")
+        w.access.view(req.no, items["xz"], tmp_path / "v1.pdf")
 
 
 def test_view_refusals(st: Station, items, clock, tmp_path: Path, home: Path) -> None:
     pending = _request(st, [items["xz"]])
     w = st.as_("wang")
     with pytest.raises(AccessDenied, match="未获批准"):
-        w.issue_view_copy(pending.no, items["xz"], tmp_path / "x.pdf")
+        w.access.view(pending.no, items["xz"], tmp_path / "x.pdf")
     req = _approved(st, [items["xz"], items["txt"]])
     with pytest.raises(AccessDenied, match="不在批准的查阅范围"):
-        w.issue_view_copy(req.no, items["xz2"], tmp_path / "x.pdf")
+        w.access.view(req.no, items["xz2"], tmp_path / "x.pdf")
     with pytest.raises(AccessDenied, match="档案管理员"):
-        st.as_("zhao").issue_view_copy(req.no, items["xz"], tmp_path / "x.pdf")
+        st.as_("zhao").access.view(req.no, items["xz"], tmp_path / "x.pdf")
     with pytest.raises(ValidationError, match="无法为"):
-        w.issue_view_copy(req.no, items["txt"], tmp_path / "x.pdf")
+        w.access.view(req.no, items["txt"], tmp_path / "x.pdf")
     with pytest.raises(ValidationError, match="加密目录"):
-        w.issue_view_copy(req.no, items["xz"], home / "vault" / "x.pdf")
+        w.access.view(req.no, items["xz"], home / "vault" / "x.pdf")
     clock.advance(days=7, seconds=1)
     with pytest.raises(AccessDenied, match="期限"):
-        w.issue_view_copy(req.no, items["xz"], tmp_path / "x.pdf")
+        w.access.view(req.no, items["xz"], tmp_path / "x.pdf")
     assert not (tmp_path / "x.pdf").exists()
-    assert w.show_request(req.no)["copies"] == []
-    denied = [e for e in w.audit.entries() if e.action == "denied"]
+    assert w.access.show(req.no)["copies"] == []
+    denied = [e for e in w.kernel.audit.entries() if e.action == "denied"]
     assert len(denied) >= 4
 
 
@@ -175,29 +175,29 @@ def test_service_record_outside_needs_reason_and_is_flagged(st: Station, items, 
     req = _approved(st, [items["fw"]])
     w = st.as_("wang")
     with pytest.raises(AccessDenied, match="事由"):
-        w.issue_view_copy(req.no, items["fw"], tmp_path / "fw.pdf")
-    res = w.issue_view_copy(req.no, items["fw"], tmp_path / "fw.pdf", reason="法院调查令")
+        w.access.view(req.no, items["fw"], tmp_path / "fw.pdf")
+    res = w.access.view(req.no, items["fw"], tmp_path / "fw.pdf", reason="法院调查令")
     assert res.flagged
-    flags = st.as_("zhangsan").list_flags()
+    flags = st.as_("zhangsan").access.flags()
     assert [(f.action, f.ref, f.reason) for f in flags] == [("access.view", items["fw"], "法院调查令")]
     with pytest.raises(AccessDenied):
-        w.list_flags()  # only the head (and the authority) see them
-    st.as_("zhangsan").ack_flag(flags[0].id)
-    assert st.as_("zhangsan").list_flags() == []
-    assert len(st.as_("zhangsan").list_flags(include_acked=True)) == 1
+        w.access.flags()  # only the head (and the authority) see them
+    st.as_("zhangsan").access.ack_flag(flags[0].id)
+    assert st.as_("zhangsan").access.flags() == []
+    assert len(st.as_("zhangsan").access.flags(include_acked=True)) == 1
 
 
 def test_copies_numbered_watermarked_and_precious_never(st: Station, items, tmp_path) -> None:
     no_copy = _approved(st, [items["xz"]])
     w = st.as_("wang")
     with pytest.raises(AccessDenied, match="未获准复制"):
-        w.issue_copy(no_copy.no, items["xz"], tmp_path / "c.pdf")
+        w.access.copy(no_copy.no, items["xz"], tmp_path / "c.pdf")
     precious = _approved(st, [items["precious"]])
     with pytest.raises(AccessDenied, match="珍贵"):
-        w.issue_copy(precious.no, items["precious"], tmp_path / "c.pdf")
+        w.access.copy(precious.no, items["precious"], tmp_path / "c.pdf")
     req = _approved(st, [items["xz"], items["txt"]], allow_copy=True)
-    c1 = w.issue_copy(req.no, items["xz"], tmp_path / "c1.pdf")
-    c2 = w.issue_copy(req.no, items["txt"], tmp_path / "c2.txt")
+    c1 = w.access.copy(req.no, items["xz"], tmp_path / "c1.pdf")
+    c2 = w.access.copy(req.no, items["txt"], tmp_path / "c2.txt")
     assert (c1.copy.no, c2.copy.no) == ("FZ-2026-0001", "FZ-2026-0002")
     data = (tmp_path / "c1.pdf").read_bytes()
     with pikepdf.open(io.BytesIO(data)) as pdf:
@@ -205,14 +205,14 @@ def test_copies_numbered_watermarked_and_precious_never(st: Station, items, tmp_
     assert f"复制件编号{c1.copy.no}" in pdf_text(data)[0]
     assert (tmp_path / "c2.txt").read_bytes() == "纯文本说明".encode()
     assert c2.copy.format == "text/plain"
-    assert [c["no"] for c in w.show_request(req.no)["copies"]] == ["FZ-2026-0001", "FZ-2026-0002"]
+    assert [c["no"] for c in w.access.show(req.no)["copies"]] == ["FZ-2026-0001", "FZ-2026-0002"]
 
 
 def test_register_document_one_form_per_request(st: Station, items, tmp_path) -> None:
     a = _approved(st, [items["xz"]])
     b = _request(st, [items["xz2"], items["fw"]])
-    st.as_("wang").issue_view_copy(a.no, items["xz"], tmp_path / "v.pdf")
-    blob, n = st.as_("wang").access_register_doc(year=2026)
+    st.as_("wang").access.view(a.no, items["xz"], tmp_path / "v.pdf")
+    blob, n = st.as_("wang").access.register_doc(year=2026)
     assert n == 2
     xml = zipfile.ZipFile(io.BytesIO(blob)).read("word/document.xml").decode()
     for text in (a.no, b.no, UNIT, "第三方评估", "年度工作总结", "入户走访记录",
@@ -223,21 +223,21 @@ def test_register_document_one_form_per_request(st: Station, items, tmp_path) ->
 
     docx.Document(io.BytesIO(blob))  # opens
     with pytest.raises(NotFound):
-        st.as_("wang").access_register_doc(year=2025)
+        st.as_("wang").access.register_doc(year=2025)
     with pytest.raises(AccessDenied):
-        st.as_("zhao").access_register_doc()
+        st.as_("zhao").access.register_doc()
 
 
 @pytest.mark.libreoffice
 def test_docx_view_copy_leaves_no_plaintext(st: Station, tmp_path: Path, home: Path) -> None:
-    from archive.office import find_soffice
+    from archive.pdf.office import find_soffice
 
     if find_soffice() is None:
         pytest.skip("LibreOffice (soffice) 未安装：跳过 .docx 查阅件转换")
     secret = "欧阳娜娜低保边缘户需要临时救助金"
     ref = st.file("走访.docx", docx_bytes("行政文书", secret), category="XZ", title="行政文书")
     req = _approved(st, [ref])
-    res = st.as_("wang").issue_view_copy(req.no, ref, tmp_path / "doc.pdf")
+    res = st.as_("wang").access.view(req.no, ref, tmp_path / "doc.pdf")
     assert secret in "".join(pdf_text(res.path.read_bytes()))
     # only the (empty) locked staging sessions of the open archives remain
     assert [p for p in (home / "vault" / "tmp").rglob("*")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import CHEAP_WF, PASS, run_sgz, sgz_env
 
-from archive.core import Archive
+from archive.app import Archive
 from archive.errors import Conflict, DecryptionFailed, IntegrityError, ValidationError
 
 DOCS = {
@@ -23,7 +23,7 @@ DOCS = {
 def filled(arc, make_file):
     refs = {}
     for name, data in DOCS.items():
-        refs[name] = arc.file([make_file(name, data)], category="FW", title=f"题名{name}",
+        refs[name] = arc.records.file([make_file(name, data)], category="FW", title=f"题名{name}",
                               household="H-0042")[0].ref
     return arc, refs
 
@@ -38,12 +38,12 @@ def _unlocker(clock):
 def test_backup_layout_manifest_and_audit(filled, tmp_path: Path) -> None:
     arc, refs = filled
     dest = tmp_path / "bk"
-    rep = arc.backup(dest)
+    rep = arc.maintenance.backup(dest)
     assert rep.ok and rep.objects == 3 and not (tmp_path / "bk.partial").exists()
     m = json.loads((dest / "MANIFEST.json").read_text(encoding="utf-8"))
     parts = {(f["part"], f["path"]) for f in m["files"]}
     keys = {p for part, p in parts if part == "keys"}
-    assert keys == {"vault/keyring"} | {f"vault/keys/{p.name}" for p in arc.home.keys.glob("*.age")}
+    assert keys == {"vault/keyring"} | {f"vault/keys/{p.name}" for p in arc.kernel.home.keys.glob("*.age")}
     data = {p for part, p in parts if part == "data"}
     assert {"station.toml", "vault/vault.json", "vault/catalog.db", "vault/audit/log.jsonl"} <= data
     assert not any("indexes" in p or "/keys/" in p or p.endswith("keyring") for p in data)
@@ -52,18 +52,18 @@ def test_backup_layout_manifest_and_audit(filled, tmp_path: Path) -> None:
     raw = (dest / "MANIFEST.json").read_text(encoding="utf-8")
     for needle in ("zhangsan", "题名", "走访", "H-0042", "欧阳", *refs.values()):
         assert needle not in raw
-    acts = [(e.action, e.ref) for e in arc.audit.entries()]
+    acts = [(e.action, e.ref) for e in arc.kernel.audit.entries()]
     assert acts[-1] == ("backup", None) and ("backup.begin", None) in acts
-    last = list(arc.audit.entries(decrypt=True))[-1]
+    last = list(arc.kernel.audit.entries(decrypt=True))[-1]
     assert last.detail["dest"] == str(dest.absolute()) and last.detail["files"] == rep.files
     assert arc.verify_backup(dest).ok
 
 
 def test_restore_round_trips_every_document(filled, tmp_path: Path, clock) -> None:
     arc, refs = filled
-    arc.add_user("lisi", "archivist", "another-passphrase")
+    arc.users.add("lisi", "archivist", "another-passphrase")
     dest = tmp_path / "bk"
-    arc.backup(dest)
+    arc.maintenance.backup(dest)
     new = tmp_path / "elsewhere" / "station"
     rep = Archive.restore(dest, new, unlock=_unlocker(clock), clock=clock)
     assert rep.check.ok and rep.check.read == 3 and not new.with_name("station.partial").exists()
@@ -72,10 +72,10 @@ def test_restore_round_trips_every_document(filled, tmp_path: Path, clock) -> No
                         kdf_work_factor=CHEAP_WF) as r:
         for name, ref in refs.items():
             out = tmp_path / f"back-{name}"
-            r.get(ref, out, reason="恢复核对")
+            r.records.get(ref, out, reason="恢复核对")
             assert out.read_bytes() == DOCS[name]
-        assert r.check(read_data=True).ok
-        restored = [e for e in r.audit.entries() if e.action == "restore"]
+        assert r.maintenance.check(read_data=True).ok
+        restored = [e for e in r.kernel.audit.entries() if e.action == "restore"]
         assert len(restored) == 1
     from archive.audit.verify import verify_log
 
@@ -84,9 +84,9 @@ def test_restore_round_trips_every_document(filled, tmp_path: Path, clock) -> No
 
 def test_restore_refuses_initialised_or_nonempty_target(filled, tmp_path: Path, clock) -> None:
     arc, _ = filled
-    arc.backup(tmp_path / "bk")
+    arc.maintenance.backup(tmp_path / "bk")
     with pytest.raises(Conflict, match="已经是一个 sgz 站点目录"):
-        Archive.restore(tmp_path / "bk", arc.home.root, unlock=_unlocker(clock), clock=clock)
+        Archive.restore(tmp_path / "bk", arc.kernel.home.root, unlock=_unlocker(clock), clock=clock)
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "x").write_text("x")
@@ -96,7 +96,7 @@ def test_restore_refuses_initialised_or_nonempty_target(filled, tmp_path: Path, 
 
 def test_restore_wrong_passphrase_leaves_nothing(filled, tmp_path: Path, clock) -> None:
     arc, _ = filled
-    arc.backup(tmp_path / "bk")
+    arc.maintenance.backup(tmp_path / "bk")
     new = tmp_path / "new"
 
     def bad(root: Path) -> Archive:
@@ -114,19 +114,19 @@ def test_backup_refuses_nonempty_dest_and_dest_inside_home(filled, tmp_path: Pat
     d.mkdir()
     (d / "keep.txt").write_text("keep")
     with pytest.raises(Conflict):
-        arc.backup(d)
+        arc.maintenance.backup(d)
     with pytest.raises(ValidationError):
-        arc.backup(arc.home.root / "bk")
+        arc.maintenance.backup(arc.kernel.home.root / "bk")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert arc.backup(empty).ok and (empty / "MANIFEST.json").exists()
+    assert arc.maintenance.backup(empty).ok and (empty / "MANIFEST.json").exists()
 
 
 @pytest.mark.parametrize("damage", ["flip", "missing", "extra", "log"])
 def test_verify_catches_damage(filled, tmp_path: Path, damage: str, clock) -> None:
     arc, _ = filled
     dest = tmp_path / "bk"
-    arc.backup(dest)
+    arc.maintenance.backup(dest)
     obj = next((dest / "data" / "vault" / "objects").glob("??/*.age"))
     if damage == "flip":
         b = bytearray(obj.read_bytes())

@@ -69,7 +69,7 @@ def test_gen_needs_station_without_sample(tmp_path: Path) -> None:
 
 
 def test_gen_uses_station_toml_and_data_file(tmp_path: Path) -> None:
-    from archive.station import EXAMPLE_TOML
+    from archive.kernel.station import EXAMPLE_TOML
 
     (tmp_path / "station.toml").write_text(EXAMPLE_TOML, encoding="utf-8")
     data = tmp_path / "d.yaml"
@@ -128,9 +128,9 @@ def test_gen_rows_xlsx(tmp_path: Path) -> None:
 
 
 def test_pdf_without_libreoffice_is_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import archive.office
+    import archive.pdf.office
 
-    monkeypatch.setattr(archive.office, "find_soffice", lambda: None)
+    monkeypatch.setattr(archive.pdf.office, "find_soffice", lambda: None)
     code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
                         "-o", str(tmp_path / "a.docx"), "--pdf"])
     assert code == 3 and "LibreOffice" in err and "--pdf" in err
@@ -150,14 +150,19 @@ def test_gen_plaque(tmp_path: Path) -> None:
 def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[dict[str, Any]] = []
 
-    class FakeArchive:
+    class FakeRecords:
         def file(self, paths: list[Path], **kw: Any) -> list[Any]:
             calls.append({"paths": paths, **kw})
             return [types.SimpleNamespace(ref="Z001-WS·2026-Y-XZ-0001")]
 
     import archive.cli.gen_cmds as gen_cmds
+    from archive.docgen.engine import sample_station_vars
+    from archive.docgen.service import GenerationService
 
-    monkeypatch.setattr(gen_cmds, "open_archive", lambda ctx: FakeArchive())
+    fake = types.SimpleNamespace(gen=GenerationService(
+        station_vars=sample_station_vars(), today=lambda: __import__("datetime").date.today(),
+        records=FakeRecords()))  # type: ignore[arg-type]
+    monkeypatch.setattr(gen_cmds, "open_archive", lambda ctx: fake)
     out = tmp_path / "a.docx"
     code, stdout, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
                              "-o", str(out), "--file"])

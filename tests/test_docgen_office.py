@@ -15,7 +15,7 @@ import pytest
 from archive.docgen.build import buildable_folders
 from archive.docgen.engine import generate, sample_station_vars
 from archive.docgen.manifest import default_templates_dir, load_manifest
-from archive.office import convert_to_pdf, find_soffice
+from archive.pdf.office import convert_to_pdf, find_soffice
 
 pytestmark = pytest.mark.libreoffice
 PREVIEWS = Path(__file__).resolve().parent.parent / "build" / "previews"

@@ -16,7 +16,7 @@ from archive.errors import AuditUnavailable
 @pytest.fixture
 def full_disk(arc, make_file, monkeypatch):
     """An archive with one item, whose audit log then hits ENOSPC on every write."""
-    ref = arc.file([make_file("a.txt", "服务对象资料")], category="FW")[0].ref
+    ref = arc.records.file([make_file("a.txt", "服务对象资料")], category="FW")[0].ref
 
     def no_space(fd: int, data: bytes, *, restore_to: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -29,47 +29,48 @@ def test_get_refuses_and_writes_nothing(full_disk, tmp_path: Path) -> None:
     arc, ref = full_disk
     out = tmp_path / "out.txt"
     with pytest.raises(AuditUnavailable):
-        arc.get(ref, out, reason="核对")
+        arc.records.get(ref, out, reason="核对")
     assert not out.exists() and not list(tmp_path.glob(".out.txt*"))
 
 
 def test_open_plaintext_refuses_before_the_key(full_disk, monkeypatch) -> None:
     arc, ref = full_disk
-    rec = arc.records.get(ref)
-    comp = arc.records.components(rec.id)[0]
+    rec = arc.kernel.records.get(ref)
+    comp = arc.kernel.records.components(rec.id)[0]
     opened = []
-    monkeypatch.setattr(arc.objects, "open", lambda oid: opened.append(oid))
+    monkeypatch.setattr(arc.kernel.objects, "open", lambda oid: opened.append(oid))
     with pytest.raises(AuditUnavailable):
-        arc.open_plaintext(rec, comp, action="record.get", detail={})
+        arc.kernel.door.open(arc.kernel.authorize("record.read", rec, reason="t"), rec, comp,
+                             action="record.get", detail={})
     assert opened == []
 
 
 def test_file_refuses_and_leaves_no_item(full_disk, make_file) -> None:
     arc, _ = full_disk
     with pytest.raises(AuditUnavailable):
-        arc.file([make_file("b.txt", "另一份")], category="FW")
-    assert len(list(arc.records.list())) == 1
-    assert arc.objects.leftovers() == [] and not any(arc.objects.session_dir().iterdir())
-    assert len(arc.objects.iter_ids()) == 1
+        arc.records.file([make_file("b.txt", "另一份")], category="FW")
+    assert len(list(arc.kernel.records.list())) == 1
+    assert arc.kernel.objects.leftovers() == [] and not any(arc.kernel.objects.session_dir().iterdir())
+    assert len(arc.kernel.objects.iter_ids()) == 1
 
 
 @pytest.mark.parametrize("call", [
-    lambda a, ref, tmp: a.check(read_data=True),
-    lambda a, ref, tmp: a.check(),
-    lambda a, ref, tmp: a.backup(tmp / "bk"),
-    lambda a, ref, tmp: a.audit_history(),
-    lambda a, ref, tmp: a.export_checkpoint(),
-    lambda a, ref, tmp: a.rotate_keys(),
-    lambda a, ref, tmp: a.show(ref),
-    lambda a, ref, tmp: a.ls(),
+    lambda a, ref, tmp: a.maintenance.check(read_data=True),
+    lambda a, ref, tmp: a.maintenance.check(),
+    lambda a, ref, tmp: a.maintenance.backup(tmp / "bk"),
+    lambda a, ref, tmp: a.audit.history(),
+    lambda a, ref, tmp: a.audit.checkpoint(),
+    lambda a, ref, tmp: a.keys.rotate(),
+    lambda a, ref, tmp: a.records.show(ref),
+    lambda a, ref, tmp: a.records.ls(),
 ], ids=["check-read-data", "check", "backup", "audit-log", "checkpoint", "rotate", "show", "ls"])
 def test_other_paths_refuse(full_disk, tmp_path: Path, call) -> None:
     arc, ref = full_disk
-    epoch = arc.ring.current
+    epoch = arc.kernel.keys.ring.current
     with pytest.raises(AuditUnavailable):
         call(arc, ref, tmp_path)
     assert not (tmp_path / "bk").exists() and not (tmp_path / "bk.partial").exists()
-    assert arc.ring.current == epoch
+    assert arc.kernel.keys.ring.current == epoch
 
 
 def test_cli_read_only_log_refuses_get_and_file(cli_home, tmp_path: Path) -> None:

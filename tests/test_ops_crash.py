@@ -101,7 +101,7 @@ def test_kill_during_get(station, tmp_path: Path) -> None:
     home, env, refs = station
     out = tmp_path / "got.txt"
     ref = refs["doc3.txt"]
-    crash(env, "archive.filing:FilingMixin.open_plaintext", "after", 1,
+    crash(env, "archive.kernel.door:PlaintextDoor.open", "after", 1,
           "get", ref, "-o", str(out), "--reason", "核对")
     assert not out.exists()  # at most a hidden .sgz-part next to it, never the target
     healthy(home, env, refs)
@@ -140,9 +140,9 @@ def test_kill_during_restore_then_rerun(station, tmp_path: Path, target: str, wh
 
 
 @pytest.mark.parametrize("target, when, n", [
-    ("archive.core:save_keyring", "after", 1),         # new epoch recorded, nothing re-wrapped
+    ("archive.kernel.keys:save_keyring", "after", 1),         # new epoch recorded, nothing re-wrapped
     ("archive.vault.identities:seal", "after", 2),     # mid re-wrap transaction
-    ("archive.core:save_keyring", "before", 2),        # all re-wrapped, old key not yet erased
+    ("archive.kernel.keys:save_keyring", "before", 2),        # all re-wrapped, old key not yet erased
 ])
 def test_kill_during_key_rotation(station, tmp_path: Path, target: str, when: str, n: int) -> None:
     home, env, refs = station

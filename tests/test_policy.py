@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.access.policy import (
+from archive.errors import AccessDenied, UsageError
+from archive.policy.rules import (
     ACTIONS,
     RECORD_ACTIONS,
     ROLES,
@@ -17,8 +18,7 @@ from archive.access.policy import (
     decide,
     require,
 )
-from archive.access.table import SAMPLE_RECORDS, TABLE_ACTORS, TABLE_CTX, render_markdown
-from archive.errors import AccessDenied, UsageError
+from archive.policy.table import SAMPLE_RECORDS, TABLE_ACTORS, TABLE_CTX, render_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 ROLE_ORDER = ["head", "deputy", "archivist", "social_worker", "supervisor", "authority"]
@@ -105,11 +105,11 @@ def test_record_actions_whole_table(action: str) -> None:
 
 def test_doc_matches_code() -> None:
     doc = (REPO / "docs" / "access-policy.md").read_text(encoding="utf-8")
-    assert doc == render_markdown(), "请运行 python -m archive.access.policy --markdown > docs/access-policy.md"
+    assert doc == render_markdown(), "请运行 python -m archive.policy.table --markdown > docs/access-policy.md"
 
 
 def test_markdown_entry_point() -> None:
-    out = subprocess.run([sys.executable, "-m", "archive.access.policy", "--markdown"],
+    out = subprocess.run([sys.executable, "-m", "archive.policy.table", "--markdown"],
                          capture_output=True, check=True, cwd=REPO)
     assert out.stdout.decode("utf-8") == render_markdown()
     assert out.stderr == b""

@@ -15,7 +15,7 @@ CLASSES = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
 def _file(arc, make_file, name: str, *, year: int, retention: str, cls: str = "XZ",
           title: str | None = None) -> str:
     p = make_file(name, f"{name} 内容 {year} {retention}")
-    return arc.file([p], category=cls, year=year, retention=retention, title=title or name)[0].ref
+    return arc.records.file([p], category=cls, year=year, retention=retention, title=title or name)[0].ref
 
 
 def test_expiry_counts_from_jan_first_after_the_year() -> None:
@@ -52,63 +52,63 @@ def test_due_lists_only_expired_and_never_permanent(arc, make_file) -> None:
     old = _file(arc, make_file, "a.txt", year=2015, retention="D10")
     _file(arc, make_file, "b.txt", year=2016, retention="D10")
     _file(arc, make_file, "c.txt", year=1990, retention="Y")
-    assert [d["ref"] for d in arc.retention_due(as_of=date(2025, 12, 31))] == []
-    due = arc.retention_due(as_of=date(2026, 1, 1))
+    assert [d["ref"] for d in arc.retention.due(as_of=date(2025, 12, 31))] == []
+    due = arc.retention.due(as_of=date(2026, 1, 1))
     assert [d["ref"] for d in due] == [old]
     assert due[0]["expired_on"] == "2026-01-01"
-    assert len(arc.retention_due(as_of=date(2999, 1, 1))) == 2  # the Y record never expires
-    assert all(arc.records.get(r).status == "active" for r in [old])  # listing deletes nothing
+    assert len(arc.retention.due(as_of=date(2999, 1, 1))) == 2  # the Y record never expires
+    assert all(arc.kernel.records.get(r).status == "active" for r in [old])  # listing deletes nothing
 
 
 def test_due_hints_when_schedule_says_longer(arc, make_file) -> None:
     _file(arc, make_file, "r.txt", year=2010, retention="D10", cls="CW", title="2010年度财务会计报告")
-    due = arc.retention_due(as_of=date(2026, 6, 1))
+    due = arc.retention.due(as_of=date(2026, 6, 1))
     assert "永久" in due[0]["hint"]
 
 
 def test_hold_blocks_proposal_and_is_logged(arc, make_file) -> None:
     ref = _file(arc, make_file, "a.txt", year=2015, retention="D10")
-    arc.add_hold(ref, reason="涉及未结投诉")
-    assert arc.is_held(arc.records.get(ref))
+    arc.holds.add(ref, reason="涉及未结投诉")
+    assert arc.kernel.facts(arc.kernel.records.get(ref)).held
     with pytest.raises(Conflict):
-        arc.add_hold(ref, reason="again")
+        arc.holds.add(ref, reason="again")
     with pytest.raises(AccessDenied, match="冻结"):
-        arc.propose_disposal([ref], as_of=date(2026, 6, 1))
-    assert arc.retention_due(as_of=date(2026, 6, 1))[0]["held"] is True
+        arc.disposal.propose([ref], as_of=date(2026, 6, 1))
+    assert arc.retention.due(as_of=date(2026, 6, 1))[0]["held"] is True
     with pytest.raises(Exception, match="没有可提出销毁"):
-        arc.propose_disposal(due=True, as_of=date(2026, 6, 1))
-    arc.remove_hold(ref, reason="投诉已办结")
-    assert not arc.is_held(arc.records.get(ref))
+        arc.disposal.propose(due=True, as_of=date(2026, 6, 1))
+    arc.holds.remove(ref, reason="投诉已办结")
+    assert not arc.kernel.facts(arc.kernel.records.get(ref)).held
     with pytest.raises(Conflict):
-        arc.remove_hold(ref, reason="x")
-    actions = [e.action for e in arc.audit.entries()]
+        arc.holds.remove(ref, reason="x")
+    actions = [e.action for e in arc.kernel.audit.entries()]
     assert "hold.add" in actions and "hold.remove" in actions and "denied" in actions
 
 
 def test_hold_needs_reason_and_role(arc, make_file, clock) -> None:
     from conftest import CHEAP_WF, PASS
 
-    from archive.core import Archive
+    from archive.app import Archive
 
     ref = _file(arc, make_file, "a.txt", year=2015, retention="D10")
     with pytest.raises(ValidationError):
-        arc.add_hold(ref, reason=" ")
-    arc.add_user("wangwu", "social_worker", PASS)
-    sw = Archive.unlock(arc.home.root, user="wangwu", passphrase=PASS, clock=clock,
+        arc.holds.add(ref, reason=" ")
+    arc.users.add("wangwu", "social_worker", PASS)
+    sw = Archive.unlock(arc.kernel.home.root, user="wangwu", passphrase=PASS, clock=clock,
                         kdf_work_factor=CHEAP_WF)
     with sw, pytest.raises(AccessDenied, match="冻结"):
-        sw.add_hold(ref, reason="x")
+        sw.holds.add(ref, reason="x")
 
 
 def test_extend_gives_a_longer_period_and_keeps_the_ref(arc, make_file) -> None:
     ref = _file(arc, make_file, "a.txt", year=2015, retention="D10")
-    res = arc.extend_retention(ref, to="D30", reason="涉及未结个案，鉴定后延长")
+    res = arc.retention.extend(ref, to="D30", reason="涉及未结个案，鉴定后延长")
     assert res == {"id": ref, "ref": ref, "old": "D10", "new": "D30", "expires_on": "2046-01-01"}
-    assert arc.retention_due(as_of=date(2030, 1, 1)) == []
-    assert arc.records.get(ref).retention == "D10"  # 档号 never changes
+    assert arc.retention.due(as_of=date(2030, 1, 1)) == []
+    assert arc.kernel.records.get(ref).retention == "D10"  # 档号 never changes
     with pytest.raises(ValidationError, match="更长"):
-        arc.extend_retention(ref, to="D10", reason="x")
+        arc.retention.extend(ref, to="D10", reason="x")
     with pytest.raises(ValidationError):
-        arc.extend_retention(ref, to="Y", reason="")
+        arc.retention.extend(ref, to="Y", reason="")
     with pytest.raises(Conflict, match="未到期"):
-        arc.propose_disposal([ref], as_of=date(2030, 1, 1))
+        arc.disposal.propose([ref], as_of=date(2030, 1, 1))

@@ -7,25 +7,25 @@ from pathlib import Path
 
 from conftest import PASS
 
-from archive.core import Archive
+from archive.app import Archive
 
 
 def _worker(arc: Archive, home: Path, clock, name: str) -> Archive:
-    arc.add_user(name, "social_worker", f"{name}-passphrase")
+    arc.users.add(name, "social_worker", f"{name}-passphrase")
     return Archive.unlock(home, user=name, passphrase=f"{name}-passphrase", clock=clock)
 
 
 def test_filing_indexes_and_search_finds(arc: Archive, make_file) -> None:
-    arc.file([make_file("a.txt", "临时救助金申请：低保边缘户王小明")], category="FW", title="救助申请")
-    arc.file([make_file("b.txt", "国办发〔2019〕3号 关于加强社会救助的通知")], category="XZ",
+    arc.records.file([make_file("a.txt", "临时救助金申请：低保边缘户王小明")], category="FW", title="救助申请")
+    arc.records.file([make_file("b.txt", "国办发〔2019〕3号 关于加强社会救助的通知")], category="XZ",
              title="转发通知", doc_no="国办发〔2019〕3号")
-    r = arc.search("临时救助")
+    r = arc.search.query("临时救助")
     assert [h.ref for h in r.hits] == ["Z001-WS·2026-D30-FW-0001"] and "【" in r.hits[0].snippet
-    assert arc.search("国办发〔2019〕3号").hits[0].title == "转发通知"
-    assert arc.search("救助").total == 2
-    assert arc.search("救助", category="行政").total == 1
-    assert "search" in [e.action for e in arc.audit.entries()]
-    entry = [e for e in arc.audit.entries(decrypt=True) if e.action == "search"][0]
+    assert arc.search.query("国办发〔2019〕3号").hits[0].title == "转发通知"
+    assert arc.search.query("救助").total == 2
+    assert arc.search.query("救助", category="行政").total == 1
+    assert "search" in [e.action for e in arc.kernel.audit.entries()]
+    entry = [e for e in arc.kernel.audit.entries(decrypt=True) if e.action == "search"][0]
     assert entry.detail["query"] == "临时救助" and entry.ref is None
 
 
@@ -33,13 +33,13 @@ def test_hidden_records_are_not_even_counted(arc: Archive, home: Path, clock, ma
     w1 = _worker(arc, home, clock, "wangwu")
     w2 = _worker(arc, home, clock, "zhaoliu")
     try:
-        w1.file([make_file("w1.txt", "困境儿童走访 王一")], category="FW")
-        w2.file([make_file("w2.txt", "困境儿童走访 赵二")], category="FW")
-        arc.file([make_file("rs.txt", "困境儿童 人事档案")], category="RS")
-        r1 = w1.search("困境儿童")
+        w1.records.file([make_file("w1.txt", "困境儿童走访 王一")], category="FW")
+        w2.records.file([make_file("w2.txt", "困境儿童走访 赵二")], category="FW")
+        arc.records.file([make_file("rs.txt", "困境儿童 人事档案")], category="RS")
+        r1 = w1.search.query("困境儿童")
         assert r1.total == 1 and [h.snippet for h in r1.hits][0].endswith("王一")
-        assert w2.search("困境儿童").total == 1
-        assert arc.search("困境儿童").total == 3  # the head reads all
+        assert w2.search.query("困境儿童").total == 1
+        assert arc.search.query("困境儿童").total == 3  # the head reads all
     finally:
         w1.close()
         w2.close()
@@ -47,18 +47,18 @@ def test_hidden_records_are_not_even_counted(arc: Archive, home: Path, clock, ma
 
 def test_rebuild_gives_same_results_and_index_is_ciphertext(arc: Archive, make_file) -> None:
     for i in range(5):
-        arc.file([make_file(f"{i}.txt", f"社工站服务记录第{i}号 欧阳娜娜 临时救助")], category="FW")
-    before = [(h.ref, h.snippet) for h in arc.search("欧阳").hits]
-    arc.close_search()
-    arc.home.fulltext.unlink()
-    assert arc.index_status()["needs_rebuild"]
-    assert arc.rebuild_index() == 5
-    assert [(h.ref, h.snippet) for h in arc.search("欧阳").hits] == before
-    old_key = arc.ring.index_key
-    arc.rebuild_index(fresh_key=True)
-    assert arc.ring.index_key != old_key and len(arc.search("欧阳").hits) == 5
-    arc.close_search()
-    for p in arc.home.indexes.iterdir():
+        arc.records.file([make_file(f"{i}.txt", f"社工站服务记录第{i}号 欧阳娜娜 临时救助")], category="FW")
+    before = [(h.ref, h.snippet) for h in arc.search.query("欧阳").hits]
+    arc.search.close()
+    arc.kernel.home.fulltext.unlink()
+    assert arc.search.status()["needs_rebuild"]
+    assert arc.search.rebuild() == 5
+    assert [(h.ref, h.snippet) for h in arc.search.query("欧阳").hits] == before
+    old_key = arc.kernel.keys.ring.index_key
+    arc.search.rebuild(fresh_key=True)
+    assert arc.kernel.keys.ring.index_key != old_key and len(arc.search.query("欧阳").hits) == 5
+    arc.search.close()
+    for p in arc.kernel.home.indexes.iterdir():
         data = p.read_bytes()
         for needle in ("欧阳娜娜", "临时救助"):
             assert needle.encode() not in data and needle.encode("utf-16-le") not in data
@@ -73,21 +73,21 @@ def test_no_text_records_are_counted(arc: Archive, make_file) -> None:
     pdf.add_blank_page()
     buf = io.BytesIO()
     pdf.save(buf)
-    arc.file([make_file("scan.pdf", buf.getvalue())], category="FW", title="空白扫描件")
-    arc.file([make_file("t.txt", "文字 档案")], category="FW")
-    assert arc.search("档案").no_text_count >= 1
-    assert arc.index_status()["records_without_text"] == 1
+    arc.records.file([make_file("scan.pdf", buf.getvalue())], category="FW", title="空白扫描件")
+    arc.records.file([make_file("t.txt", "文字 档案")], category="FW")
+    assert arc.search.query("档案").no_text_count >= 1
+    assert arc.search.status()["records_without_text"] == 1
 
 
 def test_unlock_again_and_search(arc: Archive, home: Path, clock, make_file) -> None:
-    arc.file([make_file("x.txt", "跟踪问效")], category="FW")
+    arc.records.file([make_file("x.txt", "跟踪问效")], category="FW")
     arc.close()
     with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=clock) as a2:
-        assert a2.search("问效").total == 1
+        assert a2.search.query("问效").total == 1
 
 
 def test_utf16_and_gbk_text_are_searchable(arc: Archive, make_file) -> None:
-    arc.file([make_file("a.txt", "特困供养人员名册".encode("utf-16"))], category="FW")
-    arc.file([make_file("b.txt", "残疾人两项补贴".encode("gb18030"))], category="FW")
-    assert arc.search("特困供养").total == 1
-    assert arc.search("两项补贴").total == 1
+    arc.records.file([make_file("a.txt", "特困供养人员名册".encode("utf-16"))], category="FW")
+    arc.records.file([make_file("b.txt", "残疾人两项补贴".encode("gb18030"))], category="FW")
+    assert arc.search.query("特困供养").total == 1
+    assert arc.search.query("两项补贴").total == 1

@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 from conftest import CHEAP_WF, PASS
 
-from archive.core import Archive
+from archive.app import Archive
 from archive.errors import (
     AccessDenied,
     Conflict,
     DecryptionFailed,
     NotFound,
+    StorageError,
     UsageError,
     ValidationError,
 )
-from archive.filing import StorageError
 
 
 def _docx(title: str | None, heading: str) -> bytes:
@@ -49,15 +49,15 @@ def _pdf(title: str) -> bytes:
 def test_file_and_get_round_trip(arc: Archive, make_file, tmp_path: Path) -> None:
     data = "入户走访记录：王小明家庭困难情况".encode() * 1000
     src = make_file("走访.txt", data)
-    [res] = arc.file([src], category="服务", title="入户走访记录", retention="D30", date="2026-05-06",
+    [res] = arc.records.file([src], category="服务", title="入户走访记录", retention="D30", date="2026-05-06",
                      household="H0012")
     assert res.ref == "Z001-WS·2026-D30-FW-0001" and res.status == "filed"
-    out = arc.get(res.ref, tmp_path / "out.txt", reason="督导检查")
+    out = arc.records.get(res.ref, tmp_path / "out.txt", reason="督导检查")
     assert out.read_bytes() == data
-    shown = arc.show(res.ref)
+    shown = arc.records.show(res.ref)
     assert shown["date"] == "20260506" and shown["household"] == "H0012"
     assert shown["components"][0]["filename"] == "走访.txt"
-    actions = [e.action for e in arc.audit.entries()]
+    actions = [e.action for e in arc.kernel.audit.entries()]
     assert actions[:2] == ["genesis", "vault.init"]
     assert "record.file" in actions and "record.get" in actions
 
@@ -65,11 +65,11 @@ def test_file_and_get_round_trip(arc: Archive, make_file, tmp_path: Path) -> Non
 def test_numbering_per_class_gap_free(arc: Archive, make_file) -> None:
     refs = []
     for i in range(3):
-        refs += [r.ref for r in arc.file([make_file(f"fw{i}.txt", f"服务{i}")], category="FW",
+        refs += [r.ref for r in arc.records.file([make_file(f"fw{i}.txt", f"服务{i}")], category="FW",
                                           retention="D30", year=2026)]
-    refs += [r.ref for r in arc.file([make_file("xz.txt", "行政")], category="行政", retention="Y",
+    refs += [r.ref for r in arc.records.file([make_file("xz.txt", "行政")], category="行政", retention="Y",
                                       year=2026)]
-    refs += [r.ref for r in arc.file([make_file("fw-2025.txt", "去年")], category="FW",
+    refs += [r.ref for r in arc.records.file([make_file("fw-2025.txt", "去年")], category="FW",
                                       retention="D30", year=2025)]
     assert refs == [
         "Z001-WS·2026-D30-FW-0001", "Z001-WS·2026-D30-FW-0002", "Z001-WS·2026-D30-FW-0003",
@@ -80,37 +80,37 @@ def test_numbering_per_class_gap_free(arc: Archive, make_file) -> None:
 def test_duplicate_reported_not_stored_twice(arc: Archive, make_file) -> None:
     a = make_file("a.txt", "同一份文件")
     b = make_file("b.txt", "同一份文件")
-    [first] = arc.file([a], category="FW")
-    [second] = arc.file([b], category="FW")
+    [first] = arc.records.file([a], category="FW")
+    [second] = arc.records.file([b], category="FW")
     assert second.status == "duplicate" and second.ref == first.ref
-    assert len(arc.objects.iter_ids()) == 1
-    assert [r.ref for r in arc.ls()] == [first.ref]
+    assert len(arc.kernel.objects.iter_ids()) == 1
+    assert [r.ref for r in arc.records.ls()] == [first.ref]
 
 
 def test_components_and_corrections(arc: Archive, make_file, tmp_path: Path) -> None:
-    [rec] = arc.file([make_file("v1.txt", "身份证号 220102199001011234")], category="FW")
-    [scan] = arc.file([make_file("scan.txt", "签字扫描件")], of=rec.ref, kind="签字扫描件")
+    [rec] = arc.records.file([make_file("v1.txt", "身份证号 220102199001011234")], category="FW")
+    [scan] = arc.records.file([make_file("scan.txt", "签字扫描件")], of=rec.ref, kind="签字扫描件")
     assert scan.status == "component" and scan.ref == rec.ref and scan.seq == 2
     with pytest.raises(ValidationError, match="更正原因"):
-        arc.file([make_file("v2.txt", "更正后")], of=rec.ref, kind="更正版本")
-    [fix] = arc.file([make_file("v2.txt", "更正后")], of=rec.ref, reason="身份证号笔误")
+        arc.records.file([make_file("v2.txt", "更正后")], of=rec.ref, kind="更正版本")
+    [fix] = arc.records.file([make_file("v2.txt", "更正后")], of=rec.ref, reason="身份证号笔误")
     assert fix.seq == 3
-    comps = arc.show(rec.ref)["components"]
+    comps = arc.records.show(rec.ref)["components"]
     assert [c["kind"] for c in comps] == ["正文", "签字扫描件", "更正版本"]
     assert comps[2]["reason"] == "身份证号笔误"
     # default get returns the newest version; the original is still there, never overwritten
-    assert arc.get(rec.ref, tmp_path / "cur", reason="核对").read_text("utf-8") == "更正后"
-    assert arc.get(rec.ref, tmp_path / "orig", reason="核对", component=1).read_text("utf-8").startswith("身份证号")
+    assert arc.records.get(rec.ref, tmp_path / "cur", reason="核对").read_text("utf-8") == "更正后"
+    assert arc.records.get(rec.ref, tmp_path / "orig", reason="核对", component=1).read_text("utf-8").startswith("身份证号")
 
 
 def test_titles_from_documents(arc: Archive, make_file) -> None:
-    [d1] = arc.file([make_file("x.docx", _docx("核心属性题名", "一级标题"))], category="XZ")
-    [d2] = arc.file([make_file("y.docx", _docx(None, "社工站档案管理制度"))], category="XZ")
-    [p1] = arc.file([make_file("z.pdf", _pdf("PDF 的题名"))], category="XZ")
-    [t1] = arc.file([make_file("会议纪要.txt", "纪要")], category="XZ")
-    assert [arc.show(r.ref)["title"] for r in (d1, d2, p1, t1)] == [
+    [d1] = arc.records.file([make_file("x.docx", _docx("核心属性题名", "一级标题"))], category="XZ")
+    [d2] = arc.records.file([make_file("y.docx", _docx(None, "社工站档案管理制度"))], category="XZ")
+    [p1] = arc.records.file([make_file("z.pdf", _pdf("PDF 的题名"))], category="XZ")
+    [t1] = arc.records.file([make_file("会议纪要.txt", "纪要")], category="XZ")
+    assert [arc.records.show(r.ref)["title"] for r in (d1, d2, p1, t1)] == [
         "核心属性题名", "社工站档案管理制度", "PDF 的题名", "会议纪要"]
-    assert arc.show(t1.ref)["title_source"] == "filename"
+    assert arc.records.show(t1.ref)["title_source"] == "filename"
 
 
 @pytest.mark.parametrize(
@@ -126,26 +126,26 @@ def test_bad_files_rejected_and_nothing_changes(arc: Archive, make_file, name, d
     good = make_file("good.txt", "正常文件")
     bad = make_file(name, data)
     with pytest.raises(exc, match=match):
-        arc.file([good, bad], category="FW")  # the good one is not filed either
-    assert arc.ls() == []
-    assert arc.objects.iter_ids() == []
+        arc.records.file([good, bad], category="FW")  # the good one is not filed either
+    assert arc.records.ls() == []
+    assert arc.kernel.objects.iter_ids() == []
 
 
 def test_missing_directory_and_usage_errors(arc: Archive, make_file, tmp_path: Path) -> None:
     with pytest.raises(NotFound):
-        arc.file([tmp_path / "nope.pdf"], category="FW")
+        arc.records.file([tmp_path / "nope.pdf"], category="FW")
     with pytest.raises(ValidationError, match="文件夹"):
-        arc.file([tmp_path], category="FW")
+        arc.records.file([tmp_path], category="FW")
     f = make_file("a.txt", "x")
     with pytest.raises(ValidationError, match="未知的档案类别"):
-        arc.file([f], category="娱乐")
+        arc.records.file([f], category="娱乐")
     with pytest.raises(ValidationError, match="保管期限"):
-        arc.file([f], category="FW", retention="D99")
+        arc.records.file([f], category="FW", retention="D99")
     with pytest.raises(UsageError):
-        arc.file([f])
+        arc.records.file([f])
     with pytest.raises(UsageError):
-        arc.file([f, make_file("b.txt", "y")], category="FW", title="一个题名")
-    assert arc.ls() == []
+        arc.records.file([f, make_file("b.txt", "y")], category="FW", title="一个题名")
+    assert arc.records.ls() == []
 
 
 def test_unreadable_file(arc: Archive, make_file, monkeypatch) -> None:
@@ -159,7 +159,7 @@ def test_unreadable_file(arc: Archive, make_file, monkeypatch) -> None:
 
     monkeypatch.setattr("builtins.open", fake_open)
     with pytest.raises(ValidationError, match="没有读取权限"):
-        arc.file([f], category="FW")
+        arc.records.file([f], category="FW")
 
 
 def test_disk_full_during_write_changes_nothing(arc: Archive, make_file, monkeypatch) -> None:
@@ -177,27 +177,27 @@ def test_disk_full_during_write_changes_nothing(arc: Archive, make_file, monkeyp
 
     monkeypatch.setattr(objects.os, "write", full)
     with pytest.raises(StorageError, match="磁盘空间不足"):
-        arc.file([f], category="FW")
+        arc.records.file([f], category="FW")
     monkeypatch.undo()
-    assert arc.ls() == [] and arc.objects.iter_ids() == []
-    assert arc.objects.leftovers() == [] and list(arc.objects.session_dir().iterdir()) == []
-    [r] = arc.file([f], category="FW")  # numbering did not advance
+    assert arc.records.ls() == [] and arc.kernel.objects.iter_ids() == []
+    assert arc.kernel.objects.leftovers() == [] and list(arc.kernel.objects.session_dir().iterdir()) == []
+    [r] = arc.records.file([f], category="FW")  # numbering did not advance
     assert r.ref.endswith("-0001")
 
 
 def test_get_rules(arc: Archive, make_file, tmp_path: Path) -> None:
-    [r] = arc.file([make_file("a.txt", "内容")], category="FW")
+    [r] = arc.records.file([make_file("a.txt", "内容")], category="FW")
     out = tmp_path / "o.txt"
     with pytest.raises(ValidationError, match="事由"):
-        arc.get(r.ref, out, reason="  ")
-    arc.get(r.ref, out, reason="查阅")
+        arc.records.get(r.ref, out, reason="  ")
+    arc.records.get(r.ref, out, reason="查阅")
     with pytest.raises(Conflict, match="--force"):
-        arc.get(r.ref, out, reason="查阅")
-    arc.get(r.ref, out, reason="查阅", force=True)
+        arc.records.get(r.ref, out, reason="查阅")
+    arc.records.get(r.ref, out, reason="查阅", force=True)
     with pytest.raises(ValidationError, match="加密目录"):
-        arc.get(r.ref, arc.home.vault / "leak.txt", reason="查阅")
+        arc.records.get(r.ref, arc.kernel.home.vault / "leak.txt", reason="查阅")
     with pytest.raises(NotFound):
-        arc.get("Z001-WS·2026-D30-FW-0099", out, reason="查阅", force=True)
+        arc.records.get("Z001-WS·2026-D30-FW-0099", out, reason="查阅", force=True)
 
 
 def test_unlock_wrong_passphrase_recovery_and_users(arc: Archive, home: Path, clock) -> None:
@@ -210,43 +210,43 @@ def test_unlock_wrong_passphrase_recovery_and_users(arc: Archive, home: Path, cl
     with pytest.raises(NotFound):
         Archive.unlock(code_home, user="nobody", passphrase=PASS, clock=clock)
     with Archive.unlock_recovery(code_home, code=code.lower().replace("-", " "), clock=clock) as rec:
-        assert rec.user.role == "head"
-        actions = [e.action for e in rec.audit.entries()]
+        assert rec.kernel.user.role == "head"
+        actions = [e.action for e in rec.kernel.audit.entries()]
         assert actions.count("auth.failed") == 2 and actions[-1] == "auth.recovery"
     with pytest.raises(Conflict):
         Archive.init(code_home, user="x1", role="head", passphrase=PASS, clock=clock)
 
-    arc.add_user("lisi", "archivist", "archivist-pass", display="李四")
+    arc.users.add("lisi", "archivist", "archivist-pass", display="李四")
     with Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock) as li:
-        assert li.user.role == "archivist"
+        assert li.kernel.user.role == "archivist"
         with pytest.raises(AccessDenied):
-            li.add_user("mallory", "head", "whatever-pass")
-    arc.change_passphrase("new-archivist-pass", user="lisi")
+            li.users.add("mallory", "head", "whatever-pass")
+    arc.users.passwd("new-archivist-pass", user="lisi")
     with pytest.raises(DecryptionFailed):
         Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock)
-    arc.remove_user("lisi")
+    arc.users.remove("lisi")
     with pytest.raises(NotFound):
         Archive.unlock(home, user="lisi", passphrase="new-archivist-pass", clock=clock)
     with pytest.raises(Conflict):
-        arc.remove_user("zhangsan")
+        arc.users.remove("zhangsan")
 
 
 def test_keyslot_is_a_plain_age_scrypt_file(arc: Archive) -> None:
     """The VRK comes back from the slot with nothing but age and the passphrase."""
     from archive.crypto import age
 
-    slot = arc.keyslots.path("zhangsan").read_bytes()
+    slot = arc.kernel.keyslots.path("zhangsan").read_bytes()
     assert slot.startswith(b"age-encryption.org/v1\n-> scrypt ")
-    assert age.decrypt_bytes(slot, [age.ScryptIdentity(PASS.encode())]) == arc._vrk
-    assert b"zhangsan" not in slot and "zhangsan" not in arc.keyslots.path("zhangsan").name
+    assert age.decrypt_bytes(slot, [age.ScryptIdentity(PASS.encode())]) == arc.kernel.keys._vrk
+    assert b"zhangsan" not in slot and "zhangsan" not in arc.kernel.keyslots.path("zhangsan").name
 
 
 def test_objects_are_age_files_named_by_ciphertext_hash(arc: Archive, make_file) -> None:
     import hashlib
 
-    arc.file([make_file("a.txt", "内容")], category="FW")
-    [oid] = arc.objects.iter_ids()
-    data = arc.objects.path(oid).read_bytes()
+    arc.records.file([make_file("a.txt", "内容")], category="FW")
+    [oid] = arc.kernel.objects.iter_ids()
+    data = arc.kernel.objects.path(oid).read_bytes()
     assert data.startswith(b"age-encryption.org/v1\n-> X25519 ")
     assert hashlib.sha256(data).hexdigest() == oid
 
@@ -265,23 +265,23 @@ def test_docx_is_a_zip_not_misread(arc: Archive, make_file) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("hello.txt", "not a docx")
     with pytest.raises(ValidationError, match="扩展名"):
-        arc.file([make_file("x.docx", buf.getvalue())], category="FW")
+        arc.records.file([make_file("x.docx", buf.getvalue())], category="FW")
 
 
 def test_sm3_fixity_is_opt_in(home: Path, clock, make_file) -> None:
     import hmac
 
-    from archive.station import EXAMPLE_TOML
+    from archive.kernel.station import EXAMPLE_TOML
 
     text = EXAMPLE_TOML + "\n[crypto]\nsm3 = true\n"
     a, _ = Archive.init(home, user="zhangsan", role="head", passphrase=PASS, clock=clock,
                         station_text=text, kdf_work_factor=CHEAP_WF)
     with a:
         f = make_file("a.txt", "国密固定性")
-        [r] = a.file([f], category="FW")
-        comp = a.records.components(a.records.get(r.ref).id)[0]
-        assert comp.fp_sm3 == hmac.new(a.fingerprint_key, f.read_bytes(), "sm3").hexdigest()
-        assert comp.fp_sha == hmac.new(a.fingerprint_key, f.read_bytes(), "sha256").hexdigest()
+        [r] = a.records.file([f], category="FW")
+        comp = a.kernel.records.components(a.kernel.records.get(r.ref).id)[0]
+        assert comp.fp_sm3 == hmac.new(a.kernel.keys.fingerprint_key, f.read_bytes(), "sm3").hexdigest()
+        assert comp.fp_sha == hmac.new(a.kernel.keys.fingerprint_key, f.read_bytes(), "sha256").hexdigest()
     with pytest.raises(ValidationError, match=r"\[crypto\] 中有未知的键 sm4"):
         Archive.init(home.parent / "h3", user="x1", role="head", passphrase=PASS, clock=clock,
                      station_text=EXAMPLE_TOML + "\n[crypto]\nsm4 = true\n", kdf_work_factor=CHEAP_WF)
@@ -289,23 +289,23 @@ def test_sm3_fixity_is_opt_in(home: Path, clock, make_file) -> None:
 
 def test_utf16_text_is_text(arc: Archive, make_file) -> None:
     f = make_file("记事本.txt", "服务对象基本情况".encode("utf-16"))
-    [r] = arc.file([f], category="FW")
-    assert arc.show(r.ref)["components"][0]["mime"] == "text/plain"
+    [r] = arc.records.file([f], category="FW")
+    assert arc.records.show(r.ref)["components"][0]["mime"] == "text/plain"
 
 
 def test_reading_someone_elses_service_record_needs_a_reason_and_is_flagged(
         arc: Archive, home: Path, clock, make_file, tmp_path: Path) -> None:
-    arc.add_user("wangwu", "social_worker", "worker-passphrase")
-    arc.add_user("lisi", "archivist", "archivist-pass")
+    arc.users.add("wangwu", "social_worker", "worker-passphrase")
+    arc.users.add("lisi", "archivist", "archivist-pass")
     with Archive.unlock(home, user="wangwu", passphrase="worker-passphrase", clock=clock) as w:
-        [r] = w.file([make_file("r.txt", "王大爷 低保 走访记录")], category="FW", household="H001")
-        w.get(r.ref, tmp_path / "own.txt", reason="本人跟进")  # the responsible worker
-    assert arc.list_flags() == []
+        [r] = w.records.file([make_file("r.txt", "王大爷 低保 走访记录")], category="FW", household="H001")
+        w.records.get(r.ref, tmp_path / "own.txt", reason="本人跟进")  # the responsible worker
+    assert arc.access.flags() == []
     with Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock) as a:
         with pytest.raises(ValidationError, match="事由"):
-            a.get(r.ref, tmp_path / "x.txt", reason="")
-        a.get(r.ref, tmp_path / "x.txt", reason="核对归档")
-    [flag] = arc.list_flags()
+            a.records.get(r.ref, tmp_path / "x.txt", reason="")
+        a.records.get(r.ref, tmp_path / "x.txt", reason="核对归档")
+    [flag] = arc.access.flags()
     assert (flag.actor, flag.ref, flag.reason) == ("lisi", r.ref, "核对归档")
 
 
@@ -318,5 +318,5 @@ def test_failed_unlock_with_unknown_name_does_not_log_what_was_typed(arc: Archiv
         Archive.unlock(home, user="zhangsan", passphrase="wrong-passphrase", clock=clock)
     raw = (home / "vault" / "audit" / "log.jsonl").read_bytes()
     assert b"my-secret-pass" not in raw
-    failed = [e.actor for e in arc.audit.entries() if e.action == "auth.failed"]
+    failed = [e.actor for e in arc.kernel.audit.entries() if e.action == "auth.failed"]
     assert failed == ["?", "zhangsan"]

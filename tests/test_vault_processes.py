@@ -83,7 +83,7 @@ def test_home_locked_by_another_writer(cli_home, tmp_path: Path) -> None:
     home, env = cli_home
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys,time; from archive.filelock import FileLock; "
+         "import sys,time; from archive.fs.filelock import FileLock; "
          f"l=FileLock(__import__('pathlib').Path(r'{home / 'vault' / 'lock'}')); l.acquire(); "
          "print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
@@ -147,18 +147,18 @@ def test_recovery_never_touches_a_live_session(cli_home, tmp_path: Path) -> None
     delete the first one's staged objects (it found a live session and left it alone)."""
     from conftest import PASS, FixedClock
 
-    from archive.core import Archive
+    from archive.app import Archive
 
     home, _env = cli_home
     with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as a:
         import io
 
-        staged = a.objects.stage(io.BytesIO(b"in progress"), a.fingerprint_key)
-        live = a.objects.session_dir() / f"{staged.object_id}.age"
+        staged = a.kernel.objects.stage(io.BytesIO(b"in progress"), a.kernel.keys.fingerprint_key)
+        live = a.kernel.objects.session_dir() / f"{staged.object_id}.age"
         with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as b:
-            assert b.objects.leftovers() == []
-            b.objects.recover(lambda _oid: True)
+            assert b.kernel.objects.leftovers() == []
+            b.kernel.objects.recover(lambda _oid: True)
         assert live.exists()
     # once its owner is gone, the session is a leftover: unknown objects are deleted
     with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=FixedClock()) as c:
-        assert not live.exists() and c.objects.leftovers() == []
+        assert not live.exists() and c.kernel.objects.leftovers() == []

@@ -1,1 +1,1 @@
-"""Access control: roles, the policy (`archive.access.policy`) and its generated table."""
+"""Outside access requests (外单位查阅) and people's rights over their data."""

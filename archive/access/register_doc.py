@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
+from archive.docgen.engine import generate
+from archive.docgen.manifest import default_templates_dir, get_manifest
 from archive.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -86,9 +88,6 @@ def join_documents(blobs: Sequence[bytes]) -> bytes:
 def render_register(rows: Sequence[tuple[AccessRequest, list[dict[str, Any]], str]],
                     station: dict[str, Any], *, today: date) -> bytes:
     """Render one form per (request, items, archivist) and join them."""
-    from archive.docgen.engine import generate
-    from archive.docgen.manifest import default_templates_dir, get_manifest
-
     manifest = get_manifest(default_templates_dir(), TEMPLATE_ID)
     blobs = [generate(manifest, request_data(req, items, who), station, today=today)
              for req, items, who in rows]

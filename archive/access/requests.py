@@ -1,4 +1,4 @@
-"""Outside access requests, issued copies and flags: the access concern's own tables and SQL.
+"""Outside access requests and issued copies: the access concern's own tables and SQL.
 
 Request ids (`CY-2026-0001`, 查阅) and copy numbers (`FZ-2026-0001`, 复制) run per year and are
 gap-free: the counter row is bumped in the same transaction that inserts the row it numbers,
@@ -9,6 +9,7 @@ audit details, never in an audit `ref`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -49,13 +50,6 @@ SCHEMA = [
         ref TEXT NOT NULL, component_seq INTEGER NOT NULL,
         format TEXT NOT NULL,                    -- what was handed out: pdf or the original mime
         issued_at TEXT NOT NULL, issued_by TEXT NOT NULL, out TEXT NOT NULL
-    )""",
-    """CREATE TABLE access_flags (
-        id INTEGER PRIMARY KEY,
-        at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-        ref TEXT NOT NULL DEFAULT '', rule TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '',
-        audit_seq INTEGER,
-        acked_by TEXT, acked_at TEXT
     )""",
 ]
 
@@ -121,25 +115,6 @@ class IssuedCopy:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Flag:
-    """An event flagged for the head's attention (reasoned reads, referral overrides)."""
-
-    id: int
-    at: str
-    actor: str
-    action: str
-    ref: str
-    rule: str
-    reason: str
-    audit_seq: int | None
-    acked_by: str | None
-    acked_at: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 _REQ_COLS = ("id", "no", "year", "unit", "purpose", "applicant", "phone", "id_doc", "letter_no",
              "letter_ref", "copy_requested", "status", "registered_by", "registered_at",
              "decided_by", "decided_at", "valid_until", "copy_approved", "decision_note")
@@ -147,8 +122,6 @@ _REQ_COLS = ("id", "no", "year", "unit", "purpose", "applicant", "phone", "id_do
 
 def parse_request_no(text: str) -> str:
     """Normalise a request id typed by a person (`cy-2026-1` → `CY-2026-0001`)."""
-    import re
-
     m = re.fullmatch(r"\s*CY-(\d{4})-(\d{1,6})\s*", text, flags=re.IGNORECASE)
     if not m:
         raise ValidationError(f"查阅申请编号格式不正确：“{text}”，应形如 CY-2026-0001", found=text)
@@ -156,7 +129,7 @@ def parse_request_no(text: str) -> str:
 
 
 class Requests:
-    """All SQL over access requests, their items, issued copies and flags."""
+    """All SQL over access requests, their items and issued copies."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -253,26 +226,3 @@ class Requests:
             sql += " WHERE c.request_id = ?"
             params = (req.id,)
         return [IssuedCopy(**dict(r)) for r in self.db.execute(sql + " ORDER BY c.id", params)]
-
-    # ------------------------------------------------------------------ flags
-    def add_flag(self, *, at: str, actor: str, action: str, ref: str, rule: str, reason: str,
-                 audit_seq: int | None) -> int:
-        cur = self.db.execute(
-            "INSERT INTO access_flags (at, actor, action, ref, rule, reason, audit_seq) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)", (at, actor, action, ref, rule, reason, audit_seq))
-        return int(cur.lastrowid)
-
-    def flags(self, *, include_acked: bool = False) -> list[Flag]:
-        sql = ("SELECT id, at, actor, action, ref, rule, reason, audit_seq, acked_by, acked_at "
-               "FROM access_flags")
-        if not include_acked:
-            sql += " WHERE acked_by IS NULL"
-        return [Flag(**dict(r)) for r in self.db.execute(sql + " ORDER BY id")]
-
-    def ack_flag(self, flag_id: int, *, by: str, when: str) -> None:
-        row = self.db.execute("SELECT acked_by FROM access_flags WHERE id = ?",
-                              (flag_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"提请关注事项 {flag_id} 不存在", ref=str(flag_id))
-        self.db.execute("UPDATE access_flags SET acked_by = ?, acked_at = ? WHERE id = ? "
-                        "AND acked_by IS NULL", (by, when, flag_id))

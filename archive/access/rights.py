@@ -1,8 +1,6 @@
-# mypy: disable-error-code="misc"
-# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
 """People's rights over their data: subject export (PIPL art. 45), referral, anonymised export.
 
-Every file written here came through `open_plaintext` (audit entry first). Exports go to a
+Every file written here came through the kernel's door (audit entry first). Exports go to a
 new or empty folder outside the vault, each with an index `清单.csv` (UTF-8 with BOM, so Excel
 and WPS open it). Exported file names are built from the 档号, never from the client's file
 name alone, and audit `ref`s are 档号s only: household ids and receiving bodies stay in the
@@ -18,18 +16,21 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from archive.anonymize.detect import mask_text
+from archive.anonymize.docx import anonymize_docx
+from archive.anonymize.pdf import anonymize_pdf
+from archive.catalog.records import Component, Record
 from archive.errors import Conflict, NotFound, ValidationError
-
-if TYPE_CHECKING:
-    from archive.catalog.records import Component, Record
-    from archive.core import Archive
+from archive.fs.atomic import read_chunks, write_atomic
+from archive.kernel.door import Grant
+from archive.kernel.kernel import Kernel
+from archive.records.service import RecordService, refuse_inside_home
 
 INDEX_NAME = "清单.csv"
 CONSENT_TITLE = "转介同意书"
@@ -62,19 +63,9 @@ def safe_name(text: str) -> str:
     return _UNSAFE.sub("_", text).strip(" .") or "file"
 
 
-def is_consent(arc: Archive, rec: Record) -> bool:
-    """A filed, signed 转介同意书 (see the module docstring for the rule)."""
-    if rec.status != "active" or rec.cls != "FW" or CONSENT_TITLE not in rec.title:
-        return False
-    comps = arc.records.components(rec.id)
-    if any(c.kind == "签字扫描件" for c in comps):
-        return True
-    return arc._current_component(rec).mime in _SCAN_MIMES
-
-
-def _prepare_dir(arc: Archive, out_dir: Path | str) -> Path:
+def _prepare_dir(home: Any, out_dir: Path | str) -> Path:
     d = Path(out_dir)
-    arc._refuse_inside_home(d)
+    refuse_inside_home(home, d)
     if d.exists():
         if not d.is_dir():
             raise ValidationError(f"{d} 不是文件夹")
@@ -84,36 +75,12 @@ def _prepare_dir(arc: Archive, out_dir: Path | str) -> Path:
     return d
 
 
-def _write_atomic(path: Path, chunks: Iterable[bytes]) -> int:
-    part = path.with_name(f".{path.name}.sgz-part")
-    size = 0
-    try:
-        with open(part, "wb") as f:
-            for chunk in chunks:
-                f.write(chunk)
-                size += len(chunk)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(part, path)
-    except BaseException:
-        if part.exists():
-            part.unlink()
-        raise
-    return size
-
-
-def _chunks(stream: Any) -> Iterable[bytes]:
-    with stream:
-        while chunk := stream.read(1 << 20):
-            yield chunk
-
-
 def _write_index(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     w.writerows(rows)
-    _write_atomic(path, [("\ufeff" + buf.getvalue()).encode("utf-8")])
+    write_atomic(path, ("\ufeff" + buf.getvalue()).encode("utf-8"))
 
 
 def _decode_text(data: bytes) -> str:
@@ -125,65 +92,73 @@ def _decode_text(data: bytes) -> str:
         return data.decode("gb18030", errors="replace")
 
 
-class PeopleRightsMixin:
-    """`sgz subject export`, `sgz refer`, `sgz export --anonymize`."""
+class RightsService:
+    """`sgz subject export`, `sgz refer`, `sgz export --anonymize` over the kernel."""
 
-    def _household_records(self: Archive, household: str) -> list[Record]:
+    def __init__(self, kernel: Kernel, *, records: RecordService) -> None:
+        self._k = kernel
+        self._records = records
+
+    def is_consent(self, rec: Record) -> bool:
+        """A filed, signed 转介同意书 (see the module docstring for the rule)."""
+        if rec.status != "active" or rec.cls != "FW" or CONSENT_TITLE not in rec.title:
+            return False
+        comps = self._k.records.components(rec.id)
+        if any(c.kind == "签字扫描件" for c in comps):
+            return True
+        return self._records.current_component(rec).mime in _SCAN_MIMES
+
+    def _household_records(self, household: str) -> list[Record]:
         household = household.strip()
         if not household:
             raise ValidationError("请用 --household 指定户号")
-        recs = list(self.records.list(household=household, status="active"))
+        recs = list(self._k.records.list(household=household, status="active"))
         if not recs:
             raise NotFound("该户号下没有在库的档案")
         return recs
 
-    def _export_components(self: Archive, result: ExportResult, recs: list[Record], *,
+    def _export_components(self, result: ExportResult, plan: list[tuple[Record, Grant]], *,
                            action: str, detail: dict[str, Any]) -> None:
         """Every component of every record, through the audited door, into result.out_dir."""
         n = 0
-        for rec in recs:
-            for comp in self.records.components(rec.id):
+        for rec, grant in plan:
+            for comp in self._k.records.components(rec.id):
                 n += 1
                 name = safe_name(f"{n:03d}_{rec.ref}_{comp.seq}_{comp.filename}")
                 dest = result.out_dir / name
-                stream = self.open_plaintext(rec, comp, action=action,
-                                             detail={**detail, "out": str(dest.resolve())})
-                size = _write_atomic(dest, _chunks(stream))
+                stream = self._k.door.open(grant, rec, comp, action=action,
+                                           detail={**detail, "out": str(dest.resolve())})
+                size = write_atomic(dest, read_chunks(stream))
                 result.files.append({"ref": rec.ref, "title": rec.title, "date": rec.date,
                                      "seq": comp.seq, "kind": comp.kind, "file": name,
                                      "size": size})
 
     # ------------------------------------------------------------------ subject export
-    def export_subject(self: Archive, household: str, out_dir: Path | str) -> ExportResult:
+    def export_subject(self, household: str, out_dir: Path | str) -> ExportResult:
         """All live service records of a household, for the subject (PIPL art. 45)."""
         recs = self._household_records(household)
         service = [r for r in recs if r.cls == "FW"]
-        for rec in service:  # every refusal before any plaintext is written
-            self.authorize("record.export_subject", self.record_facts(rec), ref=rec.ref)
+        # every refusal before any plaintext is written
+        plan = [(rec, self._k.authorize("record.export_subject", rec)) for rec in service]
         if not service:
             raise NotFound("该户号下没有服务档案可供导出")
-        d = _prepare_dir(self, out_dir)
+        d = _prepare_dir(self._k.home, out_dir)
         result = ExportResult(d, d / INDEX_NAME)
         result.skipped = [{"ref": r.ref, "why": "非服务档案（不属于服务对象本人资料）"}
                           for r in recs if r.cls != "FW"]
-        self.log("subject.export.begin", None, household=household.strip(), count=len(service),
+        self._k.log("subject.export.begin", None, household=household.strip(), count=len(service),
                  out=str(d.resolve()))
-        self._export_components(result, service, action="record.export_subject",
+        self._export_components(result, plan, action="record.export_subject",
                                 detail={"household": household.strip()})
         _write_index(result.index, ["序号", "档号", "题名", "日期", "组件", "类型", "文件", "字节数"],
                      [[i, f["ref"], f["title"], f["date"], f["seq"], f["kind"], f["file"],
                        f["size"]] for i, f in enumerate(result.files, 1)])
-        self.log("subject.export", None, household=household.strip(), files=len(result.files),
+        self._k.log("subject.export", None, household=household.strip(), files=len(result.files),
                  out=str(d.resolve()))
         return result
 
     # ------------------------------------------------------------------ referral
-    def find_consent(self: Archive, household: str) -> Record | None:
-        """The household's filed, signed 转介同意书, if any (newest first)."""
-        recs = [r for r in self._household_records(household) if is_consent(self, r)]
-        return recs[-1] if recs else None
-
-    def refer(self: Archive, household: str, *, to: str, out_dir: Path | str,
+    def refer(self, household: str, *, to: str, out_dir: Path | str,
               override_reason: str = "") -> ExportResult:
         """Export a household's service records to a receiving body (附件2 八.5)."""
         to = to.strip()
@@ -192,63 +167,59 @@ class PeopleRightsMixin:
         recs = [r for r in self._household_records(household) if r.cls == "FW"]
         if not recs:
             raise NotFound("该户号下没有服务档案可供转介")
-        consent = next((r for r in reversed(recs) if is_consent(self, r)), None)
-        decisions = [self.authorize("record.refer", self.record_facts(rec), ref=rec.ref,
-                                    consent_filed=consent is not None,
-                                    override_reason=override_reason) for rec in recs]
+        consent = next((r for r in reversed(recs) if self.is_consent(r)), None)
+        decisions = [self._k.authorize("record.refer", rec, consent_filed=consent is not None,
+                                       override_reason=override_reason) for rec in recs]
         flagged = any(dec.flag for dec in decisions)
-        d = _prepare_dir(self, out_dir)
+        d = _prepare_dir(self._k.home, out_dir)
         result = ExportResult(d, d / INDEX_NAME, flagged=flagged,
                               consent_ref=consent.ref if consent else None)
         detail = {"household": household.strip(), "to": to, "consent": result.consent_ref,
                   "override_reason": override_reason.strip() or None, "flagged": flagged}
-        self.log("record.refer.begin", None, **detail, count=len(recs), out=str(d.resolve()))
-        self._export_components(result, recs, action="record.refer", detail=detail)
+        self._k.log("record.refer.begin", None, **detail, count=len(recs), out=str(d.resolve()))
+        self._export_components(result, list(zip(recs, decisions, strict=True)),
+                                action="record.refer", detail=detail)
         basis = (f"已存档转介同意书 {consent.ref}" if consent
                  else "未经同意（涉及人身安全，站长关注）")
         _write_index(result.index, ["序号", "档号", "题名", "日期", "组件", "类型", "文件", "字节数",
                                     "接收机构", "依据"],
                      [[i, f["ref"], f["title"], f["date"], f["seq"], f["kind"], f["file"],
                        f["size"], to, basis] for i, f in enumerate(result.files, 1)])
-        seq = self.log("record.refer", None, **detail, files=len(result.files))
+        seq = self._k.log("record.refer", None, **detail, files=len(result.files))
         if flagged:
             rule = next(dec.rule for dec in decisions if dec.flag)
-            self._flag("record.refer", household.strip(), rule, override_reason.strip(), seq)
+            self._k.flag("record.refer", household.strip(), rule, override_reason.strip(), seq)
         return result
 
     # ------------------------------------------------------------------ anonymised export
-    def export_anonymized(self: Archive, refs: Sequence[str], out_dir: Path | str, *,
+    def export_anonymized(self, refs: Sequence[str], out_dir: Path | str, *,
                           names: Sequence[str] = (), reason: str = "") -> ExportResult:
         """Masked copies (names, ID numbers, phones, addresses) of PDF, .docx and text records."""
-        from archive.anonymize.docx import anonymize_docx
-        from archive.anonymize.pdf import anonymize_pdf
-
         if not refs:
             raise ValidationError("请至少指定一个档号")
-        plan: list[tuple[Record, Component, Any]] = []
+        steps: list[tuple[Record, Component, Grant]] = []
         for raw in refs:
-            rec = self.records.get(raw)
+            rec = self._k.records.get(raw)
             if rec.status != "active":
                 raise Conflict(f"{rec.ref} 已销毁，只保留目录信息")
-            dec = self.authorize("record.export_anon", self.record_facts(rec), ref=rec.ref,
-                                 reason=reason)
-            comp = self._current_component(rec)
+            dec = self._k.authorize("record.export_anon", rec, reason=reason)
+            comp = self._records.current_component(rec)
             if comp.mime not in ("application/pdf", _DOCX) and not comp.mime.startswith("text/"):
                 raise ValidationError(
                     f"{rec.ref} 的格式（{comp.mime}）无法匿名化：仅支持 PDF、Word（.docx）和文本",
                     ref=rec.ref, found=comp.mime)
-            plan.append((rec, comp, dec))
-        d = _prepare_dir(self, out_dir)
+            steps.append((rec, comp, dec))
+        d = _prepare_dir(self._k.home, out_dir)
         result = ExportResult(d, d / INDEX_NAME)
         base_names = [n.strip() for n in names if n and n.strip()]
-        for rec, comp, dec in plan:
+        for rec, comp, dec in steps:
             known = base_names + ([rec.household] if rec.household else [])
             ext = {"application/pdf": "pdf", _DOCX: "docx"}.get(comp.mime, "txt")
             name = safe_name(f"{rec.ref}.匿名化.{ext}")
             dest = d / name
-            stream = self.open_plaintext(rec, comp, action="record.export_anon", detail={
+            stream = self._k.door.open(dec, rec, comp, action="record.export_anon", detail={
                 "out": str(dest.resolve()), "reason": reason or None, "names": len(known),
-                "flagged": bool(dec.flag)})
+                "flagged": dec.flag})
             with stream:
                 data = stream.read()
             buf = io.BytesIO()
@@ -259,22 +230,20 @@ class PeopleRightsMixin:
                 rep = anonymize_docx(io.BytesIO(data), buf, known)
                 masked, warnings = dict(rep.masked), rep.warnings
             else:
-                from archive.anonymize.detect import mask_text
-
                 text, spans = mask_text(_decode_text(data), known)
                 buf.write(text.encode("utf-8"))
                 masked, warnings = {}, []
                 for sp in spans:
                     masked[sp.kind] = masked.get(sp.kind, 0) + 1
             del data
-            size = _write_atomic(dest, [buf.getvalue()])
+            size = write_atomic(dest, buf.getvalue())
             result.warnings += [f"{rec.ref}：{w}" for w in warnings]
             result.files.append({"ref": rec.ref, "file": name, "size": size, "masked": masked})
-            seq = self.log("record.export_anon.done", rec.ref, masked=masked,
+            seq = self._k.log("record.export_anon.done", rec.ref, masked=masked,
                            warnings=len(warnings))
             if dec.flag:
                 result.flagged = True
-                self._flag("record.export_anon", rec.ref, dec.rule, reason, seq)
+                self._k.flag("record.export_anon", rec.ref, dec.rule, reason, seq)
         _write_index(result.index, ["序号", "档号", "文件", "字节数", "已遮蔽"],
                      [[i, f["ref"], f["file"], f["size"],
                        "、".join(f"{k}×{v}" for k, v in sorted(f["masked"].items()))]

@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path
 
 from archive.errors import ValidationError
+from archive.pdf.office import docx_to_pdf
 
 PDF = "application/pdf"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -39,8 +40,6 @@ def refuse_format(mime: str, filename: str) -> ValidationError:
 
 
 def _docx_to_pdf(data: bytes, tmp_root: Path) -> bytes:
-    from archive.office import docx_to_pdf
-
     tmp_root.mkdir(parents=True, exist_ok=True)
     private = tmp_root / f"{PRIVATE_PREFIX}{secrets.token_hex(8)}"
     private.mkdir(mode=0o700)

@@ -43,7 +43,7 @@ from archive.audit.walk import Walk
 from archive.crypto.age import Identity, Random, Recipient
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import AuditUnavailable, Conflict, IntegrityError, UsageError
-from archive.filelock import FileLock
+from archive.fs.filelock import FileLock
 
 _VAULT_ID = re.compile(r"^[0-9a-f]{32}$")
 Item = tuple[str, str, str, str | None, dict[str, Any] | None]  # actor, role, action, ref, detail

@@ -57,7 +57,7 @@ from archive.crypto.age import (
 )
 from archive.crypto.ed25519 import BadSignature, SigningKey, VerifyKey
 from archive.errors import UsageError
-from archive.vault.atomic import write_atomic
+from archive.fs.atomic import write_atomic
 
 DOMAIN_SEEN = b"sgz-audit/v2/seen\n"
 STATE_FORMAT = 1

@@ -18,6 +18,24 @@ from archive.errors import DecryptionFailed, IntegrityError
 Row = sqlcipher3.Row
 
 
+def connect_keyed(path: Path, key: bytes, *, timeout: float = 5.0) -> Any:
+    """The one place a SQLCipher file is keyed: raw 32-byte key, memory security, and a read
+    that proves the key (a wrong key or a damaged header raises DecryptionFailed)."""
+    if len(key) != 32:
+        raise ValueError("database key must be 32 bytes")
+    conn = sqlcipher3.connect(str(path), timeout=timeout, isolation_level=None,
+                              check_same_thread=False)
+    conn.execute("PRAGMA cipher_log_level = NONE")  # the library never prints
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    conn.execute("PRAGMA cipher_memory_security = ON")
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError:
+        conn.close()
+        raise DecryptionFailed() from None
+    return conn
+
+
 class Database:
     """A SQLCipher connection keyed with 32 raw bytes; memory-only temp store, secure delete."""
 
@@ -28,17 +46,10 @@ class Database:
         if not create and not path.exists():
             raise IntegrityError(f"档案目录数据库缺失：{path.name}", ref=str(path))
         self.path = path
-        self.conn = sqlcipher3.connect(str(path), timeout=30.0, isolation_level=None,
-                                       check_same_thread=False)
-        self.conn.row_factory = sqlcipher3.Row
+        self._key = key
+        self.conn = connect_keyed(path, key, timeout=30.0)
         c = self.conn
-        c.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-        c.execute("PRAGMA cipher_memory_security = ON")
-        try:
-            c.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher3.DatabaseError:
-            c.close()
-            raise DecryptionFailed() from None
+        c.row_factory = sqlcipher3.Row
         c.execute("PRAGMA secure_delete = ON")
         c.execute("PRAGMA temp_store = MEMORY")
         c.execute("PRAGMA journal_mode = WAL")
@@ -91,6 +102,23 @@ class Database:
     def checkpoint_truncate(self) -> None:
         """Fold the WAL into the main file and truncate it (after destructions)."""
         self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def backup_to(self, dst: Path) -> None:
+        """An online copy into `dst`, keyed identically; proved to open with the same tables
+        and row counts before returning."""
+        target = connect_keyed(dst, self._key)
+        try:
+            self.conn.backup(target)
+            if target.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise IntegrityError("档案目录数据库的副本校验失败", ref=str(dst))
+            tables = [r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+            for t in tables:
+                q = f'SELECT count(*) FROM "{t}"'
+                if self.conn.execute(q).fetchone()[0] != target.execute(q).fetchone()[0]:
+                    raise IntegrityError("档案目录数据库的副本与原库不一致", ref=str(dst))
+        finally:
+            target.close()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):

@@ -153,6 +153,10 @@ class Records:
         cur = self.db.execute(f"INSERT INTO components ({names}) VALUES ({marks})", tuple(cols.values()))
         return int(cur.lastrowid)
 
+    def component_seq(self, component_id: int) -> int:
+        return int(self.db.execute("SELECT seq FROM components WHERE id = ?",
+                                   (component_id,)).fetchone()[0])
+
     def get(self, ref: str) -> Record:
         ref = str(ArchivalRef.parse(ref))  # validates and normalises look-alike dots
         row = self.db.execute(

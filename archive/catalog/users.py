@@ -7,16 +7,8 @@ from dataclasses import dataclass
 
 from archive.catalog.db import Database
 from archive.errors import Conflict, NotFound, ValidationError
+from archive.policy.roles import role_label
 
-ROLES: dict[str, str] = {
-    "head": "站长",
-    "deputy": "副站长",
-    "archivist": "档案管理员",
-    "social_worker": "社工",
-    "supervisor": "督导",
-    "authority": "主管部门",
-}
-_ROLE_ALIASES = {v: k for k, v in ROLES.items()} | {"民政局": "authority", "驻站社工": "social_worker"}
 _NAME_RE = re.compile(r"^[\w.\-]{2,32}$")
 
 SCHEMA = [
@@ -29,16 +21,6 @@ SCHEMA = [
         removed_at TEXT, removed_by TEXT
     )""",
 ]
-
-
-def parse_role(text: str) -> str:
-    t = text.strip()
-    if t in ROLES:
-        return t
-    if t in _ROLE_ALIASES:
-        return _ROLE_ALIASES[t]
-    choices = "、".join(f"{k}（{v}）" for k, v in ROLES.items())
-    raise ValidationError(f"未知的角色“{text}”，可选：{choices}", found=text)
 
 
 def check_user_name(name: str) -> str:
@@ -59,7 +41,7 @@ class User:
 
     @property
     def role_name(self) -> str:
-        return ROLES.get(self.role, self.role)
+        return role_label(self.role)
 
 
 class Users:

@@ -1,4 +1,4 @@
-"""The `sgz` command line: a thin click front end over `archive.core.Archive`."""
+"""The `sgz` command line: a thin click front end over `archive.app.Archive`."""
 
 from archive.cli import zh as _zh
 

@@ -57,11 +57,11 @@ def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, ite
           --items Z001-WS·2026-Y-XZ-0003,Z001-WS·2026-D30-FW-0007 --copy
     """
     arc = open_archive(ctx)
-    req = arc.request_access(unit=unit, letter=letter, purpose=purpose, items=_split(items),
+    req = arc.access.request(unit=unit, letter=letter, purpose=purpose, items=_split(items),
                              copy=copy, applicant=applicant, phone=phone, id_doc=id_doc,
                              letter_no=letter_no)
     if as_json:
-        emit_json({**req.as_dict(arc.now()), "id": req.no})
+        emit_json({**req.as_dict(arc.kernel.clock.iso()), "id": req.no})
         return
     click.echo(req.no)
     info(f"已登记查阅申请 {req.no}（{len(req.items)} 件），介绍信归档为 {req.letter_ref}；"
@@ -83,9 +83,9 @@ def access_approve(ctx: click.Context, request_no: str, until: str | None, allow
       sgz access approve CY-2026-0001 --until 2026-12-05 --allow-copy
     """
     arc = open_archive(ctx)
-    req = arc.approve_request(request_no, until=until, allow_copy=allow_copy)
+    req = arc.access.approve(request_no, until=until, allow_copy=allow_copy)
     if as_json:
-        emit_json({**req.as_dict(arc.now()), "id": req.no})
+        emit_json({**req.as_dict(arc.kernel.clock.iso()), "id": req.no})
         return
     click.echo(req.no)
     info(f"已批准 {req.no}，有效至 {req.valid_until}（UTC）"
@@ -104,7 +104,7 @@ def access_deny(ctx: click.Context, request_no: str, reason: str) -> None:
       sgz access deny CY-2026-0002 --reason 介绍信未加盖公章
     """
     arc = open_archive(ctx)
-    req = arc.deny_request(request_no, reason=reason)
+    req = arc.access.deny(request_no, reason=reason)
     click.echo(req.no)
     info(f"已驳回 {req.no}")
 
@@ -124,8 +124,8 @@ def access_list(ctx: click.Context, status: str | None, year: str | None, as_jso
       sgz access list --json
     """
     arc = open_archive(ctx)
-    reqs = arc.list_requests(status=status, year=parse_year(year))
-    now = arc.now()
+    reqs = arc.access.list(status=status, year=parse_year(year))
+    now = arc.kernel.clock.iso()
     if as_json:
         emit_json([r.as_dict(now) for r in reqs])
         return
@@ -148,7 +148,7 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
       sgz access show CY-2026-0001
     """
     arc = open_archive(ctx)
-    d = arc.show_request(request_no)
+    d = arc.access.show(request_no)
     if as_json:
         emit_json(d)
         return
@@ -175,7 +175,7 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
 def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, reason: str,
            force: bool, as_json: bool) -> None:
     arc = open_archive(ctx)
-    method = arc.issue_view_copy if kind == "view" else arc.issue_copy
+    method = arc.access.view if kind == "view" else arc.access.copy
     res = method(request_no, ref, out, reason=reason, force=force)
     if as_json:
         emit_json({"id": res.copy.no, **res.copy.as_dict(), "path": str(res.path)})
@@ -240,13 +240,15 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
       sgz access register --year 2026 -o 档案查阅登记-2026.docx
     """
     arc = open_archive(ctx)
-    blob, n = arc.access_register_doc(year=parse_year(year))
-    dest = Path(out or f"档案查阅登记-{year or arc.local_today().year}.docx")
+    blob, n = arc.access.register_doc(year=parse_year(year))
+    dest = Path(out or f"档案查阅登记-{year or arc.kernel.clock.today().year}.docx")
     if dest.suffix.lower() != ".docx":
         raise UsageError("输出文件应以 .docx 结尾")
     if dest.exists() and not force:
         raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
-    arc._refuse_inside_home(dest)
+    from archive.records.service import refuse_inside_home
+
+    refuse_inside_home(arc.kernel.home, dest)
     part = dest.with_name(f".{dest.name}.sgz-part")
     part.write_bytes(blob)
     os.replace(part, dest)
@@ -269,10 +271,10 @@ def access_flags(ctx: click.Context, include_acked: bool, ack: int | None, as_js
     """
     arc = open_archive(ctx)
     if ack is not None:
-        arc.ack_flag(ack)
+        arc.access.ack_flag(ack)
         info(f"已将事项 {ack} 标记为已阅")
         return
-    flags = arc.list_flags(include_acked=include_acked)
+    flags = arc.access.flags(include_acked=include_acked)
     if as_json:
         emit_json([f.as_dict() for f in flags])
         return
@@ -313,7 +315,7 @@ def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) 
       sgz subject export --household H0012 -o 本人资料/
     """
     arc = open_archive(ctx)
-    _report_export(arc.export_subject(household, out), as_json, "导出")
+    _report_export(arc.rights.export_subject(household, out), as_json, "导出")
 
 
 @click.command("refer")
@@ -337,7 +339,7 @@ def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_re
       sgz refer --household H0012 --to 派出所 -o 转介/ --override-reason 服务对象有自伤风险
     """
     arc = open_archive(ctx)
-    res = arc.refer(household, to=to, out_dir=out, override_reason=override_reason)
+    res = arc.rights.refer(household, to=to, out_dir=out, override_reason=override_reason)
     _report_export(res, as_json, "转介导出")
     if not as_json and res.flagged:
         info("未存档转介同意书，已按紧急事由导出，并提请站长关注。")
@@ -364,5 +366,5 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
     if not anonymize:
         raise UsageError("sgz export 只做匿名化导出，请加 --anonymize；导出原件请用 sgz get")
     arc = open_archive(ctx)
-    res = arc.export_anonymized(list(refs), out, names=_split(names), reason=reason)
+    res = arc.rights.export_anonymized(list(refs), out, names=_split(names), reason=reason)
     _report_export(res, as_json, "匿名化导出")

@@ -53,11 +53,11 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
       sgz audit log --since 2026-11-01 --actor lisi
       sgz audit log --action 导出 --json
     """
-    from archive.ops.history import beijing, parse_since
+    from archive.audit.names import beijing, parse_since
 
     when = parse_since(since) if since else None
     arc = open_archive(ctx)
-    rows = arc.audit_history(since=when, actor=actor, action=action, ref=ref)
+    rows = arc.audit.history(since=when, actor=actor, action=action, ref=ref)
     if as_json:
         emit_json([{**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows])
         return
@@ -68,7 +68,7 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
 
 
 def _role(code: str) -> str:
-    from archive.access.policy import ROLES
+    from archive.policy.rules import ROLES
 
     return ROLES.get(code, code)
 
@@ -92,7 +92,7 @@ def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) 
     from archive.audit.errors import AuditTampered, TornLine
     from archive.audit.verify import verify_log
     from archive.errors import NotFound
-    from archive.home import HomePaths
+    from archive.kernel.home import HomePaths
 
     texts = []
     for f in checkpoints:
@@ -108,7 +108,6 @@ def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) 
     except AuditTampered as exc:
         if as_json:
             emit_json({"ok": False, "reason": exc.reason, "line": exc.ref, "message": str(exc)})
-            raise SystemExit(exc.exit_code) from None
         if isinstance(exc, TornLine):
             info("提示：如果是断电或程序被强制结束造成的，下一次任何写入操作会自动截去残行并记录 log.repair。")
         raise
@@ -137,10 +136,10 @@ def checkpoint_cmd(ctx: click.Context, out: str | None, as_json: bool) -> None:
       sgz audit checkpoint
       sgz audit checkpoint -o 检查点-20261128.note
     """
-    from archive.vault.atomic import write_atomic
+    from archive.fs.atomic import write_atomic
 
     arc = open_archive(ctx)
-    cp = arc.export_checkpoint()
+    cp = arc.audit.checkpoint()
     if out:
         write_atomic(Path(out), cp["note"].encode("utf-8"))
     if as_json:

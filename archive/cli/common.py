@@ -17,7 +17,7 @@ import click
 from archive.errors import UsageError, ValidationError
 
 if TYPE_CHECKING:
-    from archive.core import Archive
+    from archive.app import Archive
 
 RECOVERY_USER = "recovery"
 
@@ -91,7 +91,7 @@ def current_user() -> str:
 
 def open_archive(ctx: click.Context) -> Archive:
     """Unlock the station home for the current user (SGZ_USER=recovery uses the recovery code)."""
-    from archive.core import Archive
+    from archive.app import Archive
 
     root = home_path(ctx)
     user = current_user()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import re
 from pathlib import Path
 from typing import Any
 
 import click
 
-from archive.cli.common import home_path, open_archive
-from archive.errors import NotFound, UsageError, ValidationError
+from archive.cli.common import emit_json, home_path, open_archive
+from archive.errors import NotFound, ValidationError
 
 
 def _templates_root(ctx: click.Context) -> Path:
@@ -34,24 +30,14 @@ def _station_vars(ctx: click.Context, sample: bool) -> dict[str, Any]:
     raise NotFound(f"找不到站点配置 {path}。请先 sgz init，或加 --sample 用示例站点试生成。")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def _service(ctx: click.Context, sample: bool, file_it: bool) -> Any:
+    """The generation service: over the unlocked archive when filing, else over the station file."""
+    if file_it:
+        return open_archive(ctx).gen
+    from archive.clock import StationClock
+    from archive.docgen.service import GenerationService
 
-
-def _safe_name(text: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._")[:40] or "doc"
-
-
-def _file_into_vault(ctx: click.Context, path: Path, manifest: Any,
-                     station: dict[str, Any]) -> str:
-    """File the generated document with the template's default class and retention."""
-    arc = open_archive(ctx)
-    results = arc.file([path], category=manifest.category, retention=manifest.retention,
-                       title=manifest.title, author=str(station.get("name", "")))
-    return str(results[0].ref)
+    return GenerationService(station_vars=_station_vars(ctx, sample), today=StationClock().today)
 
 
 @click.command("gen")
@@ -80,99 +66,20 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
       sgz gen volunteer-registration --rows 志愿者.xlsx -o 登记表/
       sgz gen plaque --size 70x50 -o 牌匾.svg
     """
-    from archive.docgen.engine import generate, load_data_file
-    from archive.docgen.fields import parse_assignments
-    from archive.docgen.manifest import get_manifest
-
-    manifest = get_manifest(_templates_root(ctx), template_id)
-    station = _station_vars(ctx, sample)
-    data: dict[str, Any] = dict(manifest.sample) if sample else {}
-    if data_file:
-        data.update(load_data_file(data_file))
-    data.update(parse_assignments(list(assignments)))
-    if size:
-        if manifest.layout != "plaque":
-            raise UsageError("--size 只用于牌匾（plaque）")
-        data["size"] = size
-    today = dt.date.today()
+    gen = _service(ctx, sample, file_it)
+    manifest = gen.manifest(template_id)
+    data = gen.data(manifest, sample=sample, data_file=data_file, assignments=assignments,
+                    size=size)
     if rows_file:
-        _gen_rows(ctx, manifest, station, data, rows_file, output, pdf, file_it, today)
-        return
-    is_plaque = manifest.layout == "plaque"
-    default_ext = ".svg" if is_plaque else ".docx"
-    out = output or Path(template_id + default_ext)
-    suffix = out.suffix.lower()
-    if is_plaque:
-        if suffix not in (".svg", ".pdf"):
-            raise UsageError("牌匾的输出应为 .svg 或 .pdf")
-        _write_atomic(out, generate(manifest, data, station, today=today, fmt=suffix[1:]))
-        click.echo(str(out))
-        if pdf and suffix == ".svg":
-            pdf_out = out.with_suffix(".pdf")
-            _write_atomic(pdf_out, generate(manifest, data, station, today=today, fmt="pdf"))
-            click.echo(str(pdf_out))
-        if file_it:
-            click.echo(_file_into_vault(ctx, out.with_suffix(".pdf") if pdf else out, manifest,
-                                        station))
-        return
-    if suffix == ".pdf":
-        out, pdf = out.with_suffix(".docx"), True
-    elif suffix != ".docx":
-        raise UsageError("输出文件应以 .docx 结尾（要 PDF 请加 --pdf）")
-    blob = generate(manifest, data, station, today=today)
-    _write_atomic(out, blob)
-    click.echo(str(out))
-    filed = out
-    if pdf:
-        from archive.office import docx_to_pdf
-
-        filed = docx_to_pdf(out)
-        click.echo(str(filed))
-    if file_it:
-        click.echo(_file_into_vault(ctx, filed, manifest, station))
-
-
-def _gen_rows(ctx: click.Context, manifest: Any, station: dict[str, Any], base: dict[str, Any],
-              rows_file: Path, output: Path | None, pdf: bool, file_it: bool,
-              today: dt.date) -> None:
-    """Validate every row first (all problems at once), then render one document per row."""
-    from archive.docgen.engine import build_context
-    from archive.docgen.render import make_env, render_docx
-    from archive.docgen.rows import read_rows
-
-    if manifest.layout == "plaque":
-        raise UsageError("牌匾不支持 --rows")
-    rows = read_rows(rows_file)
-    if not rows:
-        raise ValidationError(f"{rows_file} 中没有数据行")
-    contexts, problems = [], []
-    for i, row in enumerate(rows, 1):
-        try:
-            contexts.append(build_context(manifest, {**base, **row}, station, today))
-        except ValidationError as exc:
-            problems += [f"第 {i} 行 {d}" for d in (exc.details or [str(exc)])]
-    if problems:
-        raise ValidationError(f"{rows_file} 有 {len(problems)} 处错误，未生成任何文件：\n  - "
-                              + "\n  - ".join(problems), details=problems)
-    out_dir = output or Path(f"{manifest.id}-批量")
-    if out_dir.suffix.lower() == ".docx":
-        raise UsageError("--rows 时 -o 应为输出文件夹")
-    key = next((f.name for f in manifest.fields if f.type == "string"), None)
-    env = make_env()
-    written = []
-    for i, context in enumerate(contexts, 1):
-        label = _safe_name(str(context.get(key) or "")) if key else ""
-        path = out_dir / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx")
-        _write_atomic(path, render_docx(manifest.docx_path, context, env))
-        written.append(path)
-        click.echo(f"[{i}/{len(contexts)}] {path}", err=True)
-    if pdf:
-        from archive.office import convert_to_pdf
-
-        click.echo(f"正在转换 {len(written)} 份 PDF…", err=True)
-        written = convert_to_pdf(written, out_dir)
-    for path in written:
-        click.echo(_file_into_vault(ctx, path, manifest, station) if file_it else str(path))
+        res = gen.render_rows(manifest, data, rows_file, output, pdf=pdf, file=file_it,
+                              progress=lambda m: click.echo(m, err=True))
+    else:
+        res = gen.render(manifest, data, output, pdf=pdf, file=file_it)
+    for line in (res.filed if rows_file and file_it else res.paths):
+        click.echo(str(line))
+    if file_it and not rows_file:
+        for ref in res.filed:
+            click.echo(ref)
 
 
 @click.group("templates")
@@ -195,10 +102,9 @@ def templates_list(ctx: click.Context, as_json: bool) -> None:
 
     items = list_manifests(_templates_root(ctx))
     if as_json:
-        click.echo(json.dumps([{"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
-                                "category": m.category, "retention": m.retention,
-                                "layout": m.layout} for m in items],
-                              ensure_ascii=False, indent=2))
+        emit_json([{"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
+                    "category": m.category, "retention": m.retention, "layout": m.layout}
+                   for m in items])
         return
     for m in items:
         click.echo(f"{m.id:<32}{m.kind}  {m.title}  〔{m.clause}〕")
@@ -232,11 +138,9 @@ def templates_show(ctx: click.Context, template_id: str, as_json: bool) -> None:
         return d
 
     if as_json:
-        click.echo(json.dumps({"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
-                               "category": m.category, "retention": m.retention,
-                               "layout": m.layout, "description": m.description,
-                               "fields": [fdict(f) for f in m.fields]},
-                              ensure_ascii=False, indent=2))
+        emit_json({"id": m.id, "title": m.title, "kind": m.kind, "clause": m.clause,
+                   "category": m.category, "retention": m.retention, "layout": m.layout,
+                   "description": m.description, "fields": [fdict(f) for f in m.fields]})
         return
     click.echo(f"{m.title}（{m.id}）  {m.kind}  依据：{m.clause}")
     click.echo(f"默认归档：{CATEGORIES[m.category]}（{m.category}） 保管期限 {RETENTIONS[m.retention]}")
@@ -275,9 +179,8 @@ def templates_check(ctx: click.Context, docx: Path, template_id: str | None,
 
     report = check_docx(docx, _templates_root(ctx), template_id=template_id)
     if as_json:
-        click.echo(json.dumps({"template": report.template_id,
-                               "problems": [p.as_dict() for p in report.problems]},
-                              ensure_ascii=False, indent=2))
+        emit_json({"template": report.template_id,
+                   "problems": [p.as_dict() for p in report.problems]})
     else:
         for note in report.notes:
             click.echo(f"提示：{note}", err=True)

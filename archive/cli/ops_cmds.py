@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from archive.cli.common import emit_json, home_path, info, open_archive
+from archive.errors import IntegrityError
 
 
 @click.command("check")
@@ -40,7 +41,7 @@ def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int
     frac = parse_subset(subset)
     rng = random.Random(seed) if seed is not None else random.SystemRandom()
     arc = open_archive(ctx)
-    rep = arc.check(read_data=read_data, subset=frac, rng=rng, repair=repair)
+    rep = arc.maintenance.check(read_data=read_data, subset=frac, rng=rng, repair=repair)
     if as_json:
         emit_json(rep.as_dict())
     else:
@@ -56,8 +57,8 @@ def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int
         for n in rep.notes:
             info(f"提示：{n}")
         click.echo("结果：无问题" if rep.ok else f"结果：发现 {len(rep.problems)} 个问题")
-    if not rep.ok:
-        raise SystemExit(8)  # integrity failure (DESIGN §8); the report above says what to do
+    if not rep.ok:  # integrity failure (exit 8); the report above says what to do
+        raise IntegrityError(f"完整性检查发现 {len(rep.problems)} 个问题（见上）")
 
 
 class _DefaultGroup(click.Group):
@@ -96,7 +97,7 @@ def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
       sgz backup create /media/usb/sgz-2026-11-28 --json
     """
     arc = open_archive(ctx)
-    rep = arc.backup(dest)
+    rep = arc.maintenance.backup(dest)
     if as_json:
         emit_json({"id": rep.dest, **rep.as_dict()})
         return
@@ -115,7 +116,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
     示例：
       sgz backup verify /media/usb/sgz-备份-20261128
     """
-    from archive.core import Archive
+    from archive.app import Archive
 
     rep = Archive.verify_backup(dest)
     if as_json:
@@ -129,7 +130,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
         else:
             click.echo(f"损坏：发现 {len(rep.problems)} 个问题；请换用另一份备份")
     if not rep.ok:
-        raise SystemExit(8)
+        raise IntegrityError(f"备份已损坏：发现 {len(rep.problems)} 个问题（见上）")
 
 
 @click.command("restore")
@@ -148,6 +149,7 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
     示例：
       SGZ_USER=zhangsan sgz restore /media/usb/sgz-备份-20261128 --home D:/社工站档案
     """
+    from archive.app import Archive, utc_now
     from archive.cli.common import (
         RECOVERY_USER,
         current_user,
@@ -155,7 +157,6 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
         lock_timeout,
         read_passphrase,
     )
-    from archive.core import Archive, utc_now
 
     target = Path(new_home) if new_home else home_path(ctx)
     user = current_user()
@@ -199,7 +200,7 @@ def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
       sgz keys rotate
     """
     arc = open_archive(ctx)
-    epoch = arc.rotate_keys()
+    epoch = arc.keys.rotate()
     if as_json:
         emit_json({"id": epoch, "epoch": epoch})
     else:

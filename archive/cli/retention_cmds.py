@@ -13,7 +13,7 @@ from archive.cli.common import emit_json, emit_table, info, open_archive
 def _as_of(value: str | None) -> date | None:
     if value is None:
         return None
-    from archive.filing import parse_date
+    from archive.clock import parse_date
 
     d8 = parse_date(value)
     return date(int(d8[:4]), int(d8[4:6]), int(d8[6:]))
@@ -46,7 +46,7 @@ def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
       sgz retention due --as-of 2030-01-01 --json
     """
     arc = open_archive(ctx)
-    rows = arc.retention_due(as_of=_as_of(as_of))
+    rows = arc.retention.due(as_of=_as_of(as_of))
     if as_json:
         emit_json(rows)
         return
@@ -70,7 +70,7 @@ def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool
       sgz retention extend Z001-WS·2015-D10-FW-0003 --to D30 --reason 涉及未结个案
     """
     arc = open_archive(ctx)
-    res = arc.extend_retention(ref, to=to, reason=reason)
+    res = arc.retention.extend(ref, to=to, reason=reason)
     if as_json:
         emit_json(res)
         return
@@ -95,7 +95,7 @@ def table_cmd(ctx: click.Context, as_json: bool) -> None:
       "年度工作总结" = "Y"
     """
     arc = open_archive(ctx)
-    rows = arc.retention_table()
+    rows = arc.retention.table()
     if as_json:
         emit_json(rows)
         return
@@ -130,7 +130,7 @@ def hold_add_cmd(ctx: click.Context, ref: str, reason: str, as_json: bool) -> No
       sgz hold add Z001-WS·2015-D10-FW-0003 --reason 涉及未结投诉
     """
     arc = open_archive(ctx)
-    h = arc.add_hold(ref, reason=reason)
+    h = arc.holds.add(ref, reason=reason)
     if as_json:
         emit_json({"id": h.ref, "ref": h.ref, "placed_by": h.placed_by, "placed_at": h.placed_at})
         return
@@ -150,7 +150,7 @@ def hold_remove_cmd(ctx: click.Context, ref: str, reason: str) -> None:
       sgz hold remove Z001-WS·2015-D10-FW-0003 --reason 投诉已办结
     """
     arc = open_archive(ctx)
-    h = arc.remove_hold(ref, reason=reason)
+    h = arc.holds.remove(ref, reason=reason)
     click.echo(h.ref)
     info(f"已解除 {h.ref} 的冻结")
 
@@ -166,7 +166,7 @@ def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
       sgz hold list --json
     """
     arc = open_archive(ctx)
-    holds = arc.list_holds()
+    holds = arc.holds.list()
     if as_json:
         emit_json([{"ref": h.ref, "reason": h.reason, "placed_by": h.placed_by,
                     "placed_at": h.placed_at} for h in holds])
@@ -216,7 +216,7 @@ def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str
       sgz disposal propose Z001-WS·2015-D10-XZ-0003 Z001-WS·2015-D10-XZ-0005
     """
     arc = open_archive(ctx)
-    b = arc.propose_disposal(list(refs) or None, due=due, as_of=_as_of(as_of),
+    b = arc.disposal.propose(list(refs) or None, due=due, as_of=_as_of(as_of),
                              appraisal_note=appraisal_note)
     _batch_out(b, as_json)
     if not as_json:
@@ -236,7 +236,7 @@ def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
       sgz disposal approve XH-2026-0001
     """
     arc = open_archive(ctx)
-    b = arc.approve_disposal(batch)
+    b = arc.disposal.approve(batch)
     _batch_out(b, as_json)
     if not as_json:
         info(f"已批准销毁批次 {b.id}（{len(b.items)} 件）")
@@ -257,7 +257,7 @@ def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_j
     目录中保留档号、题名、日期等著录信息；内容永久不可恢复。
     """
     arc = open_archive(ctx)
-    b = arc.execute_disposal(batch, witnesses=list(witnesses))
+    b = arc.disposal.execute(batch, witnesses=list(witnesses))
     _batch_out(b, as_json)
     if not as_json:
         info(f"销毁批次 {b.id} 已执行：{len(b.items)} 件已销毁（加密粉碎），审计检查点已签发")
@@ -276,7 +276,7 @@ def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
       sgz disposal list --state approved
     """
     arc = open_archive(ctx)
-    batches = arc.list_disposals(state)
+    batches = arc.disposal.list(state)
     if as_json:
         emit_json([b.as_dict() for b in batches])
         return
@@ -297,7 +297,7 @@ def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
       sgz disposal show XH-2026-0001
     """
     arc = open_archive(ctx)
-    b = arc.show_disposal(batch)
+    b = arc.disposal.show(batch)
     if as_json:
         emit_json(b.as_dict())
         return

@@ -34,7 +34,7 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
     只显示你有权查看的档案；每次检索都记入审计日志。
     """
     arc = open_archive(ctx)
-    res = arc.search(query, category=category, year=year, retention=retention,
+    res = arc.search.query(query, category=category, year=year, retention=retention,
                      household=household, limit=limit)
     if as_json:
         emit_json({"total": res.total, "no_text_records": res.no_text_count,
@@ -70,7 +70,7 @@ def index_rebuild(ctx: click.Context, fresh_key: bool) -> None:
     def progress(done: int, total: int) -> None:
         info(f"已索引 {done}/{total}")
 
-    n = arc.rebuild_index(fresh_key=fresh_key, progress=progress)
+    n = arc.search.rebuild(fresh_key=fresh_key, progress=progress)
     info(f"索引重建完成：{n} 个文档")
 
 
@@ -85,7 +85,7 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
       sgz index status --json
     """
     arc = open_archive(ctx)
-    st = arc.index_status()
+    st = arc.search.status()
     if as_json:
         emit_json(st)
         return

@@ -34,7 +34,7 @@ def user_add(ctx: click.Context, name: str, role: str, display: str,
       SGZ_NEW_PASSPHRASE_FILE=... sgz user add lisi --role archivist
     """
     arc = open_archive(ctx)
-    u = arc.add_user(name, role, read_new_passphrase(new_passphrase_file), display=display)
+    u = arc.users.add(name, role, read_new_passphrase(new_passphrase_file), display=display)
     if as_json:
         emit_json({"id": u.name, "role": u.role})
     else:
@@ -53,7 +53,7 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
       sgz user list --json
     """
     arc = open_archive(ctx)
-    users = arc.list_users()
+    users = arc.users.list()
     if as_json:
         emit_json([{"name": u.name, "role": u.role, "display": u.display,
                     "created_at": u.created_at} for u in users])
@@ -73,7 +73,7 @@ def user_remove(ctx: click.Context, name: str) -> None:
       sgz user remove lisi
     """
     arc = open_archive(ctx)
-    arc.remove_user(name)
+    arc.users.remove(name)
     info(f"已移除用户 {name}，其密钥槽已删除")
 
 
@@ -91,5 +91,5 @@ def user_passwd(ctx: click.Context, name: str | None, new_passphrase_file: str |
       sgz user passwd lisi --new-passphrase-file 新口令.txt
     """
     arc = open_archive(ctx)
-    arc.change_passphrase(read_new_passphrase(new_passphrase_file), user=name)
-    info(f"已修改 {name or arc.user.name} 的口令")
+    arc.users.passwd(read_new_passphrase(new_passphrase_file), user=name)
+    info(f"已修改 {name or arc.kernel.user.name} 的口令")

@@ -18,7 +18,7 @@ from archive.cli.common import (
 )
 
 if TYPE_CHECKING:
-    from archive.filing import FileResult
+    from archive.records.service import FileResult
 
 
 @click.command("init")
@@ -41,7 +41,7 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
       SGZ_NEW_PASSPHRASE_FILE 不存在时会提示输入两次口令。
     恢复码只显示这一次：请打印后封存在档案柜中，遗忘口令时用它解锁（SGZ_USER=recovery）。
     """
-    from archive.core import Archive
+    from archive.app import Archive
     from archive.errors import NotFound
 
     text = None
@@ -56,10 +56,10 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
                              station_text=text, kdf_work_factor=kdf_work_factor())
     with arc:
         if as_json:
-            emit_json({"id": arc.vault_id, "home": str(root), "recovery_code": code})
+            emit_json({"id": arc.kernel.vault_id, "home": str(root), "recovery_code": code})
         else:
             click.echo(code)
-            info(f"已在 {root} 建立站点“{arc.station.name}”的档案库（全宗号 {arc.station.fonds}）。")
+            info(f"已在 {root} 建立站点“{arc.kernel.station.name}”的档案库（全宗号 {arc.kernel.station.fonds}）。")
             if not station_file:
                 info("已写入示例 station.toml，请按本站实际情况修改。")
             info("上面一行是恢复码，只显示这一次：请抄写或打印后封存。")
@@ -113,7 +113,7 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
         elif total > 1:
             info(f"[{done}/{total}] {r.path} → {r.ref}")
 
-    results = arc.file(list(paths), on_result=report, index=not no_index,
+    results = arc.records.file(list(paths), on_result=report, index=not no_index,
                        **opts)  # type: ignore[arg-type]
     if as_json:
         out = [{"id": r.ref, **r.as_dict()} for r in results]
@@ -132,7 +132,7 @@ def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
       sgz show Z001-WS·2026-D30-FW-0007
     """
     arc = open_archive(ctx)
-    data = arc.show(ref)
+    data = arc.records.show(ref)
     if as_json:
         emit_json(data)
         return
@@ -171,7 +171,7 @@ def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention
       sgz ls --json
     """
     arc = open_archive(ctx)
-    recs = arc.ls(category=category, year=year, retention=retention, household=household,
+    recs = arc.records.ls(category=category, year=year, retention=retention, household=household,
                   include_destroyed=include_destroyed)
     if as_json:
         emit_json([r.as_dict() for r in recs])
@@ -202,7 +202,7 @@ def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int 
       sgz get Z001-WS·2026-D30-FW-0007 -o 走访记录.pdf --reason 督导检查
     """
     arc = open_archive(ctx)
-    dest = arc.get(ref, out, reason=reason, force=force, component=component)
+    dest = arc.records.get(ref, out, reason=reason, force=force, component=component)
     if as_json:
         emit_json({"id": ref, "out": str(dest)})
     else:

@@ -19,7 +19,7 @@ SAMPLE_STATION = Path(__file__).with_name("sample_station.toml")
 
 def load_station_vars(path: Path) -> dict[str, Any]:
     """The `station.*` template variables from a station.toml (the one seam to the profile)."""
-    from archive.station import load_station
+    from archive.kernel.station import load_station
 
     return load_station(Path(path)).template_vars()
 

@@ -1,1 +1,1 @@
-"""Maintenance operations: integrity check, backup, restore, audit history (issue #3)."""
+"""Maintenance: integrity check, backup, restore, key rotation, audit history."""

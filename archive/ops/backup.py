@@ -21,15 +21,13 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archive.audit.errors import AuditTampered
 from archive.audit.verify import verify_log
 from archive.errors import ArchiveError, Conflict, IntegrityError, NotFound, ValidationError
-from archive.vault.atomic import fsync_dir, write_atomic
-
-if TYPE_CHECKING:
-    from archive.core import Archive
+from archive.fs.atomic import fsync_dir, write_atomic
+from archive.kernel.kernel import Kernel
 
 FORMAT = "sgz-backup"
 FORMAT_VERSION = 1
@@ -133,25 +131,10 @@ def _copy_log(src: Path, dst: Path) -> tuple[int, str]:
     return len(data), hashlib.sha256(data).hexdigest()
 
 
-def _copy_catalog(arc: Archive, dst: Path) -> tuple[int, str]:
-    """SQLite online backup into a file keyed identically; then prove the copy opens."""
-    import sqlcipher3
-
-    from archive.crypto.keys import LABEL_CATALOG, derive
-
+def _copy_catalog(k: Kernel, dst: Path) -> tuple[int, str]:
+    """SQLite online backup into a file keyed identically (proved to open); then fsync."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    key = derive(arc._vrk, LABEL_CATALOG)
-    target = sqlcipher3.connect(str(dst), isolation_level=None)
-    try:
-        target.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-        arc.db.conn.backup(target)
-        ok = target.execute("PRAGMA quick_check").fetchone()[0]
-        want = arc.db.execute("SELECT count(*) FROM records").fetchone()[0]
-        got = target.execute("SELECT count(*) FROM records").fetchone()[0]
-    finally:
-        target.close()
-    if ok != "ok" or want != got:
-        raise IntegrityError("档案目录数据库的备份副本校验失败，备份未完成")
+    k.db.backup_to(dst)
     for extra in ("-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             dst.with_name(dst.name + extra).unlink()
@@ -160,11 +143,11 @@ def _copy_catalog(arc: Archive, dst: Path) -> tuple[int, str]:
     return sha256_file(dst)
 
 
-def write_backup(arc: Archive, dest: Path, part: Path, created: str) -> BackupReport:
+def write_backup(k: Kernel, dest: Path, part: Path, created: str) -> BackupReport:
     """Copy everything but the index into `part` (caller holds the writer lock)."""
-    home = arc.home
+    home = k.home
     files: list[dict[str, Any]] = []
-    rep = BackupReport(dest=str(dest), vault_id=arc.vault_id, created=created)
+    rep = BackupReport(dest=str(dest), vault_id=k.vault_id, created=created)
 
     def add(part_name: str, rel: Path, size: int, digest: str) -> None:
         files.append({"part": part_name, "path": rel.as_posix(), "size": size, "sha256": digest})
@@ -174,10 +157,10 @@ def write_backup(arc: Archive, dest: Path, part: Path, created: str) -> BackupRe
         rel = src.relative_to(home.root)
         add("data", rel, *copy_file(src, data / rel))
     rel = home.catalog.relative_to(home.root)
-    add("data", rel, *_copy_catalog(arc, data / rel))
-    live = {oid for oid, state in arc.object_keys.all_ids() if state == "live"}
+    add("data", rel, *_copy_catalog(k, data / rel))
+    live = {oid for oid, state in k.object_keys.all_ids() if state == "live"}
     for oid in sorted(live):
-        src = arc.objects.path(oid)
+        src = k.objects.path(oid)
         rel = src.relative_to(home.root)
         size, digest = copy_file(src, data / rel)
         if digest != oid:
@@ -203,7 +186,7 @@ def write_backup(arc: Archive, dest: Path, part: Path, created: str) -> BackupRe
     write_atomic(part / README, readme)
     add("meta", Path(README), len(readme), hashlib.sha256(readme).hexdigest())
     manifest = {
-        "format": FORMAT, "version": FORMAT_VERSION, "vault_id": arc.vault_id, "created": created,
+        "format": FORMAT, "version": FORMAT_VERSION, "vault_id": k.vault_id, "created": created,
         "parts": {"data": "密文与审计日志", "keys": "密钥材料（密钥槽、密钥环）"},
         "files": files,
     }

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archive.audit.errors import AuditTampered
 from archive.audit.verify import verify_log
+from archive.catalog.records import Component, Record
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter, constant_time_equal
-from archive.errors import ArchiveError, AuditUnavailable
-
-if TYPE_CHECKING:
-    from archive.catalog.records import Component, Record
-    from archive.core import Archive
+from archive.errors import ArchiveError, AuditUnavailable, ValidationError
+from archive.kernel.door import Grant
+from archive.kernel.kernel import Kernel
 
 CHUNK = 1 << 20
 FIX_OBJECT_MISSING = "从最近的备份恢复该对象文件（sgz backup verify 确认备份完好后，复制 vault/objects 下同名文件）"
@@ -70,31 +70,31 @@ class CheckReport:
         return d
 
 
-def _object_rows(arc: Archive) -> dict[str, dict[str, Any]]:
+def _object_rows(k: Kernel) -> dict[str, dict[str, Any]]:
     """id -> {epoch, has_key, state, cipher_size}; read-only (table owned by vault.identities)."""
-    rows = arc.db.execute(
+    rows = k.db.execute(
         "SELECT id, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size FROM objects"
     ).fetchall()
     return {r["id"]: dict(r) for r in rows}
 
 
-def check_structure(arc: Archive, report: CheckReport, *, repair: bool) -> list[tuple[Record, Component]]:
+def check_structure(k: Kernel, report: CheckReport, *, repair: bool) -> list[tuple[Record, Component]]:
     """Catalogue, object rows, key epochs, object files, staging area, keyring, catalogue pages.
 
     Returns the live (record, component) pairs for the read-data pass.
     """
     live: list[tuple[Record, Component]] = []
-    for (msg,) in arc.db.execute("PRAGMA cipher_integrity_check").fetchall():
+    for (msg,) in k.db.execute("PRAGMA cipher_integrity_check").fetchall():
         report.add("catalog-page", f"档案目录数据库页面校验失败：{msg}", FIX_CATALOG)
-    quick = [r[0] for r in arc.db.execute("PRAGMA quick_check").fetchall()]
+    quick = [r[0] for r in k.db.execute("PRAGMA quick_check").fetchall()]
     if quick != ["ok"]:
         report.add("catalog-structure", f"档案目录数据库结构检查失败：{'；'.join(quick[:5])}", FIX_CATALOG)
-    rows = _object_rows(arc)
+    rows = _object_rows(k)
     report.objects = len(rows)
     referenced: set[str] = set()
-    for rec in arc.records.list(status=None):
+    for rec in k.records.list(status=None):
         report.records += 1
-        for comp in arc.records.components(rec.id):
+        for comp in k.records.components(rec.id):
             report.components += 1
             referenced.add(comp.object_id)
             where = f"{rec.ref} 第 {comp.seq} 个组件"
@@ -113,12 +113,12 @@ def check_structure(arc: Archive, report: CheckReport, *, repair: bool) -> list[
                 report.add("key-destroyed", f"{where}：档案在库，但其对象密钥已被销毁，内容无法解密",
                            "从销毁前的备份核对；如系误销毁，联系技术支持", rec.ref)
                 continue
-            if row["epoch"] not in arc.ring.epochs:
+            if row["epoch"] not in k.keys.ring.epochs:
                 report.add("epoch-unknown",
                            f"{where}：其密钥由第 {row['epoch']} 代纪元密钥包装，但密钥环中没有该代密钥",
                            "如有未完成的密钥轮换，用站长账户登录一次即可自动续做；否则从备份恢复", rec.ref)
                 continue
-            path = arc.objects.path(comp.object_id)
+            path = k.objects.path(comp.object_id)
             if not path.exists():
                 report.add("object-missing", f"{where}：对象文件 {comp.object_id[:12]}… 缺失",
                            FIX_OBJECT_MISSING, rec.ref)
@@ -131,22 +131,22 @@ def check_structure(arc: Archive, report: CheckReport, *, repair: bool) -> list[
     for oid, row in rows.items():
         if oid not in referenced and row["state"] == "live":
             report.notes.append(f"对象密钥 {oid[:12]}… 未被任何组件引用（无害）")
-    _check_files(arc, report, rows, repair=repair)
-    _check_staging(arc, report)
-    if arc.ring.pending:
-        todo = "、".join(f"{k}={v}" for k, v in arc.ring.pending.items())
+    _check_files(k, report, rows, repair=repair)
+    _check_staging(k, report)
+    if k.keys.ring.pending:
+        todo = "、".join(f"{k}={v}" for k, v in k.keys.ring.pending.items())
         report.add("keyring-pending", f"密钥环中有未完成的操作：{todo}",
                    "用站长账户再登录一次（任意命令），程序会自动续做密钥轮换")
-    if arc.ring.current not in arc.ring.epochs:
-        report.add("epoch-current", f"密钥环缺少当前纪元（第 {arc.ring.current} 代）密钥",
+    if k.keys.ring.current not in k.keys.ring.epochs:
+        report.add("epoch-current", f"密钥环缺少当前纪元（第 {k.keys.ring.current} 代）密钥",
                    "从最近的备份恢复 vault/keyring（sgz restore）")
     return live
 
 
-def _check_files(arc: Archive, report: CheckReport, rows: dict[str, dict[str, Any]], *,
+def _check_files(k: Kernel, report: CheckReport, rows: dict[str, dict[str, Any]], *,
                  repair: bool) -> None:
     """Object files on disk that no live catalogue row explains."""
-    ids = arc.objects.iter_ids()
+    ids = k.objects.iter_ids()
     report.object_files = len(ids)
     for oid in ids:
         row = rows.get(oid)
@@ -154,28 +154,28 @@ def _check_files(arc: Archive, report: CheckReport, rows: dict[str, dict[str, An
             continue
         what = "已销毁对象的密文（密钥已销毁，内容无法恢复）" if row else "孤立对象文件（目录中无记录）"
         if repair:
-            arc.objects.delete(oid)
+            k.objects.delete(oid)
             report.repaired.append(f"已删除{what} {oid[:12]}…")
         else:
             report.add("object-orphan", f"{what} {oid[:12]}…", FIX_ORPHAN)
-    if arc.objects.objects.exists():
-        for p in arc.objects.objects.rglob("*"):
+    if k.objects.objects.exists():
+        for p in k.objects.objects.rglob("*"):
             if p.is_file() and not (p.suffix == ".age" and p.stem in rows) and p.stem not in ids:
-                report.add("object-stray", f"对象目录中有不认识的文件：{p.relative_to(arc.home.root)}",
+                report.add("object-stray", f"对象目录中有不认识的文件：{p.relative_to(k.home.root)}",
                            "确认不是本程序写入的文件后手工移走")
 
 
-def _check_staging(arc: Archive, report: CheckReport) -> None:
-    left = arc.objects.leftovers()  # sessions of live processes are not leftovers
+def _check_staging(k: Kernel, report: CheckReport) -> None:
+    left = k.objects.leftovers()  # sessions of live processes are not leftovers
     if left:
         report.add("staging-leftover",
                    f"vault/tmp 中有 {len(left)} 个未完成的暂存项（归档被中断）",
                    "再运行任意 sgz 命令（解锁时自动完成或清理），然后重新检查")
 
 
-def check_audit(arc: Archive, report: CheckReport) -> None:
+def check_audit(k: Kernel, report: CheckReport) -> None:
     try:
-        rep = verify_log(arc.home.audit)
+        rep = verify_log(k.home.audit)
     except AuditTampered as exc:
         report.add(f"audit-{exc.reason}", f"审计日志：{exc}", FIX_AUDIT, exc.ref)
         return
@@ -188,16 +188,14 @@ def check_audit(arc: Archive, report: CheckReport) -> None:
         report.notes.append(f"审计日志有 {rep.uncovered} 条尚未被导出的检查点覆盖（可运行 sgz audit checkpoint 导出）")
 
 
-def check_index(arc: Archive, report: CheckReport) -> None:
-    """Ask the search concern, if it exposes `index_status`; the index is derived data."""
-    if not arc.home.fulltext.exists():
+def check_index(k: Kernel, report: CheckReport,
+                index_status: Callable[[], dict[str, Any]]) -> None:
+    """Ask the search concern for the index's state; the index is derived data."""
+    if not k.home.fulltext.exists():
         report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
         return
-    status_fn = getattr(arc, "index_status", None)
-    if status_fn is None:
-        return
     try:
-        report.index = status_fn()
+        report.index = index_status()
     except ArchiveError as exc:
         report.add("index", f"全文索引：{exc}", "运行 sgz index rebuild 重建索引（索引可随时从档案库重建）")
 
@@ -212,14 +210,14 @@ def sample(pairs: list[tuple[Record, Component]], subset: float | None,
     return [pairs[i] for i in sorted(picked)]
 
 
-def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Component]],
+def read_data(k: Kernel, grant: Grant, report: CheckReport, pairs: list[tuple[Record, Component]],
               batch: int = 64) -> None:
     """Re-hash every object file and compare the keyed fingerprint of its decrypted content."""
     readable: list[tuple[Record, Component]] = []
     for rec, comp in pairs:
         where = f"{rec.ref} 第 {comp.seq} 个组件"
         try:
-            digest = _sha256_file(arc, comp.object_id)
+            digest = _sha256_file(k, comp.object_id)
         except FileNotFoundError:
             report.add("object-missing", f"{where}：对象文件 {comp.object_id[:12]}… 缺失",
                        FIX_OBJECT_MISSING, rec.ref)
@@ -235,9 +233,9 @@ def read_data(arc: Archive, report: CheckReport, pairs: list[tuple[Record, Compo
         while done < len(chunk):  # a damaged object is reported, then the batch goes on
             current = done
             try:
-                for rec, comp, stream in arc.open_plaintexts(chunk[done:], action="check.read",
-                                                             detail={}):
-                    _compare(report, rec, comp, stream, arc.fingerprint_key)
+                for rec, comp, stream in k.door.open_many(grant, chunk[done:],
+                                                          action="check.read", detail={}):
+                    _compare(report, rec, comp, stream, k.keys.fingerprint_key)
                     current += 1
                 done = len(chunk)
             except AuditUnavailable:
@@ -266,9 +264,9 @@ def _compare(report: CheckReport, rec: Record, comp: Component, stream: Any,
         report.add("fingerprint", f"{where}：解密后内容与归档时的指纹不符", FIX_CORRUPT, rec.ref)
 
 
-def _sha256_file(arc: Archive, object_id: str) -> str:
+def _sha256_file(k: Kernel, object_id: str) -> str:
     h = hashlib.sha256()
-    with open(arc.objects.path(object_id), "rb") as f:
+    with open(k.objects.path(object_id), "rb") as f:
         while chunk := f.read(CHUNK):
             h.update(chunk)
     return h.hexdigest()
@@ -276,8 +274,6 @@ def _sha256_file(arc: Archive, object_id: str) -> str:
 
 def parse_subset(text: str | None) -> float | None:
     """'10%', '10' or '0.1' → 0.1; None → None (everything)."""
-    from archive.errors import ValidationError
-
     if text is None:
         return None
     t = text.strip().rstrip("%").strip()

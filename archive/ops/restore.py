@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import Conflict, IntegrityError
-from archive.home import HomePaths
+from archive.kernel.home import HomePaths
 from archive.ops.backup import (
     copy_file,
     finish_target,
@@ -74,10 +74,10 @@ def restore_home(
         arc = unlock(part)
         try:
             manifest_sha = hashlib.sha256((src / "MANIFEST.json").read_bytes()).hexdigest()
-            arc.authorize("backup")
-            arc.log("restore", None, source=str(src.resolve()), home=str(new.resolve()),
+            arc.kernel.authorize("backup")
+            arc.kernel.log("restore", None, source=str(src.resolve()), home=str(new.resolve()),
                     created=manifest.get("created"), manifest_sha256=manifest_sha)
-            report = arc.check(read_data=True)
+            report = arc.maintenance.check(read_data=True)
         finally:
             arc.close()
         if not report.ok:

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from archive.catalog.db import Database
+from archive.catalog.retention_schema import ensure_schema
 from archive.errors import NotFound, ValidationError
-from archive.retention.schema import ensure_schema
 
 STATES = {"proposed": "待批准", "approved": "已批准", "executing": "执行中（已中断可续做）",
           "executed": "已销毁"}

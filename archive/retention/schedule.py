@@ -16,7 +16,7 @@ from typing import Any
 from archive.catalog.numbering import RETENTIONS, parse_retention
 from archive.errors import ValidationError
 
-# Defaults per 问题 class; filing uses them too (FilingMixin.default_retention).
+# Defaults per 问题 class; filing uses them too (RetentionService.default_for).
 CLASS_DEFAULTS: dict[str, str] = {"XZ": "Y", "FW": "D30", "RS": "D30", "CW": "D30"}
 
 ACCOUNTING_SOURCE = "会计档案管理办法（财政部 国家档案局令第79号）附表1"

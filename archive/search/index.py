@@ -15,7 +15,8 @@ from typing import Any
 
 import sqlcipher3
 
-from archive.errors import Conflict, DecryptionFailed, NotFound, ValidationError
+from archive.catalog.db import connect_keyed
+from archive.errors import Conflict, NotFound, ValidationError
 from archive.search.normalize import normalize, strip_cjk_spaces
 from archive.search.query import COLUMNS, ParsedQuery, parse
 from archive.search.snippet import make_snippet
@@ -71,14 +72,7 @@ class SearchResult:
 def _connect(path: Path, key: bytes) -> Any:
     if len(key) != 32:
         raise ValidationError("索引密钥必须是 32 字节")
-    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA cipher_log_level = NONE")  # the library never prints
-    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlcipher3.DatabaseError:
-        conn.close()
-        raise DecryptionFailed() from None
+    conn = connect_keyed(path, key)
     # derived data: WAL + synchronous=NORMAL (no fsync per commit); a crash can lose the
     # last entries, which `index status` reports and `index rebuild` restores
     for pragma in ("secure_delete=ON", "temp_store=MEMORY", "journal_mode=WAL",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from archive.crypto.keys import LABEL_KEYRING, derive, open_sealed, random_key, seal
 from archive.errors import IntegrityError
-from archive.vault.atomic import write_atomic
+from archive.fs.atomic import write_atomic
 
 MAGIC = b"sgz-keyring/v1\n"
 

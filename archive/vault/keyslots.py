@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archive.crypto import age
 from archive.errors import DecryptionFailed, NotFound
-from archive.vault.atomic import fsync_dir, write_atomic
+from archive.fs.atomic import fsync_dir, write_atomic
 
 DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
 RECOVERY_SLOT = "\x00recovery"

@@ -13,6 +13,7 @@ import hashlib
 import os
 import queue
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Callable
@@ -23,8 +24,8 @@ from typing import Any, BinaryIO
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
-from archive.filelock import FileLock
-from archive.vault.atomic import fsync_dir
+from archive.fs.atomic import fsync_dir
+from archive.fs.filelock import FileLock
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
 
@@ -302,9 +303,7 @@ class ObjectStore:
             return 1
         with contextlib.suppress(OSError):
             if p.is_dir():
-                import shutil
-
-                shutil.rmtree(p, ignore_errors=True)
+                        shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink()
         return 0

@@ -6,7 +6,7 @@ pure: it reads only the facts it is given (actor, record facts, context flags) a
 closed — a missing context flag counts as "not satisfied".
 
 Sources: guideline 附件2 四（档案管理制度）、六（服务规范程序）、八（保密制度）; DESIGN §7.
-The generated table is docs/access-policy.md (`python -m archive.access.policy --markdown`).
+The generated table is docs/access-policy.md (`python -m archive.policy.table --markdown`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.errors import AccessDenied, UsageError
-
-ROLES: dict[str, str] = {
-    "head": "站长",
-    "deputy": "副站长",
-    "archivist": "档案管理员",
-    "social_worker": "社工",
-    "supervisor": "督导",
-    "authority": "民政局/主管部门",
-}
+from archive.policy.roles import ROLES
 
 CATEGORIES: dict[str, str] = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
 
@@ -394,14 +386,3 @@ def require(actor: Actor, action: str, record: RecordFacts | None = None,
         raise AccessDenied(f"{ROLES.get(actor.role, actor.role)}不得{ACTIONS[action]}：{d.rule}",
                            ref=action, details={"rule": d.rule, "needs_reason": d.needs_reason})
     return d
-
-
-if __name__ == "__main__":  # pragma: no cover - thin wrapper, tested through render_markdown
-    import sys
-
-    from archive.access.table import render_markdown
-
-    if sys.argv[1:] != ["--markdown"]:
-        sys.stderr.write("用法：python -m archive.access.policy --markdown\n")
-        raise SystemExit(2)
-    sys.stdout.write(render_markdown())

@@ -1,6 +1,4 @@
-# mypy: disable-error-code="misc"
-# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
-"""Archive methods for full-text indexing and search (issue #5).
+"""The search service: indexing at filing, `sgz search`, `sgz index rebuild|status`.
 
 The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing
 adds to it, destruction rebuilds it under a fresh key, and `sgz index rebuild` recreates it
@@ -15,18 +13,16 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from archive.crypto.keys import random_key
+import sqlcipher3
+
+from archive.catalog.numbering import parse_retention
+from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
-from archive.vault.keyring import save_keyring
-
-if TYPE_CHECKING:
-    from archive.catalog.records import Component, Record
-    from archive.core import Archive
-    from archive.search.index import SearchIndex
-
-_MAIN_KINDS = ("正文", "更正版本")
+from archive.kernel.kernel import Kernel
+from archive.search.extract import Extractor, too_large
+from archive.search.index import SearchIndex
 
 
 @dataclass
@@ -59,26 +55,24 @@ def _ref_of(doc_id: str) -> str:
     return doc_id.split("#", 1)[0]
 
 
-class SearchMixin:
-    """Methods of `Archive` for `sgz search` and `sgz index` (see archive/core.py)."""
+class SearchService:
+    """`sgz search` and `sgz index` over the kernel; owns the index file and the extractor."""
 
-    _index: SearchIndex | None = None
-    _extractor: Any = None
+    def __init__(self, kernel: Kernel) -> None:
+        self._k = kernel
+        self._index: SearchIndex | None = None
+        self._extractor: Extractor | None = None
 
     # ------------------------------------------------------------------ the index file
-    def _open_index(self: Archive, *, create: bool = True) -> SearchIndex:
-        from archive.search.index import SearchIndex
-
+    def _open_index(self, *, create: bool = True) -> SearchIndex:
         if self._index is not None:
             return self._index
-        import sqlcipher3
-
-        path = self.home.fulltext
+        path = self._k.home.fulltext
         path.parent.mkdir(parents=True, exist_ok=True)
-        with self.writer_lock:  # two processes must not create (or drop) it at the same time
+        with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
             if path.exists():
                 try:
-                    self._index = SearchIndex.open(path, self.ring.index_key)
+                    self._index = SearchIndex.open(path, self._k.keys.index_key)
                 except sqlcipher3.DatabaseError as exc:
                     if "locked" in str(exc) or "busy" in str(exc):
                         raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
@@ -90,21 +84,19 @@ class SearchMixin:
             if self._index is None:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
-                self._index = SearchIndex.create(path, self.ring.index_key)
+                self._index = SearchIndex.create(path, self._k.keys.index_key)
         return self._index
 
-    def _extract(self: Archive, data_or_stream: Any, *, filename: str, mime: str,
+    def _extract(self, data_or_stream: Any, *, filename: str, mime: str,
                  size: int) -> Any:
-        from archive.search.extract import Extractor, too_large
-
         skipped = too_large(size)
         if skipped is not None:
             return skipped  # decided from the size alone: a huge file is never read into memory
         if self._extractor is None:
-            self._extractor = Extractor(tmpdir=str(self.objects.tmp))
+            self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
         return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
 
-    def close_search(self: Archive) -> None:
+    def close(self) -> None:
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
@@ -113,7 +105,7 @@ class SearchMixin:
             self._index = None
 
     # ------------------------------------------------------------------ filing hook
-    def after_file_batch(self: Archive, items: list[tuple[str, int, Path, str]]) -> None:
+    def index_batch(self, items: list[tuple[str, int, Path, str]]) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         index transaction. Derived data: a failure never undoes the filing; each component's
         text status says what happened and `sgz index rebuild` can retry."""
@@ -122,8 +114,8 @@ class SearchMixin:
         docs: list[dict[str, Any]] = []
         statuses: list[tuple[int, str]] = []
         for ref, component_id, src, mime in items:
-            rec = self.records.get(ref)
-            comp = next(c for c in self.records.components(rec.id) if c.id == component_id)
+            rec = self._k.records.get(ref)
+            comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
             try:
                 with open(src, "rb") as f:
                     extracted = self._extract(f, filename=src.name, mime=mime,
@@ -138,9 +130,9 @@ class SearchMixin:
             self._open_index().add_many(docs)
         except ArchiveError:
             statuses = [(cid, "failed") for cid, _ in statuses]
-        with self.db.transaction():
+        with self._k.db.transaction():
             for cid, status in statuses:
-                self.records.set_text_status(cid, status)
+                self._k.records.set_text_status(cid, status)
 
     @staticmethod
     def _index_fields(rec: Record, comp: Component, text: str, status: str) -> dict[str, Any]:
@@ -152,16 +144,14 @@ class SearchMixin:
         }
 
     # ------------------------------------------------------------------ search
-    def search(self: Archive, query: str, *, category: str | None = None,
+    def query(self, query: str, *, category: str | None = None,
                year: int | None = None, retention: str | None = None,
                household: str | None = None, limit: int = 20) -> SearchResults:
         """Ranked hits the user may see; hidden records are not even counted. Audited."""
-        from archive.catalog.numbering import parse_retention
-
-        self.authorize("search")
-        cls = self.station.class_code(category) if category else None
+        self._k.authorize("search")
+        cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
-        self.log("search", None, query=query, category=cls, year=year, retention=ret,
+        self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                  household=household or None)
         idx = self._open_index()
         visible: dict[str, bool] = {}
@@ -170,10 +160,10 @@ class SearchMixin:
             ref = _ref_of(doc_id)
             if ref not in visible:
                 try:
-                    rec = self.records.get(ref)
+                    rec = self._k.records.get(ref)
                     # a snippet is content: show only what the user may read without
                     # having to state a reason (reason-gated reads go through `sgz get`)
-                    visible[ref] = rec.status == "active" and self._may("record.read", rec)
+                    visible[ref] = rec.status == "active" and self._k.may("record.read", rec)
                 except ArchiveError:
                     visible[ref] = False
             return visible[ref]
@@ -194,53 +184,52 @@ class SearchMixin:
         return out
 
     # ------------------------------------------------------------------ rebuild / status
-    def rebuild_index(self: Archive, *, fresh_key: bool = False,
+    def rebuild(self, *, fresh_key: bool = False,
                       progress: Callable[[int, int], None] | None = None) -> int:
         """Recreate the index from the vault (each component read through the audited door).
 
         With `fresh_key`, the new index is written under a new random key and the old file is
         deleted: after a destruction nothing of the destroyed text survives in any index.
         """
-        self.authorize("check")
-        self.log("index.rebuild.begin", None, fresh_key=fresh_key)
-        self.close_search()
+        grant = self._k.authorize("check")
+        self._k.log("index.rebuild.begin", None, fresh_key=fresh_key)
+        self.close()
         if fresh_key:
-            with self.writer_lock:
-                self.ring.index_key = random_key()
-                save_keyring(self.home.keyring, self.ring, self._vrk, self.vault_id)
-        _remove_db(self.home.fulltext)
+            with self._k.writer_lock:
+                self._k.keys.new_index_key()
+        _remove_db(self._k.home.fulltext)
         idx = self._open_index()
-        pairs = [(rec, comp) for rec in self.records.list()
-                 for comp in self.records.components(rec.id)]
-        count = idx.rebuild(self._reindex_docs(pairs),
+        pairs = [(rec, comp) for rec in self._k.records.list()
+                 for comp in self._k.records.components(rec.id)]
+        count = idx.rebuild(self._reindex_docs(grant, pairs),
                             progress=lambda d, _t: progress(d, len(pairs)) if progress else None)
-        self.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
+        self._k.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
         return count
 
-    def _reindex_docs(self: Archive, pairs: list[tuple[Record, Component]],
+    def _reindex_docs(self, grant: Any, pairs: list[tuple[Record, Component]],
                       batch: int = 64) -> Iterator[dict[str, Any]]:
         for start in range(0, len(pairs), batch):
             statuses: list[tuple[int, str]] = []
-            for rec, comp, stream in self.open_plaintexts(pairs[start:start + batch],
-                                                          action="index.read", detail={}):
+            for rec, comp, stream in self._k.door.open_many(grant, pairs[start:start + batch],
+                                                            action="index.read", detail={}):
                 with stream:
                     extracted = self._extract(stream, filename=comp.filename, mime=comp.mime,
                                               size=comp.size)
                 statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp),
                        **self._index_fields(rec, comp, extracted.text, extracted.status)}
-            with self.db.transaction():
+            with self._k.db.transaction():
                 for cid, status in statuses:
-                    self.records.set_text_status(cid, status)
+                    self._k.records.set_text_status(cid, status)
 
-    def index_status(self: Archive) -> dict[str, Any]:
+    def status(self) -> dict[str, Any]:
         """Index counts vs the catalogue; says whether a rebuild is needed."""
-        expected = self.records.count_live_components()
-        if not self.home.fulltext.exists():
+        expected = self._k.records.count_live_components()
+        if not self._k.home.fulltext.exists():
             return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
         st = dict(self._open_index().status())
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
-                  records_without_text=self.records.count_records_without_text())
+                  records_without_text=self._k.records.count_records_without_text())
         return st
 
 

@@ -1,6 +1,4 @@
-# mypy: disable-error-code="misc"
-# (Archive mixins annotate `self: Archive`; mypy calls that an "erased type of self".)
-"""Filing, retrieving and listing records: the `Archive` methods behind `sgz file/get/show/ls`.
+"""Filing, retrieving and listing records: the service behind `sgz file/get/show/ls`.
 
 Each item is committed atomically: the object is staged (encrypted, fsynced) first; the 档号,
 record, component, wrapped key and audit entry are written in one catalogue transaction; only
@@ -10,41 +8,35 @@ then is the object published. A crash at any point leaves the whole item or noth
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import date as Date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any
 
 from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
+from archive.clock import parse_date
 from archive.crypto import age
-from archive.documents import inspect_file
 from archive.errors import (
-    ArchiveError,
     Conflict,
     DecryptionFailed,
     NotFound,
     UsageError,
     ValidationError,
+    storage_error,
 )
+from archive.kernel.kernel import Kernel
+from archive.policy.rules import RecordFacts
+from archive.records.sniff import inspect_file
 from archive.vault.objects import StagedObject
 
-if TYPE_CHECKING:
-    from archive.core import Archive
+# Called after a batch is committed with (档号, component id, source path, mime) per new
+# component: derived data (the search index); filing never fails because of it.
+IndexBatch = Callable[[list[tuple[str, int, Path, str]]], None]
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
-
-
-class StorageError(ArchiveError):
-    """The disk refused a write (full, read-only, I/O error); nothing was filed."""
-
-    exit_code = 4
-    message = "存储写入失败"
 
 
 @dataclass(frozen=True)
@@ -57,21 +49,6 @@ class FileResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def parse_date(text: str) -> str:
-    """Accept 2026-05-06, 2026/5/6, 20260506 or 2026年5月6日; return 8 digits (DA/T 22)."""
-    t = text.strip()
-    m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", t) or re.fullmatch(
-        r"(\d{4})(\d{2})(\d{2})", t
-    )
-    if not m:
-        raise ValidationError(f"日期“{text}”无法识别，请写成 2026-05-06 或 20260506", found=text)
-    try:
-        d = Date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        raise ValidationError(f"日期“{text}”不存在", found=text) from None
-    return d.strftime("%Y%m%d")
 
 
 def _check_source(path: Path) -> None:
@@ -93,31 +70,18 @@ def _check_source(path: Path) -> None:
         raise ValidationError(f"文件为空：{path}", ref=str(path))
 
 
-def _storage_error(exc: OSError, what: str) -> StorageError:
-    if exc.errno == errno.ENOSPC:
-        return StorageError(f"磁盘空间不足，{what}未完成，档案库未改变")
-    return StorageError(f"写入失败（{exc.strerror or exc}），{what}未完成，档案库未改变")
+class RecordService:
+    """`sgz file|show|ls|get` over the kernel."""
 
-
-class FilingMixin:
-    """Methods of `Archive` for filing and retrieval (see archive/core.py)."""
-
-    # ------------------------------------------------------------------ facts for the policy
-    def record_facts(self: Archive, rec: Record) -> Any:
-        from archive.access.policy import RecordFacts
-
-        return RecordFacts(
-            category=rec.cls, responsible=rec.responsible or None, precious=rec.precious,
-            secret=bool(rec.secrecy), held=self.is_held(rec), destroyed=rec.status == "destroyed",
-        )
-
-    def is_held(self: Archive, rec: Record) -> bool:
-        """Overridden by the retention concern once holds exist; no holds by default."""
-        return False
+    def __init__(self, kernel: Kernel, *, default_retention: Callable[[str], str],
+                 index_batch: IndexBatch | None = None) -> None:
+        self._k = kernel
+        self._default_retention = default_retention
+        self._index_batch = index_batch
 
     # ------------------------------------------------------------------ file
     def file(
-        self: Archive,
+        self,
         paths: Sequence[Path | str],
         *,
         category: str | None = None,
@@ -149,7 +113,7 @@ class FilingMixin:
         date8 = parse_date(date) if date else ""
         parent: Record | None = None
         if of is not None:
-            parent = self.records.get(of.strip())
+            parent = self._k.records.get(of.strip())
             if parent.status != "active":
                 raise Conflict(f"{parent.ref} 已销毁，不能再添加组件")
             if kind is None:
@@ -158,19 +122,17 @@ class FilingMixin:
                 raise ValidationError(f"未知的组件类型“{kind}”，可选：{'、'.join(COMPONENT_KINDS)}")
             if kind == "更正版本" and not reason.strip():
                 raise ValidationError("添加更正版本必须用 --reason 说明更正原因")
-            self.authorize("record.correct" if kind == "更正版本" else "record.file",
-                           self.record_facts(parent), ref=parent.ref, reason=reason)
+            self._k.authorize("record.correct" if kind == "更正版本" else "record.file",
+                              parent, reason=reason)
             cls = parent.cls
         else:
             if category is None:
                 raise UsageError("请用 --category 指定档案类别（如 FW 或 服务）")
-            cls = self.station.class_code(category)
-            from archive.access.policy import RecordFacts
-
-            self.authorize("record.file", RecordFacts(category=cls))
-            retention = parse_retention(retention) if retention else self.default_retention(cls)
+            cls = self._k.station.class_code(category)
+            self._k.authorize("record.file", RecordFacts(category=cls))
+            retention = parse_retention(retention) if retention else self._default_retention(cls)
             if year is None:
-                year = int(date8[:4]) if date8 else self.clock().year
+                year = int(date8[:4]) if date8 else self._k.clock.today().year
             if not 1900 <= year <= 2999:
                 raise ValidationError(f"年度“{year}”无效", found=year)
         for p in sources:  # every input is checked before anything is written
@@ -191,11 +153,7 @@ class FilingMixin:
                     on_result(res)
         return results
 
-    def default_retention(self: Archive, cls: str) -> str:
-        """The class's period from the station's retention table (archive/retention)."""
-        return self.retention_schedule().for_class(cls)
-
-    def _file_batch(self: Archive, batch: list[tuple[Path, str, str | None]],
+    def _file_batch(self, batch: list[tuple[Path, str, str | None]],
                     meta: dict[str, Any]) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
         catalogue commit for the whole batch; then publish. All or nothing per batch."""
@@ -204,68 +162,69 @@ class FilingMixin:
             for src, mime, doc_title in batch:
                 try:
                     with open(src, "rb", buffering=1 << 16) as f:
-                        obj = self.objects.stage(f, self.fingerprint_key, sync=False,
-                                                 sm3=self.station.sm3_fingerprint)
+                        obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=False,
+                                                   sm3=self._k.station.sm3_fingerprint)
                 except OSError as exc:
-                    raise _storage_error(exc, f"“{src.name}”的归档") from None
+                    raise storage_error(exc, f"“{src.name}”的归档") from None
                 staged.append((src, mime, doc_title, obj))
             try:  # contents and names must be durable before the catalogue commits them
-                self.objects.sync_staged([obj.object_id for *_, obj in staged])
+                self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
             except OSError as exc:
-                raise _storage_error(exc, "归档") from None
+                raise storage_error(exc, "归档") from None
             results, new_ids, component_ids = self._commit_batch(staged, meta)
         except BaseException:
             for *_, obj in staged:
-                self.objects.discard(obj.object_id)
+                self._k.objects.discard(obj.object_id)
             raise
         published = set(new_ids)
         for *_, obj in staged:
             if obj.object_id in published:
-                self.objects.publish(obj.object_id)
+                self._k.objects.publish(obj.object_id)
             else:
-                self.objects.discard(obj.object_id)  # a duplicate
-        if meta["index"]:
-            self.after_file_batch([
+                self._k.objects.discard(obj.object_id)  # a duplicate
+        if meta["index"] and self._index_batch is not None:
+            self._index_batch([
                 (res.ref, cid, src, mime)
                 for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True)
                 if cid is not None])
         return results
 
-    def _commit_batch(self: Archive, staged: list[tuple[Path, str, str | None, StagedObject]],
+    def _commit_batch(self, staged: list[tuple[Path, str, str | None, StagedObject]],
                       meta: dict[str, Any]
                       ) -> tuple[list[FileResult], list[str], list[int | None]]:
         """One transaction: 档号, records, components, wrapped keys and every audit entry."""
         parent: Record | None = meta["parent"]
         kind: str = meta["kind"]
-        now = self.now()
+        now = self._k.clock.iso()
         results: list[FileResult] = []
         audit_items: list[Any] = []
         new_ids: list[str] = []
         component_ids: list[int | None] = []
         seen: dict[str, tuple[str, int]] = {}
-        who = (self.user.name, self.user.role)
-        with self.writer_lock, self.db.transaction():
+        user = self._k.user
+        who = (user.name, user.role)
+        with self._k.writer_lock, self._k.db.transaction():
             for src, mime, doc_title, obj in staged:
                 title = (meta["given_title"] or doc_title or src.stem).strip()
-                dup = seen.get(obj.fp_sha) or self.records.find_by_fingerprint(obj.fp_sha)
+                dup = seen.get(obj.fp_sha) or self._k.records.find_by_fingerprint(obj.fp_sha)
                 if dup is not None:
                     results.append(FileResult(str(src), dup[0], "duplicate", dup[1], title))
                     audit_items.append((*who, "record.duplicate", dup[0], {"filename": src.name}))
                     component_ids.append(None)
                     continue
                 if parent is None:
-                    ref = self.records.next_ref(self.station.fonds, "WS", meta["year"],
+                    ref = self._k.records.next_ref(self._k.station.fonds, "WS", meta["year"],
                                                 meta["retention"], meta["cls"])
                     source = "given" if meta["given_title"] else (
                         "document" if doc_title else "filename")
-                    rid = self.records.insert(ref, {
+                    rid = self._k.records.insert(ref, {
                         "title": title, "title_source": source, "doc_no": meta["doc_no"],
                         "author": meta["author"], "date": meta["date8"],
                         "secrecy": meta["secrecy"], "note": meta["note"],
                         "household": meta["household"], "precious": int(meta["precious"]),
                         "responsible": meta["responsible"] if meta["responsible"] is not None else (
-                            self.user.name if self.user.role == "social_worker" else ""),
-                        "filed_at": now, "filed_by": self.user.name,
+                            user.name if user.role == "social_worker" else ""),
+                        "filed_at": now, "filed_by": user.name,
                     })
                     ref_text, status, action = str(ref), "filed", "record.file"
                 else:
@@ -274,13 +233,13 @@ class FilingMixin:
                     "kind": kind, "reason": meta["reason"], "object_id": obj.object_id,
                     "filename": src.name, "mime": mime, "size": obj.plain_size,
                     "fp_sha": obj.fp_sha, "fp_sm3": obj.fp_sm3, "added_at": now,
-                    "added_by": self.user.name,
+                    "added_by": user.name,
                 }
                 if parent is not None and kind == "更正版本":
-                    component["supersedes"] = self._current_component(parent).id
-                self.object_keys.add(obj.object_id, obj.identity, obj.cipher_size)
-                cid = self.records.add_component(rid, component)
-                seq = self.db.execute("SELECT seq FROM components WHERE id = ?", (cid,)).fetchone()[0]
+                    component["supersedes"] = self.current_component(parent).id
+                self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size)
+                cid = self._k.records.add_component(rid, component)
+                seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {
                     "title": title, "filename": src.name, "size": obj.plain_size, "kind": kind,
                     "seq": seq, "reason": meta["reason"] or None}))
@@ -288,16 +247,13 @@ class FilingMixin:
                 new_ids.append(obj.object_id)
                 component_ids.append(cid)
                 results.append(FileResult(str(src), ref_text, status, seq, title))
-            self.audit.append_many(audit_items)  # the state change and its entries go together
+            self._k.audit.append_many(audit_items)  # the state change and its entries go together
         return results, new_ids, component_ids
 
-    def after_file_batch(self: Archive, items: list[tuple[str, int, Path, str]]) -> None:
-        """Hook for derived data (search index) after a batch is committed; filing never
-        fails because of it. Items are (档号, component id, source path, mime)."""
-
     # ------------------------------------------------------------------ read
-    def _current_component(self: Archive, rec: Record, seq: int | None = None) -> Component:
-        comps = self.records.components(rec.id)
+    def current_component(self, rec: Record, seq: int | None = None) -> Component:
+        """The component a read means: `seq`, else the latest 正文/更正版本 not superseded."""
+        comps = self._k.records.components(rec.id)
         if not comps:
             raise NotFound(f"{rec.ref} 没有任何组件", ref=rec.ref)
         if seq is not None:
@@ -309,12 +265,12 @@ class FilingMixin:
         main = [c for c in comps if c.kind in ("正文", "更正版本") and c.id not in superseded]
         return main[-1] if main else comps[0]
 
-    def show(self: Archive, ref: str) -> dict[str, Any]:
+    def show(self, ref: str) -> dict[str, Any]:
         """Catalogue entry and component list of one item (no plaintext)."""
-        rec = self.records.get(ref.strip())
-        self.authorize("record.read_meta", self.record_facts(rec), ref=rec.ref)
-        self.log("record.show", rec.ref)
-        comps = self.records.components(rec.id)
+        rec = self._k.records.get(ref.strip())
+        self._k.authorize("record.read_meta", rec)
+        self._k.log("record.show", rec.ref)
+        comps = self._k.records.components(rec.id)
         return {
             **rec.as_dict(),
             "components": [
@@ -324,78 +280,41 @@ class FilingMixin:
             ],
         }
 
-    def ls(self: Archive, *, category: str | None = None, year: int | None = None,
+    def ls(self, *, category: str | None = None, year: int | None = None,
            retention: str | None = None, household: str | None = None,
            include_destroyed: bool = False) -> list[Record]:
         """The 归档文件目录, filtered; items the user may not see are left out silently."""
-        cls = self.station.class_code(category) if category else None
+        cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
         rows = [
-            r for r in self.records.list(cls=cls, year=year, retention=ret, household=household,
+            r for r in self._k.records.list(cls=cls, year=year, retention=ret, household=household,
                                          status=None if include_destroyed else "active")
-            if self._may("record.read_meta", r)
+            if self._k.may("record.read_meta", r)
         ]
-        self.log("catalog.list", None, category=cls, year=year, retention=ret,
+        self._k.log("catalog.list", None, category=cls, year=year, retention=ret,
                  household=household or None, count=len(rows))
         return rows
 
-    def _may(self: Archive, action: str, rec: Record) -> bool:
-        from archive.access.policy import Actor, decide
-
-        return decide(Actor(self.user.name, self.user.role), action, self.record_facts(rec)).allowed
-
-    def open_plaintext(self: Archive, rec: Record, comp: Component, *, action: str,
-                       detail: dict[str, Any]) -> BinaryIO:
-        """The one door to a component's plaintext: audit entry first, then the key, then a stream."""
-        ident = self.object_keys.unwrap(
-            comp.object_id,
-            lambda: self.log(action, rec.ref, seq=comp.seq, **detail),
-        )
-        return self._decrypt(rec, comp, ident)
-
-    def open_plaintexts(self: Archive, pairs: Sequence[tuple[Record, Component]], *,
-                        action: str, detail: dict[str, Any]
-                        ) -> Iterator[tuple[Record, Component, BinaryIO]]:
-        """Bulk door for whole-vault reads (index rebuild, integrity check): ONE audit entry
-        naming every item is written before the first key is unwrapped, then each stream is
-        yielded in turn (one fsync per batch instead of one per object)."""
-        if not pairs:
-            return
-        self.log(action, None, items=[f"{r.ref}#{c.seq}" for r, c in pairs], **detail)
-        for rec, comp in pairs:
-            ident = self.object_keys.unwrap(comp.object_id, lambda: None)  # entry written above
-            yield rec, comp, self._decrypt(rec, comp, ident)
-
-    def _decrypt(self: Archive, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
-        """A plaintext stream of an object whose key was just unwrapped (through the audit)."""
-        src = self.objects.open(comp.object_id)
-        try:
-            return age.open_decrypt(src, [ident])  # type: ignore[return-value]
-        except age.AgeError:
-            src.close()
-            self.log("decrypt.failed", rec.ref, seq=comp.seq)
-            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
-
-    def get(self: Archive, ref: str, out: Path | str, *, reason: str, force: bool = False,
+    def get(self, ref: str, out: Path | str, *, reason: str, force: bool = False,
             component: int | None = None) -> Path:
         """Decrypt one component to `out` (streaming), after policy and audit."""
         if not reason or not reason.strip():
             raise ValidationError("导出档案必须用 --reason 说明事由")
-        rec = self.records.get(ref.strip())
+        rec = self._k.records.get(ref.strip())
         if rec.status != "active":
             raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
-        decision = self.authorize("record.read", self.record_facts(rec), ref=rec.ref, reason=reason)
-        comp = self._current_component(rec, component)
+        grant = self._k.authorize("record.read", rec, reason=reason)
+        comp = self.current_component(rec, component)
         dest = Path(out)
         if dest.is_dir():
             dest = dest / comp.filename
-        self._refuse_inside_home(dest)
+        refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
         part = dest.with_name(f".{dest.name}.sgz-part")
-        stream = self.open_plaintext(rec, comp, action="record.get",
-                                     detail={"reason": reason, "out": str(dest.resolve()),
-                                             "flagged": bool(decision.flag)})
+        stream = self._k.door.open(grant, rec, comp, action="record.get",
+                                   detail={"reason": reason, "out": str(dest.resolve()),
+                                           "flagged": grant.flag})
         try:
             with stream, open(part, "wb") as f:
                 while True:
@@ -408,20 +327,21 @@ class FilingMixin:
         except age.AgeError:
             with contextlib.suppress(OSError):
                 part.unlink()
-            self.log("decrypt.failed", rec.ref, seq=comp.seq)
+            self._k.log("decrypt.failed", rec.ref, seq=comp.seq)
             raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
         except OSError as exc:
             with contextlib.suppress(OSError):
                 part.unlink()
-            raise _storage_error(exc, "导出") from None
+            raise storage_error(exc, "导出") from None
         os.replace(part, dest)
-        if decision.flag:  # a read outside the usual circle: on the head's list (sgz access flags)
-            self._flag("record.read", rec.ref, decision.rule, reason, None)
+        if grant.flag:  # a read outside the usual circle: on the head's list (sgz access flags)
+            self._k.flag("record.read", rec.ref, grant.rule, reason, None)
         return dest
 
-    def _refuse_inside_home(self: Archive, dest: Path) -> None:
-        d = dest.resolve()
-        for inner in (self.home.vault.resolve(), self.home.indexes.resolve()):
-            if d == inner or inner in d.parents:
-                raise ValidationError(f"不能把明文导出到加密目录 {inner} 中；请选择其他位置")
 
+def refuse_inside_home(home: Any, dest: Path) -> None:
+    """Plaintext never goes into the encrypted folders."""
+    d = dest.resolve()
+    for inner in (home.vault.resolve(), home.indexes.resolve()):
+        if d == inner or inner in d.parents:
+            raise ValidationError(f"不能把明文导出到加密目录 {inner} 中；请选择其他位置")

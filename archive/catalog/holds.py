@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.catalog.db import Database
-from archive.retention.schema import ensure_schema
+from archive.catalog.retention_schema import ensure_schema
 
 
 @dataclass(frozen=True)

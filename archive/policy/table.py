@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from archive.access.policy import (
+from archive.policy.roles import ROLES
+from archive.policy.rules import (
     ACTIONS,
     RECORD_ACTIONS,
-    ROLES,
     Actor,
     Decision,
     RecordFacts,
@@ -70,7 +70,7 @@ def render_markdown() -> str:
     out = [
         "# 访问控制策略表",
         "",
-        "本文件由 `python -m archive.access.policy --markdown` 从代码生成，请勿手工编辑；"
+        "本文件由 `python -m archive.policy.table --markdown` 从代码生成，请勿手工编辑；"
         "测试会核对本文件与代码一致。",
         "",
         "说明：",
@@ -113,3 +113,12 @@ def render_markdown() -> str:
             out.append(f"| {rec_label} | " + " | ".join(cells) + " |")
         out += ["", "适用规则：", ""] + [f"- {rule}" for rule in rules] + [""]
     return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - thin wrapper, tested through render_markdown
+    import sys
+
+    if sys.argv[1:] != ["--markdown"]:
+        sys.stderr.write("用法：python -m archive.policy.table --markdown\n")
+        sys.exit(2)
+    sys.stdout.write(render_markdown())

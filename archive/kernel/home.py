@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.errors import Conflict, IntegrityError, NotFound
-from archive.vault.atomic import write_atomic
+from archive.fs.atomic import write_atomic
 
 FORMAT = "sgz-vault"
 FORMAT_VERSION = 1

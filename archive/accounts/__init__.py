@@ -1,0 +1,1 @@
+"""Staff accounts: `sgz user add|list|remove|passwd`."""

@@ -1,0 +1,66 @@
+"""The accounts service: staff users, their roles and their keyslots (`sgz user …`)."""
+
+from __future__ import annotations
+
+from archive.catalog.users import User, check_user_name
+from archive.errors import Conflict, ValidationError
+from archive.kernel.kernel import Kernel
+from archive.policy.roles import parse_role
+from archive.vault.keyslots import normalise_passphrase
+
+MIN_PASSPHRASE = 8
+
+
+def check_new_passphrase(passphrase: str) -> bytes:
+    """A new passphrase, normalised; too short is refused (the message never echoes it)."""
+    if len(passphrase) < MIN_PASSPHRASE:
+        raise ValidationError(f"口令太短：至少 {MIN_PASSPHRASE} 个字符")
+    return normalise_passphrase(passphrase)
+
+
+class UserService:
+    """`sgz user add|list|remove|passwd` over the kernel."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._k = kernel
+
+    def add(self, name: str, role: str, passphrase: str, *, display: str = "") -> User:
+        self._k.authorize("user.manage")
+        role = parse_role(role)
+        check_user_name(name)
+        secret = check_new_passphrase(passphrase)
+        k = self._k
+        with k.writer_lock, k.db.transaction():
+            u = k.users.add(name, role, display=display, when=k.clock.iso(), by=k.user.name)
+            k.log("user.add", name, role=role)
+            k.keys.write_slot(k.keyslots, name, secret, work_factor=k.kdf_work_factor)
+        return u
+
+    def list(self) -> list[User]:
+        self._k.authorize("user.manage")
+        return self._k.users.list()
+
+    def remove(self, name: str) -> None:
+        k = self._k
+        k.authorize("user.manage")
+        if name == k.user.name:
+            raise Conflict("不能移除当前登录的用户自己")
+        with k.writer_lock, k.db.transaction():
+            target = k.users.get(name)
+            if target.role == "head" and k.users.count_role("head") <= 1:
+                raise Conflict("不能移除唯一的站长账户；请先添加新的站长")
+            k.users.remove(name, when=k.clock.iso(), by=k.user.name)
+            k.log("user.remove", name, role=target.role)
+            k.keyslots.remove(name)
+
+    def passwd(self, new_passphrase: str, *, user: str | None = None) -> None:
+        """A new passphrase for `user`'s slot (own slot by default; others need user.manage)."""
+        k = self._k
+        target = user or k.user.name
+        if target != k.user.name:
+            k.authorize("user.manage")
+        secret = check_new_passphrase(new_passphrase)
+        with k.writer_lock:
+            k.users.get(target)
+            k.log("user.passwd", target)
+            k.keys.write_slot(k.keyslots, target, secret, work_factor=k.kdf_work_factor)

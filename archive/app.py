@@ -1,0 +1,181 @@
+"""`Archive`: one station, unlocked by one user. The CLI and the web UI call only this.
+
+It assembles the kernel and the services over it, and nothing else: every operation lives in
+the service named after its CLI group (`sgz access approve` ↔ `arc.access.approve`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from archive.access.rights import RightsService
+from archive.access.service import AccessService
+from archive.accounts.service import UserService, check_new_passphrase
+from archive.audit.log import AuditLog
+from archive.catalog.db import Database
+from archive.catalog.records import Records
+from archive.catalog.users import User, Users, check_user_name
+from archive.clock import Clock, iso, utc_now
+from archive.docgen.service import GenerationService
+from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
+from archive.kernel.home import HomePaths
+from archive.kernel.kernel import Kernel
+from archive.kernel.keys import KeyBag, new_home_keys
+from archive.kernel.station import EXAMPLE_TOML, parse_station
+from archive.ops import backup as _backup
+from archive.ops.backup import BackupReport
+from archive.ops.restore import RestoreReport, restore_home
+from archive.ops.service import AuditService, KeyService, MaintenanceService
+from archive.policy.roles import RECOVERY_USER, parse_role
+from archive.records.service import RecordService
+from archive.retention.disposal_service import DisposalService
+from archive.retention.service import HoldService, RetentionService
+from archive.search.service import SearchService
+from archive.vault.keyslots import (
+    DEFAULT_WORK_FACTOR,
+    Keyslots,
+    new_recovery_code,
+    normalise_passphrase,
+)
+from archive.vault.objects import ObjectStore
+
+
+class Archive:
+    """An unlocked station archive. Create with `Archive.init`, `unlock` or `unlock_recovery`."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        k = self.kernel = kernel
+        self.search = SearchService(k)
+        self.retention = RetentionService(k)
+        self.records = RecordService(k, default_retention=self.retention.default_for,
+                                     index_batch=self.search.index_batch)
+        self.holds = HoldService(k)
+        self.disposal = DisposalService(k, records=self.records, retention=self.retention,
+                                        rebuild_index=self.search.rebuild)
+        self.access = AccessService(k, records=self.records)
+        self.rights = RightsService(k, records=self.records)
+        self.users = UserService(k)
+        self.audit = AuditService(k)
+        self.maintenance = MaintenanceService(k, index_status=self.search.status)
+        self.keys = KeyService(k)
+        self.gen = GenerationService(station_vars=k.station.template_vars(),
+                                     today=k.clock.today, records=self.records)
+
+    # ----------------------------------------------------------------- lifecycle
+    @classmethod
+    def init(cls, root: Path, *, user: str, role: str, passphrase: str,
+             station_text: str | None = None, clock: Clock = utc_now,
+             kdf_work_factor: int = DEFAULT_WORK_FACTOR) -> tuple[Archive, str]:
+        """Create a new station home; return the unlocked archive and the one-time recovery code."""
+        home = HomePaths(Path(root))
+        if home.is_initialised():
+            raise Conflict(f"{home.root} 已经是一个 sgz 站点目录，不能重复初始化")
+        check_user_name(user)
+        role = parse_role(role)
+        secret = check_new_passphrase(passphrase)
+        text = station_text if station_text is not None else EXAMPLE_TOML
+        try:
+            parse_station(tomllib.loads(text), "station.toml")
+        except tomllib.TOMLDecodeError as exc:
+            raise ValidationError(f"站点配置不是有效的 TOML：{exc}") from None
+        leftovers = sorted(p.name for p in home.vault.iterdir() if p.name != "README.md") \
+            if home.vault.exists() else []
+        if leftovers:
+            raise Conflict(
+                f"{home.vault} 中已有文件（{'、'.join(leftovers[:5])}），"
+                "可能是未完成的初始化；请换一个空目录，或确认无用后删除 vault/ 再试"
+            )
+        home.root.mkdir(parents=True, exist_ok=True)
+        for d in (home.vault, home.keys, home.audit, home.indexes):
+            d.mkdir(parents=True, exist_ok=True)
+        ObjectStore(home.vault).create_dirs()
+        if not home.station_toml.exists() or station_text is not None:
+            home.station_toml.write_text(text, encoding="utf-8")
+        vault_id = os.urandom(16).hex()
+        keys = new_home_keys(home, vault_id)
+        slots = Keyslots(home.keys, vault_id)
+        keys.write_slot(slots, user, secret, work_factor=kdf_work_factor)
+        code = new_recovery_code()
+        keys.write_recovery_slot(slots, code, work_factor=kdf_work_factor)
+        db = Database(home.catalog, keys.catalog_key, create=True)
+        with db.transaction():
+            Users(db).add(user, role, display="", when=iso(clock()), by=user)
+        Records(db)
+        db.close()
+        AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
+                        signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
+        home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
+        arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
+                         kdf_work_factor=kdf_work_factor))
+        arc.kernel.log("vault.init", None, station=arc.kernel.station.name,
+                       slots=["user", "recovery"])
+        return arc, code
+
+    @classmethod
+    def unlock(cls, root: Path, *, user: str, passphrase: str, clock: Clock = utc_now,
+               **kw: Any) -> Archive:
+        """Log in: unlock `user`'s keyslot. A failed attempt is audited (without any secret)."""
+        home = HomePaths(Path(root))
+        vault_id = home.read_vault_id()
+        try:
+            vrk = Keyslots(home.keys, vault_id).unlock(user, normalise_passphrase(passphrase))
+        except DecryptionFailed:
+            _audit_failed_unlock(home, vault_id, user, clock)
+            raise
+        except ArchiveError:
+            # no such slot: what was typed as a name may be a mistyped passphrase, so it is
+            # not written to the log in clear
+            _audit_failed_unlock(home, vault_id, "?", clock)
+            raise
+        return cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk), user=user,
+                          clock=clock, **kw))
+
+    @classmethod
+    def unlock_recovery(cls, root: Path, *, code: str, clock: Clock = utc_now,
+                        **kw: Any) -> Archive:
+        """Unlock with the printed recovery code; acts as a head-role `recovery` user."""
+        home = HomePaths(Path(root))
+        vault_id = home.read_vault_id()
+        try:
+            vrk = Keyslots(home.keys, vault_id).unlock_recovery(code)
+        except ArchiveError:
+            _audit_failed_unlock(home, vault_id, RECOVERY_USER, clock)
+            raise
+        account = User(RECOVERY_USER, "head", "恢复码", True, "")
+        arc = cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk),
+                         user=account, clock=clock, **kw))
+        arc.kernel.log("auth.recovery", None)
+        return arc
+
+    @staticmethod
+    def verify_backup(src: Path | str) -> BackupReport:
+        """Every file of a backup against its manifest, plus its audit log; needs no key."""
+        return _backup.verify_backup(Path(src))
+
+    @staticmethod
+    def restore(src: Path | str, new: Path | str, *, unlock: Callable[[Path], Archive],
+                clock: Clock) -> RestoreReport:
+        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys)."""
+        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock)
+
+    def close(self) -> None:
+        self.search.close()
+        self.kernel.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:
+    """Record a failed login; never the passphrase. The log needs no key to append."""
+    log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
+    with contextlib.suppress(ArchiveError):
+        log.append(actor=user, role="", action="auth.failed", ref=None, detail=None)

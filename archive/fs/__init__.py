@@ -1,0 +1,1 @@
+"""Filesystem primitives every layer uses: durable atomic writes and inter-process locks."""

@@ -1,0 +1,1 @@
+"""The kernel every service is built over: user, clock, lock, catalogue, audit, authorize, door."""

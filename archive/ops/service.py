@@ -1,0 +1,125 @@
+"""Maintenance services: `sgz check`, `backup`, `keys rotate` and `audit log|checkpoint`.
+
+The work itself lives in `archive/ops/check.py`, `backup.py` and `restore.py`; these services
+are the policy + audit front door over the kernel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import shutil
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from archive.audit.names import action_code, action_name
+from archive.errors import ArchiveError
+from archive.kernel.kernel import Kernel
+from archive.ops import backup as _backup
+from archive.ops import check as _check
+from archive.ops.backup import BackupReport
+from archive.ops.check import CheckReport
+from archive.policy.rules import Actor, decide
+
+
+class MaintenanceService:
+    """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
+
+    def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]]) -> None:
+        self._k = kernel
+        self._index_status = index_status
+
+    def check(self, *, read_data: bool = False, subset: float | None = None,
+              rng: random.Random | None = None, repair: bool = False) -> CheckReport:
+        """Consistency of catalogue, objects, keys, staging, keyring, audit log and index; with
+        `read_data`, every (or a `subset` fraction of) object re-hashed, decrypted and compared."""
+        grant = self._k.authorize("check")
+        self._k.log("check.begin", None, read_data=read_data, subset=subset, repair=repair)
+        report = CheckReport()
+        with self._k.writer_lock:
+            pairs = _check.check_structure(self._k, report, repair=repair)
+        if report.repaired:
+            self._k.log("check.repair", None, repaired=len(report.repaired))
+        _check.check_audit(self._k, report)
+        _check.check_index(self._k, report, self._index_status)
+        if read_data:
+            _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
+        self._k.log("check", None, read_data=read_data, problems=len(report.problems),
+                    codes=sorted({p.code for p in report.problems}), read=report.read,
+                    read_bytes=report.read_bytes)
+        return report
+
+    def backup(self, dest: Path | str) -> BackupReport:
+        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest."""
+        self._k.authorize("backup")
+        dest = Path(dest).absolute()
+        _backup.refuse_inside(dest, self._k.home.root)
+        with self._k.writer_lock:
+            self._k.log("backup.begin", None, dest=str(dest))
+            self._k.audit.checkpoint()  # the copy carries a signed checkpoint of itself
+            part = _backup.prepare_target(dest, what="备份")
+            try:
+                report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    shutil.rmtree(part)
+                raise
+            _backup.finish_target(part, dest)
+        self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
+                    objects=report.objects, manifest_sha256=report.manifest_sha256)
+        return report
+
+
+class KeyService:
+    """`sgz keys rotate`."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._k = kernel
+
+    def rotate(self) -> int:
+        """New epoch key; every live object identity re-wrapped; the old key erased (head only)."""
+        return self._k.rotate_epoch(self._k.authorize("keys.rotate"))
+
+
+class AuditService:
+    """`sgz audit log|checkpoint` (verification needs no key: archive/audit/verify.py)."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._k = kernel
+
+    def history(self, *, since: datetime | None = None, actor: str | None = None,
+                action: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
+        """Log entries, filtered, with Chinese action names; details only for `audit.details`
+        roles. Reading the log is itself audited (before anything is read)."""
+        self._k.authorize("audit.read")
+        code = action_code(action) if action else None
+        user = self._k.user
+        show_details = decide(Actor(user.name, user.role), "audit.details").allowed
+        self._k.log("audit.read", None, since=since.isoformat() if since else None,
+                    filter={k: v for k, v in (("actor", actor), ("action", code), ("ref", ref))
+                            if v},
+                    details=show_details)
+        out = []
+        for e in self._k.audit.entries(since=since, actor=actor, action=code, ref=ref):
+            detail: dict[str, Any] | None = None
+            if show_details:
+                try:
+                    detail = self._k.audit.detail_of(e)
+                except ArchiveError:  # a damaged detail is shown as such, not raised
+                    detail = {"错误": "详情无法解密（已损坏）"}
+            out.append({
+                "seq": e.seq, "ts": e.ts, "actor": e.actor, "role": e.role, "action": e.action,
+                "action_name": action_name(e.action), "ref": e.ref,
+                "sealed": e.sealed is not None, "detail": detail,
+            })
+        return out
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Sign a checkpoint covering the log (including this export's own entry), marked exported."""
+        self._k.authorize("audit.read")
+        self._k.log("audit.checkpoint", None)
+        note = self._k.audit.checkpoint(export=True)
+        size = int(note.split("\n")[1])
+        return {"id": size, "size": size, "root": note.split("\n")[2], "note": note}

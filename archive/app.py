@@ -16,7 +16,7 @@ from typing import Any
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
-from archive.audit.log import AuditLog
+from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name

@@ -86,7 +86,7 @@ def test_verify_subprocess_without_any_key(made, tmp_path: Path) -> None:
     home, _, _ = _copy(made, tmp_path)
     env = _nokey_env(home)
     r = run_sgz(["audit", "verify"], env)
-    assert r.returncode == 0 and r.stdout.startswith("完整：共 "), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("未能证明完整：共 "), r.stderr  # `show` came after the checkpoint
     _write(home, _lines(home)[:-2] + [_lines(home)[-1]])
     r = run_sgz(["audit", "verify"], env)
     assert r.returncode == 8 and r.stderr.startswith("错误：第 "), r.stderr
@@ -142,16 +142,19 @@ def test_verify_needs_no_key_and_counts_uncovered(made, tmp_path: Path) -> None:
     n = len(_lines(home))
     size = int(cp.read_text(encoding="utf-8").split("\n")[1])
     assert code == 0, err
-    assert out.strip() == (f"完整：共 {n} 条记录，已核对 {_checkpoint_count(home)} 个检查点；"
-                           f"其中 {n - size} 条尚未被导出的检查点覆盖")
+    assert out.strip() == (f"未能证明完整：共 {n} 条记录，哈希链无误，但没有检查点覆盖其中最后 {n - size} 条"
+                           "（这部分被删改或截短时校验无法发现，只有见过它们的用户下次登录时会发现）；"
+                           f"已核对 {_checkpoint_count(home)} 个检查点，{n - size} 条尚未被导出的检查点覆盖。"
+                           f"全部 {n} 条为旧格式（格式 1）记录，尚未升级（sgz upgrade），没有操作者签名")
     code, out, _ = _verify(home, "--checkpoint", str(cp), "--json")
     rep = json.loads(out)
     assert code == 0 and rep["ok"] and rep["entries"] == n and rep["uncovered"] == n - size
+    assert rep["complete"] is False and rep["unproven"] == n - size
     # exporting a new checkpoint covers everything written before it
     r = run_sgz(["audit", "checkpoint", "--json"], env)
     assert r.returncode == 0 and json.loads(r.stdout)["id"] == n + 1
     code, out, _ = _verify(home)
-    assert "其中 0 条尚未被导出的检查点覆盖" in out
+    assert out.startswith("完整：") and "其中 0 条尚未被导出的检查点覆盖" in out
 
 
 def _checkpoint_count(home: Path) -> int:
@@ -171,9 +174,9 @@ def test_checkpoint_to_stdout_is_a_signed_note(made, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case, expected", [
     ("edit-byte", "第 6 行不是有效的 JSON：该行被改动"),
     ("edit-value", "第 7 行的 prev 与第 6 行的哈希不符：第 6 行被改动，或两行之间有条目被插入、删除"),
-    ("delete", "第 6 行的序号为 6，应为 5：序号不连续，有条目被删除或序号被改动"),
+    ("delete", "第 6 行的序号为 6，应为 5：序号不连续：有条目被删除、调换顺序或序号被改动"),
     ("insert", "第 7 行的序号为 5，应为 6：条目被重复、插入或调换顺序"),
-    ("reorder", "第 6 行的序号为 6，应为 5：条目被重复、插入或调换顺序"),
+    ("reorder", "第 6 行的序号为 6，应为 5：序号不连续：有条目被删除、调换顺序或序号被改动"),
     ("torn", "（最后一行）不完整：写入中断或文件被截断"),
 ])
 def test_tamper_is_caught_through_the_cli(made, tmp_path: Path, case: str, expected: str) -> None:
@@ -230,7 +233,7 @@ def test_forked_from_checkpoint(made, tmp_path: Path) -> None:
     size = int(cp.read_text(encoding="utf-8").split("\n")[1])
     code, _, err = _verify(home, "--checkpoint", str(cp))
     assert code == 8
-    assert err.splitlines()[0] == f"错误：前 {size} 条的根哈希与已签名检查点不符：其中有条目被改动（日志被分叉）"
+    assert err.splitlines()[0] == f"错误：前 {size} 条的根哈希与第 1 个外部检查点不符：其中有条目被改动（日志被分叉）"
 
 
 def test_bad_signature_and_unknown_key(made, tmp_path: Path) -> None:
@@ -253,7 +256,7 @@ def test_bad_signature_and_unknown_key(made, tmp_path: Path) -> None:
     foreign.write_text(r.stdout, encoding="utf-8")
     code, _, err = _verify(home, "--checkpoint", str(foreign))
     assert code == 8
-    assert err.splitlines()[0] == "错误：第 1 个外部检查点的签名来自未知密钥，不是本日志创世条目中的密钥"
+    assert err.splitlines()[0] == "错误：第 1 个外部检查点不是由当时的站点密钥签名（可能是已被替换的旧密钥或伪造）"
     code, out, _ = _verify(home, "--checkpoint", str(foreign), "--json")
     assert code == 8 and json.loads(out)["reason"] == "checkpoint-unknown-key"
 

@@ -53,18 +53,20 @@ class VerifyReport:
 
     def summary_zh(self) -> str:
         """The one-paragraph result for people (CLI and web)."""
+        checked = "哈希链无误" if self.legacy and self.upgraded_at is None else "签名与哈希链无误"
         if self.complete:
-            out = (f"完整：共 {self.entries} 条记录，签名与哈希链无误，已核对 {self.checkpoints_checked} 个检查点，"
+            out = (f"完整：共 {self.entries} 条记录，{checked}，已核对 {self.checkpoints_checked} 个检查点，"
                    f"最新检查点覆盖全部条目；其中 {self.uncovered} 条尚未被导出的检查点覆盖")
         else:
-            out = (f"未能证明完整：共 {self.entries} 条记录，签名与哈希链无误，但没有检查点覆盖其中最后 "
+            out = (f"未能证明完整：共 {self.entries} 条记录，{checked}，但没有检查点覆盖其中最后 "
                    f"{self.unproven} 条（这部分被删改或截短时校验无法发现，只有见过它们的用户下次登录时会发现）；"
-                   f"已核对 {self.checkpoints_checked} 个检查点")
+                   f"已核对 {self.checkpoints_checked} 个检查点，{self.uncovered} 条尚未被导出的检查点覆盖")
         if self.unsigned:
             out += f"。另有 {self.unsigned} 条无签名记录（登录失败等），不能证明是谁写入的"
         if self.legacy:
             out += (f"。前 {self.legacy} 条为旧格式（格式 1）记录，由第 {self.upgraded_at} 条升级条目的站点签名担保"
-                    if self.upgraded_at else f"。全部 {self.legacy} 条为旧格式（格式 1）记录，尚未升级，没有签名")
+                    if self.upgraded_at else f"。全部 {self.legacy} 条为旧格式（格式 1）记录，尚未升级（sgz upgrade），"
+                    "没有操作者签名")
         return out
 
 

@@ -256,7 +256,7 @@ class Walk:
         n = i + 1
         if seq != i:
             if seq > i:
-                self._fail(SeqGap(f"第 {n} 行的序号为 {seq}，应为 {i}：序号不连续，有条目被删除或序号被改动",
+                self._fail(SeqGap(f"第 {n} 行的序号为 {seq}，应为 {i}：序号不连续：有条目被删除、调换顺序或序号被改动",
                                   ref=str(n), expected=i, found=seq))
             self._fail(LinesReordered(f"第 {n} 行的序号为 {seq}，应为 {i}：条目被重复、插入或调换顺序",
                                       ref=str(n), expected=i, found=seq))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from archive.audit.log import AuditLog
+from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.audit.verify import verify_log
 from archive.catalog.db import Database
 from archive.catalog.flags import Flags

@@ -51,7 +51,7 @@ from archive.audit.line import (
 from archive.audit.note import NoteInvalid, SignatureInvalid, UnknownKey, Verifier
 from archive.crypto.ed25519 import BadSignature, VerifyKey
 
-ADMIN_ROLES = frozenset({"head", "deputy"})
+ADMIN_ROLES = frozenset({"head", "deputy", "recovery"})  # who may write key entries
 _CHUNK = 512
 _MAX_OUTSTANDING = 16
 _KEY_ACTIONS = frozenset(a.encode() for a in KEY_FIELDS)

@@ -16,6 +16,7 @@ from typing import Any
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
+from archive.audit.session import log_format, record_failed_unlock
 from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
@@ -175,7 +176,11 @@ class Archive:
 
 
 def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:
-    """Record a failed login; never the passphrase. The log needs no key to append."""
+    """Record a failed login; never the passphrase. The log needs no key to append (format 2:
+    the unsigned kind, which verify counts apart and which speaks for nobody)."""
+    if log_format(home.audit) == 2:
+        record_failed_unlock(home.audit, vault_id, user, clock)
+        return
     log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
     with contextlib.suppress(ArchiveError):
         log.append(actor=user, role="", action="auth.failed", ref=None, detail=None)

@@ -7,7 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from audit_fixtures import AUDIT_ID, STATION_SEED, T0, USERS, VAULT, Station, identity_of
+from audit_fixtures import AUDIT_ID, STATION_SEED, T0, USERS, VAULT, Clock, Station, identity_of
 
 from archive.audit import LogTruncated, verify_log
 from archive.audit.session import (
@@ -86,3 +86,21 @@ def test_from_bag_reads_the_format2_key_bag_shape(tmp_path: Path) -> None:
     st = Station(tmp_path)
     log, seen = open_session(st.dir, VAULT, h, st.clock)
     assert seen.checkpoint == 4
+
+
+def test_create_log_genesis_members_and_state(tmp_path: Path) -> None:
+    from archive.audit.session import create_log, log_format
+    from archive.crypto.ed25519 import SigningKey
+
+    d = tmp_path / "audit"
+    assert log_format(d) == 0
+    head = keys("张三", station=True)
+    c = Clock()
+    create_log(d, VAULT, head, c, members=[("recovery", "head", SigningKey(b"\x09" * 32).public)])
+    assert log_format(d) == 2
+    rep = verify_log(d)
+    assert rep.users == {"张三": "head", "recovery": "head"} and rep.entries == 2
+    _, seen = open_session(d, VAULT, head, c)
+    assert (seen.first, seen.new_entries) == (False, 0)
+    with pytest.raises(AccessDenied):
+        create_log(tmp_path / "b", VAULT, keys("王五"), c)

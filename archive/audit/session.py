@@ -90,6 +90,33 @@ def close_session(log: AuditLog, keys: AuditKeys) -> MonitorReport | None:
     return None
 
 
+def log_format(audit_dir: Path) -> int:
+    """1 or 2 from the log's first bytes (0 if there is no log yet)."""
+    try:
+        with open(Path(audit_dir) / "log.jsonl", "rb") as f:
+            head = f.read(8)
+    except FileNotFoundError:
+        return 0
+    return 2 if head.startswith(b'{"v":2,') else 1 if head.startswith(b'{"v":1,') else 0
+
+
+def create_log(audit_dir: Path, vault_id: str, keys: AuditKeys, clock: Callable[[], datetime], *,
+               members: Sequence[tuple[str, str, bytes]] = ()) -> AuditLog:
+    """A new home's log: genesis by the first head (station key and her key), then a `user.add`
+    for each (name, role, Ed25519 public key) in `members` (e.g. the recovery slot's account),
+    and her monitor state, so her first unlock reads nothing."""
+    if keys.station_seed is None:
+        raise AccessDenied("创建审计日志需要站点签名密钥")
+    log = AuditLog.create(audit_dir, vault_id=vault_id, station_signer=keys.station_seed,
+                          signer=(keys.user, keys.seed), role=keys.role, clock=clock,
+                          detail_recipients=keys.recipients, detail_identities=keys.identities)
+    for name, role, pub in members:
+        log.key_entry("user.add", name, role=keys.role, station_signer=keys.station_seed,
+                      grant=role, pub=pub)
+    Monitor.check_and_update(log, keys.identity, seen_path(audit_dir, keys.member), now=clock())
+    return log
+
+
 def record_failed_unlock(audit_dir: Path, vault_id: str, who: str,
                          clock: Callable[[], datetime]) -> None:
     """A failed login, with no key: the unsigned kind (`auth.failed`). Never the passphrase;

@@ -17,7 +17,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
+from archive.audit.log import Entry, parse_entry
 from archive.audit.merkle import MerkleBuilder, leaf_hash
 from archive.audit.note import Signer
 from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, IntegrityError, UsageError
@@ -81,24 +82,6 @@ def open_detail(key: bytes, vault_id: str, seq: int, sealed: str) -> dict[str, A
     if not isinstance(out, dict):
         raise DecryptionFailed(f"第 {seq + 1} 行审计详情解密失败", ref=str(seq))
     return out
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One log entry as read back; `detail` is the decrypted dict only when asked to decrypt."""
-
-    seq: int
-    ts: datetime
-    prev: str
-    actor: str
-    role: str
-    action: str
-    ref: str | None
-    sealed: str | None
-    detail: dict[str, Any] | None
-    raw: bytes
-    vault: str | None = None
-    key: str | None = None
 
 
 def _read_last_line(fd: int, size: int) -> tuple[bytes, int, int]:
@@ -294,13 +277,7 @@ class AuditLog:
         if decrypt and self._detail_key is None:
             raise UsageError("没有审计详情密钥，不能解密详情")
         for raw in self._raw_lines():
-            try:
-                o = json.loads(raw.decode("utf-8"))
-                e = Entry(seq=o["seq"], ts=parse_ts(o["ts"]), prev=o["prev"], actor=o["actor"],
-                          role=o["role"], action=o["action"], ref=o["ref"], sealed=o["detail"],
-                          detail=None, raw=raw, vault=o.get("vault"), key=o.get("key"))
-            except (ValueError, KeyError, TypeError) as err:
-                raise IntegrityError("审计日志有无法解析的行，请运行 sgz audit verify") from err
+            e = parse_entry(raw)
             if since is not None and e.ts < since:
                 continue
             if (actor is not None and e.actor != actor) or (action is not None and e.action != action) \

@@ -10,7 +10,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
+from archive.audit.log import AuditLog
+from archive.audit.monitor import MonitorReport
+from archive.audit.session import AuditKeys, close_session, open_session
+from archive.audit.v1_log import AuditLog as V1AuditLog
 from archive.audit.verify import verify_log
 from archive.catalog.db import Database
 from archive.catalog.flags import Flags
@@ -55,15 +58,35 @@ class Kernel:
         self.user: User = user if isinstance(user, User) else self.users.get(user)
         self.object_keys = ObjectKeys(self.db, keys.ring)
         self.objects = ObjectStore(home.vault)
-        self.audit = AuditLog(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
-                              signing_seed=keys.audit_signing_seed, clock=self.clock.now)
+        self.audit_keys: AuditKeys | None = None
+        self.seen: MonitorReport | None = None  # this user's consistency check at unlock
+        self.audit: AuditLog | V1AuditLog
+        if hasattr(keys, "signer"):  # a format-2 key bag: per-user keys, signed log, monitor
+            self.audit_keys = AuditKeys.from_bag(keys)
+            self.audit, self.seen = open_session(home.audit, vault_id, self.audit_keys,
+                                                 self.clock.now)
+        else:  # format 1 (one root key per slot), until the home is upgraded
+            self.audit = V1AuditLog(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
+                                    signing_seed=keys.audit_signing_seed, clock=self.clock.now)
         self.door = PlaintextDoor(self)
         self._recover_interrupted()
         self._maybe_checkpoint()
 
     def close(self) -> None:
+        if self.audit_keys is not None and isinstance(self.audit, AuditLog):
+            close_session(self.audit, self.audit_keys)
         self.objects.close()
         self.db.close()
+
+    def checkpoint(self, *, export: bool = False) -> str:
+        """Sign a checkpoint over the whole log (format 2: with the station key, which only the
+        head, deputy and recovery hold; AccessDenied for anyone else)."""
+        if isinstance(self.audit, AuditLog):
+            seed = self.audit_keys.station_seed if self.audit_keys else None
+            if seed is None:
+                raise AccessDenied("只有站长、副站长或恢复码持有站点签名密钥，不能签发检查点")
+            return self.audit.checkpoint(station_signer=seed, export=export)
+        return self.audit.checkpoint(export=export)
 
     # ----------------------------------------------------------------- policy and audit
     def facts(self, rec: Record) -> RecordFacts:
@@ -148,6 +171,8 @@ class Kernel:
     def _maybe_checkpoint(self) -> None:
         """At unlock: sign a checkpoint if one is due (daily), never over a log that fails
         verification, and never let it block the login (`sgz check` reports such problems)."""
+        if not isinstance(self.audit, V1AuditLog):
+            return  # format 2: open_session checkpoints over the verified head when due
         with contextlib.suppress(ArchiveError, OSError):
             if self.audit.checkpoint_due():
                 verify_log(self.home.audit)

@@ -197,7 +197,7 @@ class DisposalService:
                 self._k.log("disposal.execute", bid, count=len(recs), witnesses=names,
                          epoch=self._k.keys.ring.current)
             self._k.db.checkpoint_truncate()
-            self._k.audit.checkpoint()
+            self._k.checkpoint()
         return self._disposals.get(bid)
 
     def _is_executor(self, witness: str) -> bool:

@@ -22,6 +22,8 @@ ALLOWED = {
     "kernel/door.py",         # the door
     "vault/identities.py",    # defines ObjectKeys.unwrap (called only by the door)
     "vault/keyslots.py",      # opens a user's own keyslot (key material, not records)
+    "audit/detail.py",        # sealed audit details: only the audit compartment's identity opens them
+    "audit/monitor.py",       # a user's own sealed last-seen log state (not records)
 }
 
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast bench lint templates clean-demo
+.PHONY: demo test test-fast bench lint templates docs clean-demo
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,6 +32,10 @@ lint: $(STAMP)
 
 templates: $(STAMP)
 	$(BIN)/python -m archive.docgen.build
+
+# docs/cli.md from every command's --help (tests/test_docs.py fails when it is stale).
+docs: $(STAMP)
+	$(BIN)/python -m archive.cli.docs
 
 clean-demo:
 	rm -rf vault/[!R]* indexes/[!R]* station.toml demo-out

@@ -56,16 +56,17 @@ class Archive:
         self.records = RecordService(k, default_retention=self.retention.default_for,
                                      index_batch=self.search.index_batch)
         self.holds = HoldService(k)
+        self.gen = GenerationService(station_vars=k.station.template_vars(),
+                                     today=k.clock.today, records=self.records)
         self.disposal = DisposalService(k, records=self.records, retention=self.retention,
-                                        rebuild_index=self.search.rebuild)
+                                        rebuild_index=self.search.rebuild,
+                                        render_doc=self.gen.render_bytes)
         self.access = AccessService(k, records=self.records)
         self.rights = RightsService(k, records=self.records)
         self.users = UserService(k)
         self.audit = AuditService(k)
         self.maintenance = MaintenanceService(k, index_status=self.search.status)
         self.keys = KeyService(k)
-        self.gen = GenerationService(station_vars=k.station.template_vars(),
-                                     today=k.clock.today, records=self.records)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod

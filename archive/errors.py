@@ -85,6 +85,16 @@ class IntegrityError(ArchiveError):
     message = "完整性校验失败"
 
 
+class DamagedFile(IntegrityError):
+    """A file sgz keeps (keyslot, keyring, catalogue) cannot be read although the key is right.
+
+    Distinct from DecryptionFailed so a clerk is told "restore from backup", not "retype the
+    passphrase"; `ref` is the damaged file's path and the message names it.
+    """
+
+    message = "数据文件已损坏"
+
+
 class AuditUnavailable(IntegrityError):
     """The audit log cannot be written: "no log, no key" — the action is refused."""
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from archive.audit import AuditLog
+from archive.audit.log import AuditLog
 from archive.crypto.age import X25519Identity
 from archive.crypto.ed25519 import SigningKey
 

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-VECTORS = REPO.parent / "shared" / "vectors"
+VECTORS = REPO / "tests" / "vectors"  # vendored external test vectors; see its README.md
+DATA = REPO / "tests" / "data"  # other test inputs kept in the repository
 CHEAP_WF = 10  # scrypt log2(N) for tests; the real default (18) is exercised in one test
 PASS = "correct-horse-battery"
 

@@ -13,18 +13,13 @@ import pytest
 from audit_fixtures import STATION_SEED, USERS, VAULT, Station, identity_of
 from conftest import run_sgz, sgz_env
 
-from archive.audit import (
-    AuditLog,
-    AuditTampered,
-    CheckpointsDeleted,
-    LogRewritten,
-    LogTruncated,
-    verify_log,
-)
+from archive.audit.errors import AuditTampered, CheckpointsDeleted, LogRewritten, LogTruncated
 from archive.audit.line import DOMAIN_ENTRY, SIG_TAIL, close
+from archive.audit.log import AuditLog
 from archive.audit.merkle import leaf_hash
 from archive.audit.monitor import Monitor
 from archive.audit.note import Signer
+from archive.audit.verify import verify_log
 from archive.crypto.ed25519 import SigningKey
 
 

@@ -26,11 +26,13 @@ from audit_fixtures import (
     pub_of,
 )
 
-from archive.audit import AuditLog, TornLine, checkpoint_due, station_verifier_key, verify_log
+from archive.audit.errors import TornLine
 from archive.audit.head import Head
 from archive.audit.line import DOMAIN_ENTRY, SIG_TAIL
+from archive.audit.log import AuditLog, checkpoint_due, station_verifier_key
 from archive.audit.merkle import leaf_hash
 from archive.audit.note import Verifier
+from archive.audit.verify import verify_log
 from archive.crypto.age import X25519Identity
 from archive.crypto.ed25519 import VerifyKey
 from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, IntegrityError, UsageError
@@ -164,7 +166,7 @@ _WORKER = textwrap.dedent(
     from pathlib import Path
     sys.path.insert(0, sys.argv[5])
     from audit_fixtures import AUDIT_ID, USERS
-    from archive.audit import AuditLog
+    from archive.audit.log import AuditLog
     d, n, who, VAULT = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     log = AuditLog(d, vault_id=VAULT, signer=(who, USERS[who][0]), detail_recipients=[AUDIT_ID.recipient()],
                    clock=lambda: datetime(2026, 11, 28, tzinfo=UTC))

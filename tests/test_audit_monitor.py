@@ -10,17 +10,17 @@ from pathlib import Path
 import pytest
 from audit_fixtures import STATION_SEED, T0, USERS, VAULT, Station, identity_of
 
-from archive.audit import (
+from archive.audit.errors import (
     CheckpointConflict,
     CheckpointsDeleted,
     LogForked,
     LogRewritten,
     LogTruncated,
     MonitorStateInvalid,
-    verify_log,
 )
 from archive.audit.monitor import Monitor, seal_state
 from archive.audit.note import Signer
+from archive.audit.verify import verify_log
 from archive.crypto.ed25519 import SigningKey
 
 

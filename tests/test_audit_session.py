@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 from audit_fixtures import AUDIT_ID, STATION_SEED, T0, USERS, VAULT, Clock, Station, identity_of
 
-from archive.audit import LogTruncated, verify_log
+from archive.audit.errors import LogTruncated
 from archive.audit.session import (
     LEGACY_DETAIL_KEY,
     AuditKeys,
@@ -17,6 +17,7 @@ from archive.audit.session import (
     open_session,
     record_failed_unlock,
 )
+from archive.audit.verify import verify_log
 from archive.errors import AccessDenied
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from audit_fixtures import STATION_SEED, T0, USERS, Station
 
-from archive.audit import (
+from archive.audit.errors import (
     AuditTampered,
     BadGenesis,
     BadKeyEntry,
@@ -30,11 +30,11 @@ from archive.audit import (
     SeqGap,
     TornLine,
     UnknownActor,
-    verify_log,
 )
 from archive.audit.line import DOMAIN_ENTRY, DOMAIN_STATION, Fields, close, prefix, with_ssig
 from archive.audit.merkle import leaf_hash
 from archive.audit.note import Signer
+from archive.audit.verify import verify_log
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import IntegrityError
 

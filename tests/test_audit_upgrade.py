@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 from audit_fixtures import STATION_SEED, USERS, VAULT, Clock, identity_of, pub_of
 
-from archive.audit import (
-    AuditLog,
-    BadKeyEntry,
-    ChainBroken,
-    LineCorrupt,
-    verify_log,
-)
+from archive.audit.errors import BadKeyEntry, ChainBroken, LineCorrupt
+from archive.audit.log import AuditLog
 from archive.audit.monitor import Monitor
 from archive.audit.note import Signer
+from archive.audit.verify import verify_log
 from archive.errors import AuditUnavailable
 
 V1 = Path(__file__).resolve().parent / "golden" / "audit" / "v1"
@@ -144,7 +140,7 @@ def test_old_format1_checkpoint_still_checks_the_prefix(v1dir: Path, tmp_path: P
 
 def test_format1_checkpoint_after_the_upgrade_size_is_refused(v1dir: Path) -> None:
     upgrade(v1dir)
-    from archive.audit import CheckpointUnknownKey
+    from archive.audit.errors import CheckpointUnknownKey
     log = AuditLog(v1dir, vault_id=VAULT, signer=("张三", USERS["张三"][0]), clock=Clock())
     head = log.sync()
     body = f"sgz/{VAULT}\n6\n{__import__('base64').b64encode(head.root()).decode()}\n"

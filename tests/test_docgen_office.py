@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from archive.docgen.build import buildable_folders
-from archive.docgen.engine import generate, sample_station_vars
+from archive.docgen.engine import render, sample_station_vars
 from archive.docgen.manifest import default_templates_dir, load_manifest
 from archive.pdf.office import convert_to_pdf, find_soffice
 
@@ -31,7 +31,7 @@ def pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     for folder in buildable_folders(default_templates_dir()):
         m = load_manifest(folder)
         path = work / f"{m.id}.docx"
-        path.write_bytes(generate(m, m.sample, station, today=dt.date(2026, 3, 2)))
+        path.write_bytes(render(m, {}, station, today=dt.date(2026, 3, 2), sample=True).data)
         docs.append(path)
     return {p.stem: p for p in convert_to_pdf(docs, work / "pdf", timeout=600)}
 

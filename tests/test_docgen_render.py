@@ -11,7 +11,7 @@ import pytest
 from docx import Document
 
 from archive.docgen.build import build_docx, buildable_folders
-from archive.docgen.engine import generate, sample_station_vars
+from archive.docgen.engine import generate, render, sample_station_vars
 from archive.docgen.manifest import default_templates_dir, load_manifest, parse_manifest
 from archive.docgen.render import add_workdays, cn_date, cn_money, render_docx, star_level
 from archive.errors import ValidationError
@@ -93,7 +93,7 @@ def test_generate_validates_before_rendering() -> None:
                          ids=lambda p: p.name)
 def test_every_template_renders_with_sample(folder: Path) -> None:
     m = load_manifest(folder)
-    out = generate(m, m.sample, sample_station_vars(), today=TODAY)
+    out = render(m, {}, sample_station_vars(), today=TODAY, sample=True).data
     text = text_of(out)
     assert "{{" not in text and "{%" not in text
     assert len(text.strip()) > 20
@@ -101,7 +101,7 @@ def test_every_template_renders_with_sample(folder: Path) -> None:
 
 def test_confidentiality_rules_content() -> None:
     m = load_manifest(default_templates_dir() / "confidentiality-rules")
-    text = text_of(generate(m, m.sample, sample_station_vars(), today=TODAY))
+    text = text_of(render(m, {}, sample_station_vars(), today=TODAY, sample=True).data)
     assert "长春市双阳区奢岭街道社会工作服务站保密管理制度" in text
     assert "涉密信息不公开、公开信息不涉密" in text and "生命第一" in text
     assert "本制度自2026年1月10日起施行" in text and "钥匙由李四妥善保管" in text

@@ -7,16 +7,25 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import VECTORS
 
 from archive.audit import merkle
 from archive.audit.merkle import ProofInvalid
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "merkle"
-TESTDATA = VECTORS / "testdata"
+# Vendored from transparency-dev/merkle (see tests/vectors/README.md).
+TESTDATA = VECTORS / "merkle" / "testdata"
+KINDS = ("inclusion", "consistency", "subtreeinclusion", "subtreeconsistency")
+VECTOR_COUNT = 518  # JSON files upstream at the vendored commit
 
 
 def _cases(kind: str) -> list[Path]:
     return sorted((TESTDATA / kind).rglob("*.json"))
+
+
+def _params(kind: str) -> list[Path]:
+    """The cases of one kind; if there are none, one missing path, so the test fails rather than
+    being skipped as an empty parameter set."""
+    return _cases(kind) or [TESTDATA / kind / "missing.json"]
 
 
 def _b(s: str | None) -> bytes:
@@ -39,31 +48,28 @@ def _run(expect_error: bool, fn, *args) -> None:
         fn(*args)
 
 
-pytestmark = pytest.mark.skipif(not TESTDATA.is_dir(), reason=f"Merkle vectors missing: {TESTDATA}")
-
-
-@pytest.mark.parametrize("path", _cases("inclusion"), ids=_id)
+@pytest.mark.parametrize("path", _params("inclusion"), ids=_id)
 def test_inclusion(path: Path) -> None:
     c = json.loads(path.read_text())
     _run(c["wantErr"], merkle.verify_inclusion, c["leafIdx"], c["treeSize"], _b(c["leafHash"]),
          _proof(c), _b(c["root"]))
 
 
-@pytest.mark.parametrize("path", _cases("consistency"), ids=_id)
+@pytest.mark.parametrize("path", _params("consistency"), ids=_id)
 def test_consistency(path: Path) -> None:
     c = json.loads(path.read_text())
     _run(c["wantErr"], merkle.verify_consistency, c["size1"], c["size2"], _b(c["root1"]),
          _b(c["root2"]), _proof(c))
 
 
-@pytest.mark.parametrize("path", _cases("subtreeinclusion"), ids=_id)
+@pytest.mark.parametrize("path", _params("subtreeinclusion"), ids=_id)
 def test_subtree_inclusion(path: Path) -> None:
     c = json.loads(path.read_text())
     _run(c["wantErr"], merkle.verify_subtree_inclusion, c["leafIdx"], c["start"], c["end"],
          _b(c["leafHash"]), _proof(c), _b(c["root"]))
 
 
-@pytest.mark.parametrize("path", _cases("subtreeconsistency"), ids=_id)
+@pytest.mark.parametrize("path", _params("subtreeconsistency"), ids=_id)
 def test_subtree_consistency(path: Path) -> None:
     c = json.loads(path.read_text())
     _run(c["wantErr"], merkle.verify_subtree_consistency, c["start"], c["end"], c["size"],
@@ -71,10 +77,10 @@ def test_subtree_consistency(path: Path) -> None:
 
 
 def test_vector_count() -> None:
-    """Guard against silently running nothing if the folder layout changes."""
-    assert len(list(TESTDATA.rglob("*.json"))) == sum(
-        len(_cases(k)) for k in ("inclusion", "consistency", "subtreeinclusion", "subtreeconsistency")
-    ) > 400
+    """Guard: a missing folder, a lost file or a changed layout is a failure, never a skip."""
+    assert TESTDATA.is_dir(), f"Merkle vectors missing: {TESTDATA}"
+    assert all(len(_cases(k)) > 0 for k in KINDS)
+    assert len(list(TESTDATA.rglob("*.json"))) == sum(len(_cases(k)) for k in KINDS) >= VECTOR_COUNT
 
 
 def _leaves(n: int) -> list[bytes]:

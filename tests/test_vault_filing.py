@@ -20,6 +20,7 @@ from archive.errors import (
     UsageError,
     ValidationError,
 )
+from archive.vault.keyslots import UnknownUser
 
 
 def _docx(title: str | None, heading: str) -> bytes:
@@ -207,8 +208,9 @@ def test_unlock_wrong_passphrase_recovery_and_users(arc: Archive, home: Path, cl
     a2.close()
     with pytest.raises(DecryptionFailed):
         Archive.unlock(code_home, user="wang", passphrase="wrong-passphrase", clock=clock)
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownUser) as unknown:  # finding 5: same message and exit code
         Archive.unlock(code_home, user="nobody", passphrase=PASS, clock=clock)
+    assert unknown.value.exit_code == DecryptionFailed.exit_code
     with Archive.unlock_recovery(code_home, code=code.lower().replace("-", " "), clock=clock) as rec:
         assert rec.kernel.user.role == "head"
         actions = [e.action for e in rec.kernel.audit.entries()]
@@ -225,7 +227,7 @@ def test_unlock_wrong_passphrase_recovery_and_users(arc: Archive, home: Path, cl
     with pytest.raises(DecryptionFailed):
         Archive.unlock(home, user="lisi", passphrase="archivist-pass", clock=clock)
     arc.users.remove("lisi")
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownUser):  # a removed user is an unknown name (exit 7)
         Archive.unlock(home, user="lisi", passphrase="new-archivist-pass", clock=clock)
     with pytest.raises(Conflict):
         arc.users.remove("zhangsan")
@@ -312,7 +314,7 @@ def test_reading_someone_elses_service_record_needs_a_reason_and_is_flagged(
 def test_failed_unlock_with_unknown_name_does_not_log_what_was_typed(arc: Archive, home: Path,
                                                                       clock) -> None:
     """A passphrase typed into the user-name field must not land in the log in clear."""
-    with pytest.raises(NotFound):
+    with pytest.raises(UnknownUser):
         Archive.unlock(home, user="my-secret-pass", passphrase=PASS, clock=clock)
     with pytest.raises(DecryptionFailed):
         Archive.unlock(home, user="zhangsan", passphrase="wrong-passphrase", clock=clock)

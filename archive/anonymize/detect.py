@@ -10,7 +10,7 @@ the first and last digits so a reader can still tell entries apart: 张**,
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 SURNAMES = (
@@ -55,7 +55,8 @@ _ADDRESS_PREFIX = set("家住在于现居址地为是的：:，, 位")
 _LOW_LEVEL = re.compile(r"(?:村|社区|小区|屯|花园|家园|新村|组|路|街|巷|大道|胡同|号|栋|幢|单元|室|户)")
 
 _NAME_MARKERS = re.compile(
-    rf"(?:姓名|服务对象|案主|户主|申请人|监护人|联系人|家属|老人|求助人|受助人)[:：]?\s*(?P<n>[{_HAN}]{{2,4}})")
+    rf"(?:姓名|服务对象|案主|户主|申请人|监护人|联系人|家属|老人|求助人|受助人)"
+    rf"(?:[（(][^）)\n]{{0,12}}[）)])?[:：]?\s*(?P<n>[{_HAN}]{{2,4}})")
 _NAME_BEFORE = re.compile(
     rf"(?P<n>[{_HAN}]{{2,3}})(?=老人|阿姨|大爷|大娘|奶奶|爷爷|女士|先生|同学|小朋友)")
 
@@ -66,7 +67,7 @@ class Span:
 
     start: int
     end: int
-    kind: str  # name, id, phone, landline, bank, address
+    kind: str  # a PERSON_KINDS kind, place, id, phone, landline, bank, address
     text: str
     valid: bool | None = None  # ID checksum result, None where not applicable
 
@@ -82,9 +83,24 @@ def id_checksum_ok(value: str) -> bool:
     return "10X98765432"[total % 11] == value[17].upper()
 
 
+# client: household/client names from the catalogue; staff: station staff and volunteers;
+# extra: --names; field: names the document's own person fields gave; name: found by a marker
+# such as 姓名：; given: the given name of a known person on its own (masked whole).
+PERSON_KINDS = ("client", "staff", "extra", "field", "name", "given")
+KIND_ZH = {"client": "服务对象及家庭成员姓名", "staff": "工作人员姓名", "extra": "指定姓名",
+           "field": "文档字段中的姓名", "name": "其他识别出的姓名", "given": "单独出现的名字",
+           "place": "村（社区）名", "id": "身份证号", "phone": "手机号", "landline": "固定电话",
+           "bank": "银行卡号", "address": "住址"}
+
+
 def mask_value(kind: str, text: str) -> str:
     """The replacement for one span."""
-    if kind == "name":
+    if kind == "given":
+        return "*" * len(text)
+    if kind == "place":
+        suffix = next((x for x in ("社区", "村", "屯") if text.endswith(x)), "")
+        return "*" * (len(text) - len(suffix)) + suffix
+    if kind in PERSON_KINDS:
         keep = 2 if text[:2] in COMPOUND_SURNAMES and len(text) > 2 else 1
         return text[:keep] + "*" * (len(text) - keep)
     if kind == "address":
@@ -109,22 +125,46 @@ def _trim_name(name: str, following: str) -> str:
     return name
 
 
+_NOT_NAME_WORDS = {"关系", "姓名", "性别", "年龄", "电话", "住址", "签字", "签名", "情况", "信息"}
+
+
 def _looks_like_name(name: str) -> bool:
-    return len(name) >= 2 and (name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES) and not (
+    return len(name) >= 2 and name not in _NOT_NAME_WORDS and (name[0] in SURNAMES or name[:2] in COMPOUND_SURNAMES) and not (
         set(name[1:]) & _AFTER_NAME)
 
 
-def _names(text: str, known_names: Iterable[str]) -> list[Span]:
+def _given_name(name: str) -> str | None:
+    """The given name of a full name (孙桂芝 → 桂芝, 司马蓝锦 → 蓝锦), if it has two characters."""
+    keep = 2 if name[:2] in COMPOUND_SURNAMES and len(name) > 3 else 1
+    given = name[keep:]
+    return given if len(given) >= 2 and name[0] in SURNAMES + "".join(COMPOUND_SURNAMES) else None
+
+
+def _names(text: str, people: Mapping[str, Iterable[str]]) -> list[Span]:
     out: list[Span] = []
-    for name in sorted({n.strip() for n in known_names if n and n.strip()}, key=len,
-                       reverse=True):
-        for m in re.finditer(re.escape(name), text):
-            out.append(Span(m.start(), m.end(), "name", name))
+    for kind, names in people.items():
+        for name in sorted({n.strip() for n in names if n and n.strip()}, key=len,
+                           reverse=True):
+            for m in re.finditer(re.escape(name), text):
+                out.append(Span(m.start(), m.end(), kind, name))
+            given = _given_name(name)
+            if given:
+                for m in re.finditer(re.escape(given), text):
+                    out.append(Span(m.start(), m.end(), "given", given))
     for rx in (_NAME_MARKERS, _NAME_BEFORE):
         for m in rx.finditer(text):
             name = _trim_name(m.group("n"), text[m.end("n"):m.end("n") + 2])
             if _looks_like_name(name):
                 out.append(Span(m.start("n"), m.start("n") + len(name), "name", name))
+    return out
+
+
+def _places(text: str, places: Iterable[str]) -> list[Span]:
+    out: list[Span] = []
+    for place in sorted({p.strip() for p in places if p and len(p.strip()) >= 2}, key=len,
+                        reverse=True):
+        out += [Span(m.start(), m.end(), "place", place)
+                for m in re.finditer(re.escape(place), text)]
     return out
 
 
@@ -143,12 +183,18 @@ def _addresses(text: str) -> list[Span]:
     return out
 
 
-def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
+def find_pii(text: str, known_names: Iterable[str] = (), *,
+             people: Mapping[str, Iterable[str]] | None = None,
+             places: Iterable[str] = ()) -> list[Span]:
     """Every piece of personal data in `text`, non-overlapping, in order.
 
-    Where candidates overlap the earlier, then longer one wins (an ID number is never also
-    read as a bank card, a house number never cut in half).
+    `known_names` are masked as kind "extra"; `people` maps a PERSON_KINDS kind to the names
+    known for it; `places` are village/community names. Where candidates overlap the
+    earlier, then longer one wins (an ID number is never also read as a bank card, a house
+    number never cut in half); at the same span a known kind beats a guessed one.
     """
+    kinds: dict[str, list[str]] = {k: list(v) for k, v in (people or {}).items()}
+    kinds.setdefault("extra", []).extend(known_names)
     cands: list[Span] = []
     for m in _ID18.finditer(text):
         cands.append(Span(*m.span(), "id", m.group(), id_checksum_ok(m.group())))
@@ -159,8 +205,10 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
     for rx, kind in ((_MOBILE, "phone"), (_LANDLINE, "landline"), (_BANK, "bank")):
         cands += [Span(*m.span(), kind, m.group()) for m in rx.finditer(text)]
     cands += _addresses(text)
-    cands += _names(text, known_names)
-    priority = {"id": 0, "phone": 1, "landline": 2, "bank": 3, "address": 4, "name": 5}
+    cands += _places(text, places)
+    cands += _names(text, kinds)
+    priority = {"id": 0, "phone": 1, "landline": 2, "bank": 3, "address": 4, "client": 5,
+                "staff": 6, "extra": 7, "field": 8, "place": 9, "name": 10, "given": 11}
     cands.sort(key=lambda sp: (sp.start, -(sp.end - sp.start), priority[sp.kind]))
     out: list[Span] = []
     for sp in cands:
@@ -170,9 +218,11 @@ def find_pii(text: str, known_names: Iterable[str] = ()) -> list[Span]:
     return out
 
 
-def mask_text(text: str, known_names: Iterable[str] = ()) -> tuple[str, list[Span]]:
+def mask_text(text: str, known_names: Iterable[str] = (), *,
+              people: Mapping[str, Iterable[str]] | None = None,
+              places: Iterable[str] = ()) -> tuple[str, list[Span]]:
     """`text` with every span of `find_pii` replaced by its mask, and the spans."""
-    spans = find_pii(text, known_names)
+    spans = find_pii(text, known_names, people=people, places=places)
     parts: list[str] = []
     pos = 0
     for sp in spans:

@@ -21,6 +21,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 
 from archive.anonymize.detect import mask_text
+from archive.anonymize.names import Harvest, KnownNames
 from archive.anonymize.report import Report
 from archive.errors import ValidationError
 from archive.pdf.watermark import cjk_font
@@ -66,11 +67,22 @@ def _wrap(line: str, font: str, width: float) -> list[str]:
     return out
 
 
-def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = ()) -> Report:
-    """Write an anonymised, re-typeset text excerpt of the PDF `src` to `dst`."""
-    names = list(known_names)
+def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = (), *,
+                  known: KnownNames | None = None) -> Report:
+    """Write an anonymised, re-typeset text excerpt of the PDF `src` to `dst`.
+
+    Names are collected from every page first (person fields, places in context), then
+    every page is masked with the full list.
+    """
     report = Report()
     pages = _extract(src.read())
+    known = known or KnownNames()
+    known = KnownNames(known.clients, known.staff, known.places, [*known.extra, *known_names])
+    harvest = Harvest()
+    for text in pages:
+        harvest.plain(text)
+    report.person_fields = harvest.fields
+    people, places = harvest.people(known), harvest.all_places(known)
     font = cjk_font()
     width, height = A4
     buf = io.BytesIO()
@@ -90,7 +102,7 @@ def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = ())
         return height - MARGIN - 44
 
     for number, text in enumerate(pages, start=1):
-        masked, spans = mask_text(text, names)
+        masked, spans = mask_text(text, people=people, places=places)
         report.masked.update(sp.kind for sp in spans)
         report.parts.append(f"第{number}页")
         if not masked.strip():
@@ -106,4 +118,26 @@ def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = ())
         c.showPage()
     c.save()
     dst.write(buf.getvalue())
-    return report
+    return report.finish()
+
+
+def anonymize_text(text: str, known_names: Iterable[str] = (), *,
+                   known: KnownNames | None = None) -> tuple[str, Report]:
+    """A plain-text record masked the same way (fields harvested, then every name masked)."""
+    report = Report()
+    known = known or KnownNames()
+    known = KnownNames(known.clients, known.staff, known.places, [*known.extra, *known_names])
+    harvest = Harvest()
+    harvest.plain(text)
+    report.person_fields = harvest.fields
+    masked, spans = mask_text(text, people=harvest.people(known), places=harvest.all_places(known))
+    report.masked.update(sp.kind for sp in spans)
+    return masked, report.finish()
+
+
+def anonymize_filename(name: str, known: KnownNames, extra_text: str = "") -> str:
+    """A file name with every known name (and those `extra_text`'s fields give) masked."""
+    harvest = Harvest()
+    if extra_text:
+        harvest.plain(extra_text)
+    return mask_text(name, people=harvest.people(known), places=harvest.all_places(known))[0]

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from archive.audit.errors import CheckpointConflict
 from archive.audit.note import NoteInvalid
+from archive.fs.atomic import write_atomic
 
 _NAME = re.compile(r"^(\d{12})\.note$")
 _SIZE = re.compile(r"^(0|[1-9][0-9]{0,19})$")
@@ -95,11 +95,4 @@ class CheckpointStore:
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, target)
+    write_atomic(target, data)  # 0600, fsynced, folder fsynced

@@ -43,6 +43,7 @@ from archive.audit.walk import Walk
 from archive.crypto.age import Identity, Random, Recipient
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import AuditUnavailable, Conflict, IntegrityError, UsageError
+from archive.fs.atomic import ensure_private_dir, fsync_dir
 from archive.fs.filelock import FileLock
 
 _VAULT_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -144,16 +145,18 @@ class AuditLog:
         f.check()
         line = log._sign(prefix(0, format_ts(clock()), GENESIS_PREV, f), station_signer)
         try:
-            log.dir.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(log.dir)
             with log._lock:
                 if log.path.exists() and log.path.stat().st_size > 0:
                     raise Conflict("审计日志已存在，不能重新创建")
-                fd = os.open(log.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o644)
+                fd = os.open(log.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
                 try:
+                    if hasattr(os, "fchmod"):
+                        os.fchmod(fd, 0o600)  # exact, whatever the umask
                     _write_all(fd, line + b"\n", restore_to=0)
                 finally:
                     os.close(fd)
-                _fsync_dir(log.dir)
+                fsync_dir(log.dir)
         except OSError as e:
             raise AuditUnavailable(f"无法创建审计日志：{e.strerror or e}") from e
         return log
@@ -469,13 +472,3 @@ def _write_all(fd: int, data: bytes, *, restore_to: int) -> None:
         except OSError:
             pass
         raise
-
-
-def _fsync_dir(path: Path) -> None:
-    if os.name == "nt":  # pragma: no cover - directories cannot be fsynced on Windows
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

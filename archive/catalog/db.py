@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlcipher3
 
-from archive.errors import DecryptionFailed, IntegrityError
+from archive.errors import DamagedFile, DecryptionFailed, IntegrityError
 
 Row = sqlcipher3.Row
 
@@ -44,10 +44,16 @@ class Database:
             raise ValueError("database key must be 32 bytes")
         path = Path(path)
         if not create and not path.exists():
-            raise IntegrityError(f"档案目录数据库缺失：{path.name}", ref=str(path))
+            raise DamagedFile(f"档案目录数据库缺失：{path}；请从备份恢复", ref=str(path))
         self.path = path
         self._key = key
-        self.conn = connect_keyed(path, key, timeout=30.0)
+        try:
+            self.conn = connect_keyed(path, key, timeout=30.0)
+        except DecryptionFailed:
+            # the key came from an authenticated keyslot: not a passphrase problem but a
+            # damaged (or foreign) catalogue file
+            raise DamagedFile(f"档案目录数据库已损坏或无法解密：{path}；请从备份恢复",
+                              ref=str(path)) from None
         c = self.conn
         c.row_factory = sqlcipher3.Row
         c.execute("PRAGMA secure_delete = ON")
@@ -97,7 +103,36 @@ class Database:
             c.execute("COMMIT")
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlcipher3.Cursor:
-        return self.conn.execute(sql, params)
+        """Run one statement; a page that fails SQLCipher's HMAC becomes DamagedFile."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlcipher3.DatabaseError as exc:
+            raise self._damaged(exc) from None
+        except MemoryError:
+            # SQLCipher reports a page failing its HMAC as SQLITE_NOMEM; confirm before blaming
+            # the file (integrity_check raises DamagedFile when a page is bad)
+            self.integrity_check()
+            raise
+
+    def _damaged(self, exc: sqlcipher3.DatabaseError) -> Exception:
+        text = str(exc).lower()
+        if type(exc) is sqlcipher3.DatabaseError and (
+                "not a database" in text or "malformed" in text or "corrupt" in text):
+            return DamagedFile(f"档案目录数据库已损坏：{self.path}；请从备份恢复",
+                               ref=str(self.path))
+        return exc
+
+    def integrity_check(self) -> None:
+        """Read every page (SQLCipher HMAC + SQLite structure); raise DamagedFile if any fails."""
+        try:
+            bad = [r[0] for r in self.conn.execute("PRAGMA cipher_integrity_check")]
+            ok = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+        except (sqlcipher3.DatabaseError, MemoryError):  # read-only: a failure is the file's
+            raise DamagedFile(f"档案目录数据库已损坏：{self.path}；请从备份恢复",
+                              ref=str(self.path)) from None
+        if bad or ok != ["ok"]:
+            raise DamagedFile(f"档案目录数据库已损坏：{self.path}；请从备份恢复",
+                              ref=str(self.path), details=(bad + ok)[:20])
 
     def checkpoint_truncate(self) -> None:
         """Fold the WAL into the main file and truncate it (after destructions)."""

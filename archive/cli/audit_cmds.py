@@ -53,16 +53,16 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
       sgz audit log --since 2026-11-01 --actor lisi
       sgz audit log --action 导出 --json
     """
-    from archive.audit.names import beijing, parse_since
+    from archive.clock import parse_station_time, station_text
 
-    when = parse_since(since) if since else None
+    when = parse_station_time(since) if since else None
     arc = open_archive(ctx)
     rows = arc.audit.history(since=when, actor=actor, action=action, ref=ref)
     if as_json:
         emit_json([{**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows])
         return
     emit_table(["序号", "时间", "用户", "角色", "操作", "档号/申请", "详情"],
-               [[r["seq"], beijing(r["ts"]), r["actor"], _role(r["role"]), r["action_name"],
+               [[r["seq"], station_text(r["ts"], seconds=True), r["actor"], _role(r["role"]), r["action_name"],
                  r["ref"] or "", _detail_text(r)] for r in rows])
     info(f"共 {len(rows)} 条")
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import io
+import re
 import sys
 import zipfile
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 from archive.docgen import ooxml
+from archive.docgen.colwidth import column_floor
 from archive.docgen.manifest import (
     BODY_FILE,
     DOCX_FILE,
@@ -41,24 +43,59 @@ def _runs(text: str) -> str:
     return "".join(out)
 
 
-def _para(p: Para) -> str:
+_CHAPTER = re.compile(r"^第[一二三四五六七八九十百零〇]+章")
+
+
+def _para(p: Para, keep_next: bool = False) -> str:
     style = ooxml.STYLE_OF[p.kind]
-    ppr = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>'
+    if p.kind == "h1" and _CHAPTER.match(p.text):
+        style = "SgzChapter"           # 第X章 centred, as 规章制度 are set in GB/T 9704 practice
+    keep = "<w:keepNext/>" if keep_next else ""
+    ppr = f'<w:pPr><w:pStyle w:val="{style}"/>{keep}</w:pPr>'
     if p.kind == "pagebreak":
         return f'<w:p>{ppr}<w:r><w:br w:type="page"/></w:r></w:p>'
     return f"<w:p>{ppr}{_runs(p.text)}</w:p>"
 
 
-def _col_widths(table: Table, total: int) -> list[int]:
-    fixed = [ooxml.mm(w) if w else 0 for w in table.widths_mm]
+def _col_widths(table: Table, total: int, floors: list[int] | None = None) -> list[int]:
+    """Column widths in twips that add up to `total` when the declared widths allow.
+
+    Declared `{w=}` widths are raised to what the content type needs (`floors`: dates, 档号,
+    names, choices must never wrap); automatic columns share what is left, each at least its
+    floor (and 8 mm). If the floors leave too little, free-text columns shrink first.
+    """
+    n = len(table.widths_mm)
+    floors = floors or [0] * n
+    minimum = ooxml.mm(8)
+    widths = [max(ooxml.mm(w), floors[i]) if w else 0 for i, w in enumerate(table.widths_mm)]
     auto = [i for i, w in enumerate(table.widths_mm) if not w]
-    rest = max(total - sum(fixed), 0)
-    if auto:
-        each = rest // len(auto)
-        for i in auto:
-            fixed[i] = max(each, ooxml.mm(8))
-        fixed[auto[-1]] += rest - each * len(auto) if each >= ooxml.mm(8) else 0
-    return fixed
+    pending = list(auto)
+    while pending:
+        rest = max(total - sum(widths[i] for i in range(n) if i not in pending), 0)
+        each = rest // len(pending)
+        short = [i for i in pending if floors[i] > each]
+        if not short:
+            for i in pending:
+                widths[i] = max(each, minimum)
+            widths[pending[-1]] += max(rest - each * len(pending), 0) if each >= minimum else 0
+            break
+        for i in short:
+            widths[i] = floors[i]
+            pending.remove(i)
+    over = sum(widths) - total
+    if over > 0:
+        # free-text columns (no floor) give back width, down to 8 mm each
+        for i in sorted(range(n), key=lambda k: -widths[k]):
+            if over <= 0:
+                break
+            if floors[i] == 0 and widths[i] > minimum:
+                cut = min(over, widths[i] - minimum)
+                widths[i] -= cut
+                over -= cut
+    if over > 0:
+        scale = total / sum(widths)
+        widths = [int(w * scale) for w in widths]
+    return widths
 
 
 def _row_xml(row: Row, widths: list[int], aligns: list[str], header: bool,
@@ -95,8 +132,10 @@ def _row_xml(row: Row, widths: list[int], aligns: list[str], header: bool,
     return f"<w:tr>{trpr}{''.join(cells)}</w:tr>"
 
 
-def _table(table: Table, lay: ooxml.Layout) -> str:
-    widths = _col_widths(table, lay.text_width_twips)
+def _table(table: Table, lay: ooxml.Layout, manifest: Manifest | None = None) -> str:
+    floors = [column_floor(table, i, lay.table.size_pt, manifest)
+              for i in range(len(table.widths_mm))]
+    widths = _col_widths(table, lay.text_width_twips, floors)
     grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
     total = sum(widths)
     tblpr = (f'<w:tblPr><w:tblStyle w:val="TableGrid"/><w:tblW w:w="{total}" w:type="dxa"/>'
@@ -114,8 +153,28 @@ def _table(table: Table, lay: ooxml.Layout) -> str:
             '<w:p><w:pPr><w:pStyle w:val="SgzPlain"/></w:pPr></w:p>')
 
 
-def document_xml(blocks: list[Block], lay: ooxml.Layout) -> str:
-    body = "".join(_para(b) if isinstance(b, Para) else _table(b, lay) for b in blocks)
+def _keep_flags(blocks: list[Block]) -> list[bool]:
+    """keep-with-next for the paragraph(s) before a 落款 (right-aligned) block, so the station
+    name and date never stand alone on the last page; `{%p %}` tag paragraphs, which docxtpl
+    removes, are skipped over."""
+    flags = [False] * len(blocks)
+    for i, b in enumerate(blocks):
+        if not (isinstance(b, Para) and b.kind == "right"):
+            continue
+        j = i - 1
+        while j >= 0 and isinstance(blocks[j], Para) and blocks[j].kind == "tag":  # type: ignore[union-attr]
+            j -= 1
+        if j >= 0 and isinstance(blocks[j], Para):
+            flags[j] = True
+            for k in range(j + 1, i):
+                flags[k] = True
+    return flags
+
+
+def document_xml(blocks: list[Block], lay: ooxml.Layout, manifest: Manifest | None = None) -> str:
+    keep = _keep_flags(blocks)
+    body = "".join(_para(b, keep[i]) if isinstance(b, Para) else _table(b, lay, manifest)
+                   for i, b in enumerate(blocks))
     return (f'{ooxml.XML_HEAD}<w:document xmlns:w="{ooxml.W_NS}" xmlns:r="{ooxml.R_NS}">'
             f"<w:body>{body}{ooxml.sect_pr(lay)}</w:body></w:document>")
 
@@ -133,7 +192,7 @@ def build_docx(manifest: Manifest, body_text: str) -> bytes:
         ("docProps/core.xml", ooxml.core_xml(manifest.title, manifest.id, manifest.clause)),
         ("docProps/app.xml", ooxml.app_xml()),
         ("word/_rels/document.xml.rels", ooxml.document_rels_xml(footers)),
-        ("word/document.xml", document_xml(blocks, lay)),
+        ("word/document.xml", document_xml(blocks, lay, manifest)),
         ("word/styles.xml", ooxml.styles_xml(lay)),
         ("word/settings.xml", ooxml.settings_xml(lay)),
         ("word/fontTable.xml", ooxml.font_table_xml()),

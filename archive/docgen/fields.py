@@ -98,11 +98,31 @@ def _text(value: Any) -> str:
     raise ValueError("应为文本")
 
 
+def _money(value: Any) -> Decimal:
+    """Yuan with at most two decimals (分), not negative; returned quantized to 0.01."""
+    text = value.strip().removeprefix("¥").removeprefix("￥").removesuffix("元") \
+        if isinstance(value, str) else value
+    d = _decimal(text)
+    if d < 0:
+        raise ValueError("金额不能为负数")
+    if d != d.quantize(Decimal("0.01")):
+        raise ValueError("金额最多保留两位小数（到分）")
+    if d >= Decimal("1e12"):
+        raise ValueError("金额过大")
+    return d.quantize(Decimal("0.01"))
+
+
 def coerce_value(fld: Field, value: Any) -> Any:
     """Convert one non-blank value to the field's Python type; ValueError says why not."""
     t = fld.type
     if t in ("string", "text"):
         return _text(value)
+    if t == "money":
+        return _money(value)
+    if t == "idcard":
+        from archive.docgen.rules import check_id_number
+
+        return check_id_number(_text(value))
     if t == "int":
         return _int(value)
     if t == "decimal":
@@ -171,12 +191,18 @@ def _coerce_mapping(fields: tuple[Field, ...], data: Mapping[str, Any]) -> tuple
     return out, problems
 
 
-def validate_data(manifest: Manifest, data: Mapping[str, Any]) -> dict[str, Any]:
+def validate_data(manifest: Manifest, data: Mapping[str, Any],
+                  today: dt.date | None = None) -> dict[str, Any]:
     """Return typed values for every field, or raise ValidationError listing all problems.
 
-    Keys may be the field name or its Chinese label (handy for CSV headers).
+    Keys may be the field name or its Chinese label (handy for CSV headers). The manifest's
+    cross-field rules (`[[rules]]`) run on the fields that coerced cleanly, and their
+    problems are listed together with the per-field ones.
     """
+    from archive.docgen.rules import check_rules
+
     out, problems = _coerce_mapping(manifest.fields, data)
+    problems += check_rules(manifest, out, today or dt.date.today())
     if problems:
         raise ValidationError(
             f"“{manifest.title}”的输入有 {len(problems)} 处错误：\n  - " + "\n  - ".join(problems),

@@ -12,25 +12,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archive.docgen.rules import Rule, parse_rules
 from archive.errors import NotFound, ValidationError
 
 KINDS = ("章程", "制度", "协议", "表单", "牌匾")
 CATEGORIES = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
 RETENTIONS = {"Y": "永久", "D30": "定期30年", "D10": "定期10年"}
 LAYOUTS = ("gbt9704", "form", "form-landscape", "plaque")
-FIELD_TYPES = ("string", "text", "int", "decimal", "date", "bool", "choice", "list", "table")
+FIELD_TYPES = ("string", "text", "int", "decimal", "money", "date", "bool", "choice", "idcard",
+               "list", "table")
 TYPE_LABELS = {
-    "string": "文本", "text": "多行文本", "int": "整数", "decimal": "数值", "date": "日期",
-    "bool": "是/否", "choice": "单选", "list": "列表", "table": "表格",
+    "string": "文本", "text": "多行文本", "int": "整数", "decimal": "数值", "money": "金额（元）",
+    "date": "日期", "bool": "是/否", "choice": "单选", "idcard": "身份证号码", "list": "列表",
+    "table": "表格",
 }
 # Names every template sees without declaring them; a field may not shadow them.
 RESERVED_NAMES = frozenset({
-    "station", "today", "cn_date", "cn_money", "add_workdays", "star_level", "loop",
+    "station", "today", "cn_date", "cn_money", "rmb_upper", "add_workdays", "star_level",
+    "calendar_note", "period_name", "sample_used", "loop",
     "range", "dict", "lipsum", "cycler", "joiner", "namespace", "true", "false", "none",
 })
 
 _TOP_KEYS = {"id", "title", "kind", "clause", "category", "retention", "layout",
-             "description", "fields", "sample"}
+             "description", "fields", "sample", "aliases", "rules"}
 _FIELD_KEYS = {"name", "label", "type", "required", "default", "choices", "help", "columns"}
 _ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -69,6 +73,8 @@ class Manifest:
     fields: tuple[Field, ...] = ()
     sample: dict[str, Any] = field(default_factory=dict)
     folder: Path | None = None
+    aliases: tuple[str, ...] = ()
+    rules: tuple[Rule, ...] = ()
 
     @property
     def docx_path(self) -> Path:
@@ -142,7 +148,7 @@ def _parse_field(raw: Any, where: str, problems: list[str], *, column: bool) -> 
     fld = Field(name=name, label=label, type=ftype, required=required,
                 default=raw.get("default"), choices=tuple(choices), help=help_,
                 columns=tuple(columns))
-    if fld.default is not None:
+    if fld.default not in (None, ""):
         from archive.docgen.fields import coerce_value
 
         try:
@@ -204,13 +210,20 @@ def parse_manifest(data: dict[str, Any], source: str, folder: Path | None = None
     for key in sample:
         if key not in seen:
             problems.append(f"[sample] 中的 {key} 不是本模板的字段")
+    aliases = data.get("aliases", [])
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a.strip()
+                                                for a in aliases):
+        problems.append("aliases 必须是文本列表，如 [\"保密制度\"]")
+        aliases = []
+    rules = parse_rules(data.get("rules"), {f.name: f for f in fields}, problems)
     if problems:
         raise ValidationError(
             f"模板清单 {source} 有 {len(problems)} 处错误：\n  - " + "\n  - ".join(problems),
             details=problems,
         )
     return Manifest(fields=tuple(fields), sample=dict(sample), description=description,
-                    folder=folder, **text)
+                    folder=folder, aliases=tuple(a.strip() for a in aliases), rules=rules,
+                    **text)
 
 
 def load_manifest(folder: Path) -> Manifest:

@@ -91,18 +91,21 @@ def plaque_svg(lay: PlaqueLayout) -> str:
     return "\n".join(out) + "\n"
 
 
-def plaque_pdf(lay: PlaqueLayout) -> bytes:
-    """One-page PDF of the same size; CJK via reportlab's built-in STSong-Light CID font."""
+SAMPLE_LINE = "样例　含示例数据，仅供试用，不得制作"
+
+
+def plaque_pdf(lay: PlaqueLayout, sample: bool = False) -> bytes:
+    """One-page PDF of the same size, in an installed bold 黑体 face subset and embedded."""
     from reportlab.lib.units import mm
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
 
-    font = "STSong-Light"
-    if font not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    from archive.pdf.fonts import reportlab_font
+
+    text = "标识" + "".join(g.char for g in lay.glyphs) + (SAMPLE_LINE if sample else "")
+    font = reportlab_font("heiti-bold", text)
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(lay.width * mm, lay.height * mm), invariant=1)
+    c = canvas.Canvas(buf, pagesize=(lay.width * mm, lay.height * mm), invariant=1,
+                      initialFontName=font)   # no unembedded Helvetica in the resources
     c.setTitle("社会工作服务站牌匾")
     c.setStrokeGray(0.6)
     c.rect(0, 0, lay.width * mm, lay.height * mm)
@@ -124,16 +127,26 @@ def plaque_pdf(lay: PlaqueLayout) -> bytes:
         c.scale(g.width / g.size, 1)
         c.drawCentredString(0, 0, g.char)
         c.restoreState()
+    if sample:
+        c.setFillColorRGB(0.75, 0, 0)
+        c.setFont(font, 12 * mm)
+        c.drawCentredString(lay.width * mm / 2, 8 * mm, SAMPLE_LINE)
     c.showPage()
     c.save()
     return buf.getvalue()
 
 
-def render_plaque(station: Mapping[str, Any], size: str = "60x40", fmt: str = "svg") -> bytes:
-    """The plaque as SVG (UTF-8 bytes) or PDF bytes."""
+def render_plaque(station: Mapping[str, Any], size: str = "60x40", fmt: str = "svg",
+                  sample: bool = False) -> bytes:
+    """The plaque as SVG (UTF-8 bytes) or PDF bytes; `sample` adds the 样例 line."""
     lay = plaque_layout(station, size)
     if fmt == "svg":
-        return plaque_svg(lay).encode("utf-8")
+        svg = plaque_svg(lay)
+        if sample:
+            svg = svg.replace("</svg>", f'<text x="{lay.width / 2:g}" y="{lay.height - 8:g}" '
+                              'font-size="12" text-anchor="middle" font-weight="bold" '
+                              f'font-family="{FONT_FAMILY}" fill="#c00000">{SAMPLE_LINE}</text>\n</svg>')
+        return svg.encode("utf-8")
     if fmt == "pdf":
-        return plaque_pdf(lay)
+        return plaque_pdf(lay, sample)
     raise ValidationError(f"牌匾格式“{fmt}”无效，应为 svg 或 pdf")

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from archive.docgen.workdays import WorkCalendar
 from archive.errors import ValidationError
 
 BLANK_DATE = "　　　　年　　月　　日"
@@ -45,20 +46,31 @@ def cn_money(value: Any) -> str:
     return f"{d:,.2f}"
 
 
-def add_workdays(start: Any, n: int) -> dt.date:
-    """The date `n` working days after `start`, skipping Saturdays and Sundays."""
+def rmb_upper(value: Any) -> str:
+    """Amount in yuan → 人民币大写 (`186500` → 壹拾捌万陆仟伍佰元整), by cn2an's RMB mode."""
+    if value is None or value == "":
+        return ""
+    import cn2an
+
+    d = Decimal(str(value)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    if d < 0:
+        raise ValidationError(f"金额不能为负数：{d}")
+    if d == 0:
+        return "零元整"
+    return str(cn2an.an2cn(str(d), "rmb"))
+
+
+def add_workdays(start: Any, n: int, calendar: WorkCalendar | None = None) -> dt.date:
+    """The date `n` working days after `start`: public holidays and 调休 from the calendar."""
     if isinstance(start, str):
         from archive.docgen.fields import _date
 
         start = _date(start)
+    if isinstance(start, dt.datetime):
+        start = start.date()
     if not isinstance(start, dt.date):
         raise ValidationError(f"add_workdays 需要日期，得到“{start}”")
-    day, left = start, int(n)
-    while left > 0:
-        day += dt.timedelta(days=1)
-        if day.weekday() < 5:
-            left -= 1
-    return day
+    return (calendar or WorkCalendar()).add_workdays(start, int(n))
 
 
 def star_level(hours: Any) -> int:
@@ -68,20 +80,37 @@ def star_level(hours: Any) -> int:
     return max(0, min(5, int(Decimal(str(hours)) // 100)))
 
 
-HELPERS = {"cn_date": cn_date, "cn_money": cn_money, "add_workdays": add_workdays,
-           "star_level": star_level}
+def period_name(code: Any) -> str:
+    """Retention code → Chinese period name (`D10` → 定期10年)."""
+    from archive.docgen.lookup import period_name as name
+
+    return name(str(code or ""))
+
+
+HELPERS: dict[str, Any] = {"cn_date": cn_date, "cn_money": cn_money, "rmb_upper": rmb_upper,
+                           "add_workdays": add_workdays, "star_level": star_level,
+                           "period_name": period_name, "calendar_note": lambda: ""}
 
 
 def _finalize(value: Any) -> Any:
     return "" if value is None else value
 
 
-def make_env() -> SandboxedEnvironment:
-    """A fresh sandboxed, strict Jinja environment with our filters and globals."""
+def make_env(calendar: WorkCalendar | None = None) -> SandboxedEnvironment:
+    """A fresh sandboxed, strict Jinja environment with our filters and globals.
+
+    `add_workdays` counts on `calendar` (library data plus station overrides); after a render,
+    `calendar.note()` tells which years' data were used, and so does `calendar_note()` when a
+    template prints it after the deadlines it computed.
+    """
+    cal = calendar or WorkCalendar()
     env = SandboxedEnvironment(undefined=jinja2.StrictUndefined, finalize=_finalize,
                                autoescape=True)
-    env.filters.update(HELPERS)
-    env.globals.update(HELPERS)
+    helpers = {**HELPERS,
+               "add_workdays": lambda start, n: add_workdays(start, n, cal),
+               "calendar_note": cal.note}
+    env.filters.update(helpers)
+    env.globals.update(helpers)
     return env
 
 

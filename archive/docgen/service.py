@@ -52,6 +52,10 @@ class GenerationService:
     def manifest(self, template_id: str) -> Manifest:
         return get_manifest(self._templates, template_id)
 
+    def render_bytes(self, template_id: str, data: Mapping[str, Any], day: dt.date) -> bytes:
+        """A document the library itself produces (销毁清册, registers) as .docx bytes."""
+        return generate(self.manifest(template_id), data, self._station, today=day)
+
     def data(self, manifest: Manifest, *, sample: bool = False, data_file: Path | None = None,
              assignments: Sequence[str] = (), size: str | None = None) -> dict[str, Any]:
         """The input values: sample values, then the data file, then `--set` assignments."""

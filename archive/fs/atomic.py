@@ -1,12 +1,31 @@
-"""Crash-safe file writes: temp file in the same folder → fsync → rename → fsync folder."""
+"""Durable, private file writes: the one place sgz creates files and folders (finding 4).
+
+- `write_atomic`: temp file in the same folder (0600, O_EXCL, no symlink follow) → write →
+  fsync → rename over the target → fsync the folder. A crash or a full disk leaves either
+  the old or the new content, never a torn file, and never a stray temp file on error.
+- `atomic_writer`: the same as a context manager, for streams (exports, backups).
+- `ensure_private_dir`: folders 0700, created or tightened.
+- `private_open_for_write`: a new file opened 0600 (exclusive by default), for appends and
+  files written in place.
+
+Modes are set with fchmod/chmod after creation, so the result does not depend on the umask.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+CHUNK = 1 << 20
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def fsync_dir(path: Path) -> None:
@@ -20,38 +39,127 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, data: bytes | Iterable[bytes], *, parents: bool = False,
-                 mode: int = 0o600) -> int:
-    """Replace `path` with `data` (bytes or an iterable of chunks) so a crash leaves either the
-    old or the new content: temp file in the same folder (private mode) → fsync → rename →
-    fsync folder. The one durable writer of the package; returns the bytes written."""
+def _chmod_fd(fd: int, mode: int) -> None:
+    if hasattr(os, "fchmod"):
+        os.fchmod(fd, mode)
+
+
+def ensure_private_dir(path: Path | str, *, parents: bool = True) -> Path:
+    """Create `path` (and missing parents, if asked) as 0700 folders; tighten it if it exists.
+
+    Parents that already exist are left as they are (they may be the user's own folders);
+    every folder this call creates is 0700, and `path` itself ends 0700. A symlink or a file
+    at `path` raises FileExistsError rather than being followed or replaced.
+    """
     path = Path(path)
-    if parents:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.sgz-part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), mode)
-    size = 0
+    missing: list[Path] = []
+    p = path
+    while not os.path.lexists(p):
+        missing.append(p)
+        if not parents or p.parent == p:
+            break
+        p = p.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, DIR_MODE)
+        except FileExistsError:
+            continue  # created concurrently: `path` itself is checked below
+        os.chmod(folder, DIR_MODE)  # mkdir's mode passes through the umask
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise FileExistsError(f"{path} 已存在但不是文件夹")
+    if os.name != "nt" and stat.S_IMODE(st.st_mode) != DIR_MODE:
+        os.chmod(path, DIR_MODE)
+    if missing:
+        fsync_dir(path.parent)
+    return path
+
+
+def private_open_for_write(path: Path | str, *, exclusive: bool = True,
+                           mode: int = FILE_MODE) -> BinaryIO:
+    """Open `path` for binary writing as a 0600 file; never follows a symlink at `path`.
+
+    `exclusive` (the default) refuses an existing file (FileExistsError); otherwise an
+    existing file is truncated and its mode reset to `mode`.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | _O_BINARY | _O_NOFOLLOW
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    fd = os.open(path, flags, mode)
     try:
-        for chunk in ([data] if isinstance(data, bytes | bytearray | memoryview) else data):
-            view = memoryview(chunk)
-            size += len(view)
-            while view:
-                n = os.write(fd, view)
-                view = view[n:]
-        os.fsync(fd)
+        _chmod_fd(fd, mode)
+        return cast(BinaryIO, os.fdopen(fd, "wb"))
     except BaseException:
         os.close(fd)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path | str, *, mode: int = FILE_MODE, overwrite: bool = True,
+                  durable: bool = True) -> Iterator[BinaryIO]:
+    """Write `path` through a temp file that replaces it only when the block ends cleanly.
+
+    On any exception (a full disk included) the temp file is removed and the old `path`, if
+    any, is untouched. With `overwrite=False` an existing `path` raises FileExistsError
+    before anything is written. `durable` fsyncs the file and its folder.
+    """
+    path = Path(path)
+    if not overwrite and os.path.lexists(path):
+        raise FileExistsError(f"{path} 已存在")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    f = private_open_for_write(tmp, exclusive=True, mode=mode)
+    try:
+        with f:
+            yield f
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        if not overwrite:
+            # link(2) fails if the name appeared meanwhile; no silent overwrite
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def write_atomic(path: Path | str, data: bytes | Iterable[bytes] | BinaryIO, *,
+                 mode: int = FILE_MODE, overwrite: bool = True, durable: bool = True,
+                 parents: bool = False) -> int:
+    """Replace `path` with `data` (bytes, chunks or a readable stream); return bytes written.
+
+    A crash leaves either the old or the new content; the new file has exactly `mode`.
+    With `parents`, missing folders are created (0700).
+    """
+    if parents:
+        ensure_private_dir(Path(path).parent)
+    size = 0
+    with atomic_writer(path, mode=mode, overwrite=overwrite, durable=durable) as f:
+        if isinstance(data, bytes | bytearray | memoryview):
+            f.write(data)
+            size = len(data)
+        elif hasattr(data, "read"):
+            stream = cast(BinaryIO, data)
+            while chunk := stream.read(CHUNK):
+                f.write(chunk)
+                size += len(chunk)
+        else:
+            for chunk in cast(Iterable[bytes], data):
+                f.write(chunk)
+                size += len(chunk)
     return size
 
 
-def read_chunks(stream: BinaryIO, size: int = 1 << 20) -> Iterator[bytes]:
+def read_chunks(stream: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
     """A stream's content in chunks (memory stays flat), closing it at the end."""
     with stream:
         while chunk := stream.read(size):
             yield chunk
+
+
+__all__ = ["DIR_MODE", "FILE_MODE", "atomic_writer", "ensure_private_dir", "fsync_dir",
+           "private_open_for_write", "read_chunks", "write_atomic"]

@@ -31,7 +31,7 @@ _STATION_KEYS = {
 }
 _REQUIRED = ("fonds", "name", "county", "township", "head")
 _STAFF_KEYS = {"name", "position", "qualification"}
-_TOP_KEYS = {"station", "staff", "classes", "retention", "crypto"}
+_TOP_KEYS = {"station", "staff", "classes", "retention", "crypto", "calendar"}  # calendar: archive.docgen.workdays
 _FONDS_RE = re.compile(r"^[A-Z0-9]{4}$")
 _CODE_RE = re.compile(r"^[A-Z]{2,4}$")
 

@@ -1,8 +1,8 @@
 """Watermarked, copy-restricted view copies of PDFs for outside access (DESIGN §7).
 
 Every page gets a visible, diagonal, semi-transparent, tiled watermark (unit, request id, date,
-copy id) drawn with reportlab's built-in CID font STSong-Light, so no font file is shipped or
-embedded; the copy id also goes into the document metadata. The result is encrypted with
+copy id) drawn in an installed CJK face, subset and embedded (archive.pdf.fonts), so the copy
+reads the same on a PC without Chinese fonts; the copy id also goes into the document metadata. The result is encrypted with
 AES-256 (R6), an empty user password (opens anywhere) and a random owner password, and the
 permissions forbid extraction, printing and modification. PDF permissions are advisory — a
 determined reader can strip them — so the visible watermark is the real deterrent.
@@ -17,31 +17,41 @@ from typing import BinaryIO
 
 import pikepdf
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen import canvas
 
 from archive.errors import ValidationError
+from archive.pdf.fonts import reportlab_font
 
-FONT = "STSong-Light"
 ANGLE = 35.0  # degrees, as the reader sees the page
 ALPHA = 0.2
 MAX_PAGES = 5000
 
 
-def cjk_font() -> str:
-    """Register the CID font once per process (on first use, not at import)."""
-    if FONT not in pdfmetrics.getRegisteredFontNames():
-        pdfmetrics.registerFont(UnicodeCIDFont(FONT))
-    return FONT
+LEGACY_CID = "STSong-Light"
+
+
+def cjk_font(text: str | None = None) -> str:
+    """An embeddable subset of an installed 黑体-like face holding the characters of `text`.
+
+    Without `text` (callers that do not know their text up front) this is still reportlab's
+    built-in, non-embedded CID font; new code should pass the text.
+    """
+    if text is None:
+        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+        if LEGACY_CID not in pdfmetrics.getRegisteredFontNames():
+            pdfmetrics.registerFont(UnicodeCIDFont(LEGACY_CID))
+        return LEGACY_CID
+    return reportlab_font("heiti", text)
 
 
 def _overlay_page(width: float, height: float, lines: list[str]) -> pikepdf.Pdf:
     """One page of size width×height (as the reader sees it) carrying the tiled watermark."""
-    font = cjk_font()
+    font = cjk_font("".join(lines))
     size = max(8.0, min(width, height) / 42)
     leading = size * 1.35
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=0)
+    c = canvas.Canvas(buf, pagesize=(width, height), pageCompression=0, initialFontName=font)
     c.setFillColorRGB(0.55, 0.1, 0.1)
     c.setFillAlpha(ALPHA)
     c.setFont(font, size)

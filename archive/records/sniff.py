@@ -6,14 +6,17 @@ refused, so the catalogue never lies about what an object holds.
 
 from __future__ import annotations
 
-import re
+import io
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from lxml import etree
 
 from archive.errors import ValidationError
+from archive.safetext import clean_title
 
 _EXT_MIME = {
     ".pdf": "application/pdf",
@@ -82,10 +85,20 @@ def _zip_kind(path: Path) -> str:
     return "application/zip"
 
 
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_TITLE_SCAN_PARAGRAPHS = 2000  # the title is near the top; never walk a huge body
+
+
 def _docx_title(path: Path) -> str | None:
+    """The core-properties title, else the first Title/Heading paragraph, else the first text.
+
+    Runs in the filing process (not the extraction worker), so the body is streamed with
+    iterparse and each paragraph freed: memory stays flat whatever document.xml holds.
+    """
     try:
         with zipfile.ZipFile(path) as z:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
+                                     load_dtd=False)
             if "docProps/core.xml" in z.namelist() and z.getinfo("docProps/core.xml").file_size < _MAX_CORE_XML:
                 root = etree.fromstring(z.read("docProps/core.xml"), parser)
                 for el in root.iter("{http://purl.org/dc/elements/1.1/}title"):
@@ -94,17 +107,28 @@ def _docx_title(path: Path) -> str | None:
             info = z.getinfo("word/document.xml")
             if info.file_size > 64 << 20:
                 return None
-            root = etree.fromstring(z.read("word/document.xml"), parser)
-    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, OSError):
+            with z.open(info) as f:
+                return _first_heading(f)
+    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, OSError, EOFError,
+            NotImplementedError):
         return None
-    w = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+
+
+def _first_heading(f: IO[bytes]) -> str | None:
     first_text = None
-    for p in root.iter(f"{w}p"):
-        text = "".join(t.text or "" for t in p.iter(f"{w}t")).strip()
+    events = etree.iterparse(f, events=("end",), tag=f"{_W}p", resolve_entities=False,
+                             no_network=True, load_dtd=False, huge_tree=False)
+    for n, (_, p) in enumerate(events):
+        if n >= _TITLE_SCAN_PARAGRAPHS:
+            break
+        text = "".join(t.text or "" for t in p.iter(f"{_W}t")).strip()
+        style = p.find(f"{_W}pPr/{_W}pStyle")
+        sval = style.get(f"{_W}val", "") if style is not None else ""
+        p.clear()
+        while p.getprevious() is not None:
+            del p.getparent()[0]
         if not text:
             continue
-        style = p.find(f"{w}pPr/{w}pStyle")
-        sval = style.get(f"{w}val", "") if style is not None else ""
         if sval.lower().startswith(("title", "heading")) or sval in ("1", "2"):
             return text[:200]
         if first_text is None:
@@ -113,10 +137,19 @@ def _docx_title(path: Path) -> str | None:
 
 
 def _pdf_title(path: Path) -> str | None:
+    """The PDF's /Title, read only after the decoding pre-scan passed (qpdf has no caps)."""
     try:
         import pikepdf
 
-        with pikepdf.open(path) as pdf:
+        from archive.search.limits import DEFAULT_LIMITS
+        from archive.search.pdf_guard import check_pdf
+
+        if path.stat().st_size > DEFAULT_LIMITS.max_input:
+            return None
+        data = path.read_bytes()
+        if check_pdf(data, DEFAULT_LIMITS, time.monotonic() + 5).refuse:
+            return None
+        with pikepdf.open(io.BytesIO(data)) as pdf:
             title = pdf.docinfo.get("/Title") if pdf.docinfo is not None else None
             return str(title).strip() or None if title is not None else None
     except Exception:  # any damage: the file is still a record, just without a title
@@ -155,7 +188,7 @@ def inspect_file(path: Path) -> FileKind:
     elif mime == "application/pdf":
         title = _pdf_title(path)
     if title:
-        title = re.sub(r"\s+", " ", title).strip()
+        title = clean_title(title)  # a document's title is untrusted: no controls, no bidi
     return FileKind(mime=mime, title=title or None)
 
 

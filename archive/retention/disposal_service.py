@@ -18,8 +18,6 @@ from datetime import date
 from typing import Any
 
 from archive.catalog.records import Record
-from archive.docgen.engine import generate
-from archive.docgen.manifest import default_templates_dir, get_manifest
 from archive.errors import Conflict, NotFound, UsageError
 from archive.kernel.kernel import Kernel
 from archive.records.service import RecordService
@@ -47,11 +45,13 @@ class DisposalService:
     """Propose, approve, list and execute destruction batches over the kernel."""
 
     def __init__(self, kernel: Kernel, *, records: RecordService, retention: RetentionService,
-                 rebuild_index: Callable[..., int]) -> None:
+                 rebuild_index: Callable[..., int],
+                 render_doc: Callable[[str, dict[str, Any], date], bytes]) -> None:
         self._k = kernel
         self._records = records
         self._retention = retention
         self._rebuild_index = rebuild_index
+        self._render_doc = render_doc  # template id, data, date -> .docx bytes (docgen service)
         self._disposals = Disposals(kernel.db)
 
     # ------------------------------------------------------------------ propose
@@ -114,13 +114,12 @@ class DisposalService:
     def _file_register(self, bid: str, rows: list[dict[str, Any]], note: str,
                        day: date) -> str:
         """Render the 销毁清册 and file it permanently; the private temp file goes at once."""
-        manifest = get_manifest(default_templates_dir(), REGISTER_TEMPLATE)
         data = {
             "batch_no": bid, "appraisal": note or DEFAULT_APPRAISAL, "items": rows,
             "method": METHOD, "place": f"{self._k.station.name}档案室", "destroy_date": day,
             "witnesses": [SIGN_LINE, SIGN_LINE], "preparer": self._k.user.display or self._k.user.name,
         }
-        blob = generate(manifest, data, self._k.station.template_vars(), today=day)
+        blob = self._render_doc(REGISTER_TEMPLATE, data, day)
         # briefly in this process's locked staging folder: a crash leaves it only there,
         # and the next start deletes it (ObjectStore.recover)
         tmp = self._k.objects.session_dir() / f"销毁清册-{bid}.docx"

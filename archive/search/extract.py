@@ -7,7 +7,9 @@ the worker is reused between files for speed and replaced when it is killed or d
 
 from __future__ import annotations
 
+import io
 import multiprocessing
+import sys
 import time
 from typing import IO, Any
 
@@ -67,6 +69,9 @@ def _extract_image(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
 
     if not ocr:
         return Extracted("", "no_text", NO_TEXT_REASON, 1)
+    refused = _image_too_large(data, limits)
+    if refused:
+        return Extracted("", "no_text", f"{NO_TEXT_REASON}：{refused}", 1)
     try:
         text = ocr_image(data, timeout=max(1.0, deadline - time.monotonic()), tmpdir=tmpdir)
     except OcrUnavailable:
@@ -76,6 +81,51 @@ def _extract_image(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
     if not text:
         return Extracted("", "no_text", NO_TEXT_REASON, 1)
     return cap_text(text, limits, 1, status="ocr")
+
+
+def _image_too_large(data: bytes, limits: Limits) -> str | None:
+    """Why an image must not be handed to OCR (its decoded size, from the header only)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            width, height = im.size
+            frames = getattr(im, "n_frames", 1)
+    except Image.DecompressionBombError:
+        return "图像像素过多（疑似解压炸弹），未做文字识别"
+    except Exception:  # unreadable header: the OCR tool reports what it can
+        return None
+    if width * height > limits.max_pixels:
+        return f"图像过大（{width}×{height}），未做文字识别"
+    if frames > limits.max_ocr_pages:
+        return f"图像页数过多（{frames} 页），未做文字识别"
+    return None
+
+
+_PEAK = "peak-rss"
+
+
+def _peak_rss() -> int | None:
+    """Peak resident memory in bytes of this process or its largest child (OCR), if known.
+
+    On Linux the own peak is VmHWM: ru_maxrss would carry over the parent's peak through the
+    fork+exec that spawned this worker.
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    unit = 1 if sys.platform == "darwin" else 1024  # ru_maxrss is KiB on Linux, bytes on macOS
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    own = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * unit
+    return max(own, child)
 
 
 def _worker(conn: Any, memory: int) -> None:
@@ -88,9 +138,13 @@ def _worker(conn: Any, memory: int) -> None:
         pass  # Windows: no RLIMIT_AS; the timeout still applies
     while True:
         try:
-            args, kwargs = conn.recv()
+            msg = conn.recv()
         except (EOFError, OSError):
             return
+        if msg == _PEAK:
+            conn.send(_peak_rss())
+            continue
+        args, kwargs = msg
         try:
             result = extract_here(*args, **kwargs)
         except MemoryError:
@@ -156,6 +210,19 @@ class Extractor:
             self._kill()
             return Extracted("", "failed", "提取进程异常退出（可能超出内存上限），未提取文字")
         return result
+
+    def peak_memory(self) -> int | None:
+        """Peak RSS in bytes the worker (or an OCR child of it) reached so far; None if unknown.
+
+        A fresh Extractor per file gives that file's peak: the bound the hostile corpus checks.
+        """
+        if self._proc is None or not self._proc.is_alive():
+            return None
+        self._conn.send(_PEAK)
+        if not self._conn.poll(10):
+            return None
+        peak: int | None = self._conn.recv()
+        return peak
 
     def __enter__(self) -> Extractor:
         return self

@@ -40,6 +40,8 @@ def _read_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> by
         data = f.read(limits.max_part + 1)
     if len(data) > limits.max_part:
         raise _Refused("解压后实际大小超过上限，疑似压缩炸弹，未提取文字")
+    if data.count(b"<") > limits.max_xml_tags:
+        raise _Refused(f"文档部件元素过多（{info.filename}），解析会耗尽内存，未提取文字")
     return data
 
 

@@ -12,6 +12,7 @@ import time
 
 from archive.search.limits import NO_TEXT_REASON, Extracted, Limits, cap_text
 from archive.search.ocr import OcrUnavailable, ocr_image
+from archive.search.pdf_guard import check_pdf
 
 _USEFUL = re.compile(r"[^\W_]")
 
@@ -34,6 +35,9 @@ def extract_pdf(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
     """Extract a PDF; never raises for bad input, returns status failed with a reason."""
     import pypdfium2 as pdfium
 
+    verdict = check_pdf(data, limits, deadline)
+    if verdict.refuse:
+        return Extracted("", "failed", verdict.refuse, None)
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
@@ -55,13 +59,16 @@ def extract_pdf(data: bytes, limits: Limits, *, ocr: bool, deadline: float,
         if reason is None and limit < total:
             reason = f"页数过多，仅提取前 {limit} 页（共 {total} 页）"
         text = "\n".join(texts)
-        if done and ("\ufffd" in text or _useful(text) < 10):
+        if done and ("\ufffd" in text or _useful(text) < 10) and (
+                verdict.content <= limits.max_pdfminer):
             alt = _pdfminer_text(data, min(done, 200))
             if _useful(alt) > _useful(text):
                 text = alt
         if _useful(text) < 10 and done:
             if not ocr:
                 return Extracted("", "no_text", NO_TEXT_REASON, total)
+            if verdict.no_ocr:
+                return Extracted("", "no_text", f"{NO_TEXT_REASON}：{verdict.no_ocr}", total)
             return _ocr_pdf(pdf, total, limits, deadline, tmpdir)
     finally:
         pdf.close()
@@ -85,7 +92,7 @@ def _ocr_pdf(pdf: object, total: int, limits: Limits, deadline: float,
             page = pdf[i]  # type: ignore[index]
             if not _has_images(page):
                 continue  # a page with no image has nothing to recognise (blank or vector)
-            bitmap = page.render(scale=limits.ocr_dpi / 72, grayscale=True)
+            bitmap = page.render(scale=_ocr_scale(page, limits), grayscale=True)
             buf = io.BytesIO()
             bitmap.to_pil().save(buf, "PNG")
             texts.append(ocr_image(buf.getvalue(), timeout=left, tmpdir=tmpdir))
@@ -110,3 +117,13 @@ def _has_images(page: object) -> bool:
         return next(iter(objs), None) is not None
     except Exception:  # unknown structure: let OCR decide
         return True
+
+
+def _ocr_scale(page: object, limits: Limits) -> float:
+    """Render scale for OCR: the configured DPI, lowered so a page never exceeds max_pixels."""
+    width, height = page.get_size()  # type: ignore[attr-defined]
+    scale = limits.ocr_dpi / 72
+    area = max(width * height, 1.0)
+    if area * scale * scale > limits.max_pixels:
+        scale = (limits.max_pixels / area) ** 0.5
+    return scale

@@ -14,13 +14,22 @@ class Limits:
     max_input: int = 64 * 1024 * 1024
     max_unzipped: int = 256 * 1024 * 1024
     max_part: int = 64 * 1024 * 1024
+    # a parsed XML tree costs ~170 bytes per element: tags (counted as '<') bound its memory
+    max_xml_tags: int = 2_000_000
     max_ratio: int = 200
     max_members: int = 5000
     max_pages: int = 2000
+    # PDF decoding (pdf_guard): one decoded stream, all non-image streams of a file, and the
+    # pixels of one image or rendered page; each bounds what a parser would hold at once
+    max_stream: int = 48 * 1024 * 1024
+    max_decoded: int = 192 * 1024 * 1024
+    max_pixels: int = 40_000_000
+    # the pure-Python second opinion (pdfminer) lexes ~1 MiB/s: only below this much content
+    max_pdfminer: int = 2 * 1024 * 1024
     max_ocr_pages: int = 50
     max_chars: int = 5_000_000
     timeout: float = 120.0
-    memory: int = 2 * 1024 * 1024 * 1024
+    memory: int = 1024 * 1024 * 1024
     ocr_dpi: int = 200
 
 

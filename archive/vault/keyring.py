@@ -9,12 +9,13 @@ cannot unwrap the destroyed identity.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.crypto.keys import LABEL_KEYRING, derive, open_sealed, random_key, seal
-from archive.errors import IntegrityError
+from archive.errors import DamagedFile, DecryptionFailed, IntegrityError
 from archive.fs.atomic import write_atomic
 
 MAGIC = b"sgz-keyring/v1\n"
@@ -71,10 +72,26 @@ def save_keyring(path: Path, ring: Keyring, vrk: bytes, vault_id: str) -> None:
 
 
 def load_keyring(path: Path, vrk: bytes, vault_id: str) -> Keyring:
+    """Open the keyring with the (already verified) VRK; any failure is DamagedFile naming it.
+
+    The VRK came out of an authenticated keyslot, so a keyring that does not open is damaged
+    (or belongs to another vault), never a wrong passphrase.
+    """
+    path = Path(path)
     try:
-        data = Path(path).read_bytes()
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise IntegrityError("密钥环文件 vault/keyring 缺失") from None
+        raise DamagedFile(f"密钥环文件缺失：{path}；请从备份恢复", ref=str(path)) from None
+    except OSError as exc:
+        raise DamagedFile(f"密钥环文件无法读取：{path}（{exc.strerror}）", ref=str(path)) from None
     if not data.startswith(MAGIC):
-        raise IntegrityError("密钥环文件格式无法识别", found=data[:16])
-    return Keyring.from_json(open_sealed(derive(vrk, LABEL_KEYRING), data[len(MAGIC):], _aad(vault_id)))
+        raise DamagedFile(f"密钥环文件格式无法识别：{path}；请从备份恢复", ref=str(path),
+                          found=data[:16])
+    try:
+        raw = open_sealed(derive(vrk, LABEL_KEYRING), data[len(MAGIC):], _aad(vault_id))
+    except DecryptionFailed:
+        raise DamagedFile(f"密钥环文件已损坏：{path}；请从备份恢复", ref=str(path)) from None
+    try:
+        return Keyring.from_json(raw)
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise DamagedFile(f"密钥环文件内容无效：{path}；请从备份恢复", ref=str(path)) from None

@@ -9,16 +9,31 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import unicodedata
 from pathlib import Path
 
 from archive.crypto import age
-from archive.errors import DecryptionFailed, NotFound
+from archive.crypto.age_errors import NoIdentityMatch
+from archive.crypto.age_header import Stanza
+from archive.crypto.age_header import b64encode as age_b64
+from archive.errors import ArchiveError, DamagedFile, DecryptionFailed, NotFound
 from archive.fs.atomic import fsync_dir, write_atomic
 
 DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
 RECOVERY_SLOT = "\x00recovery"
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+WRONG_LOGIN = "解锁失败：用户名或口令错误"
+_SCRYPT_LINE = re.compile(rb"^-> scrypt \S+ (\d{1,2})$", re.MULTILINE)
+
+
+class UnknownUser(ArchiveError):
+    """No slot for this name: the same message and exit code (7) as a wrong passphrase, so
+    names cannot be enumerated. A separate type only so the caller can log "?" instead of
+    what was typed as a name (it may be a passphrase typed into the wrong field)."""
+
+    exit_code = DecryptionFailed.exit_code
+    message = WRONG_LOGIN
 
 
 def slot_id(vault_id: str, user: str) -> str:
@@ -78,19 +93,51 @@ class Keyslots:
         return self.write(RECOVERY_SLOT, _recovery_passphrase(code), vrk, work_factor=work_factor)
 
     def unlock(self, user: str, passphrase: bytes) -> bytes:
-        """Return the VRK, or raise NotFound (no such slot) / DecryptionFailed (wrong passphrase)."""
+        """Return the VRK.
+
+        Wrong passphrase and unknown user both raise DecryptionFailed with one message after
+        one scrypt of the slots' cost (an unknown name is tried against a dummy stanza), so
+        neither the answer nor its timing tells whether the name exists. A slot that is
+        present but structurally damaged raises DamagedFile naming it.
+        """
         p = self.path(user)
         try:
             data = p.read_bytes()
         except FileNotFoundError:
-            raise NotFound(f"用户“{user}”不存在或已被移除") from None
+            self._dummy_unlock(passphrase)
+            raise UnknownUser(WRONG_LOGIN) from None
+        except OSError as exc:
+            raise DamagedFile(f"密钥槽文件无法读取：{p}（{exc.strerror}）", ref=str(p)) from None
         try:
             vrk = age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
+        except NoIdentityMatch:
+            raise DecryptionFailed(WRONG_LOGIN) from None
         except age.AgeError:
-            raise DecryptionFailed("解锁失败：用户名或口令错误") from None
+            raise DamagedFile(f"密钥槽文件已损坏：{p}；请从备份恢复该文件，或用恢复码解锁后重设口令",
+                              ref=str(p)) from None
         if len(vrk) != 32:
-            raise DecryptionFailed("解锁失败：用户名或口令错误")
+            raise DamagedFile(f"密钥槽文件已损坏：{p}（内容长度不对）", ref=str(p),
+                              expected=32, found=len(vrk))
         return vrk
+
+    def work_factor(self) -> int:
+        """The scrypt cost of this vault's slots (from any slot's header), else the default."""
+        for slot in sorted(self.folder.glob("*.age")):
+            try:
+                with open(slot, "rb") as f:
+                    head = f.read(512)
+            except OSError:
+                continue
+            m = _SCRYPT_LINE.search(head)
+            if m:
+                return min(int(m.group(1)), 22)
+        return DEFAULT_WORK_FACTOR
+
+    def _dummy_unlock(self, passphrase: bytes) -> None:
+        """Spend one scrypt of the real cost on a random stanza that cannot match."""
+        stanza = Stanza("scrypt", [age_b64(os.urandom(16)), str(self.work_factor())],
+                        os.urandom(32))
+        age.ScryptIdentity(passphrase, max_work_factor=22).unwrap([stanza])
 
     def unlock_recovery(self, code: str) -> bytes:
         return self.unlock(RECOVERY_SLOT, _recovery_passphrase(code))

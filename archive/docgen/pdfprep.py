@@ -1,0 +1,80 @@
+"""Make a rendered .docx convert to PDF with the right Chinese faces, then convert it.
+
+The .docx names the 公文 fonts (仿宋_GB2312, 方正小标宋简体, 黑体, 楷体_GB2312, 宋体) so it opens
+correctly in Word/WPS at the station. LibreOffice on a machine without them lets fontconfig pick
+a substitute — often Noto Sans CJK **JP**, with Japanese glyph shapes and a sans face for body
+text. For PDF conversion we therefore convert a copy in which each missing 公文 font is replaced
+by the closest installed Simplified-Chinese face (archive.pdf.fonts), and say so once, in
+Chinese. LibreOffice embeds (subsets) every font it uses in the PDF.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import tempfile
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+from archive.pdf.fonts import DOCX_ROLE_OF, FontReport, font_report
+
+_PARTS = re.compile(r"^word/(document|styles|fontTable|header\w*|footer\w*|numbering)\.xml$")
+LATIN_SERIF = "Times New Roman"
+
+
+def font_map(report: FontReport) -> dict[str, str]:
+    """docx font name → installed family, for every 公文 font that is not installed."""
+    out: dict[str, str] = {}
+    for docx_name, role in DOCX_ROLE_OF.items():
+        choice = report.choices.get(role)
+        if choice is not None and not choice.exact and choice.family:
+            out[docx_name] = choice.family
+    return out
+
+
+def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes, str]:
+    """A copy of `docx` whose missing 公文 fonts name installed SC faces, and the warning.
+
+    The warning is one Chinese sentence naming the missing fonts ('' when all are installed).
+    """
+    report = report or font_report()
+    mapping = font_map(report)
+    if not mapping:
+        return docx, ""
+    src = zipfile.ZipFile(io.BytesIO(docx))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for info in src.infolist():
+            blob = src.read(info)
+            if _PARTS.match(info.filename):
+                text = blob.decode("utf-8")
+                for old, new in mapping.items():
+                    text = text.replace(f'"{old}"', f'"{new}"')
+                blob = text.encode("utf-8")
+            zf.writestr(info, blob)
+    return out.getvalue(), report.warning()
+
+
+def docx_to_pdf_with_fonts(source: Path, out_dir: Path | None = None, *,
+                           warn: Callable[[str], None] | None = None,
+                           report: FontReport | None = None) -> Path:
+    """Convert `source` (.docx) to PDF next to it (or in `out_dir`) with SC faces substituted.
+
+    `warn` receives the single Chinese font warning, if any. The .docx itself is not changed.
+    """
+    from archive.pdf.office import docx_to_pdf
+
+    source = Path(source)
+    target_dir = Path(out_dir) if out_dir else source.parent
+    blob, warning = pdf_ready_docx(source.read_bytes(), report)
+    if warning and warn is not None:
+        warn(warning)
+    with tempfile.TemporaryDirectory(prefix="sgz-pdf-") as tmp:
+        staged = Path(tmp) / source.name
+        staged.write_bytes(blob)
+        produced = docx_to_pdf(staged, Path(tmp))
+        target = target_dir / produced.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(produced.read_bytes())
+    return target

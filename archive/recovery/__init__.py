@@ -1,0 +1,1 @@
+"""Recovery with stock tools only: the open export of the catalogue carried in every backup."""

@@ -26,7 +26,7 @@ from archive.docgen.service import GenerationService
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
-from archive.kernel.keys import KeyBag, new_home_keys
+from archive.kernel.keys import CHECKPOINT_LEGACY, StationKeys
 from archive.kernel.station import EXAMPLE_TOML, parse_station
 from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
@@ -37,13 +37,16 @@ from archive.records.service import RecordService
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
-from archive.vault.keyslots import (
-    DEFAULT_WORK_FACTOR,
-    Keyslots,
-    new_recovery_code,
-    normalise_passphrase,
-)
+from archive.vault import lifecycle
+from archive.vault.keyslots import DEFAULT_WORK_FACTOR
+from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
+from archive.vault.sealed_catalogue import (
+    TAG_AUDIT_DETAIL,
+    TAG_FINGERPRINT,
+    TAG_HOUSEHOLD,
+    SealedCatalogue,
+)
 
 
 class Archive:
@@ -99,18 +102,26 @@ class Archive:
         if not home.station_toml.exists() or station_text is not None:
             home.station_toml.write_text(text, encoding="utf-8")
         vault_id = os.urandom(16).hex()
-        keys = new_home_keys(home, vault_id)
-        slots = Keyslots(home.keys, vault_id)
-        keys.write_slot(slots, user, secret, work_factor=kdf_work_factor)
-        code = new_recovery_code()
-        keys.write_recovery_slot(slots, code, work_factor=kdf_work_factor)
-        db = Database(home.catalog, keys.catalog_key, create=True)
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
+        bag, code = lifecycle.create_home_keys(files, user, role, secret,
+                                               work_factor=kdf_work_factor)
+        keys = StationKeys(home, vault_id, bag)
+        db = Database(home.catalog, bag.catalog_keys()[0][1], create=True)
         with db.transaction():
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
         Records(db)
+        ObjectKeysV2(db, bag.ring)
+        SealedCatalogue.install(db)
+        with db.transaction():
+            sc = SealedCatalogue(db)
+            for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD, TAG_AUDIT_DETAIL):
+                sc.secret(name)
+            detail_key = sc.secret(TAG_AUDIT_DETAIL)
         db.close()
-        AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
-                        signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
+        signing_seed = bag.legacy_secret(CHECKPOINT_LEGACY)
+        assert signing_seed is not None  # the first user is a head: a station member
+        AuditLog.create(home.audit, vault_id=vault_id, detail_key=detail_key,
+                        signing_seed=signing_seed, clock=clock, actor=user, role=role)
         home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
@@ -124,8 +135,10 @@ class Archive:
         """Log in: unlock `user`'s keyslot. A failed attempt is audited (without any secret)."""
         home = HomePaths(Path(root))
         vault_id = home.read_vault_id()
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
+        wf = int(kw.get("kdf_work_factor", DEFAULT_WORK_FACTOR))
         try:
-            vrk = Keyslots(home.keys, vault_id).unlock(user, normalise_passphrase(passphrase))
+            bag = lifecycle.unlock(files, user, passphrase, work_factor=wf)
         except DecryptionFailed:
             _audit_failed_unlock(home, vault_id, user, clock)
             raise
@@ -134,8 +147,8 @@ class Archive:
             # not written to the log in clear
             _audit_failed_unlock(home, vault_id, "?", clock)
             raise
-        return cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk), user=user,
-                          clock=clock, **kw))
+        return cls(Kernel(home, vault_id=vault_id, keys=StationKeys(home, vault_id, bag),
+                          user=user, clock=clock, **kw))
 
     @classmethod
     def unlock_recovery(cls, root: Path, *, code: str, clock: Clock = utc_now,
@@ -143,13 +156,14 @@ class Archive:
         """Unlock with the printed recovery code; acts as a head-role `recovery` user."""
         home = HomePaths(Path(root))
         vault_id = home.read_vault_id()
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
         try:
-            vrk = Keyslots(home.keys, vault_id).unlock_recovery(code)
+            bag = lifecycle.unlock_recovery(files, code)
         except ArchiveError:
             _audit_failed_unlock(home, vault_id, RECOVERY_USER, clock)
             raise
         account = User(RECOVERY_USER, "head", "恢复码", True, "")
-        arc = cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk),
+        arc = cls(Kernel(home, vault_id=vault_id, keys=StationKeys(home, vault_id, bag),
                          user=account, clock=clock, **kw))
         arc.kernel.log("auth.recovery", None)
         return arc

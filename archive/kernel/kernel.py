@@ -15,7 +15,6 @@ from archive.audit.monitor import MonitorReport
 from archive.audit.session import AuditKeys, close_session, open_session
 from archive.audit.v1_log import AuditLog as V1AuditLog
 from archive.audit.verify import verify_log
-from archive.catalog.db import Database
 from archive.catalog.flags import Flags
 from archive.catalog.holds import Holds
 from archive.catalog.records import Record, Records
@@ -25,12 +24,14 @@ from archive.errors import AccessDenied, ArchiveError
 from archive.fs.filelock import FileLock
 from archive.kernel.door import _MINT, Grant, PlaintextDoor, mint_grant
 from archive.kernel.home import HomePaths
-from archive.kernel.keys import KeyBag
+from archive.kernel.keys import StationKeys
 from archive.kernel.station import StationProfile, load_station
 from archive.policy.rules import Actor, RecordFacts, decide
-from archive.vault.identities import ObjectKeys
-from archive.vault.keyslots import DEFAULT_WORK_FACTOR, Keyslots
+from archive.vault import lifecycle, revocation
+from archive.vault.keyslots import DEFAULT_WORK_FACTOR
+from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
+from archive.vault.sealed_catalogue import RecordSealing, SealedCatalogue
 
 # Grants that may move every object identity to a new epoch.
 _ROTATION_ACTIONS = frozenset({"keys.rotate", "disposal.execute"})
@@ -39,7 +40,7 @@ _ROTATION_ACTIONS = frozenset({"keys.rotate", "disposal.execute"})
 class Kernel:
     """An unlocked station for one user. Build with `archive.app.Archive`, not directly."""
 
-    def __init__(self, home: HomePaths, *, vault_id: str, keys: KeyBag, user: User | str,
+    def __init__(self, home: HomePaths, *, vault_id: str, keys: StationKeys, user: User | str,
                  clock: Clock, lock_timeout: float = 30.0,
                  kdf_work_factor: int = DEFAULT_WORK_FACTOR) -> None:
         self.home = home
@@ -49,14 +50,17 @@ class Kernel:
         self.kdf_work_factor = kdf_work_factor
         self.station: StationProfile = load_station(home.station_toml)
         self.writer_lock = FileLock(home.lock, timeout=lock_timeout, what="站点档案库")
-        self.keyslots = Keyslots(home.keys, vault_id)
-        self.db = Database(home.catalog, keys.catalog_key)
-        self.records = Records(self.db)
+        if keys.catalogue_behind():  # a re-key a crash interrupted: finish it under the lock
+            with self.writer_lock:
+                self.db = keys.open_catalogue()
+        else:
+            self.db = keys.open_catalogue()
+        self.records = Records(self.db, RecordSealing(keys.sealer, keys.household_key))
         self.users = Users(self.db)
         self.holds = Holds(self.db)
         self.flags = Flags(self.db)
         self.user: User = user if isinstance(user, User) else self.users.get(user)
-        self.object_keys = ObjectKeys(self.db, keys.ring)
+        self.object_keys = ObjectKeysV2(self.db, keys.ring)
         self.objects = ObjectStore(home.vault)
         self.audit_keys: AuditKeys | None = None
         self.seen: MonitorReport | None = None  # this user's consistency check at unlock
@@ -136,37 +140,55 @@ class Kernel:
                                   ref=ref, rule=rule, reason=reason, audit_seq=audit_seq)
 
     # ----------------------------------------------------------------- epochs
-    def rotate_epoch(self, grant: Grant) -> int:
-        """New epoch key; every live object identity re-wrapped; the old key erased. Needs a
-        rotation grant (keys.rotate or disposal.execute). Crash-safe: the keyring records the
-        rotation first and the next unlock finishes it. Returns the new epoch number."""
+    def rotate_epoch(self, grant: Grant, *, rewrap: bool = True,
+                     compartments: list[str] | None = None) -> int:
+        """New epochs for every record compartment and the catalogue (or `compartments`); with
+        `rewrap`, every live object identity and sealed field moves to them and the old epochs
+        are erased. Needs a rotation grant and the station key. Returns the catalogue's epoch."""
         if not isinstance(grant, Grant) or grant.action not in _ROTATION_ACTIONS:
             raise AccessDenied("轮换密钥须经授权（密钥轮换或执行销毁）")
         with self.writer_lock:
-            self.log("keys.rotate.begin", None)
-            new = self.keys.begin_rotation()
-            self._finish_rotation(new)
-            self.log("keys.rotate", None, epoch=new)
-        return new
+            self.log("keys.rotate.begin", None, rewrap=rewrap)
+            counts = lifecycle.rotate(self.keys.files, self.keys.bag, self.db, compartments,
+                                      rewrap_all=rewrap)
+            self.log("keys.rotate", None, rewrapped=counts,
+                     epochs={c: self.keys.ring.current(c) for c in self.keys.ring.compartments})
+        return self.keys.ring.current("catalogue")
 
-    def _finish_rotation(self, new: int) -> None:
-        with self.db.transaction():
-            self.object_keys.rewrap_all(new)
-        self.db.checkpoint_truncate()  # old wrapped keys must not linger in the WAL
-        self.keys.finish_rotation(new)
+    def shred(self, grant: Grant, compartments: list[str]) -> list[str]:
+        """After destructions in `compartments`: rotate and re-wrap each so no key the station
+        still holds opens a destroyed identity from an older catalogue copy. A user without the
+        compartment or the station key (the archivist) leaves it as a key task for the next
+        head/deputy/recovery unlock. Returns the compartments left pending."""
+        if not isinstance(grant, Grant) or grant.action not in _ROTATION_ACTIONS:
+            raise AccessDenied("轮换密钥须经授权（密钥轮换或执行销毁）")
+        pending = []
+        with self.writer_lock:
+            for comp in sorted(set(compartments)):
+                if self.keys.bag.holds(comp) and self.keys.bag.holds("station"):
+                    revocation.shred(self.db, self.keys.bag, comp)
+                    self.keys.save_ring()
+                    self.log("keys.shred", None, compartment=comp)
+                else:
+                    with self.db.transaction():
+                        SealedCatalogue(self.db).request_key_task(
+                            comp, revocation.TASK_ROTATE_REWRAP, when=self.clock.iso(),
+                            by=self.user.name)
+                    self.log("keys.shred.pending", None, compartment=comp)
+                    pending.append(comp)
+        return pending
 
     # ----------------------------------------------------------------- start-up
     def _recover_interrupted(self) -> None:
-        """Finish what a crash interrupted: publish staged objects the catalogue knows, finish
-        an epoch rotation that had begun."""
+        """Finish what a crash interrupted or others left: publish staged objects the catalogue
+        knows; run key tasks (shredding after a non-member's destruction) if this user can."""
         if self.objects.leftovers():
             with self.writer_lock:
                 self.objects.recover(self.object_keys.known)
-        pending = self.keys.ring.pending.get("rotate_to")
-        if pending is not None:
+        if revocation.pending_tasks(self.db, self.keys.bag):
             with self.writer_lock:
-                self._finish_rotation(pending)
-                self.log("keys.rotate.resumed", None, epoch=self.keys.ring.current)
+                for comp in lifecycle.run_key_tasks(self.keys.files, self.keys.bag, self.db):
+                    self.log("keys.shred.resumed", None, compartment=comp)
 
     def _maybe_checkpoint(self) -> None:
         """At unlock: sign a checkpoint if one is due (daily), never over a log that fails

@@ -21,6 +21,7 @@ from archive.crypto.keys import Fingerprinter, constant_time_equal
 from archive.errors import ArchiveError, AuditUnavailable, ValidationError
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 CHUNK = 1 << 20
 FIX_OBJECT_MISSING = "从最近的备份恢复该对象文件（sgz backup verify 确认备份完好后，复制 vault/objects 下同名文件）"
@@ -73,7 +74,8 @@ class CheckReport:
 def _object_rows(k: Kernel) -> dict[str, dict[str, Any]]:
     """id -> {epoch, has_key, state, cipher_size}; read-only (table owned by vault.identities)."""
     rows = k.db.execute(
-        "SELECT id, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size FROM objects"
+        "SELECT id, compartment, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size "
+        "FROM objects"
     ).fetchall()
     return {r["id"]: dict(r) for r in rows}
 
@@ -113,9 +115,11 @@ def check_structure(k: Kernel, report: CheckReport, *, repair: bool) -> list[tup
                 report.add("key-destroyed", f"{where}：档案在库，但其对象密钥已被销毁，内容无法解密",
                            "从销毁前的备份核对；如系误销毁，联系技术支持", rec.ref)
                 continue
-            if row["epoch"] not in k.keys.ring.epochs:
+            epochs = k.keys.ring.compartments.get(row["compartment"])
+            if epochs is None or row["epoch"] not in epochs.epochs:
                 report.add("epoch-unknown",
-                           f"{where}：其密钥由第 {row['epoch']} 代纪元密钥包装，但密钥环中没有该代密钥",
+                           f"{where}：其密钥封装给“{row['compartment']}”分区第 {row['epoch']} 代，"
+                           "但密钥环中没有该代密钥",
                            "如有未完成的密钥轮换，用站长账户登录一次即可自动续做；否则从备份恢复", rec.ref)
                 continue
             path = k.objects.path(comp.object_id)
@@ -133,13 +137,15 @@ def check_structure(k: Kernel, report: CheckReport, *, repair: bool) -> list[tup
             report.notes.append(f"对象密钥 {oid[:12]}… 未被任何组件引用（无害）")
     _check_files(k, report, rows, repair=repair)
     _check_staging(k, report)
-    if k.keys.ring.pending:
-        todo = "、".join(f"{k}={v}" for k, v in k.keys.ring.pending.items())
-        report.add("keyring-pending", f"密钥环中有未完成的操作：{todo}",
-                   "用站长账户再登录一次（任意命令），程序会自动续做密钥轮换")
-    if k.keys.ring.current not in k.keys.ring.epochs:
-        report.add("epoch-current", f"密钥环缺少当前纪元（第 {k.keys.ring.current} 代）密钥",
-                   "从最近的备份恢复 vault/keyring（sgz restore）")
+    tasks = SealedCatalogue(k.db).key_tasks()
+    if tasks:
+        todo = "、".join(c for c, _ in tasks)
+        report.add("keyring-pending", f"销毁后尚未完成密钥轮换的分区：{todo}",
+                   "用站长或副站长账户再登录一次（任意命令），程序会自动完成轮换与重新封装")
+    for name, part in k.keys.ring.compartments.items():
+        if part.current not in part.epochs:
+            report.add("epoch-current", f"密钥环缺少“{name}”分区当前纪元（第 {part.current} 代）",
+                       "从最近的备份恢复 vault/keyring（sgz restore）")
     return live
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.errors import AccessDenied, UsageError
-from archive.policy.roles import ROLES
+from archive.policy.roles import ROLE_COMPARTMENTS, ROLES
 
 CATEGORIES: dict[str, str] = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
 
@@ -119,7 +119,6 @@ R_FW_OTHER = "DESIGN §7：非负责社工、督导、站长查阅服务档案�
 R_AUTHORITY = "附件2 四(三)1：社工站主管部门有权查阅各门类档案（督导检查）"
 R_XZ_READ = "附件2 四(三)2：工作人员按档案查阅管理办法查阅行政档案"
 R_RS_CW = "附件2 四(四)2：人事、财务档案仅限站长、副站长、档案管理员和主管部门查阅"
-R_RS_OWN = "人事档案：社工可查阅本人的人事档案（个人信息保护法第四十五条）"
 R_FILE = "附件2 四(二)2：工作人员形成的行政、服务文件由其本人或档案管理员归档"
 R_FILE_RS_CW = "附件2 四(二)：人事、财务档案由站长、副站长或档案管理员归档"
 R_CORRECT = "附件2 六(三)2：更正须由负责人员提出并说明理由，新增版本、不覆盖原件"
@@ -157,6 +156,8 @@ R_KEYS = "DESIGN §3：密钥轮换由站长执行"
 R_BACKUP = "附件2 四(二)5：备份由站长或档案管理员执行"
 R_CHECK = "附件2 四(二)5：完整性检查由站长或档案管理员执行"
 R_GEN = "附件2 四(二)2：社工站工作人员可生成文书"
+R_KEYS = ("附件2 八.3、DESIGN §3：该角色不持有此类档案的密钥，不能解密其内容"
+          "（服务档案只由社工、督导、站长、副站长查阅；外单位查阅件由站长或副站长制作）")
 R_UNKNOWN_ROLE = "未知角色，拒绝（默认拒绝）"
 
 
@@ -179,8 +180,6 @@ def _read(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
             return _yes(R_AUTHORITY)
         if role in MANAGERS:
             return _yes(R_RS_CW)
-        if r.category == "RS" and role == "social_worker" and ctx.get("subject") == actor.name:
-            return _yes(R_RS_OWN)
         return _no(R_RS_CW)
     if role == "authority":
         return _yes(R_AUTHORITY)
@@ -313,6 +312,20 @@ _RECORD_RULES: dict[str, RecordRule] = {
     "disposal.execute": _execute,
 }
 
+# Actions that put content in front of the actor: she must hold the record's compartment.
+_CONTENT_ACTIONS = frozenset({
+    "record.read", "record.export_subject", "record.refer", "record.export_anon",
+    "access.view", "access.copy",
+})
+
+
+def record_compartment(r: RecordFacts) -> str:
+    """The key compartment of a record (the same mapping as archive/vault/compartments.py)."""
+    if r.secret:
+        return "secret"
+    return {"FW": "service", "RS": "personnel", "CW": "personnel"}.get(r.category, "general")
+
+
 # Actions that still make sense on a destroyed record.
 _DESTROYED_OK = frozenset({"record.read_meta", "disposal.execute"})
 # Actions that touch content (or its catalogue line) and are limited for secret records.
@@ -371,6 +384,9 @@ def decide(actor: Actor, action: str, record: RecordFacts | None = None, **ctx: 
             return _no(R_DESTROYED)
         if record.secret and action in _SECRET_LIMITED and actor.role not in MANAGERS:
             return _no(R_SECRET)
+        if action in _CONTENT_ACTIONS and \
+                record_compartment(record) not in ROLE_COMPARTMENTS.get(actor.role, ()):
+            return _no(R_KEYS)  # vault format 2: her keys cannot open it, whatever the rule
         return _RECORD_RULES[action](actor, record, ctx)
     if action in ("access.approve", "access.deny"):
         return _approve_request(actor, action, record, ctx)

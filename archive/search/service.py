@@ -1,9 +1,14 @@
 """The search service: indexing at filing, `sgz search`, `sgz index rebuild|status`.
 
-The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing
-adds to it, destruction rebuilds it under a fresh key, and `sgz index rebuild` recreates it
-from the vault. Text is extracted in an isolated child process (archive/search/extract.py).
-Search results are filtered by the access policy before anything is counted.
+One index per record compartment (`indexes/<compartment>.db`, vault format 2), each under a key
+derived from its compartment's current epoch: a user searches the indexes of the compartments
+she holds and no other. Filing by a member adds to the index; a filer who is not a member (the
+archivist filing a service record) queues the text sealed to the compartment
+(archive/catalog/index_queue.py) and the next member who opens that index drains the queue.
+After a rotation an index still opens with the older epoch's key and is re-keyed on the spot;
+destruction rebuilds it. Derived data: `sgz index rebuild` recreates what this user holds.
+Text is extracted in an isolated child process (archive/search/extract.py). Search results
+are filtered by the access policy before anything is counted.
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.kernel.kernel import Kernel
 from archive.search.extract import Extractor, too_large
-from archive.search.index import SearchIndex
+from archive.search.index import SearchIndex, SearchResult
+from archive.vault.compartments import RECORD_COMPARTMENTS
+from archive.vault.index_queue import IndexQueue
 
 
 @dataclass
@@ -60,32 +67,57 @@ class SearchService:
 
     def __init__(self, kernel: Kernel) -> None:
         self._k = kernel
-        self._index: SearchIndex | None = None
+        self._indexes: dict[str, SearchIndex] = {}
         self._extractor: Extractor | None = None
 
-    # ------------------------------------------------------------------ the index file
-    def _open_index(self, *, create: bool = True) -> SearchIndex:
-        if self._index is not None:
-            return self._index
-        path = self._k.home.fulltext
+    # ------------------------------------------------------------------ the index files
+    def _compartments(self) -> list[str]:
+        return [c for c in RECORD_COMPARTMENTS if self._k.keys.bag.holds(c)]
+
+    def _path(self, comp: str) -> Path:
+        return self._k.home.indexes / f"{comp}.db"
+
+    def _open_index(self, comp: str, *, create: bool = True) -> SearchIndex:
+        if comp in self._indexes:
+            return self._indexes[comp]
+        path = self._path(comp)
         path.parent.mkdir(parents=True, exist_ok=True)
+        keys = self._k.keys.index_keys(comp)
+        index: SearchIndex | None = None
         with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
             if path.exists():
-                try:
-                    self._index = SearchIndex.open(path, self._k.keys.index_key)
-                except sqlcipher3.DatabaseError as exc:
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
-                    _remove_db(path)  # half-created by a crashed process: derived data
-                except (DecryptionFailed, ArchiveError):
-                    # derived data under a key we no longer hold (e.g. crash during a
-                    # re-key): drop it; `sgz index rebuild` refills it
-                    _remove_db(path)
-            if self._index is None:
+                for i, key in enumerate(keys):
+                    try:
+                        index = SearchIndex.open(path, key)
+                    except sqlcipher3.DatabaseError as exc:
+                        if "locked" in str(exc) or "busy" in str(exc):
+                            raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
+                        break  # half-created by a crashed process: derived data
+                    except (DecryptionFailed, ArchiveError):
+                        continue
+                    if i > 0:
+                        index.rekey(keys[0])  # the compartment rotated since
+                    break
+                if index is None:
+                    _remove_db(path)  # under no key this user holds: derived data, rebuilt
+            if index is None:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
-                self._index = SearchIndex.create(path, self._k.keys.index_key)
-        return self._index
+                index = SearchIndex.create(path, keys[0])
+            self._drain(comp, index)
+        self._indexes[comp] = index
+        return index
+
+    def _drain(self, comp: str, index: SearchIndex) -> None:
+        """Index what non-members filed into `comp` since (their text waits sealed)."""
+        queue = IndexQueue(self._k.db)
+        if not queue.pending(comp):
+            return
+        docs = list(self._k.door.open_queued(comp, queue.sealed(comp)))
+        index.add_many(docs)
+        with self._k.db.transaction():
+            for d in docs:
+                queue.done(d["doc_id"])
 
     def _extract(self, data_or_stream: Any, *, filename: str, mime: str,
                  size: int) -> Any:
@@ -100,19 +132,25 @@ class SearchService:
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
-        if self._index is not None:
-            self._index.close()
-            self._index = None
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[tuple[str, int, Path, str]]) -> None:
+    def index_batch(self, items: list[tuple[str, int, Path, str]],
+                    titles: dict[str, Any] | None = None) -> None:
         """Extract each new component's text from the user's file and index the batch in one
-        index transaction. Derived data: a failure never undoes the filing; each component's
-        text status says what happened and `sgz index rebuild` can retry."""
+        transaction per compartment index. Derived data: a failure never undoes the filing;
+        each component's text status says what happened and `sgz index rebuild` can retry.
+        `titles` (档号 → record as filed) lets a write-only filer index fields she cannot read
+        back from the sealed catalogue."""
         if not items:
             return
-        docs: list[dict[str, Any]] = []
+        by_comp: dict[str, list[dict[str, Any]]] = {}
         statuses: list[tuple[int, str]] = []
+        ids = [i[1] for i in items]
+        refs = [i[0] for i in items]
+        meta = titles or {}
         for ref, component_id, src, mime in items:
             rec = self._k.records.get(ref)
             comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
@@ -124,22 +162,36 @@ class SearchService:
                 statuses.append((component_id, "failed"))
                 continue
             statuses.append((component_id, extracted.status))
-            docs.append({"doc_id": _doc_id(rec.ref, comp),
-                         **self._index_fields(rec, comp, extracted.text, extracted.status)})
-        try:
-            self._open_index().add_many(docs)
-        except ArchiveError:
-            statuses = [(cid, "failed") for cid, _ in statuses]
+            by_comp.setdefault(rec.compartment, []).append(
+                {"doc_id": _doc_id(rec.ref, comp), **self._index_fields(
+                    rec, comp, rec if rec.readable else meta.get(ref, rec), extracted.text,
+                    extracted.status)})
+        failed: set[int] = set()
+        queued: list[tuple[str, dict[str, Any]]] = []
+        for cname, docs in by_comp.items():
+            if not self._k.keys.bag.holds(cname):
+                queued += [(cname, d) for d in docs]  # write-only filer: sealed for a member
+                continue
+            try:
+                self._open_index(cname).add_many(docs)
+            except ArchiveError:
+                failed |= {cid for cid, r in zip(ids, refs, strict=True)
+                           if self._k.records.get(r).compartment == cname}
         with self._k.db.transaction():
+            queue = IndexQueue(self._k.db)
+            for cname, d in queued:
+                queue.put(self._k.keys.ring, cname, d)
             for cid, status in statuses:
-                self._k.records.set_text_status(cid, status)
+                self._k.records.set_text_status(cid, "failed" if cid in failed else status)
 
     @staticmethod
-    def _index_fields(rec: Record, comp: Component, text: str, status: str) -> dict[str, Any]:
+    def _index_fields(rec: Record, comp: Component, fields: Any, text: str,
+                      status: str) -> dict[str, Any]:
+        title = fields.title
         return {
-            "title": rec.title if comp.seq == 1 else f"{rec.title}（{comp.kind}）",
-            "text": text, "doc_no": rec.doc_no, "date": rec.date, "category": rec.cls,
-            "year": rec.year, "retention": rec.retention, "household": rec.household,
+            "title": title if comp.seq == 1 else f"{title}（{comp.kind}）",
+            "text": text, "doc_no": fields.doc_no, "date": rec.date, "category": rec.cls,
+            "year": rec.year, "retention": rec.retention, "household": fields.household,
             "status": status,
         }
 
@@ -153,7 +205,6 @@ class SearchService:
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                  household=household or None)
-        idx = self._open_index()
         visible: dict[str, bool] = {}
 
         def allowed(doc_id: str) -> bool:
@@ -168,8 +219,18 @@ class SearchService:
                     visible[ref] = False
             return visible[ref]
 
-        res = idx.search(query, category=cls, year=year, retention=ret, household=household,
-                         allowed=allowed, limit=limit * 2)
+        res = SearchResult()
+        for comp in self._compartments():
+            if not self._path(comp).exists() and not IndexQueue(self._k.db).pending(comp):
+                continue
+            part = self._open_index(comp).search(
+                query, category=cls, year=year, retention=ret, household=household,
+                allowed=allowed, limit=limit * 2)
+            res.hits += part.hits
+            res.total += part.total
+            res.no_text_count += part.no_text_count
+            res.fallback = res.fallback or part.fallback
+        res.hits.sort(key=lambda h: h.score, reverse=True)  # bm25 per index, merged
         out = SearchResults(total=res.total, no_text_count=res.no_text_count,
                             fallback=res.fallback)
         seen: set[str] = set()
@@ -192,17 +253,23 @@ class SearchService:
         deleted: after a destruction nothing of the destroyed text survives in any index.
         """
         grant = self._k.authorize("check")
-        self._k.log("index.rebuild.begin", None, fresh_key=fresh_key)
+        comps = self._compartments()
+        self._k.log("index.rebuild.begin", None, fresh_key=fresh_key, compartments=comps)
         self.close()
-        if fresh_key:
-            with self._k.writer_lock:
-                self._k.keys.new_index_key()
-        _remove_db(self._k.home.fulltext)
-        idx = self._open_index()
-        pairs = [(rec, comp) for rec in self._k.records.list()
+        _remove_db(self._k.home.fulltext)  # the format-1 single index, if one is left
+        pairs = [(rec, comp) for rec in self._k.records.list() if rec.compartment in comps
                  for comp in self._k.records.components(rec.id)]
-        count = idx.rebuild(self._reindex_docs(grant, pairs),
-                            progress=lambda d, _t: progress(d, len(pairs)) if progress else None)
+        count = 0
+        for cname in comps:
+            _remove_db(self._path(cname))
+            with self._k.db.transaction():  # the queue's text is re-extracted from the objects
+                for rec, _comp in pairs:
+                    if rec.compartment == cname:
+                        IndexQueue(self._k.db).drop(rec.ref)
+            idx = self._open_index(cname)
+            mine = [p for p in pairs if p[0].compartment == cname]
+            count += idx.rebuild(self._reindex_docs(grant, mine),
+                                 progress=_offset(progress, count, len(pairs)))
         self._k.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
         return count
 
@@ -217,20 +284,38 @@ class SearchService:
                                               size=comp.size)
                 statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp),
-                       **self._index_fields(rec, comp, extracted.text, extracted.status)}
+                       **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
             with self._k.db.transaction():
                 for cid, status in statuses:
                     self._k.records.set_text_status(cid, status)
 
     def status(self) -> dict[str, Any]:
-        """Index counts vs the catalogue; says whether a rebuild is needed."""
-        expected = self._k.records.count_live_components()
-        if not self._k.home.fulltext.exists():
-            return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
-        st = dict(self._open_index().status())
+        """Index counts vs the catalogue, over the compartments this user holds; says whether
+        a rebuild is needed."""
+        comps = self._compartments()
+        expected = self._k.records.count_live_components(comps)
+        queued = sum(IndexQueue(self._k.db).pending(c) for c in comps)
+        present = [c for c in comps if self._path(c).exists()]
+        if not present and not queued:
+            return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0,
+                    "compartments": comps}
+        st: dict[str, Any] = {"docs": 0, "no_text": 0, "failed": 0, "truncated": 0, "ocr": 0,
+                              "size_bytes": 0}
+        for c in comps:
+            if c in present or IndexQueue(self._k.db).pending(c):
+                for k, v in self._open_index(c).status().items():
+                    st[k] = st.get(k, 0) + v
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
-                  records_without_text=self._k.records.count_records_without_text())
+                  records_without_text=self._k.records.count_records_without_text(),
+                  compartments=comps)
         return st
+
+
+def _offset(progress: Callable[[int, int], None] | None, base: int,
+            total: int) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, _t: progress(base + done, total)
 
 
 def _remove_db(path: Path) -> None:

@@ -10,13 +10,14 @@ import contextlib
 import os
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
-from archive.audit.session import log_format, record_failed_unlock
+from archive.audit.session import AuditKeys, create_log, log_format, record_failed_unlock
 from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
@@ -26,7 +27,7 @@ from archive.docgen.service import GenerationService
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
-from archive.kernel.keys import CHECKPOINT_LEGACY, StationKeys
+from archive.kernel.keys import StationKeys
 from archive.kernel.station import EXAMPLE_TOML, parse_station
 from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
@@ -47,6 +48,7 @@ from archive.vault.sealed_catalogue import (
     TAG_HOUSEHOLD,
     SealedCatalogue,
 )
+from archive.vault.userkeys import member_id
 
 
 class Archive:
@@ -116,12 +118,10 @@ class Archive:
             sc = SealedCatalogue(db)
             for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD, TAG_AUDIT_DETAIL):
                 sc.secret(name)
-            detail_key = sc.secret(TAG_AUDIT_DETAIL)
         db.close()
-        signing_seed = bag.legacy_secret(CHECKPOINT_LEGACY)
-        assert signing_seed is not None  # the first user is a head: a station member
-        AuditLog.create(home.audit, vault_id=vault_id, detail_key=detail_key,
-                        signing_seed=signing_seed, clock=clock, actor=user, role=role)
+        recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]
+        create_log(home.audit, vault_id, replace(AuditKeys.from_bag(bag), role=role), clock,
+                   members=[(RECOVERY_USER, "head", recovery.ed25519)])  # as the kernel logs it
         home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))

@@ -67,14 +67,15 @@ def session_log(audit_dir: Path, vault_id: str, keys: AuditKeys,
 
 
 def open_session(audit_dir: Path, vault_id: str, keys: AuditKeys,
-                 clock: Callable[[], datetime]) -> tuple[AuditLog, MonitorReport]:
+                 clock: Callable[[], datetime], *,
+                 checkpoint_when_due: bool = True) -> tuple[AuditLog, MonitorReport]:
     """At unlock: check the log against what this user saw last (raises an AuditTampered, exit 8,
     naming truncation, rewrite or deleted checkpoints), then, if a checkpoint is due and the user
     holds the station key, sign one over the verified head. Cost: the lines since her last check."""
     log = session_log(audit_dir, vault_id, keys, clock)
     state = seen_path(audit_dir, keys.member)
     report = Monitor.check_and_update(log, keys.identity, state, now=clock())
-    if report.due and keys.station_seed is not None:
+    if checkpoint_when_due and report.due and keys.station_seed is not None:
         log.checkpoint(station_signer=keys.station_seed)
         report = Monitor.check_and_update(log, keys.identity, state, now=clock())
     return log, report

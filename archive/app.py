@@ -71,7 +71,7 @@ class Archive:
         self.users = UserService(k)
         self.audit = AuditService(k)
         self.maintenance = MaintenanceService(k, index_status=self.search.status)
-        self.keys = KeyService(k)
+        self.keys = KeyService(k, rekey_indexes=self.search.rekey_indexes)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod

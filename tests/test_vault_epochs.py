@@ -25,7 +25,7 @@ def test_rotation_rewraps_and_erases_old_epochs(arc: Archive, make_file, tmp_pat
     bag = arc.kernel.keys.bag
     old_service = bag.identities("service")
     old_catalogue = arc.kernel.keys.ring.current("catalogue")
-    new = arc.keys.rotate()
+    new = arc.keys.rotate(rewrap=True)
     assert new == old_catalogue + 1
     for name, comp in arc.kernel.keys.ring.compartments.items():
         if name in ("catalogue", "general", "personnel", "service", "secret"):

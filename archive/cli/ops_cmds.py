@@ -188,21 +188,26 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate")
+@click.option("--rewrap", is_flag=True,
+              help="同时把全部已归档档案的密钥与著录项重新封装到新一代，并销毁旧代密钥。")
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
 @click.pass_context
-def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
-    """轮换纪元密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
+def rotate_cmd(ctx: click.Context, rewrap: bool, as_json: bool) -> None:
+    """轮换各分区密钥（仅站长）：生成新一代密钥，只封装给现有成员。
 
-    中途断电或被中断时，下次登录会自动续做。
+    加 --rewrap 时，已归档档案也改用新一代密钥封装，旧代密钥随即销毁：此后已离开的人
+    保留的旧密钥对新复制的档案库完全无用。中途断电或被中断时，再运行一次即可。
 
     \b
     示例：
       sgz keys rotate
+      sgz keys rotate --rewrap
     """
     arc = open_archive(ctx)
-    epoch = arc.keys.rotate()
+    epoch = arc.keys.rotate(rewrap=rewrap)
     if as_json:
-        emit_json({"id": epoch, "epoch": epoch})
+        emit_json({"id": epoch, "epoch": epoch, "rewrap": rewrap})
     else:
         click.echo(epoch)
-        info(f"已轮换到第 {epoch} 代纪元密钥，旧密钥已销毁。")
+        info(f"已轮换到第 {epoch} 代密钥" + ("，已重新封装全部档案并销毁旧代密钥。" if rewrap
+                                          else "；旧档案仍用旧代密钥，可加 --rewrap 重新封装。"))

@@ -180,21 +180,33 @@ class Kernel:
                                   ref=ref, rule=rule, reason=reason, audit_seq=audit_seq)
 
     # ----------------------------------------------------------------- epochs
-    def rotate_epoch(self, grant: Grant, *, rewrap: bool = True,
-                     compartments: list[str] | None = None) -> int:
-        """New epochs for every record compartment and the catalogue (or `compartments`); with
-        `rewrap`, every live object identity and sealed field moves to them and the old epochs
-        are erased. Needs a rotation grant and the station key. Returns the catalogue's epoch."""
+    def rotate_epoch(self, grant: Grant, *, compartments: list[str] | None = None) -> int:
+        """New epochs for every record compartment and the catalogue (or `compartments`),
+        wrapped to their current members; the catalogue is re-keyed. Older epochs stay
+        reachable to members until `rewrap`. Needs a rotation grant and the station key.
+        Returns the catalogue's new epoch."""
         if not isinstance(grant, Grant) or grant.action not in _ROTATION_ACTIONS:
             raise AccessDenied("轮换密钥须经授权（密钥轮换或执行销毁）")
         with self.writer_lock:
-            self.log("keys.rotate.begin", None, rewrap=rewrap)
-            counts = lifecycle.rotate(self.keys.files, self.keys.bag, self.db, compartments,
-                                      rewrap_all=rewrap)
+            self.log("keys.rotate.begin", None)
+            lifecycle.rotate(self.keys.files, self.keys.bag, self.db, compartments)
             self.sync_station_key()
-            self.log("keys.rotate", None, rewrapped=counts,
+            self.log("keys.rotate", None,
                      epochs={c: self.keys.ring.current(c) for c in self.keys.ring.compartments})
         return self.keys.ring.current("catalogue")
+
+    def rewrap(self, grant: Grant, *, compartments: list[str] | None = None) -> dict[str, int]:
+        """`--rewrap`: every live object identity and sealed field of the record compartments
+        moves to the current epoch, then the older epochs are erased from the keyring. Call
+        after anything else keyed by an older epoch (search indexes) was re-keyed."""
+        if not isinstance(grant, Grant) or grant.action not in _ROTATION_ACTIONS:
+            raise AccessDenied("轮换密钥须经授权（密钥轮换或执行销毁）")
+        with self.writer_lock:
+            self.log("keys.rewrap.begin", None)
+            counts = revocation.rewrap(self.db, self.keys.bag, compartments)
+            self.keys.save_ring()
+            self.log("keys.rewrap", None, rewrapped=counts)
+        return counts
 
     def shred(self, grant: Grant, compartments: list[str]) -> list[str]:
         """After destructions in `compartments`: rotate and re-wrap each so no key the station

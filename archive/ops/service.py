@@ -73,14 +73,23 @@ class MaintenanceService:
 
 
 class KeyService:
-    """`sgz keys rotate`."""
+    """`sgz keys rotate [--rewrap]` (vault format 2: every compartment gets a new epoch)."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *, rekey_indexes: Callable[[], None] | None = None) -> None:
         self._k = kernel
+        self._rekey_indexes = rekey_indexes
 
-    def rotate(self) -> int:
-        """New epoch key; every live object identity re-wrapped; the old key erased (head only)."""
-        return self._k.rotate_epoch(self._k.authorize("keys.rotate"))
+    def rotate(self, *, rewrap: bool = False) -> int:
+        """New epochs wrapped to the current members (head only); with `rewrap`, every object
+        identity and sealed field moves to them and the old epochs are erased. Returns the
+        catalogue's new epoch."""
+        grant = self._k.authorize("keys.rotate")
+        epoch = self._k.rotate_epoch(grant)
+        if rewrap:
+            if self._rekey_indexes is not None:
+                self._rekey_indexes()  # while the older epochs still open them
+            self._k.rewrap(grant)
+        return epoch
 
 
 class AuditService:

@@ -108,6 +108,15 @@ class SearchService:
         self._indexes[comp] = index
         return index
 
+    def rekey_indexes(self) -> None:
+        """Re-key every index this user holds to its compartment's current epoch (before a
+        `--rewrap` erases the older epochs they are keyed by)."""
+        self.close()
+        for comp in self._compartments():
+            if self._path(comp).exists():
+                self._open_index(comp, create=False)
+        self.close()
+
     def _drain(self, comp: str, index: SearchIndex) -> None:
         """Index what non-members filed into `comp` since (their text waits sealed)."""
         queue = IndexQueue(self._k.db)
@@ -219,13 +228,19 @@ class SearchService:
                     visible[ref] = False
             return visible[ref]
 
-        res = SearchResult()
+        parts = []
         for comp in self._compartments():
             if not self._path(comp).exists() and not IndexQueue(self._k.db).pending(comp):
                 continue
-            part = self._open_index(comp).search(
+            parts.append(self._open_index(comp).search(
                 query, category=cls, year=year, retention=ret, household=household,
-                allowed=allowed, limit=limit * 2)
+                allowed=allowed, limit=limit * 2))
+        # an index that found nothing exact falls back to OR-ed bigrams; when another index
+        # has exact hits, those fallback hits are noise (one index would not have fallen back)
+        if any(p.total and not p.fallback for p in parts):
+            parts = [p for p in parts if not p.fallback]
+        res = SearchResult()
+        for part in parts:
             res.hits += part.hits
             res.total += part.total
             res.no_text_count += part.no_text_count

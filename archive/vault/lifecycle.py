@@ -172,20 +172,22 @@ def reissue_recovery(files: VaultFiles, bag: KeyBag, *, work_factor: int) -> str
     return code
 
 
-def rotate(files: VaultFiles, bag: KeyBag, db: Database, compartments: list[str] | None = None,
-           *, rewrap_all: bool = False) -> dict[str, int]:
+def rotate(files: VaultFiles, bag: KeyBag, db: Database,
+           compartments: list[str] | None = None, *, rewrap_all: bool = False) -> dict[str, int]:
     """`sgz keys rotate [--rewrap]`: new epochs for `compartments` (default: every record
     compartment and the catalogue); with rewrap, move everything to them and erase the old
-    epochs. Returns objects re-wrapped per compartment."""
+    epochs (re-key anything else keyed by an older epoch, e.g. search indexes, before that).
+    Returns objects re-wrapped per compartment."""
     comps = compartments or [CATALOGUE, *RECORD_COMPARTMENTS]
     for comp in comps:
         bag.rotate(comp)
     save(files, bag)
     after_rotation(db, bag, comps)
+    save(files, bag)
     counts: dict[str, int] = {}
     if rewrap_all:
         counts = rewrap(db, bag, [c for c in comps if c in RECORD_COMPARTMENTS])
-    save(files, bag)
+        save(files, bag)
     return counts
 
 

@@ -7,6 +7,7 @@ the service named after its CLI group (`sgz access approve` ↔ `arc.access.appr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tomllib
 from collections.abc import Callable
@@ -17,7 +18,13 @@ from typing import Any
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
-from archive.audit.session import AuditKeys, create_log, log_format, record_failed_unlock
+from archive.audit.session import (
+    AuditKeys,
+    create_log,
+    log_format,
+    record_failed_unlock,
+    upgrade_log,
+)
 from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
@@ -188,6 +195,29 @@ class Archive:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def upgrade_audit_hook(root: Path, clock: Clock = utc_now) -> Callable[[Any], None]:
+    """The `on_committed` step of `sgz upgrade` (archive.vault.upgrade.upgrade): convert the
+    audit log once the keys are format 2 — the signed `upgrade` entry over the format-1 log and a
+    station-signed `user.add` for every user and the recovery account. Idempotent."""
+    home = HomePaths(Path(root))
+
+    def hook(bag: Any) -> None:
+        vault_id = json.loads(home.vault_json.read_text(encoding="utf-8"))["vault_id"]  # mid-upgrade
+        db = lifecycle.open_catalogue(bag, home.catalog)
+        try:
+            users = [(u.name, u.role) for u in Users(db).list() if u.active]
+        finally:
+            db.close()
+        users.append((RECOVERY_USER, "head"))  # the recovery account acts as a head
+        members = bag.ring.members
+        keys = replace(AuditKeys.from_bag(bag), role="head" if bag.role == RECOVERY_USER else bag.role)
+        upgrade_log(home.audit, vault_id, keys, clock,
+                    users=[(n, r, members[member_id(vault_id, n)].ed25519) for n, r in users
+                           if n != keys.user and member_id(vault_id, n) in members])
+
+    return hook
 
 
 def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:

@@ -118,6 +118,25 @@ def create_log(audit_dir: Path, vault_id: str, keys: AuditKeys, clock: Callable[
     return log
 
 
+def upgrade_log(audit_dir: Path, vault_id: str, keys: AuditKeys, clock: Callable[[], datetime], *,
+                users: Sequence[tuple[str, str, bytes]] = ()) -> AuditLog:
+    """`sgz upgrade`: the `upgrade` entry over the format-1 log (signed by the new station key
+    and the upgrader), then a `user.add` for each (name, role, Ed25519 public key) not yet in
+    the log, then the upgrader's monitor state. Idempotent, so a resumed upgrade calls it again."""
+    if keys.station_seed is None:
+        raise AccessDenied("升级审计日志需要站点签名密钥")
+    log = AuditLog.upgrade(audit_dir, vault_id=vault_id, station_signer=keys.station_seed,
+                           signer=(keys.user, keys.seed), role=keys.role, clock=clock,
+                           detail_recipients=keys.recipients, detail_identities=keys.identities)
+    known = log.sync().users
+    for name, role, pub in users:
+        if name not in known:
+            log.key_entry("user.add", name, role=keys.role, station_signer=keys.station_seed,
+                          grant=role, pub=pub)
+    Monitor.check_and_update(log, keys.identity, seen_path(audit_dir, keys.member), now=clock())
+    return log
+
+
 def record_failed_unlock(audit_dir: Path, vault_id: str, who: str,
                          clock: Callable[[], datetime]) -> None:
     """A failed login, with no key: the unsigned kind (`auth.failed`). Never the passphrase;

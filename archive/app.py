@@ -7,16 +7,25 @@ the service named after its CLI group (`sgz access approve` ↔ `arc.access.appr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
-from archive.audit.log import AuditLog
+from archive.audit.session import (
+    AuditKeys,
+    create_log,
+    log_format,
+    record_failed_unlock,
+    upgrade_log,
+)
+from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
@@ -25,7 +34,7 @@ from archive.docgen.service import GenerationService
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
-from archive.kernel.keys import CHECKPOINT_LEGACY, StationKeys
+from archive.kernel.keys import StationKeys
 from archive.kernel.station import EXAMPLE_TOML, parse_station
 from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
@@ -46,6 +55,7 @@ from archive.vault.sealed_catalogue import (
     TAG_HOUSEHOLD,
     SealedCatalogue,
 )
+from archive.vault.userkeys import member_id
 
 
 class Archive:
@@ -115,12 +125,10 @@ class Archive:
             sc = SealedCatalogue(db)
             for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD, TAG_AUDIT_DETAIL):
                 sc.secret(name)
-            detail_key = sc.secret(TAG_AUDIT_DETAIL)
         db.close()
-        signing_seed = bag.legacy_secret(CHECKPOINT_LEGACY)
-        assert signing_seed is not None  # the first user is a head: a station member
-        AuditLog.create(home.audit, vault_id=vault_id, detail_key=detail_key,
-                        signing_seed=signing_seed, clock=clock, actor=user, role=role)
+        recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]
+        create_log(home.audit, vault_id, replace(AuditKeys.from_bag(bag), role=role), clock,
+                   members=[(RECOVERY_USER, "head", recovery.ed25519)])  # as the kernel logs it
         home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
@@ -189,8 +197,35 @@ class Archive:
         self.close()
 
 
+def upgrade_audit_hook(root: Path, clock: Clock = utc_now) -> Callable[[Any], None]:
+    """The `on_committed` step of `sgz upgrade` (archive.vault.upgrade.upgrade): convert the
+    audit log once the keys are format 2 — the signed `upgrade` entry over the format-1 log and a
+    station-signed `user.add` for every user and the recovery account. Idempotent."""
+    home = HomePaths(Path(root))
+
+    def hook(bag: Any) -> None:
+        vault_id = json.loads(home.vault_json.read_text(encoding="utf-8"))["vault_id"]  # mid-upgrade
+        db = lifecycle.open_catalogue(bag, home.catalog)
+        try:
+            users = [(u.name, u.role) for u in Users(db).list() if u.active]
+        finally:
+            db.close()
+        users.append((RECOVERY_USER, "head"))  # the recovery account acts as a head
+        members = bag.ring.members
+        keys = replace(AuditKeys.from_bag(bag), role="head" if bag.role == RECOVERY_USER else bag.role)
+        upgrade_log(home.audit, vault_id, keys, clock,
+                    users=[(n, r, members[member_id(vault_id, n)].ed25519) for n, r in users
+                           if n != keys.user and member_id(vault_id, n) in members])
+
+    return hook
+
+
 def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:
-    """Record a failed login; never the passphrase. The log needs no key to append."""
+    """Record a failed login; never the passphrase. The log needs no key to append (format 2:
+    the unsigned kind, which verify counts apart and which speaks for nobody)."""
+    if log_format(home.audit) == 2:
+        record_failed_unlock(home.audit, vault_id, user, clock)
+        return
     log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
     with contextlib.suppress(ArchiveError):
         log.append(actor=user, role="", action="auth.failed", ref=None, detail=None)

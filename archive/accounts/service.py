@@ -35,8 +35,9 @@ class UserService:
             u = k.users.add(name, role, display=display, when=k.clock.iso(), by=k.user.name)
             keys = lifecycle.add_user(k.keys.files, k.keys.bag, name, role, secret,
                                       work_factor=k.kdf_work_factor)
-            k.log("user.add", name, role=role, x25519=str(keys.recipient),
-                  ed25519=keys.signing.public.hex())
+            k.log_key("user.add", name, grant=role, pub=keys.signing.public,
+                      x25519=str(keys.recipient))
+            k.seed_monitor(keys)
         return u
 
     def list(self) -> list[User]:
@@ -54,9 +55,10 @@ class UserService:
                 if target.role == "head" and k.users.count_role("head") <= 1:
                     raise Conflict("不能移除唯一的站长账户；请先添加新的站长")
                 k.users.remove(name, when=k.clock.iso(), by=k.user.name)
-                k.log("user.remove", name, role=target.role)
+                k.log_key("user.remove", name, role=target.role)
             # outside the transaction: the catalogue is re-keyed when its compartment rotates
             rotated = lifecycle.remove_user(k.keys.files, k.keys.bag, k.db, name)
+            k.sync_station_key()  # a head or deputy removed: the station key rotated
             k.log("keys.revoke", name, rotated=rotated,
                   epochs={c: k.keys.ring.current(c) for c in rotated})
 
@@ -76,8 +78,9 @@ class UserService:
                 if target.role == "head" and k.users.count_role("head") <= 1:
                     raise Conflict("不能改变唯一的站长账户的角色；请先添加新的站长")
                 k.users.set_role(name, role)
-                k.log("user.role", name, role=role, was=target.role)
+                k.log_key("user.role", name, grant=role, was=target.role)
             rotated = lifecycle.change_role(k.keys.files, k.keys.bag, k.db, name, role)
+            k.sync_station_key()
             if rotated:
                 k.log("keys.revoke", name, rotated=rotated,
                       epochs={c: k.keys.ring.current(c) for c in rotated})
@@ -100,5 +103,6 @@ class UserService:
             # someone else's passphrase: nobody holds her secrets, so she gets new keys
             keys = lifecycle.reset_user(k.keys.files, k.keys.bag, target, secret,
                                         work_factor=k.kdf_work_factor)
-            k.log("user.passwd", target, reset=True, x25519=str(keys.recipient),
-                  ed25519=keys.signing.public.hex())
+            k.log_key("user.key", target, pub=keys.signing.public, reset=True,
+                      x25519=str(keys.recipient))
+            k.seed_monitor(keys)

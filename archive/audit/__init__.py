@@ -1,24 +1,2 @@
-"""Tamper-evident audit log: hash-chained JSON lines, RFC 6962 Merkle tree, signed checkpoints."""
-
-from archive.audit.errors import (
-    AuditTampered,
-    BadGenesis,
-    ChainBroken,
-    CheckpointConflict,
-    CheckpointInvalid,
-    CheckpointUnknownKey,
-    LineCorrupt,
-    LinesReordered,
-    LogForked,
-    LogTruncated,
-    SeqGap,
-    TornLine,
-)
-from archive.audit.log import AuditLog, Entry
-from archive.audit.verify import VerifyReport, verify_log
-
-__all__ = [
-    "AuditLog", "AuditTampered", "BadGenesis", "ChainBroken", "CheckpointConflict",
-    "CheckpointInvalid", "CheckpointUnknownKey", "Entry", "LineCorrupt", "LinesReordered",
-    "LogForked", "LogTruncated", "SeqGap", "TornLine", "VerifyReport", "verify_log",
-]
+"""Tamper-evident audit log: signed, hash-chained JSON lines (format 2), RFC 6962 Merkle tree,
+station-signed checkpoints, and every user a monitor of the last tree head she saw."""

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from datetime import UTC, datetime, timedelta, timezone
-
-from archive.errors import ValidationError
-
 # action code -> Chinese name shown to people; unknown codes are shown as they are.
 ACTION_NAMES: dict[str, str] = {
     "genesis": "创建日志",
@@ -24,6 +19,10 @@ ACTION_NAMES: dict[str, str] = {
     "decrypt.failed": "解密失败",
     "user.add": "添加用户",
     "user.remove": "移除用户",
+    "user.role": "变更用户角色",
+    "user.key": "更换用户签名密钥",
+    "station.key": "更换站点签名密钥",
+    "upgrade": "升级档案库格式",
     "user.passwd": "修改口令",
     "keys.rotate.begin": "开始轮换密钥",
     "keys.rotate": "轮换密钥",
@@ -56,8 +55,6 @@ ACTION_NAMES: dict[str, str] = {
     "disposal.execute": "执行销毁",
 }
 
-BEIJING = timezone(timedelta(hours=8))
-
 
 def action_name(code: str) -> str:
     return ACTION_NAMES.get(code, code)
@@ -70,22 +67,3 @@ def action_code(text: str) -> str:
         if t == name:
             return code
     return t
-
-
-def parse_since(text: str) -> datetime:
-    """2026-11-01, 2026/11/1, 20261101 or 2026-11-01T08:00 (Beijing time) → UTC instant."""
-    t = text.strip()
-    m = re.fullmatch(r"(\d{4})[-/.]?(\d{1,2})[-/.]?(\d{1,2})(?:[T ](\d{1,2}):(\d{2}))?", t)
-    if not m:
-        raise ValidationError(f"时间“{text}”无法识别，请写成 2026-11-01 或 2026-11-01T08:00", found=text)
-    try:
-        local = datetime(int(m[1]), int(m[2]), int(m[3]), int(m[4] or 0), int(m[5] or 0),
-                         tzinfo=BEIJING)
-    except ValueError:
-        raise ValidationError(f"时间“{text}”不存在", found=text) from None
-    return local.astimezone(UTC)
-
-
-def beijing(ts: datetime) -> str:
-    """A log timestamp as Beijing time for people."""
-    return ts.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")

@@ -29,15 +29,18 @@ def upgrade_cmd(ctx: click.Context, as_json: bool) -> None:
       SGZ_USER=zhangsan sgz upgrade
       SGZ_USER=recovery sgz upgrade      # 用恢复码升级
     """
+    from archive.app import upgrade_audit_hook
     from archive.vault.upgrade import upgrade
 
     root = home_path(ctx)
     user = current_user()
     secret = read_passphrase("恢复码" if user == RECOVERY_USER else "口令")
+    hook = upgrade_audit_hook(root)
     if user == RECOVERY_USER:
-        res = upgrade(root, recovery_code=secret, work_factor=kdf_work_factor())
+        res = upgrade(root, recovery_code=secret, work_factor=kdf_work_factor(), on_committed=hook)
     else:
-        res = upgrade(root, user=user, passphrase=secret, work_factor=kdf_work_factor())
+        res = upgrade(root, user=user, passphrase=secret, work_factor=kdf_work_factor(),
+                      on_committed=hook)
     if as_json:
         emit_json({"id": "format-2", "records": res.records, "objects": res.objects,
                    "recovery_code": res.recovery_code, "pending_users": res.pending})

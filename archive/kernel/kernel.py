@@ -8,16 +8,18 @@ are built over a kernel; they never reach keys or decryption except through it.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from typing import Any
 
-from archive.audit.log import AuditLog
-from archive.audit.verify import verify_log
+from archive.audit.log import AuditLog, station_verifier_key
+from archive.audit.monitor import Monitor, MonitorReport, seen_path
+from archive.audit.session import AuditKeys, close_session, open_session
 from archive.catalog.flags import Flags
 from archive.catalog.holds import Holds
 from archive.catalog.records import Record, Records
 from archive.catalog.users import User, Users
 from archive.clock import Clock, StationClock
-from archive.errors import AccessDenied, ArchiveError
+from archive.errors import AccessDenied, ArchiveError, IntegrityError
 from archive.fs.filelock import FileLock
 from archive.kernel.door import _MINT, Grant, PlaintextDoor, mint_grant
 from archive.kernel.home import HomePaths
@@ -25,6 +27,7 @@ from archive.kernel.keys import StationKeys
 from archive.kernel.station import StationProfile, load_station
 from archive.policy.rules import Actor, RecordFacts, decide
 from archive.vault import lifecycle, revocation
+from archive.vault.keyring2 import station_seed
 from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
@@ -59,15 +62,75 @@ class Kernel:
         self.user: User = user if isinstance(user, User) else self.users.get(user)
         self.object_keys = ObjectKeysV2(self.db, keys.ring)
         self.objects = ObjectStore(home.vault)
-        self.audit = AuditLog(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
-                              signing_seed=keys.audit_signing_seed, clock=self.clock.now)
+        # the signed audit log (format 2): this user's keys, the monitor check at unlock
+        self.audit_keys: AuditKeys = replace(AuditKeys.from_bag(keys.bag), role=self.user.role)
+        self.audit: AuditLog
+        self.seen: MonitorReport  # this user's consistency check at unlock
+        self.audit, self.seen = open_session(home.audit, vault_id, self.audit_keys,
+                                             self.clock.now, checkpoint_when_due=False)
         self.door = PlaintextDoor(self)
         self._recover_interrupted()
-        self._maybe_checkpoint()
+        self.sync_station_key()
+        if self.seen.due and self.can_checkpoint():
+            self.checkpoint()
 
     def close(self) -> None:
+        close_session(self.audit, self.audit_keys)
         self.objects.close()
         self.db.close()
+
+    # ----------------------------------------------------------------- audit keys
+    def can_checkpoint(self) -> bool:
+        """Whether this user holds the station key (head, deputy, recovery)."""
+        return self.audit_keys.station_seed is not None
+
+    def checkpoint(self, *, export: bool = False) -> str:
+        """Sign a checkpoint over the whole log with the station key (AccessDenied for users
+        without it). Costs the lines written since this session's last look."""
+        seed = self.audit_keys.station_seed
+        if seed is None:
+            raise AccessDenied("只有站长、副站长或恢复码持有站点签名密钥，不能签发检查点")
+        note = self.audit.checkpoint(station_signer=seed, export=export)
+        self.seen = replace(self.seen, checkpoint=self.audit.head.cp_size if self.audit.head else 0)
+        return note
+
+    def log_key(self, action: str, ref: str | None = None, /, *, grant: str | None = None,
+                pub: bytes | None = None, **detail: Any) -> int:
+        """A key entry (user.add, user.role, user.remove, user.key) signed by this user and by
+        the station key: how users' keys and roles enter the log."""
+        seed = self.audit_keys.station_seed
+        if seed is None:
+            raise AccessDenied("只有站长、副站长或恢复码持有站点签名密钥，不能管理用户密钥")
+        return self.audit.key_entry(action, ref, role=self.user.role, station_signer=seed,
+                                    grant=grant, pub=pub, detail=detail or None)
+
+    def seed_monitor(self, user_keys: Any) -> None:
+        """Give a user this session's verified head as her first last-seen state (at user add
+        or key reset), so her first unlock reads only what is written after. `user_keys` is
+        her archive.vault.userkeys.UserKeys."""
+        Monitor.seed(self.audit.sync(), seen_path(self.home.audit, user_keys.member),
+                     user=user_keys.name, vault_id=self.vault_id, seed=user_keys.signing_seed,
+                     recipient=user_keys.recipient)
+
+    def sync_station_key(self) -> None:
+        """After the station compartment rotated (a head or deputy removed, a crash between
+        rotation and log): record the new station key in the log, signed by the old one."""
+        bag = self.keys.bag
+        if not bag.holds("station"):
+            return
+        current = bag.station_seed()
+        head = self.audit.sync()
+        in_log = head.station_key_at(head.size)
+        if station_verifier_key(self.vault_id, current) == in_log:
+            self.audit_keys = replace(self.audit_keys, station_seed=current)
+            return
+        old = next((sd for sd in (station_seed(i) for i in bag.identities("station"))
+                    if station_verifier_key(self.vault_id, sd) == in_log), None)
+        if old is None:
+            raise IntegrityError("审计日志中的站点密钥不是本用户持有的任何一代站点密钥：日志或密钥环被替换")
+        self.audit.key_entry("station.key", role=self.user.role, station_signer=old,
+                             new_station_signer=current)
+        self.audit_keys = replace(self.audit_keys, station_seed=current)
 
     # ----------------------------------------------------------------- policy and audit
     def facts(self, rec: Record) -> RecordFacts:
@@ -127,6 +190,7 @@ class Kernel:
         with self.writer_lock:
             self.log("keys.rotate.begin", None)
             lifecycle.rotate(self.keys.files, self.keys.bag, self.db, compartments)
+            self.sync_station_key()
             self.log("keys.rotate", None,
                      epochs={c: self.keys.ring.current(c) for c in self.keys.ring.compartments})
         return self.keys.ring.current("catalogue")
@@ -178,11 +242,3 @@ class Kernel:
             with self.writer_lock:
                 for comp in lifecycle.run_key_tasks(self.keys.files, self.keys.bag, self.db):
                     self.log("keys.shred.resumed", None, compartment=comp)
-
-    def _maybe_checkpoint(self) -> None:
-        """At unlock: sign a checkpoint if one is due (daily), never over a log that fails
-        verification, and never let it block the login (`sgz check` reports such problems)."""
-        with contextlib.suppress(ArchiveError, OSError):
-            if self.audit.checkpoint_due():
-                verify_log(self.home.audit)
-                self.audit.checkpoint()

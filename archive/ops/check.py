@@ -190,6 +190,11 @@ def check_audit(k: Kernel, report: CheckReport) -> None:
         return
     report.audit_entries = rep.entries
     report.audit_uncovered = rep.uncovered
+    if rep.unproven:
+        report.notes.append(f"审计日志最后 {rep.unproven} 条没有任何检查点覆盖：这些记录被删改或截短时校验无法发现"
+                            "（站长或副站长登录时会签发检查点）")
+    if rep.unsigned:
+        report.notes.append(f"审计日志有 {rep.unsigned} 条无签名记录（登录失败等），不能证明是谁写入的")
     if rep.uncovered:
         report.notes.append(f"审计日志有 {rep.uncovered} 条尚未被导出的检查点覆盖（可运行 sgz audit checkpoint 导出）")
 

@@ -58,7 +58,7 @@ class MaintenanceService:
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
             self._k.log("backup.begin", None, dest=str(dest))
-            self._k.audit.checkpoint()  # the copy carries a signed checkpoint of itself
+            self._k.checkpoint()  # the copy carries a signed checkpoint of itself
             part = _backup.prepare_target(dest, what="备份")
             try:
                 report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
@@ -129,6 +129,6 @@ class AuditService:
         """Sign a checkpoint covering the log (including this export's own entry), marked exported."""
         self._k.authorize("audit.read")
         self._k.log("audit.checkpoint", None)
-        note = self._k.audit.checkpoint(export=True)
+        note = self._k.checkpoint(export=True)
         size = int(note.split("\n")[1])
         return {"id": size, "size": size, "root": note.split("\n")[2], "note": note}

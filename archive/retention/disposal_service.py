@@ -201,8 +201,8 @@ class DisposalService:
                             epochs={c: self._k.keys.ring.current(c) for c in comps},
                             keys_pending=pending or None)
             self._k.db.checkpoint_truncate()
-            if self._k.keys.audit_signing_seed is not None:  # station members sign checkpoints
-                self._k.audit.checkpoint()
+            if self._k.can_checkpoint():  # station-key holders sign checkpoints
+                self._k.checkpoint()
         return self._disposals.get(bid)
 
     def _is_executor(self, witness: str) -> bool:

@@ -27,34 +27,34 @@ class HoldService:
 
     def add(self, ref: str, *, reason: str) -> Hold:
         """Freeze one record (pending litigation, complaint, open case…)."""
-        if not reason or not reason.strip():
-            raise ValidationError("设置冻结必须用 --reason 说明原因")
-        k = self._k
-        rec = k.records.get(ref.strip())
-        k.authorize("hold.manage", rec)
-        with k.writer_lock, k.db.transaction():
-            if k.holds.active(rec.id) is not None:
-                raise Conflict(f"{rec.ref} 已处于冻结状态")
-            k.holds.place(rec.id, reason.strip(), k.user.name, k.clock.iso())
-            k.log("hold.add", rec.ref, reason=reason.strip())
-        hold = k.holds.active(rec.id)
-        assert hold is not None
-        return hold
+        return self._change(ref, reason, place=True)
 
     def remove(self, ref: str, *, reason: str) -> Hold:
         """Release a record's hold; it may be destroyed again once expired and approved."""
+        return self._change(ref, reason, place=False)
+
+    def _change(self, ref: str, reason: str, *, place: bool) -> Hold:
+        what = "设置冻结" if place else "解除冻结"
         if not reason or not reason.strip():
-            raise ValidationError("解除冻结必须用 --reason 说明原因")
+            raise ValidationError(f"{what}必须用 --reason 说明原因")
         k = self._k
         rec = k.records.get(ref.strip())
         k.authorize("hold.manage", rec)
         with k.writer_lock, k.db.transaction():
             hold = k.holds.active(rec.id)
-            if hold is None:
+            if place and hold is not None:
+                raise Conflict(f"{rec.ref} 已处于冻结状态")
+            if not place and hold is None:
                 raise Conflict(f"{rec.ref} 未被冻结")
-            k.holds.release(hold.id, reason.strip(), k.user.name, k.clock.iso())
-            k.log("hold.remove", rec.ref, reason=reason.strip())
-        return hold
+            if place:
+                k.holds.place(rec.id, reason.strip(), k.user.name, k.clock.iso())
+            else:
+                assert hold is not None
+                k.holds.release(hold.id, reason.strip(), k.user.name, k.clock.iso())
+            k.log("hold.add" if place else "hold.remove", rec.ref, reason=reason.strip())
+        result = k.holds.active(rec.id) if place else hold
+        assert result is not None
+        return result
 
     def list(self) -> list[Hold]:
         """Active holds on records the user may see in the catalogue."""

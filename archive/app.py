@@ -50,7 +50,6 @@ from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
 from archive.vault.sealed_catalogue import (
-    TAG_AUDIT_DETAIL,
     TAG_FINGERPRINT,
     TAG_HOUSEHOLD,
     SealedCatalogue,
@@ -123,7 +122,7 @@ class Archive:
         SealedCatalogue.install(db)
         with db.transaction():
             sc = SealedCatalogue(db)
-            for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD, TAG_AUDIT_DETAIL):
+            for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD):
                 sc.secret(name)
         db.close()
         recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]

@@ -32,6 +32,7 @@ from archive.vault.userkeys import member_id
 ALL_LABELS = (*DERIVED_LABELS, LABEL_STATION_SIGNING, LABEL_ENROLMENT, LABEL_UPGRADE_STATE,
               keys.LABEL_CATALOG, keys.LABEL_AUDIT_DETAIL, keys.LABEL_AUDIT_SIGNING,
               keys.LABEL_FINGERPRINT, keys.LABEL_KEYRING)
+AUDIT_CANARY = "复核王秀英低保边缘户临时救助"  # goes into a sealed audit detail
 NEW_SERVICE_TEXT = "新建服务记录：陈桂兰，低保复核，联系电话13804310000"
 
 
@@ -137,7 +138,8 @@ def _attack(home: Path, name: str, tmp: Path) -> tuple[Loot, dict[str, int], dic
     slot = home / "vault" / "keys" / f"{member_id(vid, name)}.age"
     loot = _plunder(home, _stock_age_open_slot(slot, PASS, tmp / f"{name}.txt"))
     held = compartments_for_role(USERS[name])
-    mine: dict[str, int] = dict.fromkeys(("objects", "wraps", "fields", "queued", "indexes"), 0)
+    mine: dict[str, int] = dict.fromkeys(
+        ("objects", "wraps", "fields", "queued", "details", "indexes"), 0)
     theirs: dict[str, int] = dict(mine)
     idents = loot.candidate_identities()
     cand = loot.candidate_keys()
@@ -171,7 +173,21 @@ def _attack(home: Path, name: str, tmp: Path) -> tuple[Loot, dict[str, int], dic
         tally = mine if comp in held else theirs
         if _try_age(blob, idents) is not None:
             tally["queued"] += 1
-    # 4. every search index
+    # 4. every sealed audit detail (format-1 lines: AES-GCM; format-2: age to the audit key)
+    for line in (home / "vault" / "audit" / "log.jsonl").read_bytes().splitlines():
+        entry = json.loads(line)
+        sealed = entry.get("detail")
+        if not isinstance(sealed, str):
+            continue
+        blob = base64.b64decode(sealed)
+        tally = mine if "audit" in held else theirs
+        if blob.startswith(b"age-encryption.org/v1"):
+            opened = _try_age(blob, idents) is not None
+        else:
+            aad = f"sgz-audit/{vid}/{entry['seq']}".encode()
+            opened = _open_aes_any(blob, cand, aad)
+        tally["details"] += opened
+    # 5. every search index
     for path in sorted((home / "indexes").glob("*.db")):
         tally = mine if path.stem in held else theirs
         for key in cand:
@@ -194,6 +210,16 @@ def _columns(home: Path, loot: Loot, table: str = "objects") -> list[tuple]:
     raise AssertionError("catalogue did not open")
 
 
+def _open_aes_any(blob: bytes, cand: set[bytes], aad: bytes) -> bool:
+    for k in cand:
+        try:
+            keys.open_sealed(k, blob, aad)
+            return True
+        except DecryptionFailed:
+            continue
+    return False
+
+
 def _open_sealed_any(blob: bytes, cand: set[bytes], idents: list[age.X25519Identity],
                      vid: str, ref: str, comp: str, epoch: int) -> bool:
     if blob[:1] == b"P":
@@ -212,11 +238,18 @@ def _open_sealed_any(blob: bytes, cand: set[bytes], idents: list[age.X25519Ident
 def station(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Golden format-1 home, upgraded; everyone enrolled; per-compartment indexes built by the
     head; one service record filed write-only by the archivist after the upgrade."""
+    from archive.app import Archive, upgrade_audit_hook
+
     tmp = tmp_path_factory.mktemp("attack")
     home = golden_copy(tmp)
-    upgrade(home, user="zhangsan", passphrase=PASS, work_factor=10)
-    for name in USERS:
-        Session.open(home, name).close()
+    upgrade(home, user="zhangsan", passphrase=PASS, work_factor=10,
+            on_committed=upgrade_audit_hook(home))
+    for name in USERS:  # each logs in once (enrols); the log gets format-2 signed entries
+        Archive.unlock(home, user=name, passphrase=PASS, kdf_work_factor=10).close()
+    with Archive.unlock(home, user="zhaoliu", passphrase=PASS, kdf_work_factor=10) as sup:
+        ref = next(r.ref for r in sup.records.ls() if r.title == "刘建国个案服务计划")
+        sup.records.get(ref, tmp / "read.txt", reason=f"督导复核：{AUDIT_CANARY}")
+    (tmp / "read.txt").unlink()
     s = Session.open(home, "wangwu")
     try:
         ref = s.file(NEW_SERVICE_TEXT.encode(), title="陈桂兰低保复核记录", category="FW",
@@ -247,17 +280,29 @@ def test_her_slot_opens_nothing_outside_her_compartments(station: Path, tmp_path
     assert mine["fields"] == own_records
     assert mine["indexes"] == sum(c in held for c in RECORD_COMPARTMENTS)
     assert mine["queued"] == ("service" in held)  # the archivist's queued text
-    # the attack: nothing of the others
-    assert theirs == {"objects": 0, "wraps": 0, "fields": 0, "queued": 0, "indexes": 0}, theirs
+    # the attack: nothing of the others (audit details: head, authority, recovery only)
+    assert theirs == {"objects": 0, "wraps": 0, "fields": 0, "queued": 0, "details": 0,
+                      "indexes": 0}, theirs
     # and no title, household or content of another compartment appears in anything she opened
     others = [d for d in GOLDEN_DOCS if compartment_for(d[2], d[3]) not in held]
     if USERS[name] != "social_worker":
         others.append(("陈桂兰低保复核记录", "H-0099", "FW", "", "陈桂兰"))
+    assert AUDIT_CANARY.encode() not in (station / "vault" / "audit" / "log.jsonl").read_bytes()
     dump = repr(loot.catalogue).encode()
     for title, household, _cat, _sec, fragment in others:
         for canary in (title, fragment, *([household] if household else [])):
             for enc in ("utf-8", "utf-16-le"):
                 assert canary.encode(enc) not in dump, (name, canary)
+
+
+@pytest.mark.agecli
+@pytest.mark.skipif(shutil.which("age") is None, reason="age CLI not installed (apt install age)")
+def test_the_same_attack_opens_audit_details_for_the_authority(station: Path,
+                                                               tmp_path: Path) -> None:
+    """Positive control for the audit details: the authority holds the audit key."""
+    _loot, mine, theirs = _attack(station, "sunqi", tmp_path)
+    assert mine["details"] > 5  # format-1 details via the kept key, format-2 via the audit key
+    assert theirs["objects"] == 0 and theirs["fields"] == 0  # no service records for her
 
 
 @pytest.mark.agecli

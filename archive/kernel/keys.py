@@ -14,18 +14,7 @@ from archive.vault import lifecycle
 from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2
 from archive.vault.sealed import FieldSealer
-from archive.vault.sealed_catalogue import (
-    TAG_AUDIT_DETAIL,
-    TAG_FINGERPRINT,
-    TAG_HOUSEHOLD,
-    SealedCatalogue,
-)
-
-# Interim audit keys until the format-2 audit log (signed entries, details sealed to the audit
-# compartment) is wired in: the format-1 log API needs a detail key every writer holds (kept in
-# the catalogue, i.e. every account holder, as in format 1) and one checkpoint key (sealed to the
-# station compartment in the keyring, so only head, deputy and recovery sign checkpoints).
-CHECKPOINT_LEGACY = "checkpoint_seed"
+from archive.vault.sealed_catalogue import TAG_FINGERPRINT, TAG_HOUSEHOLD, SealedCatalogue
 
 
 class StationKeys:
@@ -38,7 +27,6 @@ class StationKeys:
         self.files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
         self.fingerprint_key = b""
         self.household_key = b""
-        self.audit_detail_key = b""
 
     @property
     def ring(self) -> KeyringV2:
@@ -55,16 +43,10 @@ class StationKeys:
         sc = SealedCatalogue(db)
         self.fingerprint_key = sc.secret(TAG_FINGERPRINT)
         self.household_key = sc.secret(TAG_HOUSEHOLD)
-        self.audit_detail_key = sc.secret(TAG_AUDIT_DETAIL)
         return db
 
     def catalogue_behind(self) -> bool:
         return lifecycle.catalogue_key(self.bag, self.home.catalog)[1]
-
-    @property
-    def audit_signing_seed(self) -> bytes | None:
-        """Checkpoint signing key: station members only (None: this user signs none)."""
-        return self.bag.legacy_secret(CHECKPOINT_LEGACY)
 
     def index_key(self, compartment: str) -> bytes:
         return self.bag.index_key(compartment)

@@ -9,13 +9,12 @@ entries and the catalogue's `users` rows.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog.db import Database
 from archive.errors import AccessDenied, DamagedFile
-from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS, RECOVERY_ROLE, STATION
+from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS, RECOVERY_ROLE
 from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring2 import KeyringV2
 from archive.vault.keyslots import new_recovery_code, normalise_passphrase
@@ -46,7 +45,6 @@ def create_home_keys(files: VaultFiles, user: str, role: str, passphrase: bytes,
     """A new home: keyring, the first user's slot, the recovery slot. Returns her bag and the
     recovery code (print once)."""
     bag, first, recovery = create_vault_keys(files.vault_id, user, role)
-    bag.seal_legacy("checkpoint_seed", STATION, os.urandom(32))  # interim checkpoint key
     files.keys_dir.mkdir(parents=True, exist_ok=True)
     code = new_recovery_code()
     save(files, bag)

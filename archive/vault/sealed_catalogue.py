@@ -39,9 +39,6 @@ MIGRATE_V1 = [
 ]
 TAG_HOUSEHOLD = "household-tag"
 TAG_FINGERPRINT = "fingerprint"
-# Interim (until the format-2 audit log): the format-1 log API's detail key, held by every
-# account holder as in format 1; upgraded homes keep their format-1 value.
-TAG_AUDIT_DETAIL = "audit-detail-v1"
 
 
 def component_binding(ref: str, seq: int) -> str:

@@ -45,7 +45,7 @@ from archive.crypto.keys import (
 )
 from archive.errors import AccessDenied, Conflict, DecryptionFailed, IntegrityError, NotFound
 from archive.fs.atomic import fsync_dir, write_atomic
-from archive.vault.compartments import AUDIT, RECOVERY_ROLE, SECRET, STATION, compartment_for
+from archive.vault.compartments import AUDIT, RECOVERY_ROLE, SECRET, compartment_for
 from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring import load_keyring
 from archive.vault.keyring2 import KeyringV2, wrap_identity
@@ -56,7 +56,6 @@ from archive.vault.sealed_catalogue import (
     MIGRATE_V1,
     SCHEMA_OWNER,
     SCHEMA_VERSION,
-    TAG_AUDIT_DETAIL,
     TAG_FINGERPRINT,
     TAG_HOUSEHOLD,
     SealedCatalogue,
@@ -280,9 +279,7 @@ def _prepare(p: _Paths, vrk: bytes, vault_id: str, upgrader: str) -> dict[str, A
         bag.add_member(name, k.recipient, k.signing.public, role)
         keys[name] = k
     bag.seal_legacy("format1_audit_detail_key", AUDIT, derive(vrk, LABEL_AUDIT_DETAIL))
-    # format-1 checkpoints stay verifiable, and (until the format-2 log is wired) the station
-    # members keep signing new ones with the same key
-    bag.seal_legacy("checkpoint_seed", STATION, derive(vrk, LABEL_AUDIT_SIGNING))
+    # the public half only: format-1 checkpoints stay verifiable; new ones use the station key
     bag.ring.legacy["format1_checkpoint_public"] = base64.b64encode(
         SigningKey(derive(vrk, LABEL_AUDIT_SIGNING)).public).decode()
     bag.ring.save(p.work / "keyring", bag.station_signer())
@@ -317,7 +314,6 @@ def _convert_catalogue(p: _Paths, vrk: bytes, vault_id: str, bag: KeyBag) -> Non
             db.execute("CREATE INDEX objects_compartment ON objects(compartment, epoch)")
             sc = SealedCatalogue(db)
             sc.secret(TAG_FINGERPRINT, default=lambda: derive(vrk, LABEL_FINGERPRINT))
-            sc.secret(TAG_AUDIT_DETAIL, default=lambda: derive(vrk, LABEL_AUDIT_DETAIL))
             tag_key = sc.secret(TAG_HOUSEHOLD)
             _rewrap_objects(db, bag, old_ring.epoch_key)
             sc.seal_clear_rows(FieldSealer(bag.ring, bag), tag_key)

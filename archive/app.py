@@ -31,7 +31,9 @@ from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
 from archive.clock import Clock, iso, utc_now
 from archive.docgen.service import GenerationService
+from archive.docgen.workdays import calendar_from_station
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationError
+from archive.fs.atomic import FILE_MODE, ensure_private_dir, write_atomic
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
 from archive.kernel.keys import StationKeys
@@ -45,6 +47,7 @@ from archive.records.service import RecordService
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
+from archive.tomlzh import toml_error
 from archive.vault import lifecycle
 from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
@@ -68,7 +71,10 @@ class Archive:
                                      index_batch=self.search.index_batch)
         self.holds = HoldService(k)
         self.gen = GenerationService(station_vars=k.station.template_vars(),
-                                     today=k.clock.today, records=self.records)
+                                     today=k.clock.today, records=self.records,
+                                     schedule=self.retention.schedule,
+                                     workdir=k.objects.session_dir,
+                                     calendar=calendar_from_station(k.home.station_toml))
         self.disposal = DisposalService(k, records=self.records, retention=self.retention,
                                         rebuild_index=self.search.rebuild,
                                         render_doc=self.gen.render_bytes)
@@ -76,7 +82,8 @@ class Archive:
         self.rights = RightsService(k, records=self.records)
         self.users = UserService(k)
         self.audit = AuditService(k)
-        self.maintenance = MaintenanceService(k, index_status=self.search.status)
+        self.maintenance = MaintenanceService(k, index_status=self.search.status,
+                                              index_verify=self.search.verify)
         self.keys = KeyService(k, rekey_indexes=self.search.rekey_indexes)
 
     # ----------------------------------------------------------------- lifecycle
@@ -95,7 +102,7 @@ class Archive:
         try:
             parse_station(tomllib.loads(text), "station.toml")
         except tomllib.TOMLDecodeError as exc:
-            raise ValidationError(f"站点配置不是有效的 TOML：{exc}") from None
+            raise ValidationError(f"站点配置不是有效的 TOML：{toml_error(exc)}") from None
         leftovers = sorted(p.name for p in home.vault.iterdir() if p.name != "README.md") \
             if home.vault.exists() else []
         if leftovers:
@@ -103,12 +110,13 @@ class Archive:
                 f"{home.vault} 中已有文件（{'、'.join(leftovers[:5])}），"
                 "可能是未完成的初始化；请换一个空目录，或确认无用后删除 vault/ 再试"
             )
-        home.root.mkdir(parents=True, exist_ok=True)
-        for d in (home.vault, home.keys, home.audit, home.indexes):
-            d.mkdir(parents=True, exist_ok=True)
+        for d in (home.root, home.vault, home.keys, home.audit, home.indexes):
+            ensure_private_dir(d)  # 0700: nothing under a home is for other accounts
         ObjectStore(home.vault).create_dirs()
         if not home.station_toml.exists() or station_text is not None:
-            home.station_toml.write_text(text, encoding="utf-8")
+            write_atomic(home.station_toml, text.encode("utf-8"))
+        else:
+            os.chmod(home.station_toml, FILE_MODE)
         vault_id = os.urandom(16).hex()
         files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
         bag, code = lifecycle.create_home_keys(files, user, role, secret,
@@ -125,6 +133,7 @@ class Archive:
             for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD):
                 sc.secret(name)
         db.close()
+        os.chmod(home.catalog, FILE_MODE)  # SQLite gives its -wal/-shm the same mode
         recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]
         create_log(home.audit, vault_id, replace(AuditKeys.from_bag(bag), role=role), clock,
                    members=[(RECOVERY_USER, "head", recovery.ed25519)])  # as the kernel logs it
@@ -181,9 +190,11 @@ class Archive:
 
     @staticmethod
     def restore(src: Path | str, new: Path | str, *, unlock: Callable[[Path], Archive],
-                clock: Clock) -> RestoreReport:
-        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys)."""
-        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock)
+                clock: Clock, progress: Callable[[int, int], None] | None = None
+                ) -> RestoreReport:
+        """Restore backup `src` into a new home; `unlock(root)` logs in there (proves the keys);
+        the search index is rebuilt as part of the restore (`progress(done, total)`)."""
+        return restore_home(Path(src), Path(new), unlock=unlock, clock=clock, progress=progress)
 
     def close(self) -> None:
         self.search.close()

@@ -156,7 +156,8 @@ def test_people_rights_commands(cli: Cli, tmp_path: Path) -> None:
     hh = "H0012"
     rec = cli.file("r.txt", "服务对象王淑芬，电话13812345678".encode(), "-c", "FW", "-t", "个案记录",
                    "--household", hh, "--responsible", "zhao")
-    out = cli.ok("zhao", "subject", "export", "--household", hh, "-o", str(tmp_path / "s"))
+    out = cli.ok("zhao", "subject", "export", "--household", hh, "-o", str(tmp_path / "s"),
+                 "--reason", "服务对象本人申请")
     assert out == str(tmp_path / "s") and (tmp_path / "s" / "清单.csv").exists()
     cli.refused("zhao", "未存档已签署的转介同意书", "refer", "--household", hh, "--to", "区残联",
                 "-o", str(tmp_path / "r0"))

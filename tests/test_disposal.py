@@ -127,9 +127,11 @@ def test_register_is_filed_permanently_and_temp_file_gone(arc, make_file) -> Non
     comp = arc.records.current_component(reg)
     with arc.kernel.door.open(arc.kernel.authorize("record.read", reg, reason="test"), reg, comp,
                               action="record.get", detail={"reason": "test"}) as s:
-        text = "\n".join(c.text for t in docx.Document(io.BytesIO(s.read())).tables
-                         for row in t.rows for c in row.cells)
-    assert ref in text and "10年" in text
+        document = docx.Document(io.BytesIO(s.read()))
+        text = "\n".join(c.text for t in document.tables for row in t.rows for c in row.cells)
+        prose = "\n".join(p.text for p in document.paragraphs)
+    assert ref in text and "定期10年" in text
+    assert "D10" not in text.replace(ref, "") and "纪元" not in prose + text  # plain Chinese
     assert arc.disposal.propose([_file_old(arc, make_file, "b.txt", "y")], as_of=AS_OF).id \
         == "XH-2026-0002"
     with pytest.raises(Conflict, match="XH-2026-0001"):

@@ -58,8 +58,12 @@ def test_gen_reports_every_problem_before_writing(tmp_path: Path) -> None:
                         "check_frequency=每天", "--set", "key_keeper="])
     assert code == 6
     assert "施行日期（effective_date）：不是有效日期" in err
-    assert "不在可选值中" in err and "档案柜钥匙保管人（key_keeper）：缺少必填项" in err
+    assert "不在可选值中" in err
+    assert "key_keeper" not in err  # a blank field takes the sample value under --sample
     assert not out.exists()
+    code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules",
+                        "-o", str(out), "--set", "key_keeper="])
+    assert code == 3 and "station.toml" in err
 
 
 def test_gen_needs_station_without_sample(tmp_path: Path) -> None:
@@ -148,29 +152,46 @@ def test_gen_plaque(tmp_path: Path) -> None:
 
 
 def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--file: class from the template, retention from the station's table, date from the
+    data; no copy left behind without -o; a sample document is refused."""
+    import datetime as dt
+
+    from archive.docgen.engine import sample_station_vars
+    from archive.docgen.service import GenerationService
+    from archive.retention.schedule import parse_schedule
+
     calls: list[dict[str, Any]] = []
 
     class FakeRecords:
         def file(self, paths: list[Path], **kw: Any) -> list[Any]:
-            calls.append({"paths": paths, **kw})
+            calls.append({"paths": paths, "existed": paths[0].is_file(), **kw})
             return [types.SimpleNamespace(ref="Z001-WS·2026-Y-XZ-0001")]
 
     import archive.cli.gen_cmds as gen_cmds
-    from archive.docgen.engine import sample_station_vars
-    from archive.docgen.service import GenerationService
 
+    stage = tmp_path / "stage"
+    stage.mkdir()
     fake = types.SimpleNamespace(gen=GenerationService(
-        station_vars=sample_station_vars(), today=lambda: __import__("datetime").date.today(),
-        records=FakeRecords()))  # type: ignore[arg-type]
+        station_vars=sample_station_vars(), today=lambda: dt.date(2026, 12, 1),
+        records=FakeRecords(), schedule=lambda: parse_schedule({}, {}),  # type: ignore[arg-type]
+        workdir=lambda: stage))
     monkeypatch.setattr(gen_cmds, "open_archive", lambda ctx: fake)
-    out = tmp_path / "a.docx"
-    code, stdout, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
-                             "-o", str(out), "--file"])
+    code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
+                        "--file"])
+    assert code == 6 and "不能归档" in err and calls == []
+    code, stdout, err = run(["--home", str(tmp_path), "gen", "保密管理制度", "--file",
+                             "--set", "key_keeper=王五", "--set", "check_frequency=每月",
+                             "--set", "adopted_date=2026-02-01",
+                             "--set", "effective_date=2026-02-02"])
     assert code == 0, err
-    assert stdout.splitlines()[-1] == "Z001-WS·2026-Y-XZ-0001"
-    assert calls == [{"paths": [out], "category": "XZ", "retention": "Y",
-                      "title": "社工站保密管理制度",
-                      "author": "长春市双阳区奢岭街道社会工作服务站"}]
+    assert stdout.splitlines() == ["Z001-WS·2026-Y-XZ-0001"]
+    (call,) = calls
+    assert call["existed"] and call["paths"][0].parent.parent == stage
+    assert call["paths"][0].name == "社工站保密管理制度-20261201.docx"
+    assert list(stage.iterdir()) == []  # the staged copy is gone once filed
+    assert {k: call[k] for k in ("category", "retention", "date", "household", "title")} == {
+        "category": "XZ", "retention": "D30", "date": "2026-02-02", "household": "",
+        "title": "社工站保密管理制度"}
 
 
 def test_rendered_title_property(tmp_path: Path) -> None:

@@ -229,4 +229,4 @@ def test_unknown_role_fails_closed_and_unknown_action_is_usage_error() -> None:
 def test_refusal_message_names_role_action_and_rule() -> None:
     with pytest.raises(AccessDenied) as e:
         require(SW, "disposal.approve", XZ)
-    assert str(e.value) == "社工不得批准销毁：DESIGN §7：销毁须经站长批准"
+    assert str(e.value) == "社工不得批准销毁：档案法第二十一条：销毁须经站长批准，禁止擅自销毁"

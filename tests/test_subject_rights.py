@@ -45,7 +45,7 @@ def test_subject_export_all_service_records_with_index(st: Station, tmp_path: Pa
     cw = st.file("d.txt", b"money", category="CW", title="救助金凭证", household=HH)
     st.as_("zhao").records.file([st.write("b2.txt", b"second, corrected")], of=b, reason="更正笔误")
     out = tmp_path / "export"
-    res = st.as_("zhao").rights.export_subject(HH, out)
+    res = st.as_("zhao").rights.export_subject(HH, out, reason="本人申请")
     rows = _index(out)
     assert [(r["档号"], r["组件"]) for r in rows] == [(a, "1"), (b, "1"), (b, "2")]
     for r in rows:
@@ -56,11 +56,11 @@ def test_subject_export_all_service_records_with_index(st: Station, tmp_path: Pa
                 if e.action == "record.export_subject"]
     assert [e.ref for e in exported] == [a, b, b]  # one audited door per file
     with pytest.raises(Conflict, match="不是空的"):
-        st.as_("zhao").rights.export_subject(HH, out)
+        st.as_("zhao").rights.export_subject(HH, out, reason="本人申请")
     with pytest.raises(AccessDenied, match="服务对象"):
-        st.as_("qian").rights.export_subject(HH, tmp_path / "x")  # a supervisor does not hand out
+        st.as_("qian").rights.export_subject(HH, tmp_path / "x", reason="本人申请")  # a supervisor does not hand out
     with pytest.raises(NotFound):
-        st.as_("zhao").rights.export_subject("H-NONE", tmp_path / "y")
+        st.as_("zhao").rights.export_subject("H-NONE", tmp_path / "y", reason="本人申请")
 
 
 def test_correction_adds_version_original_stays(st: Station, tmp_path: Path) -> None:

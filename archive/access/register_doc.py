@@ -29,9 +29,25 @@ W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 
 
-def request_data(req: AccessRequest, items: list[dict[str, Any]], archivist: str) -> dict[str, Any]:
-    """Template input for one request (field names from the template's manifest)."""
+def request_data(req: AccessRequest, items: list[dict[str, Any]], archivist: str,
+                 approver: str = "") -> dict[str, Any]:
+    """Template input for one request (field names from the template's manifest).
+
+    A decided request carries its electronic decision (who, when in station time, until when),
+    so the printed form shows the approval that was given in the system."""
+    from archive.clock import station_text
+
+    decision = {"approved": "同意", "denied": "不同意"}.get(req.status, "")
+    if req.status == "expired" and req.decided_at:
+        decision = "同意"
     return {
+        "decision": decision,
+        "approver": approver if decision else "",
+        "decided_at": station_text(req.decided_at) if decision and req.decided_at else "",
+        "valid_until": station_text(req.valid_until) if decision == "同意" and req.valid_until
+        else "",
+        "copy_decision": ("准予复制" if req.copy_approved else "不得复制") if decision == "同意"
+        else "",
         "request_no": req.no,
         "apply_date": req.registered_at[:10],
         "applicant_type": "外单位",
@@ -85,10 +101,10 @@ def join_documents(blobs: Sequence[bytes]) -> bytes:
     return out.getvalue()
 
 
-def render_register(rows: Sequence[tuple[AccessRequest, list[dict[str, Any]], str]],
+def render_register(rows: Sequence[tuple[AccessRequest, list[dict[str, Any]], str, str]],
                     station: dict[str, Any], *, today: date) -> bytes:
-    """Render one form per (request, items, archivist) and join them."""
+    """Render one form per (request, items, archivist, approver) and join them."""
     manifest = get_manifest(default_templates_dir(), TEMPLATE_ID)
-    blobs = [generate(manifest, request_data(req, items, who), station, today=today)
-             for req, items, who in rows]
+    blobs = [generate(manifest, request_data(req, items, who, approver), station, today=today)
+             for req, items, who, approver in rows]
     return join_documents(blobs)

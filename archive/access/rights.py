@@ -22,22 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.anonymize.detect import mask_text
 from archive.anonymize.docx import anonymize_docx
-from archive.anonymize.pdf import anonymize_pdf
+from archive.anonymize.names import Harvest, KnownNames, looks_like_person
+from archive.anonymize.pdf import anonymize_pdf, anonymize_text
+from archive.anonymize.report import Report
 from archive.catalog.records import Component, Record
-from archive.errors import Conflict, NotFound, ValidationError
-from archive.fs.atomic import read_chunks, write_atomic
+from archive.errors import Conflict, NotFound, ValidationError, storage_error
+from archive.fs.atomic import ensure_private_dir, read_chunks, write_atomic
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.records.service import RecordService, refuse_inside_home
+from archive.safetext import safe_filename
 
 INDEX_NAME = "清单.csv"
 CONSENT_TITLE = "转介同意书"
 _SCAN_MIMES = ("application/pdf", "image/jpeg", "image/png", "image/tiff", "image/gif",
                "image/bmp")
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_UNSAFE = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
 
 
 @dataclass
@@ -59,8 +60,8 @@ class ExportResult:
 
 
 def safe_name(text: str) -> str:
-    """A file name that is valid on Windows too."""
-    return _UNSAFE.sub("_", text).strip(" .") or "file"
+    """A file name that is valid on Windows too, and short enough for any file system."""
+    return safe_filename(text, fallback="file")
 
 
 def _prepare_dir(home: Any, out_dir: Path | str) -> Path:
@@ -71,7 +72,10 @@ def _prepare_dir(home: Any, out_dir: Path | str) -> Path:
             raise ValidationError(f"{d} 不是文件夹")
         if any(d.iterdir()):
             raise Conflict(f"导出文件夹 {d} 不是空的；请指定新的或空的文件夹")
-    d.mkdir(parents=True, exist_ok=True)
+    try:
+        ensure_private_dir(d)  # plaintext inside: 0700
+    except OSError as exc:
+        raise storage_error(exc, "创建导出文件夹") from None
     return d
 
 
@@ -80,7 +84,10 @@ def _write_index(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     w.writerows(rows)
-    write_atomic(path, ("\ufeff" + buf.getvalue()).encode("utf-8"))
+    try:
+        write_atomic(path, ("\ufeff" + buf.getvalue()).encode("utf-8"))
+    except OSError as exc:
+        raise storage_error(exc, "写入清单") from None
 
 
 def _decode_text(data: bytes) -> str:
@@ -128,33 +135,55 @@ class RightsService:
                 dest = result.out_dir / name
                 stream = self._k.door.open(grant, rec, comp, action=action,
                                            detail={**detail, "out": str(dest.resolve())})
-                size = write_atomic(dest, read_chunks(stream))
+                try:
+                    size = write_atomic(dest, read_chunks(stream))
+                except OSError as exc:
+                    raise storage_error(exc, "导出") from None
                 result.files.append({"ref": rec.ref, "title": rec.title, "date": rec.date,
                                      "seq": comp.seq, "kind": comp.kind, "file": name,
                                      "size": size})
 
     # ------------------------------------------------------------------ subject export
-    def export_subject(self, household: str, out_dir: Path | str) -> ExportResult:
-        """All live service records of a household, for the subject (PIPL art. 45)."""
+    def export_subject(self, household: str, out_dir: Path | str, *,
+                       reason: str) -> ExportResult:
+        """All live service records of a household, for the subject (PIPL art. 45).
+
+        A read like any other: a reason is required and logged with every file, the user must
+        be allowed both to hand the records out (record.export_subject) and to read them
+        (record.read, the rule `get` applies), and a read `get` would flag is flagged here too.
+        """
+        reason = (reason or "").strip()
+        if not reason:
+            raise ValidationError("为服务对象导出资料必须用 --reason 说明事由（如：服务对象本人申请）")
         recs = self._household_records(household)
         service = [r for r in recs if r.cls == "FW"]
-        # every refusal before any plaintext is written
-        plan = [(rec, self._k.authorize("record.export_subject", rec)) for rec in service]
         if not service:
             raise NotFound("该户号下没有服务档案可供导出")
+        # every refusal before any plaintext is written
+        plan: list[tuple[Record, Grant]] = []
+        reads: dict[str, Grant] = {}
+        for rec in service:
+            plan.append((rec, self._k.authorize("record.export_subject", rec, reason=reason)))
+            reads[rec.ref] = self._k.authorize("record.read", rec, reason=reason)
         d = _prepare_dir(self._k.home, out_dir)
         result = ExportResult(d, d / INDEX_NAME)
         result.skipped = [{"ref": r.ref, "why": "非服务档案（不属于服务对象本人资料）"}
                           for r in recs if r.cls != "FW"]
-        self._k.log("subject.export.begin", None, household=household.strip(), count=len(service),
-                 out=str(d.resolve()))
+        hh = household.strip()
+        self._k.log("subject.export.begin", None, household=hh, count=len(service),
+                    reason=reason, out=str(d.resolve()))
         self._export_components(result, plan, action="record.export_subject",
-                                detail={"household": household.strip()})
+                                detail={"household": hh, "reason": reason})
         _write_index(result.index, ["序号", "档号", "题名", "日期", "组件", "类型", "文件", "字节数"],
                      [[i, f["ref"], f["title"], f["date"], f["seq"], f["kind"], f["file"],
                        f["size"]] for i, f in enumerate(result.files, 1)])
-        self._k.log("subject.export", None, household=household.strip(), files=len(result.files),
-                 out=str(d.resolve()))
+        seq = self._k.log("subject.export", None, household=hh, files=len(result.files),
+                          reason=reason, out=str(d.resolve()))
+        for rec in service:  # where `get` would flag the read, so does the export
+            grant = reads[rec.ref]
+            if grant.flag:
+                result.flagged = True
+                self._k.flag("record.export_subject", rec.ref, grant.rule, reason, seq)
         return result
 
     # ------------------------------------------------------------------ referral
@@ -211,41 +240,77 @@ class RightsService:
             steps.append((rec, comp, dec))
         d = _prepare_dir(self._k.home, out_dir)
         result = ExportResult(d, d / INDEX_NAME)
-        base_names = [n.strip() for n in names if n and n.strip()]
+        extra = [n.strip() for n in names if n and n.strip()]
+        staff_names = [u.display for u in self._k.users.list(include_removed=True) if u.display]
         for rec, comp, dec in steps:
-            known = base_names + ([rec.household] if rec.household else [])
+            known = self.known_names(rec, extra=extra, staff=staff_names)
             ext = {"application/pdf": "pdf", _DOCX: "docx"}.get(comp.mime, "txt")
             name = safe_name(f"{rec.ref}.匿名化.{ext}")
             dest = d / name
             stream = self._k.door.open(dec, rec, comp, action="record.export_anon", detail={
-                "out": str(dest.resolve()), "reason": reason or None, "names": len(known),
-                "flagged": dec.flag})
+                "out": str(dest.resolve()), "reason": reason or None,
+                "names": sum(len(v) for v in known.people().values()), "flagged": dec.flag})
             with stream:
                 data = stream.read()
             buf = io.BytesIO()
+            rep: Report
             if ext == "pdf":
-                rep = anonymize_pdf(io.BytesIO(data), buf, known)
-                masked, warnings = dict(rep.masked), rep.warnings
+                rep = anonymize_pdf(io.BytesIO(data), buf, known=known)
             elif ext == "docx":
-                rep = anonymize_docx(io.BytesIO(data), buf, known)
-                masked, warnings = dict(rep.masked), rep.warnings
+                rep = anonymize_docx(io.BytesIO(data), buf, known=known)
             else:
-                text, spans = mask_text(_decode_text(data), known)
+                text, rep = anonymize_text(_decode_text(data), known=known)
                 buf.write(text.encode("utf-8"))
-                masked, warnings = {}, []
-                for sp in spans:
-                    masked[sp.kind] = masked.get(sp.kind, 0) + 1
             del data
-            size = write_atomic(dest, buf.getvalue())
-            result.warnings += [f"{rec.ref}：{w}" for w in warnings]
-            result.files.append({"ref": rec.ref, "file": name, "size": size, "masked": masked})
+            try:
+                size = write_atomic(dest, buf.getvalue())
+            except OSError as exc:
+                raise storage_error(exc, "匿名化导出") from None
+            masked = {k: v for k, v in sorted(rep.masked.items()) if v}
+            result.warnings += [f"{rec.ref}：{w}" for w in rep.warnings]
+            result.files.append({"ref": rec.ref, "file": name, "size": size, "masked": masked,
+                                 "summary": rep.summary(), "warnings": list(rep.warnings)})
             seq = self._k.log("record.export_anon.done", rec.ref, masked=masked,
-                           warnings=len(warnings))
+                              warnings=len(rep.warnings))
             if dec.flag:
                 result.flagged = True
                 self._k.flag("record.export_anon", rec.ref, dec.rule, reason, seq)
         _write_index(result.index, ["序号", "档号", "文件", "字节数", "已遮蔽"],
-                     [[i, f["ref"], f["file"], f["size"],
-                       "、".join(f"{k}×{v}" for k, v in sorted(f["masked"].items()))]
+                     [[i, f["ref"], f["file"], f["size"], f["summary"]]
                       for i, f in enumerate(result.files, 1)])
         return result
+
+    def known_names(self, rec: Record, *, extra: Sequence[str] = (),
+                    staff: Sequence[str] = ()) -> KnownNames:
+        """Every name the catalogue knows for `rec`: the household id and the client names its
+        catalogue fields give (title, note, and the titles of the household's other records),
+        the station's staff (station.toml) and users' display names, and `extra` (--names)."""
+        harvest = Harvest()
+        clients: list[str] = []
+        texts = [rec.title, rec.note]
+        if rec.household:
+            clients.append(rec.household)
+            texts += [r.title for r in self._k.records.list(household=rec.household, status=None)
+                      if r.id != rec.id]
+        for text in texts:
+            if not text:
+                continue
+            harvest.text(text)
+            clients += _title_names(text)
+        clients += list(harvest.names)
+        base = KnownNames.from_station(self._k.station, clients=clients,
+                                       places=list(harvest.places), extra=extra)
+        return KnownNames(base.clients, [*base.staff, *staff], base.places, base.extra)
+
+
+# "孙桂芝家庭走访记录", "司马蓝锦户入户调查", "王小明个案记录": a name leading a title
+_TITLE_NAME = re.compile(r"^(?P<n>[\u4e00-\u9fff]{2,4}?)(?:家庭|一家|户|个案|的|同志|老人|儿童|入户|走访|"
+                         r"探访|案主|服务|求助|申请|救助)")
+
+
+def _title_names(text: str) -> list[str]:
+    """A person's name at the head of a catalogue title, if it looks like one."""
+    m = _TITLE_NAME.match(text.strip())
+    if m and looks_like_person(m.group("n")):
+        return [m.group("n")]
+    return []

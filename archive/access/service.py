@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -25,15 +26,17 @@ from archive.access.register_doc import render_register
 from archive.access.requests import AccessRequest, IssuedCopy, Requests
 from archive.access.viewcopy import PDF, can_convert, refuse_format, to_pdf
 from archive.catalog.flags import Flag
-from archive.catalog.records import Record
+from archive.catalog.records import Component, Record
 from archive.clock import STATION_TZ, iso, parse_day
-from archive.errors import Conflict, NotFound, UsageError, ValidationError
+from archive.errors import Conflict, NotFound, UsageError, ValidationError, storage_error
 from archive.fs.atomic import read_chunks, write_atomic
 from archive.kernel.kernel import Kernel
 from archive.pdf.watermark import make_view_copy
 from archive.records.service import RecordService, refuse_inside_home
+from archive.safetext import safe_filename
 
 DEFAULT_VALIDITY = timedelta(days=7)
+SIGNED_SCAN = "签字扫描件"
 STATUSES = ("pending", "approved", "denied", "expired")
 
 
@@ -165,28 +168,35 @@ class AccessService:
                 "reason": reason}
 
     def view(self, no: str, ref: str, out: Path | str, *, reason: str = "",
-                        force: bool = False) -> Issued:
-        """A watermarked, copy/print-restricted PDF of one approved item, numbered and registered."""
-        return self._serve("view", no, ref, out, reason=reason, force=force)
+             force: bool = False, component: int | None = None) -> Issued:
+        """A watermarked, copy/print-restricted PDF of one approved item, numbered and registered.
+
+        `component` picks a component by number; by default the filed 签字扫描件 where one
+        exists, else the current 正文 (`served_component`)."""
+        return self._serve("view", no, ref, out, reason=reason, force=force, component=component)
 
     def copy(self, no: str, ref: str, out: Path | str, *, reason: str = "",
-                   force: bool = False) -> Issued:
-        """A numbered copy (FZ-YYYY-NNNN) of one item where copying was approved."""
-        return self._serve("copy", no, ref, out, reason=reason, force=force)
+             force: bool = False, component: int | None = None) -> Issued:
+        """A numbered copy (FZ-YYYY-NNNN) of one item where copying was approved (component as
+        for `view`)."""
+        return self._serve("copy", no, ref, out, reason=reason, force=force, component=component)
 
     def _serve(self, kind: str, no: str, ref: str, out: Path | str, *, reason: str,
-               force: bool) -> Issued:
+               force: bool, component: int | None = None) -> Issued:
         req = self.requests.get(no)
         rec = self._k.records.get(ref)
         action = f"access.{kind}"
         grant = self._k.authorize(action, rec, ref=req.no,
                                   **self._outside_ctx(req, rec, reason))
-        comp = self._records.current_component(rec)
+        comp = served_component(self._k.records.components(rec.id),
+                                self._records.current_component(rec, component),
+                                explicit=component is not None)
         if kind == "view" and not can_convert(comp.mime):
             raise refuse_format(comp.mime, comp.filename)
         dest = Path(out)
         if dest.is_dir():
-            dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view" else comp.filename)
+            dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view"
+                           else safe_filename(comp.filename))
         refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
@@ -221,11 +231,14 @@ class AccessService:
                                   fmt=fmt, when=self._k.clock.iso(), by=self._k.user.name,
                                   out=str(dest.resolve()))
                     seq = self._k.log(f"{action}.issued", req.no, copy_no=copy_no, item=rec.ref)
-            except BaseException:
+            except BaseException as exc:
                 with contextlib.suppress(OSError):
                     part.unlink()
                 with contextlib.suppress(Exception):
                     self._k.log(f"{action}.failed", req.no, copy_no=copy_no, item=rec.ref)
+                if isinstance(exc, OSError):  # a full or read-only disk: no traceback
+                    raise storage_error(exc, "制作查阅件" if kind == "view" else "制作复制件") \
+                        from None
                 raise
             os.replace(part, dest)
             if grant.flag:
@@ -250,7 +263,8 @@ class AccessService:
                 issued = [c.no for c in copies if c.ref == ref]
                 items.append({"ref": ref, "title": rec.title, "pages": rec.pages,
                               "note": "、".join(issued)})
-            rows.append((req, items, self._display_name(req.registered_by)))
+            rows.append((req, items, self._display_name(req.registered_by),
+                         self._display_name(req.decided_by) if req.decided_by else ""))
         blob = render_register(rows, self._k.station.template_vars(), today=self._k.clock.today())
         self._k.log("access.register_doc", None, year=year, count=len(reqs))
         return blob, len(reqs)
@@ -289,3 +303,13 @@ def _watermark(pdf: bytes, lines: builtins.list[str], copy_no: str, printable: b
     with pikepdf.open(io.BytesIO(out.getvalue()), password=owner.decode()) as doc:
         doc.save(plain)
     return plain.getvalue()
+
+
+def served_component(comps: Sequence[Component], current: Component, *,
+                     explicit: bool) -> Component:
+    """What an outside reader is shown: the asked-for component; else the latest filed
+    签字扫描件 (the signed paper is the record), else the current 正文."""
+    if explicit:
+        return current
+    scans = [c for c in comps if c.kind == SIGNED_SCAN]
+    return scans[-1] if scans else current

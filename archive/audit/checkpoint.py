@@ -14,7 +14,7 @@ from pathlib import Path
 
 from archive.audit.errors import CheckpointConflict
 from archive.audit.note import NoteInvalid
-from archive.fs.atomic import write_atomic
+from archive.fs.atomic import ensure_private_dir, write_atomic
 
 _NAME = re.compile(r"^(\d{12})\.note$")
 _SIZE = re.compile(r"^(0|[1-9][0-9]{0,19})$")
@@ -80,7 +80,7 @@ class CheckpointStore:
 
     def store(self, size: int, note: str, *, export: bool) -> None:
         """Write a note (temp, fsync, rename); a different note already stored for `size` is a fork."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.dir)
         target = self.path(size)
         data = note.encode("utf-8")
         if target.exists():

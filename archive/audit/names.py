@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 # action code -> Chinese name shown to people; unknown codes are shown as they are.
 ACTION_NAMES: dict[str, str] = {
     "genesis": "创建日志",
@@ -53,7 +55,66 @@ ACTION_NAMES: dict[str, str] = {
     "disposal.propose": "提出销毁",
     "disposal.approve": "批准销毁",
     "disposal.execute": "执行销毁",
+    "disposal.execute.begin": "开始执行销毁",
+    "disposal.destroy.begin": "开始销毁档案",
+    "disposal.propose.failed": "提出销毁失败",
+    "disposal.list": "查看销毁批次",
+    "disposal.show": "查看销毁批次详情",
+    "record.destroy": "销毁档案",
+    "record.read": "读取档案内容",
+    "record.read_meta": "读取著录信息",
+    "record.refer.begin": "开始转介导出",
+    "record.export_anon.done": "完成匿名化导出",
+    "subject.export": "为服务对象导出",
+    "subject.export.begin": "开始为服务对象导出",
+    "retention.due": "查看到期档案",
+    "retention.extend": "延长保管期限",
+    "index.read": "读取档案建索引",
+    "index.rebuild.begin": "开始重建索引",
+    "access.request": "登记查阅申请",
+    "access.requests": "查看查阅申请",
+    "access.list": "查看查阅申请",
+    "access.show": "查看查阅申请详情",
+    "access.register_doc": "生成查阅登记表",
+    "access.view.issued": "发出查阅件",
+    "access.view.failed": "制作查阅件失败",
+    "access.copy.issued": "发出复制件",
+    "access.copy.failed": "制作复制件失败",
+    "access.flags": "查看提请关注事项",
+    "access.flag.ack": "站长已阅关注事项",
+    "audit.details": "查看审计详情",
+    "audit.verify": "校验审计日志",
+    "hold.list": "查看冻结清单",
+    "hold.manage": "管理冻结",
+    "user.manage": "管理用户",
 }
+
+# detail key -> Chinese label shown by `sgz audit log` (unknown keys are shown as they are)
+DETAIL_NAMES: dict[str, str] = {
+    "action": "操作", "actor": "用户", "allow_copy": "准予复制", "applicant": "查阅人",
+    "appraisal_note": "鉴定意见", "as_of": "截至", "batch": "销毁批次", "bytes": "字节数",
+    "category": "类别", "codes": "代码", "components": "组件", "consent": "同意书",
+    "copies": "份数", "copy": "复制", "copy_no": "编号", "count": "数量", "created": "新建",
+    "date": "日期", "dest": "目标", "details": "含加密详情", "documents": "文档数", "done": "完成",
+    "epoch": "密钥代数", "expires_on": "到期日", "export": "导出", "file": "文件",
+    "filename": "文件名", "files": "文件", "filter": "筛选", "flag": "提请关注",
+    "flagged": "提请关注", "fresh_key": "新索引密钥", "home": "站点目录", "household": "户号",
+    "id": "编号", "item": "档案", "items": "档案", "key": "密钥", "kind": "类型",
+    "letter": "介绍信", "masked": "遮蔽处数", "mime": "格式", "names": "姓名", "new": "新值",
+    "note": "备注", "objects": "对象数", "old": "原值", "out": "输出位置",
+    "override_reason": "紧急事由", "problems": "问题", "purpose": "查阅目的", "query": "检索词",
+    "raw": "原始", "read": "读取", "read_bytes": "读取字节", "read_data": "读取内容",
+    "reason": "事由", "record": "档案", "ref": "档号", "refs": "档号", "repair": "修复",
+    "repaired": "已修复", "request": "申请", "resumed": "续做", "retention": "保管期限",
+    "role": "角色", "root": "根哈希", "rule": "依据", "seq": "组件序号", "since": "起始",
+    "size": "大小", "slots": "密钥槽", "source": "来源", "station": "站点", "status": "状态",
+    "strict": "严格", "subset": "范围", "title": "题名", "to": "转至", "unit": "查阅单位",
+    "until": "有效至", "user": "用户", "vault": "档案库", "view": "查阅件",
+    "warnings": "提示", "what": "对象", "witnesses": "监销人", "work_factor": "口令强度",
+    "year": "年度",
+}
+
+SLOT_NAMES = {"user": "用户口令", "recovery": "恢复码"}
 
 
 def action_name(code: str) -> str:
@@ -67,3 +128,36 @@ def action_code(text: str) -> str:
         if t == name:
             return code
     return t
+
+
+def _value_text(value: object) -> str:
+    from archive.clock import station_text
+
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list | tuple | set):
+        return "、".join(_value_text(v) for v in value)
+    if isinstance(value, dict):
+        return "；".join(f"{detail_name(str(k))}：{_value_text(v)}" for k, v in value.items())
+    text = str(value)
+    if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)", text):
+        return station_text(text)
+    return text
+
+
+def detail_name(key: str) -> str:
+    return DETAIL_NAMES.get(key, key)
+
+
+def detail_text(detail: dict[str, object]) -> str:
+    """An audit entry's detail for people: Chinese key names, lists joined, times in station time."""
+    parts = []
+    for key, value in detail.items():
+        if value in (None, "", [], {}):
+            continue
+        if key == "action" and isinstance(value, str):
+            value = action_name(value)
+        elif key == "slots" and isinstance(value, list):
+            value = [SLOT_NAMES.get(str(v), v) for v in value]
+        parts.append(f"{detail_name(key)}：{_value_text(value)}")
+    return "；".join(parts)

@@ -18,7 +18,6 @@ _RETENTION_ALIASES = {
     "30": "D30", "30年": "D30", "定期30年": "D30", "D30": "D30",
     "10": "D10", "10年": "D10", "定期10年": "D10", "D10": "D10",
 }
-GENRES = {"WS": "文书", "KJ": "会计"}
 _REF_RE = re.compile(
     r"^(?P<fonds>[A-Z0-9]{4})-(?P<genre>[A-Z]{2})·(?P<year>\d{4})-(?P<retention>Y|D\d{1,3})-"
     r"(?P<cls>[A-Z]{2,4})-(?P<item>\d{4,})$"
@@ -40,13 +39,20 @@ def parse_retention(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class ArchivalRef:
+class RefParts:
+    """The six parts of a 档号; a catalogue `Record` keeps them as columns next to the text."""
+
     fonds: str
     genre: str
     year: int
     retention: str
     cls: str
     item: int
+
+
+@dataclass(frozen=True)
+class ArchivalRef(RefParts):
+    """A 档号 as a value: `str()` writes it, `parse` reads it (tolerating look-alike dots)."""
 
     def __str__(self) -> str:
         return f"{self.fonds}-{self.genre}·{self.year}-{self.retention}-{self.cls}-{self.item:04d}"

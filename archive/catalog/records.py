@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from archive.catalog.db import Database
-from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef
+from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef, RefParts
 from archive.errors import NotFound
 
 # Descriptive fields that vault format 2 seals per record to its compartment
@@ -97,15 +97,11 @@ class Component:
 
 
 @dataclass(frozen=True)
-class Record:
+class Record(RefParts):
+    """One catalogue row (件): its 档号 parts (from RefParts), the 档号 text and its metadata."""
+
     id: int
     ref: str
-    fonds: str
-    genre: str
-    year: int
-    retention: str
-    cls: str
-    item: int
     title: str
     title_source: str
     doc_no: str

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive, parse_year
+from archive.cli.common import (
+    col,
+    emit_fields,
+    emit_json,
+    emit_rows,
+    force_option,
+    info,
+    json_option,
+    open_archive,
+    parse_year,
+)
+from archive.clock import station_text
 from archive.errors import Conflict, UsageError
+from archive.safetext import display
 
 
 def _split(text: str) -> list[str]:
@@ -44,7 +56,7 @@ def access_group() -> None:
 @click.option("--phone", default="", help="查阅人联系电话。")
 @click.option("--id-doc", default="", help="查阅人出示的证件名称及号码。")
 @click.option("--letter-no", default="", help="介绍信编号。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, items: str,
                    copy: bool, applicant: str, phone: str, id_doc: str, letter_no: str,
@@ -72,7 +84,7 @@ def access_request(ctx: click.Context, unit: str, letter: str, purpose: str, ite
 @click.argument("request_no", metavar="申请编号")
 @click.option("--until", help="查阅期限（含当日），如 2026-12-05；默认自批准起 7 天。")
 @click.option("--allow-copy", is_flag=True, help="同时批准复制（珍贵档案不得复制）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_approve(ctx: click.Context, request_no: str, until: str | None, allow_copy: bool,
                    as_json: bool) -> None:
@@ -88,7 +100,7 @@ def access_approve(ctx: click.Context, request_no: str, until: str | None, allow
         emit_json({**req.as_dict(arc.kernel.clock.iso()), "id": req.no})
         return
     click.echo(req.no)
-    info(f"已批准 {req.no}，有效至 {req.valid_until}（UTC）"
+    info(f"已批准 {req.no}，有效至 {station_text(req.valid_until)}（北京时间）"
          + ("，准予复制" if req.copy_approved else "，不得复制"))
 
 
@@ -113,7 +125,7 @@ def access_deny(ctx: click.Context, request_no: str, reason: str) -> None:
 @click.option("--status", type=click.Choice(["pending", "approved", "denied", "expired"]),
               help="按状态筛选：pending 待审批、approved 已批准、denied 已驳回、expired 已过期。")
 @click.option("--year", help="年度。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_list(ctx: click.Context, status: str | None, year: str | None, as_json: bool) -> None:
     """列出查阅申请。
@@ -126,19 +138,18 @@ def access_list(ctx: click.Context, status: str | None, year: str | None, as_jso
     arc = open_archive(ctx)
     reqs = arc.access.list(status=status, year=parse_year(year))
     now = arc.kernel.clock.iso()
-    if as_json:
-        emit_json([r.as_dict(now) for r in reqs])
-        return
-    emit_table(["申请编号", "查阅单位", "件数", "复制", "状态", "登记人", "审批人", "有效至"],
-               [[r.no, r.unit, len(r.items), "是" if r.copy_approved else "否",
-                 _status_name(r.effective_status(now)), r.registered_by, r.decided_by or "",
-                 r.valid_until or ""] for r in reqs])
-    info(f"共 {len(reqs)} 件申请")
+    emit_rows(as_json, reqs, [
+        col("申请编号", "no"), col("查阅单位", "unit"), col("件数", "items", lambda r: len(r.items)),
+        col("复制", "copy_approved", lambda r: bool(r.copy_approved)),
+        col("状态", "status", lambda r: _status_name(r.effective_status(now))),
+        col("登记人", "registered_by"), col("审批人", "decided_by"),
+        col("有效至", "valid_until", time=True)],
+        as_dict=lambda r: r.as_dict(now), total="共 {n} 件申请")
 
 
 @access_group.command("show")
 @click.argument("request_no", metavar="申请编号")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
     """显示一件查阅申请及其已发出的查阅件、复制件。
@@ -152,49 +163,62 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
     if as_json:
         emit_json(d)
         return
-    for label, key in [("申请编号", "no"), ("查阅单位", "unit"), ("查阅目的", "purpose"),
-                       ("查阅人", "applicant"), ("介绍信", "letter_ref"), ("状态", "status"),
-                       ("登记", "registered_at"), ("登记人", "registered_by"),
-                       ("审批人", "decided_by"), ("审批时间", "decided_at"),
-                       ("有效至", "valid_until"), ("驳回理由", "decision_note")]:
-        value = d.get(key)
-        if key == "status":
-            value = _status_name(str(value))
-        click.echo(f"{label}：{value if value not in (None, '') else '—'}")
+    emit_fields(d, [
+        col("申请编号", "no"), col("查阅单位", "unit"), col("查阅目的", "purpose"),
+        col("查阅人", "applicant"), col("介绍信", "letter_ref"),
+        col("状态", "status", lambda x: _status_name(str(x.get("status")))),
+        col("登记时间", "registered_at", time=True), col("登记人", "registered_by"),
+        col("审批人", "decided_by"), col("审批时间", "decided_at", time=True),
+        col("有效至", "valid_until", time=True), col("驳回理由", "decision_note")])
     click.echo(f"申请复制：{'是' if d['copy_requested'] else '否'}；"
                f"准予复制：{'是' if d['copy_approved'] else '否'}")
     click.echo("申请查阅的档案：")
     for ref in d["items"]:
-        click.echo(f"  {ref}")
+        click.echo(f"  {display(ref)}")
     click.echo("已发出：")
     for c in d["copies"]:
         kind = "查阅件" if c["kind"] == "view" else "复制件"
-        click.echo(f"  {c['no']}  {kind}  {c['ref']}  {c['issued_at']}  {c['issued_by']}")
+        click.echo(f"  {c['no']}  {kind}  {display(c['ref'])}  {station_text(c['issued_at'])}  "
+                   f"{display(c['issued_by'])}")
 
 
 def _serve(ctx: click.Context, kind: str, request_no: str, ref: str, out: str, reason: str,
-           force: bool, as_json: bool) -> None:
+           force: bool, as_json: bool, component: int | None) -> None:
     arc = open_archive(ctx)
     method = arc.access.view if kind == "view" else arc.access.copy
-    res = method(request_no, ref, out, reason=reason, force=force)
+    res = method(request_no, ref, out, reason=reason, force=force, component=component)
     if as_json:
         emit_json({"id": res.copy.no, **res.copy.as_dict(), "path": str(res.path)})
         return
     click.echo(res.copy.no)
-    info(f"已制作{'查阅件' if kind == 'view' else '复制件'} {res.copy.no} → {res.path}"
+    info(f"已制作{'查阅件' if kind == 'view' else '复制件'} {res.copy.no} → {display(str(res.path))}"
          + ("（服务档案对外提供，已提请站长关注）" if res.flagged else ""))
 
 
+def _serve_options(out_help: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """The arguments and options `access view` and `access copy` share."""
+    stack: list[Callable[[Callable[..., None]], Callable[..., None]]] = [
+        click.argument("request_no", metavar="申请编号"),
+        click.argument("ref", metavar="档号"),
+        click.option("-o", "--out", required=True, type=click.Path(), help=out_help),
+        click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。"),
+        click.option("--component", type=int,
+                     help="组件序号（见 sgz show）；默认为已归档的签字扫描件，没有时为当前正文。"),
+        force_option, json_option, click.pass_context,
+    ]
+
+    def apply(f: Callable[..., None]) -> Callable[..., None]:
+        for deco in reversed(stack):
+            f = deco(f)
+        return f
+
+    return apply
+
+
 @access_group.command("view")
-@click.argument("request_no", metavar="申请编号")
-@click.argument("ref", metavar="档号")
-@click.option("-o", "--out", required=True, type=click.Path(), help="输出的 PDF 文件。")
-@click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.pass_context
+@_serve_options("输出的 PDF 文件。")
 def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
-                force: bool, as_json: bool) -> None:
+                component: int | None, force: bool, as_json: bool) -> None:
     """制作查阅件：每页带水印（单位、申请编号、日期、查阅件编号），禁止复制和打印。
 
     \b
@@ -203,19 +227,13 @@ def access_view(ctx: click.Context, request_no: str, ref: str, out: str, reason:
     示例：
       sgz access view CY-2026-0001 Z001-WS·2026-Y-XZ-0003 -o 查阅件.pdf
     """
-    _serve(ctx, "view", request_no, ref, out, reason, force, as_json)
+    _serve(ctx, "view", request_no, ref, out, reason, force, as_json, component)
 
 
 @access_group.command("copy")
-@click.argument("request_no", metavar="申请编号")
-@click.argument("ref", metavar="档号")
-@click.option("-o", "--out", required=True, type=click.Path(), help="输出文件。")
-@click.option("--reason", default="", help="事由（服务档案对外提供时必填，提请站长关注）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
-@click.pass_context
+@_serve_options("输出文件。")
 def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason: str,
-                force: bool, as_json: bool) -> None:
+                component: int | None, force: bool, as_json: bool) -> None:
     """制作复制件（须经批准复制；珍贵档案一律不得复制），编号 FZ-年度-序号 并登记。
 
     \b
@@ -223,14 +241,14 @@ def access_copy(ctx: click.Context, request_no: str, ref: str, out: str, reason:
     示例：
       sgz access copy CY-2026-0001 Z001-WS·2026-Y-XZ-0003 -o 复制件.pdf
     """
-    _serve(ctx, "copy", request_no, ref, out, reason, force, as_json)
+    _serve(ctx, "copy", request_no, ref, out, reason, force, as_json, component)
 
 
 @access_group.command("register")
 @click.option("--year", help="年度（默认今年）。")
 @click.option("-o", "--out", type=click.Path(dir_okay=False),
               help="输出 .docx（默认 档案查阅登记-<年度>.docx）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
+@force_option
 @click.pass_context
 def access_register(ctx: click.Context, year: str | None, out: str | None, force: bool) -> None:
     """生成档案查阅申请与登记表（每件申请一页），用于打印签字后归档。
@@ -249,9 +267,13 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
     from archive.records.service import refuse_inside_home
 
     refuse_inside_home(arc.kernel.home, dest)
-    part = dest.with_name(f".{dest.name}.sgz-part")
-    part.write_bytes(blob)
-    os.replace(part, dest)
+    from archive.errors import storage_error
+    from archive.fs.atomic import write_atomic
+
+    try:
+        write_atomic(dest, blob)  # plaintext: 0600
+    except OSError as exc:
+        raise storage_error(exc, "生成查阅登记表") from None
     click.echo(str(dest))
     info(f"已生成 {n} 件申请的查阅登记表")
 
@@ -259,7 +281,7 @@ def access_register(ctx: click.Context, year: str | None, out: str | None, force
 @access_group.command("flags")
 @click.option("--all", "include_acked", is_flag=True, help="包括已阅的事项。")
 @click.option("--ack", type=int, help="将该编号的事项标记为站长已阅。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def access_flags(ctx: click.Context, include_acked: bool, ack: int | None, as_json: bool) -> None:
     """提请站长关注的事项：说明事由查阅/对外提供服务档案、未经同意的紧急转介等。
@@ -274,13 +296,13 @@ def access_flags(ctx: click.Context, include_acked: bool, ack: int | None, as_js
         arc.access.ack_flag(ack)
         info(f"已将事项 {ack} 标记为已阅")
         return
-    flags = arc.access.flags(include_acked=include_acked)
-    if as_json:
-        emit_json([f.as_dict() for f in flags])
-        return
-    emit_table(["编号", "时间", "人员", "操作", "对象", "事由", "依据"],
-               [[f.id, f.at, f.actor, f.action, f.ref, f.reason, f.rule] for f in flags])
-    info(f"共 {len(flags)} 项")
+    from archive.audit.names import action_name
+
+    emit_rows(as_json, arc.access.flags(include_acked=include_acked), [
+        col("编号", "id"), col("时间", "at", time=True), col("人员", "actor"),
+        col("操作", "action", lambda f: action_name(f.action)), col("对象", "ref"),
+        col("事由", "reason"), col("依据", "rule")],
+        as_dict=lambda f: f.as_dict(), total="共 {n} 项")
 
 
 # ---------------------------------------------------------------------- people's rights
@@ -294,28 +316,35 @@ def _report_export(res: Any, as_json: bool, what: str) -> None:
         emit_json({"id": str(res.out_dir), **res.as_dict()})
         return
     click.echo(str(res.out_dir))
-    info(f"已{what} {len(res.files)} 个文件到 {res.out_dir}，清单见 {res.index.name}")
+    info(f"已{what} {len(res.files)} 个文件到 {display(str(res.out_dir))}，清单见 {res.index.name}")
     for s in res.skipped:
-        info(f"未包含 {s['ref']}：{s['why']}")
+        info(f"未包含 {display(s['ref'])}：{display(s['why'])}")
     for w in res.warnings:
-        info(f"注意：{w}")
+        info(f"注意：{display(w)}")
 
 
 @subject_group.command("export")
 @click.option("--household", required=True, help="户号（一户一档）。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@click.option("--reason", required=True, help="事由（如：服务对象本人申请），逐件记入审计日志。")
+@json_option
 @click.pass_context
-def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) -> None:
+def subject_export(ctx: click.Context, household: str, out: str, reason: str,
+                   as_json: bool) -> None:
     """导出一户的全部在库服务档案（含各版本）及清单，交服务对象本人。
+
+    与 sgz get 相同：须说明事由，逐件记入审计；非负责社工、督导、站长导出时提请站长关注。
 
     \b
     示例：
-      sgz subject export --household H0012 -o 本人资料/
+      sgz subject export --household H0012 -o 本人资料/ --reason 服务对象本人申请
     """
     arc = open_archive(ctx)
-    _report_export(arc.rights.export_subject(household, out), as_json, "导出")
+    res = arc.rights.export_subject(household, out, reason=reason)
+    _report_export(res, as_json, "导出")
+    if not as_json and res.flagged:
+        info("已提请站长关注（sgz access flags）。")
 
 
 @click.command("refer")
@@ -325,7 +354,7 @@ def subject_export(ctx: click.Context, household: str, out: str, as_json: bool) 
               help="输出文件夹（新的或空的）。")
 @click.option("--override-reason", default="",
               help="未存档转介同意书时，涉及人身安全的紧急事由（记入审计并提请站长关注）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_reason: str,
               as_json: bool) -> None:
@@ -350,9 +379,9 @@ def refer_cmd(ctx: click.Context, household: str, to: str, out: str, override_re
 @click.option("--anonymize", is_flag=True, help="匿名化（必选）：遮蔽姓名、身份证号、电话、住址。")
 @click.option("-o", "--out", required=True, type=click.Path(file_okay=False),
               help="输出文件夹（新的或空的）。")
-@click.option("--names", default="", help="须遮蔽的已知姓名（家庭成员等），以逗号分隔。")
+@click.option("--names", default="", help="另需遮蔽的姓名，以逗号分隔（户内成员、工作人员、村社区名和文档中姓名类字段已自动遮蔽）。")
 @click.option("--reason", default="", help="事由（非负责人员导出服务档案时必填）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: str, names: str,
                reason: str, as_json: bool) -> None:
@@ -360,6 +389,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
 
     \b
     PDF 输出为重新排版的文字摘录（版式、图片不保留）；Word 中的图片替换为空白。
+    逐件报告各类遮蔽数量；文档有姓名类字段却未遮蔽任何姓名时给出警告。
     示例：
       sgz export Z001-WS·2026-D30-FW-0007 --anonymize -o 匿名化/ --names 张三,李四
     """
@@ -367,4 +397,7 @@ def export_cmd(ctx: click.Context, refs: tuple[str, ...], anonymize: bool, out: 
         raise UsageError("sgz export 只做匿名化导出，请加 --anonymize；导出原件请用 sgz get")
     arc = open_archive(ctx)
     res = arc.rights.export_anonymized(list(refs), out, names=_split(names), reason=reason)
+    if not as_json:
+        for f in res.files:
+            info(f"{f['ref']}：{f['summary']}")
     _report_export(res, as_json, "匿名化导出")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archive.cli.common import emit_json, emit_table, home_path, info, open_archive
+from archive.cli.common import col, emit_json, emit_rows, home_path, info, json_option, open_archive
 
 SEALED = "（详情已加密）"
 
@@ -30,7 +30,9 @@ def _detail_text(entry: dict[str, object]) -> str:
     if detail is None:
         return SEALED
     assert isinstance(detail, dict)
-    return "，".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
+    from archive.audit.names import detail_text
+
+    return detail_text(detail)
 
 
 @audit_group.command("log")
@@ -38,7 +40,7 @@ def _detail_text(entry: dict[str, object]) -> str:
 @click.option("--actor", help="只看某个用户的操作。")
 @click.option("--action", help="只看某种操作：代码（如 record.get）或中文名（如 导出）。")
 @click.option("--ref", help="只看某件档案（档号）或某个申请号。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: str | None,
             ref: str | None, as_json: bool) -> None:
@@ -58,13 +60,12 @@ def log_cmd(ctx: click.Context, since: str | None, actor: str | None, action: st
     when = parse_station_time(since) if since else None
     arc = open_archive(ctx)
     rows = arc.audit.history(since=when, actor=actor, action=action, ref=ref)
-    if as_json:
-        emit_json([{**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")} for r in rows])
-        return
-    emit_table(["序号", "时间", "用户", "角色", "操作", "档号/申请", "详情"],
-               [[r["seq"], station_text(r["ts"], seconds=True), r["actor"], _role(r["role"]), r["action_name"],
-                 r["ref"] or "", _detail_text(r)] for r in rows])
-    info(f"共 {len(rows)} 条")
+    emit_rows(as_json, rows, [
+        col("序号", "seq"), col("时间", "ts", lambda r: station_text(r["ts"], seconds=True)), col("用户", "actor"),
+        col("角色", "role", lambda r: _role(r["role"])), col("操作", "action_name"),
+        col("档号/申请", "ref", lambda r: r["ref"] or ""), col("详情", "detail", _detail_text)],
+        as_dict=lambda r: {**r, "ts": r["ts"].strftime("%Y-%m-%dT%H:%M:%SZ")},
+        total="共 {n} 条")
 
 
 def _role(code: str) -> str:
@@ -76,7 +77,7 @@ def _role(code: str) -> str:
 @audit_group.command("verify")
 @click.option("--checkpoint", "checkpoints", multiple=True, type=click.Path(dir_okay=False),
               help="外部保存的检查点文件（可多次指定），核对日志未被截短或分叉。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) -> None:
     """校验审计日志是否完整（不需要口令或密钥，任何人都可运行）。
@@ -130,7 +131,7 @@ def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) 
 
 @audit_group.command("checkpoint")
 @click.option("-o", "--out", type=click.Path(dir_okay=False), help="写入文件（默认打印到屏幕）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def checkpoint_cmd(ctx: click.Context, out: str | None, as_json: bool) -> None:
     """签发一个检查点（Ed25519 签名，覆盖到当前的全部日志），可打印或交主管部门留存。

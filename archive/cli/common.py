@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,10 @@ if TYPE_CHECKING:
     from archive.app import Archive
 
 RECOVERY_USER = "recovery"
+
+# the options every listing / output-writing command shares
+json_option = click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+force_option = click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
 
 
 def home_path(ctx: click.Context) -> Path:
@@ -113,9 +118,77 @@ def emit_json(obj: Any) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False, indent=2, default=str))
 
 
+@dataclass(frozen=True)
+class Col:
+    """One column of a listing: table header, JSON key and how to get the value from an item.
+
+    `time` marks an instant (stored ISO/UTC): tables show it in station time, JSON keeps it.
+    `json=False` keeps a column out of the JSON objects (display-only, e.g. a row number).
+    """
+
+    header: str
+    key: str
+    value: Callable[[Any], Any]
+    time: bool = False
+    json: bool = True
+
+
+def col(header: str, key: str, value: Callable[[Any], Any] | None = None, *,
+        time: bool = False, json: bool = True) -> Col:
+    """A column; without `value`, the item's attribute or mapping entry named `key`."""
+    return Col(header, key, value or (lambda item: _field(item, key)), time, json)
+
+
+def _field(item: Any, key: str) -> Any:
+    return item.get(key) if isinstance(item, dict) else getattr(item, key, None)
+
+
+def cell_text(value: Any, *, time: bool = False) -> str:
+    """A value as a table cell: station time for instants, 是/否 for booleans, escapes for
+    control and bidi characters (untrusted titles, file names)."""
+    from archive.clock import station_text
+    from archive.safetext import display
+
+    if value is None:
+        return ""
+    if time:
+        return station_text(value)
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    return display(str(value))
+
+
+def emit_rows(as_json: bool, items: Iterable[Any], columns: Sequence[Col], *,
+              as_dict: Callable[[Any], dict[str, Any]] | None = None,
+              total: str | None = None) -> None:
+    """Every list command's output: a JSON array or an aligned table with Chinese headers.
+
+    JSON objects come from `as_dict(item)` when given (the record's own schema), else from the
+    columns' keys. `total` ("共 {n} 件") goes to stderr after a table.
+    """
+    items = list(items)
+    if as_json:
+        emit_json([as_dict(i) if as_dict else {c.key: c.value(i) for c in columns if c.json}
+                   for i in items])
+        return
+    emit_table([c.header for c in columns],
+               [[cell_text(c.value(i), time=c.time) for c in columns] for i in items])
+    if total:
+        info(total.format(n=len(items)))
+
+
+def emit_fields(data: Any, fields: Sequence[Col]) -> None:
+    """A record shown as `标签：值` lines (— for empty), times in station time."""
+    for f in fields:
+        text = cell_text(f.value(data), time=f.time)
+        click.echo(f"{f.header}：{text or '—'}")
+
+
 def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """A plain aligned table (CJK characters count double width)."""
-    rows = [[("" if v is None else str(v)) for v in r] for r in rows]
+    """A plain aligned table (CJK characters count double width); cells shown via display()."""
+    from archive.safetext import display
+
+    rows = [[("" if v is None else display(str(v))) for v in r] for r in rows]
     widths = [_w(h) for h in headers]
     for r in rows:
         for i, v in enumerate(r):

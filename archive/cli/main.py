@@ -14,6 +14,7 @@ import click
 
 click.INT.name = "整数"  # shown in help metavars and in "… 不是有效的整数"
 click.FLOAT.name = "小数"
+click.STRING.name = "文本"
 
 # command name -> (module, attribute, one-line Chinese help shown by `sgz --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -24,14 +25,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "ls": ("archive.cli.vault_cmds", "ls_cmd", "列出档案（归档文件目录）"),
     "get": ("archive.cli.vault_cmds", "get_cmd", "解密导出一件档案（须说明事由，记入审计）"),
     "gen": ("archive.cli.gen_cmds", "gen_cmd", "按模板生成文书（制度、协议、表单、牌匾）"),
-    "templates": ("archive.cli.gen_cmds", "templates_group", "列出、查看、检查文书模板"),
+    "templates": ("archive.cli.gen_cmds", "templates_group", "列出、查看、检查文书模板，生成空白填写表"),
+    "doctor": ("archive.cli.gen_cmds", "doctor_cmd", "检查本机环境（公文字体）"),
     "search": ("archive.cli.search_cmds", "search_cmd", "全文检索（只显示有权查看的档案）"),
     "index": ("archive.cli.search_cmds", "index_group", "全文索引：重建、状态"),
     "audit": ("archive.cli.audit_cmds", "audit_group", "审计日志：查看、校验、签发检查点"),
     "check": ("archive.cli.ops_cmds", "check_cmd", "完整性检查（目录、对象、密钥、索引）"),
     "backup": ("archive.cli.ops_cmds", "backup_group", "备份档案库（不含索引）并校验备份"),
     "restore": ("archive.cli.ops_cmds", "restore_cmd", "从备份恢复到新的站点目录"),
-    "keys": ("archive.cli.ops_cmds", "keys_group", "密钥管理：轮换各分区密钥（--rewrap 重新封装）"),
+    "keys": ("archive.cli.ops_cmds", "keys_group", "密钥管理：更换各类档案的密钥"),
     "upgrade": ("archive.cli.upgrade_cmd", "upgrade_cmd", "把旧格式站点档案库升级到格式 2"),
     "access": ("archive.cli.access_cmds", "access_group", "外单位查阅：登记、审批、查阅件、复制件"),
     "subject": ("archive.cli.access_cmds", "subject_group", "服务对象权利：导出本人资料"),
@@ -53,10 +55,26 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
+        return self._load(entry)
+
+    @staticmethod
+    def _load(entry: tuple[str, str, str]) -> click.Command:
         module = importlib.import_module(entry[0])
         cmd = getattr(module, entry[1])
         assert isinstance(cmd, click.Command)
         return cmd
+
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        """Like click's, but a mistyped command gets a Chinese error with close matches."""
+        name = args[0] if args else ""
+        if name and name not in COMMANDS and not name.startswith("-"):
+            import difflib
+
+            close = difflib.get_close_matches(name, list(COMMANDS), n=3, cutoff=0.6)
+            hint = f"。是否想用：{'、'.join(close)}？" if close else ""
+            raise click.UsageError(f"没有命令“{name}”{hint}（sgz --help 列出全部命令）", ctx)
+        return super().resolve_command(ctx, args)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]

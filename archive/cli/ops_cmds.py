@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, home_path, info, open_archive
+from archive.cli.common import emit_json, home_path, info, json_option, open_archive
 from archive.errors import IntegrityError
+from archive.safetext import display
 
 
 @click.command("check")
@@ -16,7 +17,7 @@ from archive.errors import IntegrityError
 @click.option("--subset", help="只抽查一部分对象，如 10%（须与 --read-data 同用）。")
 @click.option("--seed", type=int, help="抽样的随机种子（便于复查同一批对象）。")
 @click.option("--repair", is_flag=True, help="删除不属于任何档案的孤立对象文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int | None,
               repair: bool, as_json: bool) -> None:
@@ -50,9 +51,9 @@ def check_cmd(ctx: click.Context, read_data: bool, subset: str | None, seed: int
         if read_data:
             click.echo(f"已解密核对 {rep.read} 个对象，共 {rep.read_bytes} 字节")
         for line in rep.repaired:
-            click.echo(f"已修复：{line}")
+            click.echo(f"已修复：{display(line)}")
         for p in rep.problems:
-            click.echo(f"问题：{p.message}")
+            click.echo(f"问题：{display(p.message)}")
             click.echo(f"  处理：{p.fix}")
         for n in rep.notes:
             info(f"提示：{n}")
@@ -86,7 +87,7 @@ def backup_group() -> None:
 
 @backup_group.command("create", hidden=True)
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
     """备份到新文件夹 DEST（须不存在或为空）。
@@ -108,7 +109,7 @@ def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
 
 @backup_group.command("verify")
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 def backup_verify_cmd(dest: str, as_json: bool) -> None:
     """按清单逐个校验备份中的文件，并校验其中的审计日志（不需要口令）。
 
@@ -123,7 +124,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
         emit_json(rep.as_dict())
     else:
         for p in rep.problems:
-            click.echo(f"问题：{p}")
+            click.echo(f"问题：{display(str(p))}")
         if rep.ok:
             click.echo(f"完好：{rep.files} 个文件（{rep.objects} 个档案对象），审计日志 {rep.audit_entries} 条，"
                        f"备份时间 {rep.created}")
@@ -137,13 +138,13 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
 @click.argument("src", type=click.Path(file_okay=False, exists=True))
 @click.option("--home", "new_home", type=click.Path(file_okay=False),
               help="恢复到的新站点目录（须不存在或为空）；默认取全局 --home / SGZ_HOME。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: bool) -> None:
     """从备份恢复到一个新的站点目录，并用你的口令解锁、完整解密核对一遍。
 
     用户名和口令取 SGZ_USER / SGZ_PASSPHRASE（SGZ_USER=recovery 时用恢复码）。
-    恢复先写入“目录.partial”，全部核对通过后才改名，中途失败不会留下半个站点。
+    恢复先写入“目录.partial”，全部核对通过并重建全文索引后才改名，中途失败不会留下半个站点。
 
     \b
     示例：
@@ -168,7 +169,10 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
             return Archive.unlock_recovery(root, code=secret, **kw)
         return Archive.unlock(root, user=user, passphrase=secret, **kw)
 
-    rep = Archive.restore(src, target, unlock=unlock, clock=utc_now)
+    def progress(done: int, total: int) -> None:
+        info(f"重建全文索引：已索引 {done}/{total}")
+
+    rep = Archive.restore(src, target, unlock=unlock, clock=utc_now, progress=progress)
     if as_json:
         emit_json(rep.as_dict())
         return
@@ -178,7 +182,7 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
              f"请在该目录运行 sgz upgrade 升级后再使用。")
         return
     info(f"已恢复 {rep.files} 个文件到 {rep.home}；解密核对 {rep.check.read} 个对象，无问题。")
-    info("全文索引不在备份中：请运行 sgz index rebuild 重建。")
+    info(f"全文索引已重建：{rep.indexed} 个文档。")
 
 
 @click.group("keys")
@@ -193,14 +197,14 @@ def keys_group() -> None:
 
 @keys_group.command("rotate")
 @click.option("--rewrap", is_flag=True,
-              help="同时把全部已归档档案的密钥与著录项重新封装到新一代，并销毁旧代密钥。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+              help="同时把已归档的全部档案改用新密钥保护，并销毁旧密钥。")
+@json_option
 @click.pass_context
 def rotate_cmd(ctx: click.Context, rewrap: bool, as_json: bool) -> None:
-    """轮换各分区密钥（仅站长）：生成新一代密钥，只封装给现有成员。
+    """更换各类档案的密钥（仅站长）：生成新一代密钥，只交给现有的有权人员。
 
-    加 --rewrap 时，已归档档案也改用新一代密钥封装，旧代密钥随即销毁：此后已离开的人
-    保留的旧密钥对新复制的档案库完全无用。中途断电或被中断时，再运行一次即可。
+    加 --rewrap 时，已归档的档案也改用新密钥，旧密钥随即销毁：此后已离开的人保留的旧密钥
+    对新复制的档案库完全无用。中途断电或被中断时，再运行一次即可。
 
     \b
     示例：
@@ -213,5 +217,5 @@ def rotate_cmd(ctx: click.Context, rewrap: bool, as_json: bool) -> None:
         emit_json({"id": epoch, "epoch": epoch, "rewrap": rewrap})
     else:
         click.echo(epoch)
-        info(f"已轮换到第 {epoch} 代密钥" + ("，已重新封装全部档案并销毁旧代密钥。" if rewrap
-                                          else "；旧档案仍用旧代密钥，可加 --rewrap 重新封装。"))
+        info(f"已更换密钥（第 {epoch} 代）" + ("，全部档案已改用新密钥，旧密钥已销毁。" if rewrap
+                                          else "；已归档的档案仍用旧密钥，可加 --rewrap 一并更换。"))

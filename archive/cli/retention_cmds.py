@@ -7,7 +7,17 @@ from typing import Any
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive
+from archive.cli.common import (
+    col,
+    emit_fields,
+    emit_json,
+    emit_rows,
+    emit_table,
+    info,
+    json_option,
+    open_archive,
+)
+from archive.safetext import display
 
 
 def _as_of(value: str | None) -> date | None:
@@ -35,7 +45,7 @@ def retention_group() -> None:
 
 @retention_group.command("due")
 @click.option("--as-of", help="截至日期（默认今天），如 2026-12-31。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
     """列出保管期限已满、待鉴定的档案（只列出，不删除）。
@@ -46,21 +56,19 @@ def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
       sgz retention due --as-of 2030-01-01 --json
     """
     arc = open_archive(ctx)
-    rows = arc.retention.due(as_of=_as_of(as_of))
-    if as_json:
-        emit_json(rows)
-        return
-    emit_table(["档号", "题名", "年度", "保管期限", "到期日", "冻结", "销毁批次", "提示"],
-               [[r["ref"], r["title"], r["year"], r["retention_label"], r["expired_on"],
-                 "是" if r["held"] else "", r["batch"] or "", r["hint"]] for r in rows])
-    info(f"共 {len(rows)} 件到期；请鉴定后用 sgz disposal propose 提出销毁，或 sgz retention extend 延长")
+    emit_rows(as_json, arc.retention.due(as_of=_as_of(as_of)), [
+        col("档号", "ref"), col("题名", "title"), col("年度", "year"),
+        col("保管期限", "retention_label"), col("到期日", "expired_on"),
+        col("冻结", "held", lambda r: "是" if r["held"] else ""), col("销毁批次", "batch"),
+        col("提示", "hint")], as_dict=dict,
+        total="共 {n} 件到期；请鉴定后用 sgz disposal propose 提出销毁，或 sgz retention extend 延长")
 
 
 @retention_group.command("extend")
 @click.argument("ref")
 @click.option("--to", "to", required=True, help="新的保管期限：D30 或 Y（须比原期限长）。")
 @click.option("--reason", required=True, help="鉴定结论（必填，记入审计日志）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool) -> None:
     """鉴定后仍需保存的档案，另定更长的保管期限（档号不变）。
@@ -76,11 +84,14 @@ def extend_cmd(ctx: click.Context, ref: str, to: str, reason: str, as_json: bool
         return
     click.echo(res["ref"])
     until = res["expires_on"] or "永久保存"
-    info(f"{res['ref']} 保管期限 {res['old']} → {res['new']}（到期：{until}）；档号不变")
+    from archive.docgen.lookup import period_name
+
+    info(f"{res['ref']} 保管期限 {period_name(res['old'])} → {period_name(res['new'])}"
+         f"（到期：{until}）；档号不变")
 
 
 @retention_group.command("table")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def table_cmd(ctx: click.Context, as_json: bool) -> None:
     """显示本站保管期限表（类别默认期限与文件类型期限；可在 station.toml [retention] 中修改）。
@@ -95,13 +106,12 @@ def table_cmd(ctx: click.Context, as_json: bool) -> None:
       "年度工作总结" = "Y"
     """
     arc = open_archive(ctx)
-    rows = arc.retention.table()
-    if as_json:
-        emit_json(rows)
-        return
-    emit_table(["类型", "名称", "期限", "依据"],
-               [["类别" if r["kind"] == "class" else "文件", r["name"], r["period"], r["source"]]
-                for r in rows])
+    from archive.docgen.lookup import period_name
+
+    emit_rows(as_json, arc.retention.table(), [
+        col("类型", "kind", lambda r: "类别" if r["kind"] == "class" else "文件"),
+        col("名称", "name"), col("期限", "period", lambda r: period_name(r["period"])),
+        col("依据", "source")], as_dict=dict)
 
 
 # ---------------------------------------------------------------------- hold
@@ -120,7 +130,7 @@ def hold_group() -> None:
 @hold_group.command("add")
 @click.argument("ref")
 @click.option("--reason", required=True, help="冻结原因（必填，记入审计日志）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def hold_add_cmd(ctx: click.Context, ref: str, reason: str, as_json: bool) -> None:
     """冻结一件档案。
@@ -156,7 +166,7 @@ def hold_remove_cmd(ctx: click.Context, ref: str, reason: str) -> None:
 
 
 @hold_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
     """列出冻结中的档案。
@@ -166,14 +176,9 @@ def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
       sgz hold list --json
     """
     arc = open_archive(ctx)
-    holds = arc.holds.list()
-    if as_json:
-        emit_json([{"ref": h.ref, "reason": h.reason, "placed_by": h.placed_by,
-                    "placed_at": h.placed_at} for h in holds])
-        return
-    emit_table(["档号", "原因", "设置人", "设置时间"],
-               [[h.ref, h.reason, h.placed_by, h.placed_at] for h in holds])
-    info(f"共 {len(holds)} 件冻结中")
+    emit_rows(as_json, arc.holds.list(), [
+        col("档号", "ref"), col("原因", "reason"), col("设置人", "placed_by"),
+        col("设置时间", "placed_at", time=True)], total="共 {n} 件冻结中")
 
 
 # ---------------------------------------------------------------------- disposal
@@ -204,7 +209,7 @@ def _batch_out(b: Any, as_json: bool) -> None:
 @click.option("--due", is_flag=True, help="列入全部到期、未冻结、未列入其他批次的档案。")
 @click.option("--as-of", help="与 --due 同用：截至日期（默认今天）。")
 @click.option("--appraisal-note", default="", help="鉴定意见；列入未到期档案时必填（档案法实施条例第二十四条）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str | None,
                 appraisal_note: str, as_json: bool) -> None:
@@ -226,7 +231,7 @@ def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str
 
 @disposal_group.command("approve")
 @click.argument("batch")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """站长批准销毁批次。
@@ -246,7 +251,7 @@ def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
 @click.argument("batch")
 @click.option("--witness", "witnesses", multiple=True,
               help="监销人（可重复；不少于两人，不得为执行人本人）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_json: bool) -> None:
     """执行已批准的销毁：销毁密钥、删除密文、轮换密钥、签发审计检查点。中断后重新运行即可续做。
@@ -266,7 +271,7 @@ def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_j
 @disposal_group.command("list")
 @click.option("--state", type=click.Choice(["proposed", "approved", "executing", "executed"]),
               help="按状态筛选。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
     """列出销毁批次。
@@ -276,18 +281,16 @@ def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
       sgz disposal list --state approved
     """
     arc = open_archive(ctx)
-    batches = arc.disposal.list(state)
-    if as_json:
-        emit_json([b.as_dict() for b in batches])
-        return
-    emit_table(["批次", "状态", "件数", "销毁清册", "提出人", "批准人", "执行时间"],
-               [[b.id, b.as_dict()["state_label"], len(b.items), b.register_ref or "",
-                 b.proposed_by, b.approved_by or "", b.executed_at or ""] for b in batches])
+    emit_rows(as_json, arc.disposal.list(state), [
+        col("批次", "id"), col("状态", "state_label", lambda b: b.as_dict()["state_label"]),
+        col("件数", "items", lambda b: len(b.items)), col("销毁清册", "register_ref"),
+        col("提出人", "proposed_by"), col("批准人", "approved_by"),
+        col("执行时间", "executed_at", time=True)], as_dict=lambda b: b.as_dict())
 
 
 @disposal_group.command("show")
 @click.argument("batch")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """显示一个销毁批次及其档案清单。
@@ -301,12 +304,14 @@ def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     if as_json:
         emit_json(b.as_dict())
         return
-    d = b.as_dict()
-    for label, key in (("批次", "id"), ("状态", "state_label"), ("销毁清册", "register_ref"),
-                       ("鉴定意见", "appraisal_note"), ("提出", "proposed_by"),
-                       ("批准", "approved_by"), ("执行", "executed_by"), ("执行时间", "executed_at")):
-        click.echo(f"{label}：{d[key] or '—'}")
-    click.echo(f"监销人：{'、'.join(b.witnesses) or '—'}")
+    from archive.docgen.lookup import period_name
+
+    emit_fields(b.as_dict(), [
+        col("批次", "id"), col("状态", "state_label"), col("销毁清册", "register_ref"),
+        col("鉴定意见", "appraisal_note"), col("提出", "proposed_by"), col("批准", "approved_by"),
+        col("执行", "executed_by"), col("执行时间", "executed_at", time=True)])
+    click.echo(f"监销人：{display('、'.join(b.witnesses)) or '—'}")
     emit_table(["档号", "题名", "年度", "应保管期限", "实际保管期限", "状态"],
-               [[i.ref, i.title, i.year, i.retention_required, i.retention_actual,
-                 "已销毁" if i.state == "destroyed" else "待销毁"] for i in b.items])
+               [[i.ref, i.title, i.year, period_name(i.retention_required),
+                 period_name(i.retention_actual), "已销毁" if i.state == "destroyed" else "待销毁"]
+                for i in b.items])

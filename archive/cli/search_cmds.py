@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import emit_json, info, open_archive
+from archive.cli.common import emit_json, info, json_option, open_archive
 
 
 @click.command("search")
@@ -14,7 +14,7 @@ from archive.cli.common import emit_json, info, open_archive
 @click.option("--retention", "-r", help="保管期限。")
 @click.option("--household", help="户号。")
 @click.option("--limit", default=20, show_default=True, help="最多显示条数。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def search_cmd(ctx: click.Context, query: str, category: str | None, year: int | None,
                retention: str | None, household: str | None, limit: int, as_json: bool) -> None:
@@ -40,12 +40,16 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
         emit_json({"total": res.total, "no_text_records": res.no_text_count,
                    "fallback": res.fallback, "hits": [h.as_dict() for h in res.hits]})
         return
+    from archive.safetext import display
+
     for h in res.hits:
-        click.echo(f"{h.ref}  {h.title}  {h.date}")
+        click.echo(f"{h.ref}  {display(h.title)}  {h.date}")
         if h.snippet:
-            click.echo(f"    {h.snippet}")
+            click.echo(f"    {display(h.snippet)}")
     note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
     info(f"共 {res.total} 条{note}")
+    if res.unindexed:
+        info(f"注意：全文索引缺少 {res.unindexed} 个文档，结果可能不全；请运行 sgz index rebuild")
     if res.no_text_count:
         info(f"另有 {res.no_text_count} 件档案未识别文字（如未安装 OCR 的扫描件），无法被全文检索")
 
@@ -75,7 +79,7 @@ def index_rebuild(ctx: click.Context, fresh_key: bool) -> None:
 
 
 @index_group.command("status")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def index_status(ctx: click.Context, as_json: bool) -> None:
     """索引状态：文档数、未识别文字的档案数、文件大小、是否需要重建。

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import click
 
-from archive.cli.common import emit_json, emit_table, info, open_archive, read_new_passphrase
+from archive.cli.common import (
+    col,
+    emit_json,
+    emit_rows,
+    info,
+    json_option,
+    open_archive,
+    read_new_passphrase,
+)
+from archive.safetext import display as shown
 
 
 @click.group("user")
@@ -23,7 +32,7 @@ def user_group() -> None:
 @click.option("--display", default="", help="显示名（如真实姓名）。")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
               help="从文件读取新用户的口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def user_add(ctx: click.Context, name: str, role: str, display: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
@@ -39,11 +48,11 @@ def user_add(ctx: click.Context, name: str, role: str, display: str,
         emit_json({"id": u.name, "role": u.role})
     else:
         click.echo(u.name)
-        info(f"已添加用户 {u.name}（{u.role_name}）")
+        info(f"已添加用户 {shown(u.name)}（{u.role_name}）")
 
 
 @user_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def user_list(ctx: click.Context, as_json: bool) -> None:
     """列出在用的用户。
@@ -53,13 +62,11 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
       sgz user list --json
     """
     arc = open_archive(ctx)
-    users = arc.users.list()
-    if as_json:
-        emit_json([{"name": u.name, "role": u.role, "display": u.display,
-                    "created_at": u.created_at} for u in users])
-        return
-    emit_table(["用户名", "角色", "显示名", "添加时间"],
-               [[u.name, u.role_name, u.display, u.created_at] for u in users])
+    emit_rows(as_json, arc.users.list(), [
+        col("用户名", "name"), col("角色", "role", lambda u: u.role_name), col("显示名", "display"),
+        col("添加时间", "created_at", time=True)],
+        as_dict=lambda u: {"name": u.name, "role": u.role, "display": u.display,
+                           "created_at": u.created_at})
 
 
 @user_group.command("remove")

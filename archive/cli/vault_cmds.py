@@ -8,14 +8,19 @@ from typing import TYPE_CHECKING
 import click
 
 from archive.cli.common import (
+    col,
+    emit_fields,
     emit_json,
-    emit_table,
+    emit_rows,
+    force_option,
     home_path,
     info,
+    json_option,
     kdf_work_factor,
     open_archive,
     read_new_passphrase,
 )
+from archive.safetext import display
 
 if TYPE_CHECKING:
     from archive.records.service import FileResult
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
               help="该用户的角色：head 站长、deputy 副站长、archivist 档案管理员……")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
               help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
@@ -84,7 +89,7 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
 @click.option("--no-index", "no_index", is_flag=True,
               help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index: bool,
              **opts: object) -> None:
@@ -109,9 +114,9 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
             return
         click.echo(r.ref)
         if r.status == "duplicate":
-            info(f"[{done}/{total}] {r.path}：库中已有相同文件，档号 {r.ref}，未重复存储")
+            info(f"[{done}/{total}] {display(str(r.path))}：库中已有相同文件，档号 {r.ref}，未重复存储")
         elif total > 1:
-            info(f"[{done}/{total}] {r.path} → {r.ref}")
+            info(f"[{done}/{total}] {display(str(r.path))} → {r.ref}")
 
     results = arc.records.file(list(paths), on_result=report, index=not no_index,
                        **opts)  # type: ignore[arg-type]
@@ -122,7 +127,7 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
 
 @click.command("show")
 @click.argument("ref")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
     """显示一件档案的著录信息与组件（不解密内容）。
@@ -136,21 +141,33 @@ def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(data)
         return
-    labels = [("档号", "ref"), ("题名", "title"), ("文号", "doc_no"), ("责任者", "author"),
-              ("日期", "date"), ("密级", "secrecy"), ("户号", "household"), ("负责社工", "responsible"),
-              ("珍贵", "precious"), ("状态", "status"), ("归档", "filed_at"), ("归档人", "filed_by"),
-              ("备注", "note")]
-    for label, key in labels:
-        value = data.get(key)
-        if key == "precious":
-            value = "是" if value else "否"
-        if key == "status":
-            value = "在库" if value == "active" else f"已销毁（{data.get('destroyed_at')}）"
-        click.echo(f"{label}：{value if value not in (None, '') else '—'}")
+    def status(d: dict[str, object]) -> str:
+        if d.get("status") == "active":
+            return "在库"
+        return f"已销毁（{station_text(str(d.get('destroyed_at') or ''))}）"
+
+    emit_fields(data, [
+        col("档号", "ref"), col("题名", "title"), col("文号", "doc_no"), col("责任者", "author"),
+        col("日期", "date"), col("保管期限", "retention", lambda d: period_name(d.get("retention"))),
+        col("密级", "secrecy"), col("户号", "household"), col("负责社工", "responsible"),
+        col("珍贵", "precious", lambda d: bool(d.get("precious"))), col("状态", "status", status),
+        col("归档时间", "filed_at", time=True), col("归档人", "filed_by"), col("备注", "note")])
     click.echo("组件：")
     for c in data["components"]:
-        extra = f"，更正原因：{c['reason']}" if c["reason"] else ""
-        click.echo(f"  {c['seq']}. {c['kind']}  {c['filename']}  {c['size']} 字节{extra}")
+        extra = f"，更正原因：{display(c['reason'])}" if c["reason"] else ""
+        click.echo(f"  {c['seq']}. {c['kind']}  {display(c['filename'])}  {c['size']} 字节{extra}")
+
+
+def period_name(code: object) -> str:
+    from archive.docgen.lookup import period_name as name
+
+    return name(str(code)) if code else ""
+
+
+def station_text(value: str) -> str:
+    from archive.clock import station_text as text
+
+    return text(value) if value else ""
 
 
 @click.command("ls")
@@ -159,7 +176,7 @@ def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
 @click.option("--retention", "-r", help="保管期限。")
 @click.option("--household", help="户号。")
 @click.option("--all", "include_destroyed", is_flag=True, help="包括已销毁档案的目录信息。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@json_option
 @click.pass_context
 def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention: str | None,
            household: str | None, include_destroyed: bool, as_json: bool) -> None:
@@ -173,16 +190,16 @@ def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention
     arc = open_archive(ctx)
     recs = arc.records.ls(category=category, year=year, retention=retention, household=household,
                   include_destroyed=include_destroyed)
-    if as_json:
-        emit_json([r.as_dict() for r in recs])
-        return
-    emit_table(
-        ["序号", "档号", "文号", "责任者", "题名", "日期", "密级", "页数", "备注"],
-        [[i, r.ref, r.doc_no, r.author, r.title, r.date, r.secrecy, r.pages or "",
-          r.note if r.status == "active" else f"已销毁 {r.note}".strip()]
-         for i, r in enumerate(recs, 1)],
-    )
-    info(f"共 {len(recs)} 件")
+    numbered = list(enumerate(recs, 1))
+    emit_rows(as_json, numbered, [
+        col("序号", "n", lambda p: p[0], json=False), col("档号", "ref", lambda p: p[1].ref),
+        col("文号", "doc_no", lambda p: p[1].doc_no), col("责任者", "author", lambda p: p[1].author),
+        col("题名", "title", lambda p: p[1].title), col("日期", "date", lambda p: p[1].date),
+        col("密级", "secrecy", lambda p: p[1].secrecy),
+        col("页数", "pages", lambda p: p[1].pages or ""),
+        col("备注", "note", lambda p: p[1].note if p[1].status == "active"
+            else f"已销毁 {p[1].note}".strip())],
+        as_dict=lambda p: p[1].as_dict(), total="共 {n} 件")
 
 
 @click.command("get")
@@ -190,8 +207,8 @@ def ls_cmd(ctx: click.Context, category: str | None, year: int | None, retention
 @click.option("-o", "--out", required=True, type=click.Path(), help="输出文件（或文件夹）。")
 @click.option("--reason", required=True, help="事由（必填，记入审计日志）。")
 @click.option("--component", type=int, help="组件序号（默认为最新的正文）。")
-@click.option("--force", is_flag=True, help="覆盖已存在的输出文件。")
-@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出。")
+@force_option
+@json_option
 @click.pass_context
 def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int | None,
             force: bool, as_json: bool) -> None:
@@ -207,4 +224,4 @@ def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int 
         emit_json({"id": ref, "out": str(dest)})
     else:
         click.echo(str(dest))
-        info(f"已导出到 {dest}（此操作已记入审计日志）")
+        info(f"已导出到 {display(str(dest))}（此操作已记入审计日志）")

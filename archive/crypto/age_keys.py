@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
@@ -53,6 +53,26 @@ def _raw_public(key: X25519PublicKey) -> bytes:
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
+def _stanzas_of(stanzas: Sequence[Stanza], kind: str, *, nargs: int) -> Iterator[Stanza]:
+    """The stanzas of type `kind`, in order; one with the wrong argument count is a HeaderError."""
+    for stanza in stanzas:
+        if stanza.type == kind:
+            if len(stanza.args) != nargs:
+                raise HeaderError(f"invalid {kind} stanza")
+            yield stanza
+
+
+def _decode_key(text: str, hrp: str, error: str) -> bytes:
+    """The 32 key bytes of a Bech32 age key string with human-readable part `hrp`."""
+    try:
+        found, data = bech32.decode(text)
+    except ValueError:
+        raise KeyFormatError(error) from None
+    if found != hrp or len(data) != 32:
+        raise KeyFormatError(error)
+    return data
+
+
 class X25519Recipient:
     """A native age public key (age1...)."""
 
@@ -65,13 +85,7 @@ class X25519Recipient:
     @classmethod
     def parse(cls, s: str) -> X25519Recipient:
         """Parse an age1... recipient string."""
-        try:
-            hrp, data = bech32.decode(s)
-        except ValueError:
-            raise KeyFormatError("malformed age recipient") from None
-        if hrp != "age" or len(data) != 32:
-            raise KeyFormatError("malformed age recipient")
-        return cls(data)
+        return cls(_decode_key(s, "age", "malformed age recipient"))
 
     def public_bytes(self) -> bytes:
         """The raw 32-byte public key."""
@@ -124,13 +138,7 @@ class X25519Identity:
     @classmethod
     def parse(cls, s: str) -> X25519Identity:
         """Parse an AGE-SECRET-KEY-1... string (upper case, as age writes it)."""
-        try:
-            hrp, data = bech32.decode(s)
-        except ValueError:
-            raise KeyFormatError("malformed age identity") from None
-        if hrp != "AGE-SECRET-KEY-" or len(data) != 32:
-            raise KeyFormatError("malformed age identity")
-        return cls.from_secret_bytes(data)
+        return cls.from_secret_bytes(_decode_key(s, "AGE-SECRET-KEY-", "malformed age identity"))
 
     def __str__(self) -> str:
         return bech32.encode("AGE-SECRET-KEY-", self.secret_bytes()).upper()
@@ -144,11 +152,7 @@ class X25519Identity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         """The file key from the first X25519 stanza addressed to us, else None."""
-        for stanza in stanzas:
-            if stanza.type != "X25519":
-                continue
-            if len(stanza.args) != 1:
-                raise HeaderError("invalid X25519 stanza")
+        for stanza in _stanzas_of(stanzas, "X25519", nargs=1):
             share = b64decode(stanza.args[0])
             if len(share) != 32 or len(stanza.body) != FILE_KEY_SIZE + 16:
                 raise HeaderError("invalid X25519 stanza")
@@ -202,11 +206,7 @@ class ScryptIdentity:
 
     def unwrap(self, stanzas: Sequence[Stanza]) -> bytes | None:
         """The file key from the scrypt stanza, else None (wrong passphrase or no stanza)."""
-        for stanza in stanzas:
-            if stanza.type != "scrypt":
-                continue
-            if len(stanza.args) != 2:
-                raise HeaderError("invalid scrypt stanza")
+        for stanza in _stanzas_of(stanzas, "scrypt", nargs=2):
             salt = b64decode(stanza.args[0])
             if len(salt) != 16 or not _WORK_FACTOR.fullmatch(stanza.args[1]):
                 raise HeaderError("invalid scrypt stanza")

@@ -77,31 +77,35 @@ def _format(cell: Any, f: Field) -> None:
 
 
 def _table_sheet(wb: Any, manifest: Manifest, f: Field, bold: Any) -> None:
+    """A table field's own sheet: one column per table column, examples from its first sample row."""
+    rows = manifest.sample.get(f.name) or []
+    first = rows[0] if rows and isinstance(rows[0], dict) else {}
+    examples = [_example(manifest, col, first[col.name]) if first.get(col.name) not in (None, "")
+                else None for col in f.columns]
+    _column_sheet(wb.create_sheet(f.label[:31]), list(zip(f.columns, examples, strict=True)), bold)
+
+
+def _column_sheet(ws: Any, columns: list[tuple[Field, Any]], bold: Any) -> None:
+    """One column per field: bold label with help and example as a comment, validation, format."""
     from openpyxl.comments import Comment
     from openpyxl.utils import get_column_letter
 
-    ws = wb.create_sheet(f.label[:31])
-    examples = manifest.sample.get(f.name) or []
-    for j, col in enumerate(f.columns, 1):
-        head = ws.cell(row=1, column=j, value=col.label)
+    for j, (f, ex) in enumerate(columns, 1):
+        head = ws.cell(row=1, column=j, value=f.label)
         head.font = bold
-        ex = examples[0].get(col.name) if examples and isinstance(examples[0], dict) else None
-        note = _help(col) + (f"\n示例：{_example(manifest, col, ex)}" if ex not in (None, "") else "")
-        head.comment = Comment(note, "sgz")
+        head.comment = Comment(_help(f) + (f"\n示例：{ex}" if ex not in (None, "") else ""), "sgz")
         letter = get_column_letter(j)
-        ws.column_dimensions[letter].width = max(12, len(col.label) * 2 + 4)
-        _validation(ws, col, f"{letter}2:{letter}{_MAX_ROWS + 1}")
+        ws.column_dimensions[letter].width = max(12, len(f.label) * 2 + 4)
+        _validation(ws, f, f"{letter}2:{letter}{_MAX_ROWS + 1}")
         for r in range(2, 12):
-            _format(ws.cell(row=r, column=j), col)
+            _format(ws.cell(row=r, column=j), f)
     ws.freeze_panes = "A2"
 
 
 def write_blank_xlsx(manifest: Manifest, path: Path, *, rows: bool = False) -> Path:
     """Write the blank sheet for `manifest` to `path` (.xlsx); `rows` for a `--rows` sheet."""
     from openpyxl import Workbook
-    from openpyxl.comments import Comment
     from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
 
     if manifest.layout == "plaque":
         raise ValidationError("牌匾没有需要填写的字段，无需空白表")
@@ -112,18 +116,7 @@ def write_blank_xlsx(manifest: Manifest, path: Path, *, rows: bool = False) -> P
     scalars = [f for f in manifest.fields if f.type != "table"]
     if rows:
         ws.title = manifest.title[:31].replace("/", "、")
-        for j, f in enumerate(scalars, 1):
-            head = ws.cell(row=1, column=j, value=f.label)
-            head.font = bold
-            ex = _example(manifest, f)
-            head.comment = Comment(_help(f) + (f"\n示例：{ex}" if ex not in (None, "") else ""),
-                                   "sgz")
-            letter = get_column_letter(j)
-            ws.column_dimensions[letter].width = max(12, len(f.label) * 2 + 4)
-            _validation(ws, f, f"{letter}2:{letter}{_MAX_ROWS + 1}")
-            for r in range(2, 12):
-                _format(ws.cell(row=r, column=j), f)
-        ws.freeze_panes = "A2"
+        _column_sheet(ws, [(f, _example(manifest, f)) for f in scalars], bold)
     else:
         ws.title = RECORD_SHEET
         for j, text in enumerate(_HEAD, 1):
@@ -131,8 +124,8 @@ def write_blank_xlsx(manifest: Manifest, path: Path, *, rows: bool = False) -> P
         for i, f in enumerate(scalars, 2):
             ws.cell(row=i, column=1, value=f.label).font = bold if f.required else Font()
             _format(ws.cell(row=i, column=2), f)
-            if f.default not in (None, ""):
-                ws.cell(row=i, column=2, value=f.default)
+            if f.default not in (None, "", []):
+                ws.cell(row=i, column=2, value=_example(manifest, f, f.default))
             ws.cell(row=i, column=3, value=_help(f)).alignment = Alignment(wrap_text=True)
             ex = ws.cell(row=i, column=4, value=_example(manifest, f))
             _format(ex, f)

@@ -19,6 +19,7 @@ from lxml import etree
 from archive.docgen.manifest import Manifest, get_manifest
 from archive.docgen.render import HELPERS, make_env
 from archive.errors import ValidationError
+from archive.kernel.station import TEMPLATE_KEYS
 
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MARKS = {"proofErr": "拼写/语法检查标记", "bookmarkStart": "书签", "bookmarkEnd": "书签",
@@ -28,8 +29,6 @@ _MARKS = {"proofErr": "拼写/语法检查标记", "bookmarkStart": "书签", "b
 _OPEN = {"{{": "}}", "{%": "%}", "{#": "#}"}
 _SMART = "“”‘’"
 _FULLWIDTH = "｛｝（）｜％＝，．＂＇　"
-STATION_KEYS = frozenset({"fonds", "name", "county", "township", "address", "phone", "head",
-                          "deputy", "contractor", "staff"})
 _JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace", "loop"})
 
 
@@ -223,7 +222,7 @@ def _check_syntax_and_names(tags: list[_Tag], manifest: Manifest | None,
         return
     for t in tags:
         for m in re.finditer(r"\bstation\.([A-Za-z_]\w*)", t.text):
-            if m[1] not in STATION_KEYS:
+            if m[1] not in TEMPLATE_KEYS:
                 report.problems.append(Problem("unknown_field", t.where,
                                                f"站点信息中没有 station.{m[1]}", t.excerpt))
     if manifest is None:

@@ -16,6 +16,7 @@ from archive.docgen.manifest import Manifest
 from archive.docgen.render import make_env, render_docx
 from archive.docgen.workdays import WorkCalendar
 from archive.errors import NotFound, ValidationError
+from archive.tomlzh import toml_error
 
 SAMPLE_STATION = Path(__file__).with_name("sample_station.toml")
 
@@ -58,7 +59,7 @@ def load_data_file(path: Path) -> dict[str, Any]:
         else:
             raise ValidationError(f"数据文件 {path} 的格式不支持：应为 .toml、.json、.yaml 或 .xlsx")
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-        raise ValidationError(f"数据文件 {path} 格式错误：{exc}") from None
+        raise ValidationError(f"数据文件 {path} 格式错误：{toml_error(exc)}") from None
     except Exception as exc:  # yaml.YAMLError without importing yaml eagerly
         if type(exc).__module__.startswith("yaml"):
             raise ValidationError(f"数据文件 {path} 格式错误：{exc}") from None

@@ -14,6 +14,7 @@ from typing import Any
 
 from archive.docgen.rules import Rule, parse_rules
 from archive.errors import NotFound, ValidationError
+from archive.tomlzh import toml_error
 
 KINDS = ("章程", "制度", "协议", "表单", "牌匾")
 CATEGORIES = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
@@ -236,7 +237,7 @@ def load_manifest(folder: Path) -> Manifest:
     except UnicodeDecodeError:
         raise ValidationError(f"{path} 不是 UTF-8 编码的文本文件") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"模板清单 {path} 不是有效的 TOML：{exc}") from None
+        raise ValidationError(f"模板清单 {path} 不是有效的 TOML：{toml_error(exc)}") from None
     return parse_manifest(data, str(path), Path(folder))
 
 

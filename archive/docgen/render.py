@@ -17,25 +17,30 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 
+from archive.docgen.fields import _date
 from archive.docgen.workdays import WorkCalendar
 from archive.errors import ValidationError
 
 BLANK_DATE = "　　　　年　　月　　日"
 
 
-def cn_date(value: Any) -> str:
-    """`2021-05-06` → `2021年5月6日` (GB/T 9704: Arabic numerals, no zero padding)."""
-    if value is None or value == "":
-        return BLANK_DATE
+def _as_date(value: Any, filter_name: str) -> dt.date:
+    """A date-typed filter argument: a date, a datetime (its date) or a date string."""
     if isinstance(value, str):
-        from archive.docgen.fields import _date
-
         value = _date(value)
     if isinstance(value, dt.datetime):
         value = value.date()
     if not isinstance(value, dt.date):
-        raise ValidationError(f"cn_date 需要日期，得到“{value}”")
-    return f"{value.year}年{value.month}月{value.day}日"
+        raise ValidationError(f"{filter_name} 需要日期，得到“{value}”")
+    return value
+
+
+def cn_date(value: Any) -> str:
+    """`2021-05-06` → `2021年5月6日` (GB/T 9704: Arabic numerals, no zero padding)."""
+    if value is None or value == "":
+        return BLANK_DATE
+    day = _as_date(value, "cn_date")
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def cn_money(value: Any) -> str:
@@ -62,15 +67,7 @@ def rmb_upper(value: Any) -> str:
 
 def add_workdays(start: Any, n: int, calendar: WorkCalendar | None = None) -> dt.date:
     """The date `n` working days after `start`: public holidays and 调休 from the calendar."""
-    if isinstance(start, str):
-        from archive.docgen.fields import _date
-
-        start = _date(start)
-    if isinstance(start, dt.datetime):
-        start = start.date()
-    if not isinstance(start, dt.date):
-        raise ValidationError(f"add_workdays 需要日期，得到“{start}”")
-    return (calendar or WorkCalendar()).add_workdays(start, int(n))
+    return (calendar or WorkCalendar()).add_workdays(_as_date(start, "add_workdays"), int(n))
 
 
 def star_level(hours: Any) -> int:

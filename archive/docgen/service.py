@@ -1,5 +1,5 @@
 """The generation service behind `sgz gen`: template + station + data → .docx / PDF / plaque,
-and, with `file`, into the vault with the template's class and retention.
+and, with `file`, into the vault under the class, retention, date and household the data gives.
 
 It needs no unlocked home to render; filing goes through the records service of an unlocked
 archive (`Archive.gen`). Both fronts (CLI, web) call this, never the engine directly.
@@ -7,59 +7,81 @@ archive (`Archive.gen`). Both fronts (CLI, web) call this, never the engine dire
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import re
-from collections.abc import Callable, Mapping, Sequence
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.docgen.engine import build_context, generate, load_data_file
+from archive.docgen.engine import RenderResult, load_data_file, render
 from archive.docgen.fields import parse_assignments
-from archive.docgen.manifest import Manifest, default_templates_dir, get_manifest
-from archive.docgen.render import make_env, render_docx
+from archive.docgen.filing_meta import filing_metadata
+from archive.docgen.lookup import default_output_name, find_template, safe_file_name
+from archive.docgen.manifest import Manifest, default_templates_dir
 from archive.docgen.rows import read_rows
+from archive.docgen.workdays import WorkCalendar
 from archive.errors import UsageError, ValidationError
 from archive.fs.atomic import write_atomic
-from archive.pdf.office import convert_to_pdf, docx_to_pdf
 from archive.records.service import RecordService
+from archive.retention.schedule import Schedule
 
 Progress = Callable[[str], None]
+Warn = Callable[[str], None]
+
+SAMPLE_NOTE = ("注意：以下字段使用了模板的示例数据，文书已加“样例”标记，不得印发或归档："
+               "{fields}。请用 --data/--set 填入本站真实数据后重新生成。")
+SAMPLE_STATION_NOTE = "注意：未找到 station.toml，使用了示例站点；文书已加“样例”标记，不得印发或归档。"
 
 
 @dataclass
 class Generated:
-    """What one `gen` call wrote (in order) and the 档号 of what it filed."""
+    """What one `gen` call wrote (in order), what it filed, and notes for the user."""
 
     paths: list[Path] = field(default_factory=list)
     filed: list[str] = field(default_factory=list)
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", text).strip("._")[:40] or "doc"
+    notes: list[str] = field(default_factory=list)
+    sample_used: bool = False
 
 
 class GenerationService:
-    """Render templates for one station; file through `records` when given."""
+    """Render templates for one station; file through `records` when given.
+
+    `schedule` gives the station's retention table (filing), `workdir` a private staging folder
+    for documents that are only filed (no plaintext copy left in the current folder),
+    `calendar` the working-day calendar with the station's overrides.
+    """
 
     def __init__(self, *, station_vars: Mapping[str, Any], today: Callable[[], dt.date],
-                 records: RecordService | None = None, templates: Path | None = None) -> None:
+                 records: RecordService | None = None, templates: Path | None = None,
+                 schedule: Callable[[], Schedule] | None = None,
+                 workdir: Callable[[], Path] | None = None,
+                 calendar: WorkCalendar | None = None, sample_station: bool = False) -> None:
         self._station = dict(station_vars)
         self._today = today
         self._records = records
         self._templates = templates or default_templates_dir()
+        self._schedule = schedule
+        self._workdir = workdir
+        self._calendar = calendar
+        self._sample_station = sample_station
 
-    def manifest(self, template_id: str) -> Manifest:
-        return get_manifest(self._templates, template_id)
+    def manifest(self, name: str) -> Manifest:
+        """The template named by id, Chinese title or alias (close matches suggested)."""
+        return find_template(self._templates, name)
 
     def render_bytes(self, template_id: str, data: Mapping[str, Any], day: dt.date) -> bytes:
         """A document the library itself produces (销毁清册, registers) as .docx bytes."""
-        return generate(self.manifest(template_id), data, self._station, today=day)
+        return render(self.manifest(template_id), data, self._station, today=day,
+                      calendar=self._calendar).data
 
-    def data(self, manifest: Manifest, *, sample: bool = False, data_file: Path | None = None,
+    def data(self, manifest: Manifest, *, data_file: Path | None = None,
              assignments: Sequence[str] = (), size: str | None = None) -> dict[str, Any]:
-        """The input values: sample values, then the data file, then `--set` assignments."""
-        data: dict[str, Any] = dict(manifest.sample) if sample else {}
+        """The caller's values: the data file, then `--set` assignments (samples come later,
+        only for what is still blank)."""
+        data: dict[str, Any] = {}
         if data_file:
             data.update(load_data_file(data_file))
         data.update(parse_assignments(list(assignments)))
@@ -69,93 +91,182 @@ class GenerationService:
             data["size"] = size
         return data
 
+    def default_name(self, manifest: Manifest) -> Path:
+        suffix = ".svg" if manifest.layout == "plaque" else ".docx"
+        return Path(default_output_name(manifest, self._today(), suffix=suffix))
+
+    # ------------------------------------------------------------------ one document
     def render(self, manifest: Manifest, data: Mapping[str, Any], out: Path | None = None, *,
-               pdf: bool = False, file: bool = False) -> Generated:
-        """One document to `out` (default <id>.docx, or .svg for the plaque)."""
+               sample: bool = False, pdf: bool = False, file: bool = False,
+               warn: Warn | None = None) -> Generated:
+        """One document to `out` (default: Chinese title + date). With `file` and no `out`, it
+        is written only to the private staging folder and deleted once filed."""
         self._require_records(file)
         today = self._today()
-        result = Generated()
+        fmt = "docx"
         if manifest.layout == "plaque":
-            out = out or Path(manifest.id + ".svg")
-            suffix = out.suffix.lower()
-            if suffix not in (".svg", ".pdf"):
+            fmt = (out.suffix.lower()[1:] if out else "svg")
+            if fmt not in ("svg", "pdf"):
                 raise UsageError("牌匾的输出应为 .svg 或 .pdf")
-            write_atomic(out, generate(manifest, data, self._station, today=today,
-                                       fmt=suffix[1:]), parents=True)
-            result.paths.append(out)
-            if pdf and suffix == ".svg":
-                pdf_out = out.with_suffix(".pdf")
-                write_atomic(pdf_out, generate(manifest, data, self._station, today=today,
-                                               fmt="pdf"), parents=True)
-                result.paths.append(pdf_out)
-            if file:
-                result.filed.append(self._file(result.paths[-1], manifest))
-            return result
-        out = out or Path(manifest.id + ".docx")
-        suffix = out.suffix.lower()
-        if suffix == ".pdf":
-            out, pdf = out.with_suffix(".docx"), True
-        elif suffix != ".docx":
+        elif out is not None and out.suffix.lower() not in (".docx", ".pdf"):
             raise UsageError("输出文件应以 .docx 结尾（要 PDF 请加 --pdf）")
-        write_atomic(out, generate(manifest, data, self._station, today=today), parents=True)
-        result.paths.append(out)
-        if pdf:
-            result.paths.append(docx_to_pdf(out))
+        res = render(manifest, data, self._station, today=today, sample=sample,
+                     sample_station=self._sample_station, calendar=self._calendar, fmt=fmt)
+        result = Generated(sample_used=res.sample_used, notes=self._notes(manifest, res))
         if file:
-            result.filed.append(self._file(result.paths[-1], manifest))
+            self._refuse_sample(res)
+        with self._place(out, file, self.default_name(manifest)) as target:
+            if manifest.layout == "plaque":
+                write_atomic(target, res.data, parents=True)
+                result.paths.append(target)
+                if pdf and fmt == "svg":
+                    pdf_out = target.with_suffix(".pdf")
+                    write_atomic(pdf_out, render(manifest, data, self._station, today=today,
+                                                 sample=sample, sample_station=self._sample_station,
+                                                 fmt="pdf").data, parents=True)
+                    result.paths.append(pdf_out)
+            else:
+                if target.suffix.lower() == ".pdf":
+                    target, pdf = target.with_suffix(".docx"), True
+                write_atomic(target, res.data, parents=True)
+                result.paths.append(target)
+                if pdf:
+                    result.paths.append(self._to_pdf(target, warn))
+            if file:
+                result.filed.append(self._file(result.paths[-1], res))
+                if out is None:
+                    result.paths = []
         return result
 
+    # ------------------------------------------------------------------ one per row
     def render_rows(self, manifest: Manifest, base: Mapping[str, Any], rows_file: Path,
-                    out_dir: Path | None = None, *, pdf: bool = False, file: bool = False,
-                    progress: Progress | None = None) -> Generated:
+                    out_dir: Path | None = None, *, sample: bool = False, pdf: bool = False,
+                    file: bool = False, progress: Progress | None = None,
+                    warn: Warn | None = None) -> Generated:
         """One document per row of a .csv/.xlsx; every row is validated (all problems at once)
         before anything is written."""
         self._require_records(file)
         if manifest.layout == "plaque":
             raise UsageError("牌匾不支持 --rows")
+        if out_dir is not None and out_dir.suffix.lower() == ".docx":
+            raise UsageError("--rows 时 -o 应为输出文件夹")
         rows = read_rows(rows_file)
         if not rows:
             raise ValidationError(f"{rows_file} 中没有数据行")
         today = self._today()
-        contexts, problems = [], []
+        results: list[RenderResult] = []
+        problems: list[str] = []
         for i, row in enumerate(rows, 1):
             try:
-                contexts.append(build_context(manifest, {**base, **row}, self._station, today))
+                results.append(render(manifest, {**base, **row}, self._station, today=today,
+                                      sample=sample, sample_station=self._sample_station,
+                                      calendar=self._calendar))
             except ValidationError as exc:
                 problems += [f"第 {i} 行 {d}" for d in (exc.details or [str(exc)])]
         if problems:
             raise ValidationError(f"{rows_file} 有 {len(problems)} 处错误，未生成任何文件：\n  - "
                                   + "\n  - ".join(problems), details=problems)
-        out_dir = out_dir or Path(f"{manifest.id}-批量")
-        if out_dir.suffix.lower() == ".docx":
-            raise UsageError("--rows 时 -o 应为输出文件夹")
-        key = next((f.name for f in manifest.fields if f.type == "string"), None)
-        env = make_env()
-        written: list[Path] = []
-        for i, context in enumerate(contexts, 1):
-            label = _safe_name(str(context.get(key) or "")) if key else ""
-            path = out_dir / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx")
-            write_atomic(path, render_docx(manifest.docx_path, context, env), parents=True)
-            written.append(path)
-            if progress:
-                progress(f"[{i}/{len(contexts)}] {path}")
-        if pdf:
-            if progress:
-                progress(f"正在转换 {len(written)} 份 PDF…")
-            written = convert_to_pdf(written, out_dir)
-        result = Generated(paths=written)
         if file:
-            result.filed = [self._file(p, manifest) for p in written]
+            for res in results:
+                self._refuse_sample(res)
+        out = Generated(sample_used=any(r.sample_used for r in results))
+        if out.sample_used:
+            out.notes = self._notes(manifest, next(r for r in results if r.sample_used))
+        key = next((f.name for f in manifest.fields if f.type == "string"), None)
+        with self._place(out_dir, file, Path(f"{manifest.title}-批量")) as folder:
+            written: list[Path] = []
+            for i, res in enumerate(results, 1):
+                label = safe_file_name(str(res.values.get(key) or ""), 30) if key else ""
+                label = "" if label == "文书" else label
+                path = folder / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx")
+                write_atomic(path, res.data, parents=True)
+                written.append(path)
+                if progress:
+                    progress(f"[{i}/{len(results)}] {path.name}")
+            if pdf:
+                if progress:
+                    progress(f"正在转换 {len(written)} 份 PDF…")
+                written = self._to_pdf_many(written, folder, warn)
+            if file:
+                out.filed = [self._file(p, r) for p, r in zip(written, results, strict=True)]
+            out.paths = [] if file and out_dir is None else written
+        return out
+
+    # ------------------------------------------------------------------ helpers
+    def _notes(self, manifest: Manifest, res: RenderResult) -> list[str]:
+        notes = []
+        if res.sample_station:
+            notes.append(SAMPLE_STATION_NOTE)
+        if res.sample_fields:
+            labels = {f.name: f.label for f in manifest.fields}
+            notes.append(SAMPLE_NOTE.format(
+                fields="、".join(labels.get(f, f) for f in res.sample_fields)))
+        return notes
+
+    @staticmethod
+    def _refuse_sample(res: RenderResult) -> None:
+        if res.sample_used:
+            raise ValidationError("本文书含示例数据（样例），不能归档。请去掉 --sample，"
+                                  "用 --data/--set 填入本站真实数据后重新生成并归档")
+
+    @contextlib.contextmanager
+    def _place(self, out: Path | None, file: bool, default: Path) -> Iterator[Path]:
+        """Where to write: `out`, else the default name here, else (filing only) a private
+        staging folder that is removed afterwards."""
+        if out is not None or not file:
+            yield out or default
+            return
+        if self._workdir is None:
+            raise UsageError("归档须先解锁档案库（请以站点用户身份运行）")
+        stage = Path(tempfile.mkdtemp(prefix="gen-", dir=self._workdir()))
+        try:
+            yield stage / default.name
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
+
+    @staticmethod
+    def _to_pdf(docx: Path, warn: Warn | None) -> Path:
+        from archive.docgen.pdfprep import docx_to_pdf_with_fonts
+
+        return docx_to_pdf_with_fonts(docx, warn=warn)
+
+    @staticmethod
+    def _to_pdf_many(docs: list[Path], out_dir: Path, warn: Warn | None) -> list[Path]:
+        """Batch conversion (one LibreOffice run) of SC-font copies; one font warning."""
+        from archive.docgen.pdfprep import pdf_ready_docx
+        from archive.pdf.fonts import font_report
+        from archive.pdf.office import convert_to_pdf
+
+        report = font_report()
+        warning = ""
+        with tempfile.TemporaryDirectory(prefix="sgz-pdf-", dir=out_dir) as tmp:
+            staged = []
+            for d in docs:
+                blob, warning = pdf_ready_docx(d.read_bytes(), report)
+                staged.append(Path(tmp) / d.name)
+                staged[-1].write_bytes(blob)
+            produced = convert_to_pdf(staged, Path(tmp))
+            if warning and warn is not None:
+                warn(warning)
+            result = []
+            for p in produced:
+                target = out_dir / p.name
+                write_atomic(target, p.read_bytes())
+                result.append(target)
         return result
 
     def _require_records(self, file: bool) -> None:
         if file and self._records is None:
             raise UsageError("归档须先解锁档案库（请以站点用户身份运行）")
 
-    def _file(self, path: Path, manifest: Manifest) -> str:
-        """File a generated document with the template's default class and retention."""
+    def _file(self, path: Path, res: RenderResult) -> str:
+        """File a generated document: class from the template, retention from the station's
+        table, date and household (一户一档) from the data."""
         assert self._records is not None
-        results = self._records.file([path], category=manifest.category,
-                                     retention=manifest.retention, title=manifest.title,
+        if self._schedule is None:
+            raise UsageError("归档须先解锁档案库（请以站点用户身份运行）")
+        meta = filing_metadata(res.manifest, res.values, self._schedule(), today=self._today(),
+                               sample_used=res.sample_used)
+        results = self._records.file([path], **meta.as_kwargs(),
                                      author=str(self._station.get("name", "")))
         return str(results[0].ref)

@@ -13,49 +13,32 @@ FORMAT = "sgz-vault"
 FORMAT_VERSION = 2  # vault format 2 (DESIGN §3); format 1 is opened only by `sgz upgrade`
 
 
+class _Under:
+    """A path below the home folder, declared once as a class attribute of HomePaths."""
+
+    def __init__(self, *parts: str) -> None:
+        self.parts = parts
+
+    def __get__(self, home: HomePaths, owner: type | None = None) -> Path:
+        return home.root.joinpath(*self.parts)
+
+
 @dataclass(frozen=True)
 class HomePaths:
+    """The station home's layout: every file and folder sgz keeps, relative to `root`."""
+
     root: Path
 
-    @property
-    def station_toml(self) -> Path:
-        return self.root / "station.toml"
-
-    @property
-    def vault(self) -> Path:
-        return self.root / "vault"
-
-    @property
-    def indexes(self) -> Path:
-        return self.root / "indexes"
-
-    @property
-    def vault_json(self) -> Path:
-        return self.vault / "vault.json"
-
-    @property
-    def keys(self) -> Path:
-        return self.vault / "keys"
-
-    @property
-    def keyring(self) -> Path:
-        return self.vault / "keyring"
-
-    @property
-    def catalog(self) -> Path:
-        return self.vault / "catalog.db"
-
-    @property
-    def audit(self) -> Path:
-        return self.vault / "audit"
-
-    @property
-    def lock(self) -> Path:
-        return self.vault / "lock"
-
-    @property
-    def fulltext(self) -> Path:
-        return self.indexes / "fulltext.db"
+    station_toml = _Under("station.toml")
+    vault = _Under("vault")
+    indexes = _Under("indexes")
+    vault_json = _Under("vault", "vault.json")
+    keys = _Under("vault", "keys")
+    keyring = _Under("vault", "keyring")
+    catalog = _Under("vault", "catalog.db")
+    audit = _Under("vault", "audit")
+    lock = _Under("vault", "lock")
+    fulltext = _Under("indexes", "fulltext.db")
 
     def is_initialised(self) -> bool:
         return self.vault_json.exists()

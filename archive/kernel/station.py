@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import NotFound, ValidationError
+from archive.tomlzh import toml_error
 
 STATION_FILE = "station.toml"
 
@@ -29,6 +30,8 @@ _STATION_KEYS = {
     "deputy": "副站长",
     "contractor": "承接主体",
 }
+# the `station.*` names a template may use (StationProfile.template_vars)
+TEMPLATE_KEYS = frozenset({*_STATION_KEYS, "staff"})
 _REQUIRED = ("fonds", "name", "county", "township", "head")
 _STAFF_KEYS = {"name", "position", "qualification"}
 _TOP_KEYS = {"station", "staff", "classes", "retention", "crypto", "calendar"}  # calendar: archive.docgen.workdays
@@ -197,10 +200,5 @@ def load_station(path: Path) -> StationProfile:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ValidationError(f"{path} 不是有效的 TOML：{exc}") from None
+        raise ValidationError(f"{path} 不是有效的 TOML：{toml_error(exc)}") from None
     return parse_station(data, str(path))
-
-
-def example_station() -> StationProfile:
-    """The embedded default station (used by `make demo` and `sgz gen --sample`)."""
-    return parse_station(tomllib.loads(EXAMPLE_TOML), "内置示例站点")

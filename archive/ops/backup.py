@@ -26,7 +26,13 @@ from typing import Any
 from archive.audit.errors import AuditTampered
 from archive.audit.verify import verify_log
 from archive.errors import ArchiveError, Conflict, IntegrityError, NotFound, ValidationError
-from archive.fs.atomic import fsync_dir, write_atomic
+from archive.fs.atomic import (
+    FILE_MODE,
+    ensure_private_dir,
+    fsync_dir,
+    private_open_for_write,
+    write_atomic,
+)
 from archive.kernel.kernel import Kernel
 
 FORMAT = "sgz-backup"
@@ -82,8 +88,8 @@ def prepare_target(dest: Path, *, what: str) -> Path:
         if not (part / PARTIAL_MARK).exists():
             raise Conflict(f"{part} 已存在但不是 sgz 留下的未完成{what}；请移走后重试")
         shutil.rmtree(part)  # left by an interrupted run: start over
-    part.mkdir(parents=True)
-    (part / PARTIAL_MARK).write_bytes(b"")
+    ensure_private_dir(part)  # 0700: keyslots and keyring go in here
+    write_atomic(part / PARTIAL_MARK, b"")
     return part
 
 
@@ -98,11 +104,11 @@ def finish_target(part: Path, dest: Path) -> None:
 
 
 def copy_file(src: Path, dst: Path) -> tuple[int, str]:
-    """Copy with fsync; return (size, SHA-256 of what was written)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    """Copy with fsync into a new 0600 file (folders 0700); return (size, SHA-256 written)."""
+    ensure_private_dir(dst.parent)
     h = hashlib.sha256()
     size = 0
-    with open(src, "rb") as fi, open(dst, "wb") as fo:
+    with open(src, "rb") as fi, private_open_for_write(dst, exclusive=False) as fo:
         while chunk := fi.read(CHUNK):
             fo.write(chunk)
             h.update(chunk)
@@ -126,15 +132,16 @@ def _copy_log(src: Path, dst: Path) -> tuple[int, str]:
     """Copy the audit log up to its last complete line (an append may be in flight)."""
     data = src.read_bytes()
     data = data[: data.rfind(b"\n") + 1]
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(dst, data)
+    write_atomic(dst, data, parents=True)
     return len(data), hashlib.sha256(data).hexdigest()
 
 
 def _copy_catalog(k: Kernel, dst: Path) -> tuple[int, str]:
     """SQLite online backup into a file keyed identically (proved to open); then fsync."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(dst.parent)
+    private_open_for_write(dst, exclusive=False).close()  # 0600 before any page is written
     k.db.backup_to(dst)
+    os.chmod(dst, FILE_MODE)
     for extra in ("-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             dst.with_name(dst.name + extra).unlink()

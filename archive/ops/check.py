@@ -1,4 +1,5 @@
-"""`sgz check`: catalogue ↔ objects ↔ keys ↔ index consistency, and optionally every byte.
+"""`sgz check`: catalogue ↔ objects ↔ keys ↔ index consistency, pending disposals, and
+optionally every byte.
 
 The structural pass runs under the writer lock (a consistent view); the --read-data pass
 re-hashes each object file (its name is the SHA-256 of its ciphertext), decrypts it through
@@ -21,6 +22,7 @@ from archive.crypto.keys import Fingerprinter, constant_time_equal
 from archive.errors import ArchiveError, AuditUnavailable, ValidationError
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
+from archive.retention.disposal import Disposals
 from archive.vault.sealed_catalogue import SealedCatalogue
 
 CHUNK = 1 << 20
@@ -199,16 +201,45 @@ def check_audit(k: Kernel, report: CheckReport) -> None:
         report.notes.append(f"审计日志有 {rep.uncovered} 条尚未被导出的检查点覆盖（可运行 sgz audit checkpoint 导出）")
 
 
+FIX_INDEX = "运行 sgz index rebuild 重建索引（索引可随时从档案库重建）"
+
+
 def check_index(k: Kernel, report: CheckReport,
-                index_status: Callable[[], dict[str, Any]]) -> None:
-    """Ask the search concern for the index's state; the index is derived data."""
+                index_status: Callable[[], dict[str, Any]],
+                index_verify: Callable[[], Any] | None = None) -> None:
+    """Ask the search concern whether the index holds what it should (pages, structure, one
+    document per live component, nothing of records no longer live); derived data."""
     if not k.home.fulltext.exists():
-        report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
+        if k.records.count_live_components():
+            report.add("index-missing", "全文索引不存在：检索将无法找到任何档案", FIX_INDEX)
+        else:
+            report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
         return
+    if index_verify is not None:
+        verdict = index_verify()
+        for message in verdict.problems:
+            report.add("index", message, FIX_INDEX)
+        if verdict.missing:
+            report.notes.append(f"全文索引缺少 {len(verdict.missing)} 个文档（如 "
+                                f"{verdict.missing[0].split('#')[0]}，可能是归档中断所致），"
+                                "检索找不到它们：请运行 sgz index rebuild")
     try:
         report.index = index_status()
     except ArchiveError as exc:
-        report.add("index", f"全文索引：{exc}", "运行 sgz index rebuild 重建索引（索引可随时从档案库重建）")
+        report.add("index", f"全文索引：{exc}", FIX_INDEX)
+
+
+def check_disposals(k: Kernel, report: CheckReport) -> None:
+    """Destruction batches left half-way (interrupted) or approved and not yet executed."""
+    disposals = Disposals(k.db)
+    for b in disposals.list("executing"):
+        left = sum(1 for it in b.items if it.state != "destroyed")
+        report.add("disposal-interrupted",
+                   f"销毁批次 {b.id} 执行中断：尚有 {left} 件未完成销毁",
+                   f"由执行人重新运行 sgz disposal execute {b.id}（带同样的监销人）续做", b.id)
+    for b in disposals.list("approved"):
+        report.notes.append(f"销毁批次 {b.id} 已批准，尚未执行（{len(b.items)} 件）："
+                            f"sgz disposal execute {b.id}")
 
 
 def sample(pairs: list[tuple[Record, Component]], subset: float | None,

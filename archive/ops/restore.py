@@ -15,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from archive.errors import Conflict, IntegrityError
+from archive.errors import Conflict, IntegrityError, storage_error
+from archive.fs.atomic import ensure_private_dir
 from archive.kernel.home import HomePaths
 from archive.ops.backup import (
     copy_file,
@@ -36,11 +37,12 @@ class RestoreReport:
     files: int
     bytes: int
     check: CheckReport | None  # None: a format-1 backup, restored as it was (needs_upgrade)
+    indexed: int = 0  # documents in the search index rebuilt as part of the restore
     needs_upgrade: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.vault_id, "home": self.home, "files": self.files, "bytes": self.bytes,
-                "check": self.check.as_dict() if self.check else None,
+                "indexed": self.indexed, "check": self.check.as_dict() if self.check else None,
                 "needs_upgrade": self.needs_upgrade}
 
 
@@ -50,8 +52,24 @@ def restore_home(
     *,
     unlock: Callable[[Path], Any],
     clock: Callable[[], datetime],
+    progress: Callable[[int, int], None] | None = None,
 ) -> RestoreReport:
-    """Restore backup `src` into the new home `new`; `unlock(root)` returns an unlocked Archive."""
+    """Restore backup `src` into the new home `new`; `unlock(root)` returns an unlocked Archive.
+
+    The search index is not in a backup (derived data): it is rebuilt here, before the new
+    home is put in place, so searching a restored home never silently answers nothing.
+    `progress(done, total)` is called while indexing. Every file and folder written is
+    0600/0700; a full or read-only disk ends in StorageError (exit 9).
+    """
+    try:
+        return _restore(src, new, unlock=unlock, clock=clock, progress=progress)
+    except OSError as exc:
+        raise storage_error(exc, "恢复") from None
+
+
+def _restore(src: Path, new: Path, *, unlock: Callable[[Path], Any],
+             clock: Callable[[], datetime],
+             progress: Callable[[int, int], None] | None) -> RestoreReport:
     src, new = Path(src), Path(new)
     if HomePaths(new).is_initialised():
         raise Conflict(f"{new} 已经是一个 sgz 站点目录；恢复只能写入新的空目录")
@@ -72,8 +90,8 @@ def restore_home(
             files += 1
             total += size
         home = HomePaths(part)
-        home.indexes.mkdir(exist_ok=True)
-        (home.vault / "tmp").mkdir(exist_ok=True)
+        ensure_private_dir(home.indexes)
+        ensure_private_dir(home.vault / "tmp")
         if vault_format(part) < 2:
             # a format-1 backup restores as it was; `sgz upgrade` in the new home converts it
             # (the same path as any format-1 home), and only then can it be unlocked
@@ -86,6 +104,7 @@ def restore_home(
             arc.kernel.authorize("backup")
             arc.kernel.log("restore", None, source=str(src.resolve()), home=str(new.resolve()),
                     created=manifest.get("created"), manifest_sha256=manifest_sha)
+            indexed = arc.search.rebuild(progress=progress)  # before check: it verifies it
             report = arc.maintenance.check(read_data=True)
         finally:
             arc.close()
@@ -97,5 +116,6 @@ def restore_home(
             shutil.rmtree(part)
         raise
     finish_target(part, new)
-    return RestoreReport(str(new), str(manifest.get("vault_id", "")), files, total, report)
+    return RestoreReport(str(new), str(manifest.get("vault_id", "")), files, total, report,
+                         indexed)
 

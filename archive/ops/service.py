@@ -14,8 +14,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sqlcipher3
+
 from archive.audit.names import action_code, action_name
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, StorageError, storage_error
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
 from archive.ops import check as _check
@@ -27,9 +29,11 @@ from archive.policy.rules import Actor, decide
 class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
-    def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
+                 index_verify: Callable[[], Any] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
+        self._index_verify = index_verify
 
     def check(self, *, read_data: bool = False, subset: float | None = None,
               rng: random.Random | None = None, repair: bool = False) -> CheckReport:
@@ -43,7 +47,8 @@ class MaintenanceService:
         if report.repaired:
             self._k.log("check.repair", None, repaired=len(report.repaired))
         _check.check_audit(self._k, report)
-        _check.check_index(self._k, report, self._index_status)
+        _check.check_index(self._k, report, self._index_status, self._index_verify)
+        _check.check_disposals(self._k, report)
         if read_data:
             _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
         self._k.log("check", None, read_data=read_data, problems=len(report.problems),
@@ -58,15 +63,23 @@ class MaintenanceService:
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
             self._k.log("backup.begin", None, dest=str(dest))
-            self._k.checkpoint()  # the copy carries a signed checkpoint of itself
-            part = _backup.prepare_target(dest, what="备份")
+            if self._k.can_checkpoint():  # station-key holders: the copy carries a checkpoint
+                self._k.checkpoint()
+            try:
+                part = _backup.prepare_target(dest, what="备份")
+            except OSError as exc:
+                raise storage_error(exc, f"备份（{dest}）") from None
             try:
                 report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
-            except BaseException:
+                _backup.finish_target(part, dest)
+            except BaseException as exc:
                 with contextlib.suppress(OSError):
                     shutil.rmtree(part)
+                if isinstance(exc, OSError):  # a full or read-only disk: no traceback
+                    raise storage_error(exc, f"备份（{dest}）") from None
+                if isinstance(exc, sqlcipher3.DatabaseError) and _disk_full(exc):
+                    raise StorageError(f"磁盘空间不足，备份（{dest}）未完成") from None
                 raise
-            _backup.finish_target(part, dest)
         self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
                     objects=report.objects, manifest_sha256=report.manifest_sha256)
         return report
@@ -132,3 +145,9 @@ class AuditService:
         note = self._k.checkpoint(export=True)
         size = int(note.split("\n")[1])
         return {"id": size, "size": size, "root": note.split("\n")[2], "note": note}
+
+
+def _disk_full(exc: Exception) -> bool:
+    """SQLite reports a full disk as its own error, not as an OSError."""
+    text = str(exc).lower()
+    return "disk is full" in text or "disk i/o error" in text

@@ -27,9 +27,11 @@ from archive.errors import (
     ValidationError,
     storage_error,
 )
+from archive.fs.atomic import private_open_for_write
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
 from archive.records.sniff import inspect_file
+from archive.safetext import clean_title, safe_filename
 from archive.vault.objects import StagedObject
 
 # Called after a batch is committed with (档号, component id, source path, mime) per new
@@ -109,7 +111,7 @@ class RecordService:
             raise UsageError("请至少指定一个要归档的文件")
         if title is not None and len(sources) > 1:
             raise UsageError("--title 只能用于单个文件；多个文件时题名取自各文件本身")
-        if title is not None and not title.strip():
+        if title is not None and not clean_title(title):
             raise ValidationError("题名不能为空")
         date8 = parse_date(date) if date else ""
         parent: Record | None = None
@@ -210,11 +212,14 @@ class RecordService:
         who = (user.name, user.role)
         with self._k.writer_lock, self._k.db.transaction():
             for src, mime, doc_title, obj in staged:
-                title = (meta["given_title"] or doc_title or src.stem).strip()
+                # control/bidi characters never reach the catalogue (finding 7)
+                title = (clean_title(meta["given_title"] or "") or clean_title(doc_title or "")
+                         or clean_title(src.stem) or "未命名")
                 dup = seen.get(obj.fp_sha) or self._k.records.find_by_fingerprint(obj.fp_sha)
                 if dup is not None:
                     results.append(FileResult(str(src), dup[0], "duplicate", dup[1], title))
-                    audit_items.append((*who, "record.duplicate", dup[0], {"filename": src.name}))
+                    audit_items.append((*who, "record.duplicate", dup[0],
+                                        {"filename": stored_name(src.name)}))
                     component_ids.append(None)
                     continue
                 if parent is None:
@@ -236,7 +241,7 @@ class RecordService:
                     rid, ref_text, status, action = parent.id, parent.ref, "component", "record.component"
                 component: dict[str, Any] = {
                     "kind": kind, "reason": meta["reason"], "object_id": obj.object_id,
-                    "filename": src.name, "mime": mime, "size": obj.plain_size,
+                    "filename": stored_name(src.name), "mime": mime, "size": obj.plain_size,
                     "fp_sha": obj.fp_sha, "fp_sm3": obj.fp_sm3, "added_at": now,
                     "added_by": user.name,
                 }
@@ -248,7 +253,8 @@ class RecordService:
                 cid = self._k.records.add_component(rid, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {
-                    "title": title, "filename": src.name, "size": obj.plain_size, "kind": kind,
+                    "title": title, "filename": stored_name(src.name), "size": obj.plain_size,
+                    "kind": kind,
                     "seq": seq, "reason": meta["reason"] or None}))
                 seen[obj.fp_sha] = (ref_text, seq)
                 new_ids.append(obj.object_id)
@@ -314,8 +320,10 @@ class RecordService:
         comp = self.current_component(rec, component)
         dest = Path(out)
         if dest.is_dir():
-            dest = dest / comp.filename
+            dest = dest / safe_filename(comp.filename)
         refuse_inside_home(self._k.home, dest)
+        if not dest.parent.is_dir():  # before the door: nothing is logged as read
+            raise NotFound(f"目标文件夹不存在：{dest.parent}", ref=str(dest.parent))
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
         part = dest.with_name(f".{dest.name}.sgz-part")
@@ -323,7 +331,7 @@ class RecordService:
                                    detail={"reason": reason, "out": str(dest.resolve()),
                                            "flagged": grant.flag})
         try:
-            with stream, open(part, "wb") as f:
+            with stream, private_open_for_write(part, exclusive=False) as f:  # plaintext: 0600
                 while True:
                     chunk = stream.read(1 << 20)
                     if not chunk:
@@ -344,6 +352,11 @@ class RecordService:
         if grant.flag:  # a read outside the usual circle: on the head's list (sgz access flags)
             self._k.flag("record.read", rec.ref, grant.rule, reason, None)
         return dest
+
+
+def stored_name(name: str) -> str:
+    """A file name as the catalogue keeps it: one clean line, safe to create again on export."""
+    return safe_filename(clean_title(name, max_chars=255))
 
 
 def refuse_inside_home(home: Any, dest: Path) -> None:

@@ -17,12 +17,13 @@ from dataclasses import replace
 from datetime import date
 from typing import Any
 
+from archive.catalog.numbering import RETENTIONS
 from archive.catalog.records import Record
 from archive.errors import Conflict, NotFound, UsageError
 from archive.kernel.kernel import Kernel
 from archive.records.service import RecordService
 from archive.retention.disposal import Batch, Disposals, check_batch_id
-from archive.retention.schedule import expires_on, period_label
+from archive.retention.schedule import expires_on
 from archive.retention.service import RetentionService
 from archive.vault.index_queue import IndexQueue
 
@@ -30,7 +31,8 @@ REGISTER_TEMPLATE = "destruction-register"
 R_TWO_WITNESSES = "档案销毁须有两名以上监销人（销毁清册：监销人销毁前清点、销毁后签字）"
 R_NOT_APPROVED = "销毁批次未经站长批准，不得执行"
 R_NOT_EXPIRED = "档案法实施条例 第二十四条：未到期档案须经鉴定（--appraisal-note 写明鉴定意见）方可提出销毁"
-METHOD = "电子档案销毁其专用密钥并删除密文（加密粉碎），轮换纪元密钥，以新密钥重建检索索引；纸质档案在监销人监督下粉碎。"
+METHOD = ("电子档案：销毁其专用密钥并删除加密文件（加密粉碎），随后更换全库密钥、重建检索索引，"
+          "内容永久不可恢复；纸质档案：在监销人监督下粉碎。")
 DEFAULT_APPRAISAL = "经鉴定，下列档案已满保管期限，无继续保存价值，且不涉及未了结事项，拟予销毁。"
 SIGN_LINE = "________________"
 
@@ -92,7 +94,7 @@ class DisposalService:
             actual = f"{kept_years(rec.year, day)}年"
             items.append((rec.id, code, actual, expired))
             rows.append({"ref": rec.ref, "title": rec.title, "year": rec.year,
-                         "retention_required": period_label(code), "retention_actual": actual,
+                         "retention_required": RETENTIONS[code], "retention_actual": actual,
                          "note": "" if expired else "未满期限，经鉴定提前销毁"})
         with self._k.writer_lock:
             with self._k.db.transaction():

@@ -29,11 +29,6 @@ def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
 
 
-def is_cjk(char: str) -> bool:
-    """True for a Chinese ideograph (including 〇), the characters indexed as bigrams."""
-    return bool(re.match(rf"[{_CJK}]", char))
-
-
 def strip_cjk_spaces(text: str) -> str:
     """Remove only the spaces between Chinese characters (OCR output), keeping the rest as is."""
     return _CJK_SPACE.sub("", text)

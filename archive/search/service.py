@@ -25,6 +25,7 @@ import sqlcipher3
 from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
+from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex, SearchResult
@@ -51,6 +52,11 @@ class SearchResults:
     total: int = 0
     no_text_count: int = 0
     fallback: bool = False
+    unindexed: int = 0  # live components the index does not hold (a rebuild is due)
+
+
+INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
+                 "请先运行 sgz index rebuild 重建索引")
 
 
 def _doc_id(ref: str, comp: Component) -> str:
@@ -81,7 +87,7 @@ class SearchService:
         if comp in self._indexes:
             return self._indexes[comp]
         path = self._path(comp)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(path.parent)
         keys = self._k.keys.index_keys(comp)
         index: SearchIndex | None = None
         with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
@@ -104,6 +110,9 @@ class SearchService:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
                 index = SearchIndex.create(path, keys[0])
+                for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite made them 0644
+                    with contextlib.suppress(FileNotFoundError):
+                        os.chmod(f"{path}{suffix}", 0o600)
             self._drain(comp, index)
         self._indexes[comp] = index
         return index
@@ -214,6 +223,17 @@ class SearchService:
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                  household=household or None)
+        expected = docs = 0
+        for comp in self._compartments():  # never "共 0 条" from an index that is not there
+            live = self._k.records.count_live_components([comp])
+            if not live:
+                continue
+            if not self._path(comp).exists() and not IndexQueue(self._k.db).pending(comp):
+                raise Conflict(INDEX_MISSING)
+            n = self._open_index(comp).status()["docs"]
+            if not n:
+                raise Conflict(INDEX_MISSING)
+            expected, docs = expected + live, docs + n
         visible: dict[str, bool] = {}
 
         def allowed(doc_id: str) -> bool:
@@ -247,7 +267,7 @@ class SearchService:
             res.fallback = res.fallback or part.fallback
         res.hits.sort(key=lambda h: h.score, reverse=True)  # bm25 per index, merged
         out = SearchResults(total=res.total, no_text_count=res.no_text_count,
-                            fallback=res.fallback)
+                            fallback=res.fallback, unindexed=max(0, expected - docs))
         seen: set[str] = set()
         for h in res.hits:
             ref = _ref_of(h.doc_id)
@@ -324,6 +344,60 @@ class SearchService:
                   records_without_text=self._k.records.count_records_without_text(),
                   compartments=comps)
         return st
+
+
+    def verify(self) -> IndexVerdict:
+        """What `sgz check` reports about the indexes this user holds, never altering them:
+        pages that fail their MAC or structure check and documents held for records no longer
+        live (problems), and live components they lack (a filing interrupted after its commit:
+        search misses them until `sgz index rebuild`). Text still queued by a write-only filer
+        is not missing: the next member to search indexes it."""
+        verdict = IndexVerdict()
+        self.close()
+        live = [rec for rec in self._k.records.list(status="active")]
+        queue = IndexQueue(self._k.db)
+        for cname in self._compartments():
+            path = self._path(cname)
+            if not path.exists():
+                continue
+            idx = None
+            for key in self._k.keys.index_keys(cname):
+                try:
+                    idx = SearchIndex.open(path, key)
+                    break
+                except (ArchiveError, sqlcipher3.DatabaseError):
+                    continue
+            if idx is None:
+                verdict.problems.append(f"全文索引 {path.name} 无法打开（已损坏或密钥不符）")
+                continue
+            try:
+                try:
+                    verdict.problems += [f"全文索引 {path.name} 页面或结构校验失败：{p}"
+                                         for p in idx.integrity()[:5]]
+                    held = set(idx.doc_ids())
+                except sqlcipher3.DatabaseError as exc:
+                    verdict.problems.append(f"全文索引 {path.name} 已损坏：{exc}")
+                    continue
+            finally:
+                idx.close()
+            queued = {ref for ref, _e, _b in queue.sealed(cname)}
+            expected = {_doc_id(rec.ref, comp) for rec in live if rec.compartment == cname
+                        and rec.ref not in queued
+                        for comp in self._k.records.components(rec.id)}
+            verdict.missing += sorted(expected - held)
+            extra = held - expected - {d for d in held if _ref_of(d) in queued}
+            if extra:
+                verdict.problems.append(f"全文索引 {path.name} 中有 {len(extra)} 个文档不属于任何"
+                                        "在库档案（可能是已销毁档案的文字）")
+        return verdict
+
+
+@dataclass
+class IndexVerdict:
+    """`SearchService.verify`: problems (Chinese lines) and the doc ids the index lacks."""
+
+    problems: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
 
 
 def _offset(progress: Callable[[int, int], None] | None, base: int,

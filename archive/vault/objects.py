@@ -24,7 +24,7 @@ from typing import Any, BinaryIO
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
-from archive.fs.atomic import fsync_dir
+from archive.fs.atomic import ensure_private_dir, fsync_dir
 from archive.fs.filelock import FileLock
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
@@ -148,8 +148,8 @@ class ObjectStore:
         self._session_lock: FileLock | None = None
 
     def create_dirs(self) -> None:
-        self.objects.mkdir(parents=True, exist_ok=True)
-        self.tmp.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(self.objects)
+        ensure_private_dir(self.tmp)
 
     def path(self, object_id: str) -> Path:
         return self.objects / object_id[:2] / f"{object_id}.age"
@@ -162,7 +162,7 @@ class ObjectStore:
         start deletes it.
         """
         if self._session is None:
-            self.tmp.mkdir(parents=True, exist_ok=True)
+            ensure_private_dir(self.tmp)
             name = f"s-{uuid.uuid4().hex}"
             lock = FileLock(self.tmp / f"{name}.lock", timeout=0, what="暂存区")
             lock.acquire()
@@ -246,7 +246,7 @@ class ObjectStore:
             with contextlib.suppress(FileNotFoundError):
                 staged.unlink()
             return
-        dest.parent.mkdir(exist_ok=True)
+        ensure_private_dir(dest.parent, parents=False)
         os.replace(staged, dest)
 
     def recover(self, is_known: Callable[[str], bool]) -> tuple[int, int]:

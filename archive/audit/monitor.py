@@ -57,7 +57,7 @@ from archive.crypto.age import (
 )
 from archive.crypto.ed25519 import BadSignature, SigningKey, VerifyKey
 from archive.errors import UsageError
-from archive.fs.atomic import write_atomic
+from archive.fs.atomic import ensure_private_dir, write_atomic
 
 DOMAIN_SEEN = b"sgz-audit/v2/seen\n"
 STATE_FORMAT = 1
@@ -121,7 +121,7 @@ class Monitor:
              recipient: X25519Recipient) -> None:
         """Write `user`'s first state from a head the creator verified (at user add, upgrade),
         so the new user's first unlock does not read the log from line 0."""
-        Path(state_path).parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(Path(state_path).parent)
         write_atomic(Path(state_path), seal_state(head, user=user, vault_id=vault_id,
                                                   key=SigningKey(seed), recipient=recipient))
 
@@ -155,7 +155,7 @@ class Monitor:
                 head.cp_size, head.cp_root = head.size, head.root()
             Walk(head, notes=notes, threads=log.threads).run(lines, end=True)
             check_beyond(head, notes)
-        state_path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(state_path.parent)
         write_atomic(state_path, seal_state(head, user=log.actor, vault_id=log.vault_id,
                                             key=key, recipient=identity.recipient()))
         log.head = head

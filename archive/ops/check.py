@@ -209,8 +209,14 @@ def check_index(k: Kernel, report: CheckReport,
                 index_verify: Callable[[], Any] | None = None) -> None:
     """Ask the search concern whether the index holds what it should (pages, structure, one
     document per live component, nothing of records no longer live); derived data."""
-    if not k.home.fulltext.exists():
-        if k.records.count_live_components():
+    try:
+        status = index_status()  # over the indexes of the compartments this user holds
+    except ArchiveError as exc:
+        report.add("index", f"全文索引：{exc}", FIX_INDEX)
+        return
+    report.index = status
+    if status.get("exists") is False:
+        if status.get("expected"):
             report.add("index-missing", "全文索引不存在：检索将无法找到任何档案", FIX_INDEX)
         else:
             report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
@@ -223,10 +229,6 @@ def check_index(k: Kernel, report: CheckReport,
             report.notes.append(f"全文索引缺少 {len(verdict.missing)} 个文档（如 "
                                 f"{verdict.missing[0].split('#')[0]}，可能是归档中断所致），"
                                 "检索找不到它们：请运行 sgz index rebuild")
-    try:
-        report.index = index_status()
-    except ArchiveError as exc:
-        report.add("index", f"全文索引：{exc}", FIX_INDEX)
 
 
 def check_disposals(k: Kernel, report: CheckReport) -> None:

@@ -156,8 +156,8 @@ R_KEYS = "附件2 八：保密措施由站长负责，密钥轮换由站长执�
 R_BACKUP = "附件2 四(二)5：备份由站长或档案管理员执行"
 R_CHECK = "附件2 四(二)5：完整性检查由站长或档案管理员执行"
 R_GEN = "附件2 四(二)2：社工站工作人员可生成文书"
-R_KEYS = ("附件2 八.3、DESIGN §3：该角色不持有此类档案的密钥，不能解密其内容"
-          "（服务档案只由社工、督导、站长、副站长查阅；外单位查阅件由站长或副站长制作）")
+R_NO_KEY = ("附件2 八.3：该角色不持有此类档案的密钥，不能解密其内容"
+            "（服务档案只由社工、督导、站长、副站长查阅；外单位查阅件由站长或副站长制作）")
 R_UNKNOWN_ROLE = "未知角色，拒绝（默认拒绝）"
 
 
@@ -386,7 +386,7 @@ def decide(actor: Actor, action: str, record: RecordFacts | None = None, **ctx: 
             return _no(R_SECRET)
         if action in _CONTENT_ACTIONS and \
                 record_compartment(record) not in ROLE_COMPARTMENTS.get(actor.role, ()):
-            return _no(R_KEYS)  # vault format 2: her keys cannot open it, whatever the rule
+            return _no(R_NO_KEY)  # vault format 2: her keys cannot open it, whatever the rule
         return _RECORD_RULES[action](actor, record, ctx)
     if action in ("access.approve", "access.deny"):
         return _approve_request(actor, action, record, ctx)

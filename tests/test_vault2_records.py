@@ -17,7 +17,7 @@ from archive.vault.upgrade import upgrade
 
 
 @pytest.fixture
-def home(tmp_path: Path) -> Path:
+def upgraded(tmp_path: Path) -> Path:
     h = golden_copy(tmp_path)
     upgrade(h, user="zhangsan", passphrase=PASS, work_factor=WF)
     return h
@@ -27,7 +27,8 @@ def _records(s: Session) -> Records:
     return Records(s.db, RecordSealing(s.sealer, s.catalogue.secret(TAG_HOUSEHOLD)))
 
 
-def test_members_read_fields_others_see_no_access(home: Path) -> None:
+def test_members_read_fields_others_see_no_access(upgraded: Path) -> None:
+    home = upgraded
     for name, visible in (("lisi", True), ("wangwu", False)):
         s = Session.open(home, name)
         try:
@@ -47,7 +48,8 @@ def test_members_read_fields_others_see_no_access(home: Path) -> None:
             s.close()
 
 
-def test_write_only_insert_and_component_then_member_reads(home: Path) -> None:
+def test_write_only_insert_and_component_then_member_reads(upgraded: Path) -> None:
+    home = upgraded
     s = Session.open(home, "wangwu")
     try:
         recs = _records(s)
@@ -74,3 +76,31 @@ def test_write_only_insert_and_component_then_member_reads(home: Path) -> None:
         assert recs.get(rec.ref).note == "督导意见" and recs.get(rec.ref).title == "吴秀兰走访"
     finally:
         m.close()
+
+
+def test_archivist_files_write_only_and_a_member_unlock_settles(arc, home: Path, clock,
+                                                                make_file) -> None:
+    """Through the Archive: the archivist's service filing is sealed public-key (she cannot
+    read it back); the next service member's unlock re-seals it symmetrically; the text she
+    filed reaches the service index through the queue."""
+    from archive.app import Archive
+
+    arc.users.add("wangwu", "archivist", "archivist-pass")
+    arc.users.add("lisi", "social_worker", "worker-passphrase")
+    with Archive.unlock(home, user="wangwu", passphrase="archivist-pass", clock=clock,
+                        kdf_work_factor=WF) as a:
+        [res] = a.records.file([make_file("走访.txt", "钱小红家庭走访：低保复核")], category="FW",
+                               title="钱小红走访", household="H-7", responsible="lisi")
+        assert a.records.show(res.ref)["title"] == NO_ACCESS
+        assert a.search.query("钱小红").total == 0
+    row = arc.kernel.db.execute("SELECT sealed FROM records WHERE ref = ?", (res.ref,)).fetchone()
+    assert kind(row[0]) == "public"
+    with Archive.unlock(home, user="lisi", passphrase="worker-passphrase", clock=clock,
+                        kdf_work_factor=WF) as w:
+        row = w.kernel.db.execute("SELECT sealed FROM records WHERE ref = ?",
+                                  (res.ref,)).fetchone()
+        assert kind(row[0]) == "symmetric"
+        assert w.records.show(res.ref)["title"] == "钱小红走访"
+        hits = w.search.query("钱小红")
+        assert [h.ref for h in hits.hits] == [res.ref]
+        assert "index.queue.read" in [e.action for e in w.kernel.audit.entries()]

@@ -27,6 +27,7 @@ from archive.kernel.keys import StationKeys
 from archive.kernel.station import StationProfile, load_station
 from archive.policy.rules import Actor, RecordFacts, decide
 from archive.vault import lifecycle, revocation
+from archive.vault.compartments import RECORD_COMPARTMENTS
 from archive.vault.keyring2 import station_seed
 from archive.vault.keyslots import DEFAULT_WORK_FACTOR
 from archive.vault.objectkeys import ObjectKeysV2
@@ -231,6 +232,19 @@ class Kernel:
                     pending.append(comp)
         return pending
 
+    def _settle_sealed_fields(self) -> None:
+        """Records a non-member filed into a compartment this user holds carry public-key
+        sealed fields (8× slower to list): re-seal them symmetrically now. Costs one count
+        query per compartment when there is nothing to do."""
+        sc = SealedCatalogue(self.db)
+        todo = [c for c in RECORD_COMPARTMENTS if self.keys.bag.holds(c)
+                and sc.unsettled(c, self.keys.ring.current(c))]
+        if not todo:
+            return
+        with self.writer_lock, self.db.transaction():
+            for comp in todo:
+                sc.reseal(self.keys.sealer, comp, only_unsettled=True)
+
     # ----------------------------------------------------------------- start-up
     def _recover_interrupted(self) -> None:
         """Finish what a crash interrupted or others left: publish staged objects the catalogue
@@ -238,6 +252,7 @@ class Kernel:
         if self.objects.leftovers():
             with self.writer_lock:
                 self.objects.recover(self.object_keys.known)
+        self._settle_sealed_fields()
         if revocation.pending_tasks(self.db, self.keys.bag):
             with self.writer_lock:
                 for comp in lifecycle.run_key_tasks(self.keys.files, self.keys.bag, self.db):

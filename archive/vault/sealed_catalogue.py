@@ -91,13 +91,32 @@ class SealedCatalogue:
         return len(rows)
 
     # ------------------------------------------------------------- members re-sealing
-    def reseal(self, sealer: FieldSealer, compartment: str) -> int:
+    def unsettled(self, compartment: str, current_epoch: int) -> int:
+        """Records of `compartment` whose fields (or a component's) are public-key sealed or
+        under an older epoch: what `reseal(..., only_unsettled=True)` would touch."""
+        return int(self.db.execute(
+            "SELECT count(*) FROM records r WHERE r.compartment = ? AND r.sealed IS NOT NULL "
+            "AND (substr(r.sealed, 1, 1) = X'50' OR r.seal_epoch != ? OR EXISTS (SELECT 1 FROM "
+            "components c WHERE c.record_id = r.id AND c.sealed IS NOT NULL AND "
+            "(substr(c.sealed, 1, 1) = X'50' OR c.seal_epoch != ?)))",
+            (compartment, current_epoch, current_epoch)).fetchone()[0])
+
+    def reseal(self, sealer: FieldSealer, compartment: str, *,
+               only_unsettled: bool = False) -> int:
         """Turn public-key or older-epoch blobs of `compartment` into symmetric current-epoch
-        ones (settling after write-only filings; `--rewrap`). Caller's transaction."""
+        ones (settling after write-only filings; `--rewrap`). Caller's transaction. With
+        `only_unsettled`, only the records `unsettled` counts are read (cheap at unlock)."""
         n = 0
-        for r in self.db.execute(
-                "SELECT id, ref, seal_epoch, sealed FROM records WHERE compartment = ? "
-                "AND sealed IS NOT NULL", (compartment,)).fetchall():
+        current = sealer.ring.current(compartment)
+        sql = ("SELECT id, ref, seal_epoch, sealed FROM records r WHERE compartment = ? "
+               "AND sealed IS NOT NULL")
+        params: tuple[object, ...] = (compartment,)
+        if only_unsettled:
+            sql += (" AND (substr(sealed, 1, 1) = X'50' OR seal_epoch != ? OR EXISTS (SELECT 1 "
+                    "FROM components c WHERE c.record_id = r.id AND c.sealed IS NOT NULL AND "
+                    "(substr(c.sealed, 1, 1) = X'50' OR c.seal_epoch != ?)))")
+            params = (compartment, current, current)
+        for r in self.db.execute(sql, params).fetchall():
             new = sealer.reseal(compartment, r["seal_epoch"], r["ref"], r["sealed"])
             if new is not None:
                 self.db.execute("UPDATE records SET seal_epoch=?, sealed=? WHERE id=?",

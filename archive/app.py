@@ -42,14 +42,18 @@ from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
 from archive.ops.restore import RestoreReport, restore_home
 from archive.ops.service import AuditService, KeyService, MaintenanceService
+from archive.paper.service import PaperService
 from archive.policy.roles import RECOVERY_USER, parse_role
+from archive.records.archival import ArchivalPdfService
 from archive.records.service import RecordService
+from archive.recovery.open_export import make_recovery_identity
 from archive.retention.disposal_service import DisposalService
 from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
 from archive.tomlzh import toml_error
+from archive.transfer.service import TransferService
 from archive.vault import lifecycle
-from archive.vault.keyslots import DEFAULT_WORK_FACTOR
+from archive.vault.keyslots import DEFAULT_WORK_FACTOR, recovery_passphrase
 from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
 from archive.vault.sealed_catalogue import (
@@ -68,7 +72,9 @@ class Archive:
         self.search = SearchService(k)
         self.retention = RetentionService(k)
         self.records = RecordService(k, default_retention=self.retention.default_for,
-                                     index_batch=self.search.index_batch)
+                                     index_batch=self.search.index_batch,
+                                     after_file=lambda res, n: self.archival.after_filing(res, n))
+        self.archival = ArchivalPdfService(k, records=self.records)
         self.holds = HoldService(k)
         self.gen = GenerationService(station_vars=k.station.template_vars(),
                                      today=k.clock.today, records=self.records,
@@ -83,7 +89,10 @@ class Archive:
         self.users = UserService(k)
         self.audit = AuditService(k)
         self.maintenance = MaintenanceService(k, index_status=self.search.status,
-                                              index_verify=self.search.verify)
+                                              index_verify=self.search.verify,
+                                              archival_status=self.archival.status)
+        self.paper = PaperService(k)
+        self.transfer = TransferService(k, records=self.records)
         self.keys = KeyService(k, rekey_indexes=self.search.rekey_indexes)
 
     # ----------------------------------------------------------------- lifecycle
@@ -122,6 +131,9 @@ class Archive:
         bag, code = lifecycle.create_home_keys(files, user, role, secret,
                                                work_factor=kdf_work_factor)
         keys = StationKeys(home, vault_id, bag)
+        ident_file, recipient = make_recovery_identity(recovery_passphrase(code),
+                                                       work_factor=kdf_work_factor)
+        write_atomic(home.recovery_identity, ident_file)
         db = Database(home.catalog, bag.catalog_keys()[0][1], create=True)
         with db.transaction():
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
@@ -137,7 +149,8 @@ class Archive:
         recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]
         create_log(home.audit, vault_id, replace(AuditKeys.from_bag(bag), role=role), clock,
                    members=[(RECOVERY_USER, "head", recovery.ed25519)])  # as the kernel logs it
-        home.write_vault_json(vault_id)  # last: a crash before this leaves no usable half-home
+        # last: a crash before this leaves no usable half-home
+        home.write_vault_json(vault_id, recovery_recipient=str(recipient))
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
                          kdf_work_factor=kdf_work_factor))
         arc.kernel.log("vault.init", None, station=arc.kernel.station.name,

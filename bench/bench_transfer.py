@@ -1,10 +1,13 @@
-"""Bench: transfer export and `transfer verify` rates against copying + hashing the same bytes.
+"""Bench: `sgz transfer export` and `sgz transfer verify` on a demo year, through the CLI.
 
 Usage (from the repo root): PYTHONPATH=. python bench/bench_transfer.py [--records N] [--kib K]
-Builds N records, each a PDF 正文 (text pages plus K KiB of incompressible payload) and a JPEG
-scan, then in the same run times: (1) baseline — write every component to disk and hash it with
-SHA-256 and SM3 (the unavoidable work); (2) export without renditions (EEP with Base64, digests,
-manifests, the four checks); (3) verify only; (4) export with stamped PDF/A-2b renditions.
+Files N records into a fresh station home (each a PDF 正文 with K KiB of incompressible payload,
+plus a JPEG 签字扫描件 component), then times in the same run: (1) baseline — copy every
+component's plaintext and hash it with SHA-256 and SM3 (the unavoidable work); (2) `sgz transfer
+export --no-renditions` (decrypt through the door with one audit entry per component, EEP with
+Base64, digests, manifests, the four checks); (3) `sgz transfer verify`; (4) `sgz transfer
+export` with stamped PDF/A-2b renditions. CLI times include process start and unlock (cheap
+scrypt, as in the tests).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import hashlib
 import io
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -20,13 +24,12 @@ from pathlib import Path
 
 import pikepdf
 
-from archive.transfer import checks
-from archive.transfer.model import Component, TransferRecord
-from archive.transfer.writer import export_year
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the demo-year fixtures
-from paper_fixtures import demo_items  # noqa: E402
-from transfer_fixtures import STATION, opener, pdf_bytes, scan_bytes  # noqa: E402
+from transfer_fixtures import pdf_bytes, scan_bytes  # noqa: E402
+
+from archive.app import Archive  # noqa: E402
+
+PASS = "correct-horse-battery"
 
 
 def _payload_pdf(title: str, kib: int) -> bytes:
@@ -37,53 +40,73 @@ def _payload_pdf(title: str, kib: int) -> bytes:
     return out.getvalue()
 
 
+def _sgz(args: list[str], env: dict[str, str]) -> float:
+    t = time.perf_counter()
+    r = subprocess.run([sys.executable, "-m", "archive.cli.main", *args], env=env,
+                       capture_output=True, text=True)
+    took = time.perf_counter() - t
+    if r.returncode != 0:
+        raise SystemExit(f"sgz {' '.join(args)} failed ({r.returncode}): {r.stderr[-2000:]}")
+    return took
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=200)
     ap.add_argument("--kib", type=int, default=300)
     args = ap.parse_args()
-    items = demo_items(args.records)
-    blobs: dict[tuple[str, int], bytes] = {}
-    records = []
-    for it in items:
-        blobs[(it.ref, 1)] = _payload_pdf(it.title, args.kib)
-        blobs[(it.ref, 2)] = scan_bytes(it.item % 200)
-        records.append(TransferRecord(it, (Component(1, "正文", "a.pdf"),
-                                           Component(2, "签字扫描件", "b.jpg"))))
-    total = sum(len(b) for b in blobs.values())
-    mb = total / 1e6
-    kw = dict(station=STATION, year=2026, created_at="2026-12-01T09:00:00", reason="bench",
-              approved_by="张三", exported_by="李四")
+    n = args.records
     with tempfile.TemporaryDirectory() as d:
         root = Path(d)
+        src = root / "src"
+        src.mkdir()
+        home = root / "station"
+        arc, _code = Archive.init(home, user="zhangsan", role="head", passphrase=PASS,
+                                  kdf_work_factor=10)
+        mains = []
+        for i in range(1, n + 1):
+            p = src / f"通知{i:04d}.pdf"
+            p.write_bytes(_payload_pdf(f"关于第{i}号救助的通知", args.kib))
+            mains.append(p)
+        t = time.perf_counter()
+        refs = [r.ref for r in arc.records.file(mains, category="FW", year=2026, retention="D30",
+                                                index=False, archive_pdf_now=0)]
+        for i, ref in enumerate(refs, start=1):
+            s = src / f"扫描{i:04d}.jpg"
+            s.write_bytes(scan_bytes(i % 200))
+            arc.records.file([s], of=ref, kind="签字扫描件", index=False)
+        filing = time.perf_counter() - t
+        arc.close()
+        plain = sorted(src.iterdir())
+        mb = sum(p.stat().st_size for p in plain) / 1e6
+
         t = time.perf_counter()
         (root / "base").mkdir()
-        for (ref, seq), data in blobs.items():
-            p = root / "base" / f"{ref}-{seq}"
-            p.write_bytes(data)
-            hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in plain:
+            data = p.read_bytes()
+            (root / "base" / p.name).write_bytes(data)
+            hashlib.sha256((root / "base" / p.name).read_bytes()).hexdigest()
             hashlib.new("sm3", data).hexdigest()
         base = time.perf_counter() - t
-        t = time.perf_counter()
-        _s, rep = export_year(records, opener(blobs), root / "plain", renditions=False, **kw)  # type: ignore[arg-type]
-        exp = time.perf_counter() - t
-        assert rep.ok, checks.format_report(rep)
-        t = time.perf_counter()
-        assert checks.verify_package(root / "plain").ok
-        ver = time.perf_counter() - t
-        t = time.perf_counter()
-        _s, rep = export_year(records, opener(blobs), root / "pdfa", **kw)  # type: ignore[arg-type]
-        exp_r = time.perf_counter() - t
-        assert rep.ok, checks.format_report(rep)
-    n = args.records
-    print(f"{n} records, {mb:.1f} MB of components")
-    print(f"baseline copy+SHA-256+SM3: {base:6.2f} s  {mb / base:7.1f} MB/s")
-    print(f"export (no renditions):    {exp:6.2f} s  {n / exp:7.1f} records/s  "
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SGZ_")}
+        env.update({"SGZ_HOME": str(home), "SGZ_USER": "zhangsan", "SGZ_PASSPHRASE": PASS})
+        exp = _sgz(["transfer", "export", "--year", "2026", "-o", str(root / "plain"),
+                    "--reason", "bench", "--no-renditions"], env)
+        ver = _sgz(["transfer", "verify", str(root / "plain")], env)
+        exp_r = _sgz(["transfer", "export", "--year", "2026", "-o", str(root / "pdfa"),
+                      "--reason", "bench"], env)
+        ver_r = _sgz(["transfer", "verify", str(root / "pdfa")], env)
+    print(f"{n} records ({n} PDFs of ~{args.kib} KiB + {n} JPEG scans), {mb:.1f} MB of "
+          f"components; filed in {filing:.1f} s")
+    print(f"baseline copy+SHA-256+SM3:   {base:6.2f} s  {mb / base:7.1f} MB/s")
+    print(f"sgz transfer export:         {exp:6.2f} s  {n / exp:7.1f} records/s  "
           f"{mb / exp:6.1f} MB/s  ({exp / base:.1f}x baseline; includes the four checks)")
-    print(f"verify:                    {ver:6.2f} s  {n / ver:7.1f} records/s  "
+    print(f"sgz transfer verify:         {ver:6.2f} s  {n / ver:7.1f} records/s  "
           f"{mb / ver:6.1f} MB/s  ({ver / base:.1f}x baseline)")
-    print(f"export with PDF/A+stamp:   {exp_r:6.2f} s  {n / exp_r:7.1f} records/s  "
+    print(f"export with PDF/A + 归档章:   {exp_r:6.2f} s  {n / exp_r:7.1f} records/s  "
           f"{mb / exp_r:6.1f} MB/s")
+    print(f"verify (with renditions):    {ver_r:6.2f} s  {n / ver_r:7.1f} records/s")
 
 
 if __name__ == "__main__":

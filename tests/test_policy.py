@@ -40,6 +40,12 @@ GLOBAL = {
     "backup": "YNYNNN",
     "check": "YNYNNN",
     "gen": "YYYYNN",
+    "print": "YYYNNN",
+    "paper.place": "YYYNNN",
+    "paper.return": "YNYNNN",
+    "paper.resolve": "YNNNNN",
+    "paper.read": "YYYNYN",
+    "transfer.export": "RRNNNN",
 }
 
 KINDS = ["XZ", "FW_own", "FW_other", "RS", "CW", "XZ_secret", "XZ_precious", "FW_held",
@@ -65,6 +71,8 @@ PER_RECORD = {
     "disposal.propose":  ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "NNNNNN"],
     "disposal.approve":  ["YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "NNNNNN", "NNNNNN"],
     "disposal.execute":  ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "YNYNNN"],
+    "record.archive_pdf": ["YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "NNNNNN"],
+    "paper.lend":        ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "YNYNNN", "NNNNNN"],
 }  # fmt: skip
 
 

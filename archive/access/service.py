@@ -14,11 +14,11 @@ import contextlib
 import io
 import os
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pikepdf
 
@@ -30,9 +30,11 @@ from archive.catalog.records import Component, Record
 from archive.clock import STATION_TZ, iso, parse_day
 from archive.errors import Conflict, NotFound, UsageError, ValidationError, storage_error
 from archive.fs.atomic import read_chunks, write_atomic
+from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.pdf.watermark import make_view_copy
 from archive.records.service import RecordService, refuse_inside_home
+from archive.records.sources import InMemoryFile
 from archive.safetext import safe_filename
 
 DEFAULT_VALIDITY = timedelta(days=7)
@@ -49,6 +51,17 @@ class Issued:
     flagged: bool
 
 
+@dataclass(frozen=True)
+class IssuedBytes:
+    """What `issue_bytes` produced: the register line and the document, in memory."""
+
+    copy: IssuedCopy
+    filename: str
+    mime: str
+    data: bytes
+    flagged: bool
+
+
 class AccessService:
     """`sgz access request|approve|deny|list|show|view|copy|register|flags` over the kernel."""
 
@@ -58,7 +71,7 @@ class AccessService:
         self.requests = Requests(kernel.db)
 
     # ------------------------------------------------------------------ register
-    def request(self, *, unit: str, letter: Path | str, purpose: str,
+    def request(self, *, unit: str, letter: Path | str | InMemoryFile, purpose: str,
                        items: list[str], copy: bool = False, applicant: str = "",
                        phone: str = "", id_doc: str = "", letter_no: str = "") -> AccessRequest:
         """Register an outside request; file its 介绍信 (XZ); return it with its new id."""
@@ -181,18 +194,40 @@ class AccessService:
         for `view`)."""
         return self._serve("copy", no, ref, out, reason=reason, force=force, component=component)
 
-    def _serve(self, kind: str, no: str, ref: str, out: Path | str, *, reason: str,
-               force: bool, component: int | None = None) -> Issued:
+    def issue_bytes(self, kind: str, no: str, ref: str, *, reason: str = "",
+                    component: int | None = None, to: str = "浏览器下载") -> IssuedBytes:
+        """A view copy (`kind` "view") or a numbered copy ("copy") made in memory, for a
+        browser download: the same policy, numbering, register line and audit as `view`/`copy`,
+        with `to` recorded where the CLI records the output path."""
+        if kind not in ("view", "copy"):
+            raise UsageError(f"未知的提供方式“{kind}”")
+        req, rec, comp, grant = self._prepare(kind, no, ref, reason, component)
+        out: dict[str, Any] = {}
+
+        def sink(content: bytes | BinaryIO, fmt: str) -> None:
+            out["data"] = content if isinstance(content, bytes) else content.read()
+            out["fmt"] = fmt
+
+        issued = self._issue(kind, req, rec, comp, grant, reason=reason, out_label=to, sink=sink)
+        name = f"{req.no}-{rec.ref}.pdf" if out["fmt"] == PDF else safe_filename(comp.filename)
+        return IssuedBytes(issued, name, out["fmt"], out["data"], grant.flag)
+
+    def _prepare(self, kind: str, no: str, ref: str, reason: str, component: int | None
+                 ) -> tuple[AccessRequest, Record, Component, Grant]:
         req = self.requests.get(no)
         rec = self._k.records.get(ref)
-        action = f"access.{kind}"
-        grant = self._k.authorize(action, rec, ref=req.no,
+        grant = self._k.authorize(f"access.{kind}", rec, ref=req.no,
                                   **self._outside_ctx(req, rec, reason))
         comp = served_component(self._k.records.components(rec.id),
                                 self._records.current_component(rec, component),
                                 explicit=component is not None)
         if kind == "view" and not can_convert(comp.mime):
             raise refuse_format(comp.mime, comp.filename)
+        return req, rec, comp, grant
+
+    def _serve(self, kind: str, no: str, ref: str, out: Path | str, *, reason: str,
+               force: bool, component: int | None = None) -> Issued:
+        req, rec, comp, grant = self._prepare(kind, no, ref, reason, component)
         dest = Path(out)
         if dest.is_dir():
             dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view"
@@ -200,14 +235,32 @@ class AccessService:
         refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
-        today = self._k.clock.today()
         part = dest.with_name(f".{dest.name}.sgz-part")
+
+        def sink(content: bytes | BinaryIO, fmt: str) -> None:
+            write_atomic(part, content if isinstance(content, bytes) else read_chunks(content))
+
+        try:
+            issued = self._issue(kind, req, rec, comp, grant, reason=reason,
+                                 out_label=str(dest.resolve()), sink=sink,
+                                 publish=lambda: os.replace(part, dest))
+        except BaseException:
+            with contextlib.suppress(OSError):
+                part.unlink()
+            raise
+        return Issued(issued, dest, grant.flag)
+
+    def _issue(self, kind: str, req: AccessRequest, rec: Record, comp: Component, grant: Grant,
+               *, reason: str, out_label: str, sink: Callable[[bytes | BinaryIO, str], None],
+               publish: Callable[[], None] | None = None) -> IssuedCopy:
+        """Number, decrypt (audit first), watermark, hand to `sink`, register; one writer."""
+        action = f"access.{kind}"
+        today = self._k.clock.today()
         with self._k.writer_lock:
             reqs = self.requests
             copy_no = reqs.next_view_no(req) if kind == "view" else reqs.next_copy_no(today.year)
             detail = {"request": req.no, "unit": req.unit, "copy_no": copy_no,
-                      "out": str(dest.resolve()), "reason": reason or None,
-                      "flagged": grant.flag}
+                      "out": out_label, "reason": reason or None, "flagged": grant.flag}
             stream = self._k.door.open(grant, rec, comp, action=action, detail=detail)
             try:
                 with stream:
@@ -216,35 +269,33 @@ class AccessService:
                                      tmp_root=self._k.objects.session_dir())
                         lines = [f"查阅单位：{req.unit}", f"查阅申请：{req.no}　查阅件编号：{copy_no}",
                                  f"日期：{today.isoformat()}　仅供查阅　不得复制、打印"]
-                        write_atomic(part, _watermark(pdf, lines, copy_no, False))
                         fmt = PDF
+                        sink(_watermark(pdf, lines, copy_no, False), fmt)
                     elif comp.mime == PDF:
                         lines = [f"复制件 编号 {copy_no}", f"{req.unit}　{req.no}",
                                  f"日期：{today.isoformat()}"]
-                        write_atomic(part, _watermark(stream.read(), lines, copy_no, True))
                         fmt = PDF
+                        sink(_watermark(stream.read(), lines, copy_no, True), fmt)
                     else:
-                        write_atomic(part, read_chunks(stream))
                         fmt = comp.mime
+                        sink(stream, fmt)
                 with self._k.db.transaction():
                     reqs.add_copy(req, kind=kind, no=copy_no, ref=rec.ref, seq=comp.seq,
                                   fmt=fmt, when=self._k.clock.iso(), by=self._k.user.name,
-                                  out=str(dest.resolve()))
+                                  out=out_label)
                     seq = self._k.log(f"{action}.issued", req.no, copy_no=copy_no, item=rec.ref)
             except BaseException as exc:
-                with contextlib.suppress(OSError):
-                    part.unlink()
                 with contextlib.suppress(Exception):
                     self._k.log(f"{action}.failed", req.no, copy_no=copy_no, item=rec.ref)
                 if isinstance(exc, OSError):  # a full or read-only disk: no traceback
                     raise storage_error(exc, "制作查阅件" if kind == "view" else "制作复制件") \
                         from None
                 raise
-            os.replace(part, dest)
+            if publish is not None:
+                publish()
             if grant.flag:
                 self._k.flag(action, rec.ref, grant.rule, reason, seq)
-        issued = next(c for c in reqs.copies(req) if c.no == copy_no)
-        return Issued(issued, dest, grant.flag)
+        return next(c for c in reqs.copies(req) if c.no == copy_no)
 
     # ------------------------------------------------------------------ register document
     def register_doc(self, *, year: int | None = None) -> tuple[bytes, int]:

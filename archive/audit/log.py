@@ -361,13 +361,43 @@ class AuditLog:
                 if line.endswith(b"\n"):
                     yield line[:-1]
 
+    def _raw_lines_backwards(self, block: int = 1 << 16) -> Iterator[bytes]:
+        """Complete lines from the last to the first, reading blocks from the end (a page of
+        the newest entries costs a page, not the whole log); a torn last line is skipped."""
+        try:
+            f = open(self.path, "rb")
+        except FileNotFoundError as e:
+            raise IntegrityError("审计日志不存在") from e
+        with f:
+            pos = f.seek(0, os.SEEK_END)
+            buf = b""
+            first = True
+            while pos > 0:
+                step = min(block, pos)
+                pos -= step
+                f.seek(pos)
+                buf = f.read(step) + buf
+                parts = buf.split(b"\n")
+                buf = parts[0]  # may be cut at the block boundary: completed by the next read
+                tail = parts[1:]
+                if first:
+                    if not tail:
+                        continue  # no newline yet: all of it may be a torn last line
+                    tail = tail[:-1]  # after the last newline: empty, or a torn line
+                    first = False
+                yield from reversed(tail)
+            if buf and not first:
+                yield buf
+
     def entries(self, *, since: datetime | None = None, actor: str | None = None,
                 action: str | None = None, ref: str | None = None,
-                decrypt: bool = False) -> Iterator[Entry]:
-        """Entries in order, filtered; with decrypt=True details are opened (audit-details members)."""
+                decrypt: bool = False, newest_first: bool = False) -> Iterator[Entry]:
+        """Entries in order (or newest first), filtered; with decrypt=True details are opened
+        (audit-details members)."""
         if decrypt and not self._identities and self._legacy_key is None:
             raise UsageError("没有审计详情密钥，不能解密详情")
-        for raw in self._raw_lines():
+        lines = self._raw_lines_backwards() if newest_first else self._raw_lines()
+        for raw in lines:
             e = parse_entry(raw)
             if since is not None and e.ts < since:
                 continue

@@ -42,6 +42,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "retention": ("archive.cli.retention_cmds", "retention_group", "保管期限：到期档案清单"),
     "hold": ("archive.cli.retention_cmds", "hold_group", "冻结/解除冻结（冻结中不得销毁）"),
     "disposal": ("archive.cli.retention_cmds", "disposal_group", "鉴定销毁：提出、批准、执行"),
+    "serve": ("archive.cli.serve_cmds", "serve_cmd", "启动网页界面（只在本机 127.0.0.1，浏览器使用）"),
+    "stamp": ("archive.cli.print_cmds", "stamp_cmd", "制作加盖归档章的长期保存版本（PDF/A）"),
+    "print": ("archive.cli.print_cmds", "print_cmd", "打印归档文件目录、备考表、盒脊"),
+    "paper": ("archive.cli.paper_cmds", "paper_group", "纸质原件：盒号、存放位置、借阅登记"),
+    "transfer": ("archive.cli.transfer_cmds", "transfer_group", "移交进馆：导出移交包、四性检测"),
 }
 
 

@@ -98,7 +98,7 @@ def backup_create_cmd(ctx: click.Context, dest: str, as_json: bool) -> None:
       sgz backup create /media/usb/sgz-2026-11-28 --json
     """
     arc = open_archive(ctx)
-    rep = arc.maintenance.backup(dest)
+    rep = arc.maintenance.backup(dest, warn=lambda m: click.echo(f"警告：{m}", err=True))
     if as_json:
         emit_json({"id": rep.dest, **rep.as_dict()})
         return

@@ -89,10 +89,14 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
 @click.option("--no-index", "no_index", is_flag=True,
               help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
+@click.option("--archive-pdf-now", "archive_pdf_now", type=click.IntRange(min=0), default=5,  # ARCHIVE_PDF_NOW
+              show_default=True,
+              help="本次归档不超过 N 件时，立即制作加盖归档章的长期保存版本；超过时（批量导入）"
+                   "全部留待 sgz stamp --pending；0 表示一律留待以后。")
 @json_option
 @click.pass_context
 def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index: bool,
-             **opts: object) -> None:
+             archive_pdf_now: int, **opts: object) -> None:
     """归档文件：加密存入档案库，打印档号。
 
     \b
@@ -101,7 +105,9 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
       sgz file *.docx --category XZ --retention Y
       sgz file 签字扫描件.pdf --of Z001-WS·2026-D30-FW-0007 --kind 签字扫描件
       sgz file 更正稿.docx --of Z001-WS·2026-D30-FW-0007 --reason 更正身份证号笔误
-    已在库中的相同文件不会重复存储，而是报告其已有档号。
+      sgz file 扫描件/*.pdf --category 服务 --archive-pdf-now 0   # 批量导入，归档章以后再做
+    已在库中的相同文件不会重复存储，而是报告其已有档号。一次归档不超过 5 件时，随即制作加盖
+    归档章的长期保存版本（PDF/A）；更多时留待 sgz stamp --pending。
     """
     arc = open_archive(ctx)
     total = len(paths)
@@ -119,7 +125,11 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
             info(f"[{done}/{total}] {display(str(r.path))} → {r.ref}")
 
     results = arc.records.file(list(paths), on_result=report, index=not no_index,
-                       **opts)  # type: ignore[arg-type]
+                               archive_pdf_now=archive_pdf_now,
+                               **opts)  # type: ignore[arg-type]
+    filed = sum(r.status == "filed" for r in results)
+    if filed > archive_pdf_now and not as_json:
+        info(f"本次归档 {filed} 件，归档章版本（PDF/A）留待 sgz stamp --pending 制作")
     if as_json:
         out = [{"id": r.ref, **r.as_dict()} for r in results]
         emit_json(out[0] if len(out) == 1 else out)

@@ -2,13 +2,15 @@
 
 click looks its messages up through `gettext.gettext` / `gettext.ngettext`, bound when its
 modules are imported; `install()` must therefore run before click is first imported
-(archive/cli/__init__.py does it). Only click's exact message ids are mapped; any other
+(archive/cli/__init__.py does it) — or, if click was imported first, it rebinds the names
+click's modules already hold. Only click's exact message ids are mapped; any other
 gettext user in the process is unaffected.
 """
 
 from __future__ import annotations
 
 import gettext
+import sys
 
 MESSAGES: dict[str, str] = {
     "Usage:": "用法：",
@@ -74,5 +76,13 @@ def _ngettext(msgid1: str, msgid2: str, n: int) -> str:
 
 
 def install() -> None:
+    """Route click's messages through the tables above, whether click is imported later (it
+    binds `gettext` at import) or already was (its modules' bound names are rebound here)."""
     gettext.gettext = _gettext
     gettext.ngettext = _ngettext
+    for name, module in list(sys.modules.items()):
+        if name == "click" or name.startswith("click."):
+            if getattr(module, "_", None) is _original:
+                module._ = _gettext  # type: ignore[attr-defined]
+            if getattr(module, "ngettext", None) is _original_n:
+                module.ngettext = _ngettext  # type: ignore[attr-defined]

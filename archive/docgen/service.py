@@ -20,7 +20,7 @@ from archive.docgen.engine import RenderResult, load_data_file, render
 from archive.docgen.fields import parse_assignments
 from archive.docgen.filing_meta import filing_metadata
 from archive.docgen.lookup import default_output_name, find_template, safe_file_name
-from archive.docgen.manifest import Manifest, default_templates_dir
+from archive.docgen.manifest import Manifest, default_templates_dir, list_manifests
 from archive.docgen.rows import read_rows
 from archive.docgen.workdays import WorkCalendar
 from archive.errors import UsageError, ValidationError
@@ -71,6 +71,28 @@ class GenerationService:
     def manifest(self, name: str) -> Manifest:
         """The template named by id, Chinese title or alias (close matches suggested)."""
         return find_template(self._templates, name)
+
+    def templates(self) -> list[Manifest]:
+        """Every template, for choosing one (the web UI's 文书 page)."""
+        return list_manifests(self._templates)
+
+    # ------------------------------------------------------------------ in memory (web UI)
+    def build(self, manifest: Manifest, data: Mapping[str, Any]) -> bytes:
+        """One document as bytes (.docx, or .svg for the plaque) for a download; nothing is
+        written. Validation errors list every problem at once, as for `render`."""
+        return render(manifest, data, self._station, today=self._today(),
+                      sample_station=self._sample_station, calendar=self._calendar).data
+
+    def build_pdf(self, manifest: Manifest, data: Mapping[str, Any]) -> bytes:
+        """One document as PDF bytes. LibreOffice needs a folder: the .docx goes to the private
+        staging folder (inside the home, removed at once), as when `render` files."""
+        if manifest.layout == "plaque":
+            return render(manifest, data, self._station, today=self._today(),
+                          sample_station=self._sample_station, fmt="pdf").data
+        docx = self.build(manifest, data)
+        with self._place(None, True, Path(f"{manifest.id}.docx")) as target:
+            write_atomic(target, docx, parents=True)
+            return self._to_pdf(target, None).read_bytes()
 
     def render_bytes(self, template_id: str, data: Mapping[str, Any], day: dt.date) -> bytes:
         """A document the library itself produces (销毁清册, registers) as .docx bytes."""

@@ -22,12 +22,13 @@ if TYPE_CHECKING:
 
 _MINT = object()  # only archive.kernel.kernel imports this
 
-# Actions whose grant opens content. "check" covers whole-vault reads (index rebuild, fixity).
+# Actions whose grant opens content. "check" covers whole-vault reads (index rebuild, fixity);
+# "transfer.export" a whole year (each item still gets its own audit entry through `open`).
 PLAINTEXT_ACTIONS = frozenset({
     "record.read", "record.export_subject", "record.refer", "record.export_anon",
-    "access.view", "access.copy", "check",
+    "access.view", "access.copy", "check", "record.archive_pdf", "transfer.export",
 })
-BULK_ACTIONS = frozenset({"check"})
+BULK_ACTIONS = frozenset({"check", "transfer.export"})
 
 
 @dataclass(frozen=True, init=False)
@@ -115,6 +116,20 @@ class PlaintextDoor:
             if not isinstance(doc, dict) or doc.get("doc_id") != ref:
                 raise IntegrityError("待索引文本不属于该档案", ref=ref)
             yield doc
+
+    def identities_for_backup(self, grant: Grant, object_ids: Sequence[str]
+                              ) -> dict[str, age.X25519Identity]:
+        """Every listed object's identity, for the backup's open export (sealed to the recovery
+        recipient at once, never written in clear). Needs a `backup` grant; ONE audit entry
+        naming the count is written before the first key is unwrapped."""
+        if not isinstance(grant, Grant) or grant.user != self._k.user.name \
+                or grant.action != "backup":
+            raise AccessDenied("开放导出须有备份授权")
+        if not object_ids:
+            return {}
+        self._k.log("backup.open_export", None, objects=len(object_ids))
+        return {oid: self._k.object_keys.unwrap(oid, self._k.keys.bag, lambda: None)
+                for oid in object_ids}
 
     def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
         src = self._k.objects.open(comp.object_id)

@@ -65,10 +65,24 @@ class HomePaths:
             require_format2(self.root)  # a format-1 or half-upgraded home: names `sgz upgrade`
         return str(meta["vault_id"])
 
-    def write_vault_json(self, vault_id: str) -> None:
+    @property
+    def recovery_identity(self) -> Path:
+        """The open export's identity file, age-encrypted with the recovery code."""
+        return self.keys / "recovery-identity.age"
+
+    def write_vault_json(self, vault_id: str, *, recovery_recipient: str | None = None) -> None:
         if self.vault_json.exists():
             raise Conflict(f"{self.root} 已经是一个 sgz 站点目录，不能重复初始化")
-        write_atomic(
-            self.vault_json,
-            json.dumps({"format": FORMAT, "version": FORMAT_VERSION, "vault_id": vault_id}).encode(),
-        )
+        meta = {"format": FORMAT, "version": FORMAT_VERSION, "vault_id": vault_id}
+        if recovery_recipient:
+            meta["recovery_recipient"] = recovery_recipient  # public (age1…): backups seal to it
+        write_atomic(self.vault_json, json.dumps(meta).encode())
+
+    def read_recovery_recipient(self) -> str | None:
+        """The open export's recipient, or None for a home made before it existed."""
+        try:
+            meta = json.loads(self.vault_json.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = meta.get("recovery_recipient")
+        return value if isinstance(value, str) and value.startswith("age1") else None

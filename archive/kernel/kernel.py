@@ -8,6 +8,7 @@ are built over a kernel; they never reach keys or decryption except through it.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -136,10 +137,7 @@ class Kernel:
     # ----------------------------------------------------------------- policy and audit
     def facts(self, rec: Record) -> RecordFacts:
         """What the policy needs to know about a record."""
-        return RecordFacts(
-            category=rec.cls, responsible=rec.responsible or None, precious=rec.precious,
-            secret=bool(rec.secrecy), held=self.holds.active(rec.id) is not None,
-            destroyed=rec.status == "destroyed")
+        return _facts(rec, held=self.holds.active(rec.id) is not None)
 
     def authorize(self, action: str, record: Record | RecordFacts | None = None, *,
                   ref: str | None = None, **ctx: Any) -> Grant:
@@ -167,6 +165,23 @@ class Kernel:
     def may(self, action: str, rec: Record) -> bool:
         """The policy's answer without logging (for filtering lists)."""
         return decide(Actor(self.user.name, self.user.role), action, self.facts(rec)).allowed
+
+    def visible(self, action: str, records: Iterable[Record]) -> list[Record]:
+        """The records `action` is allowed on, in order, without logging: `may` for a whole
+        list, with the holds read once and the (pure) policy asked once per distinct set of
+        facts instead of once per record."""
+        held = self.holds.held_ids()
+        actor = Actor(self.user.name, self.user.role)
+        answers: dict[RecordFacts, bool] = {}
+        out = []
+        for rec in records:
+            f = _facts(rec, held=rec.id in held)
+            ok = answers.get(f)
+            if ok is None:
+                ok = answers[f] = decide(actor, action, f).allowed
+            if ok:
+                out.append(rec)
+        return out
 
     def log(self, action: str, ref: str | None = None, /, **detail: Any) -> int:
         """Append an audit entry as the current user (raises AuditUnavailable if it cannot).
@@ -257,3 +272,9 @@ class Kernel:
             with self.writer_lock:
                 for comp in lifecycle.run_key_tasks(self.keys.files, self.keys.bag, self.db):
                     self.log("keys.shred.resumed", None, compartment=comp)
+
+
+def _facts(rec: Record, *, held: bool) -> RecordFacts:
+    return RecordFacts(
+        category=rec.cls, responsible=rec.responsible or None, precious=rec.precious,
+        secret=bool(rec.secrecy), held=held, destroyed=rec.status == "destroyed")

@@ -18,10 +18,10 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from archive.audit.errors import AuditTampered
 from archive.audit.verify import verify_log
@@ -38,6 +38,7 @@ from archive.kernel.kernel import Kernel
 FORMAT = "sgz-backup"
 FORMAT_VERSION = 1
 MANIFEST = "MANIFEST.json"
+OPEN_EXPORT = "open-export.age"
 README = "README.txt"
 PARTIAL_MARK = ".sgz-partial"
 CHUNK = 1 << 20
@@ -46,6 +47,8 @@ README_TEXT = """sgz 档案库备份
 data/  档案库数据：站点配置、档案目录数据库（已加密）、档案对象（已加密）、审计日志。
 keys/  密钥材料：各用户的密钥槽、恢复码密钥槽、密钥环。没有口令或恢复码无法使用。
 MANIFEST.json  每个文件的大小和 SHA-256，用 sgz backup verify 校验。
+open-export.age  开放导出：目录和各文件的解密身份（age 加密，用恢复码打开），
+               没有 sgz 时按 docs/recovery.md 用 age 命令恢复。
 
 建议把 keys/ 与 data/ 分开保管（例如分别放在两个加锁的柜子里）。
 恢复：sgz restore 本文件夹 --home 新站点目录
@@ -150,8 +153,10 @@ def _copy_catalog(k: Kernel, dst: Path) -> tuple[int, str]:
     return sha256_file(dst)
 
 
-def write_backup(k: Kernel, dest: Path, part: Path, created: str) -> BackupReport:
-    """Copy everything but the index into `part` (caller holds the writer lock)."""
+def write_backup(k: Kernel, dest: Path, part: Path, created: str,
+                 open_export: Callable[[BinaryIO], None] | None = None) -> BackupReport:
+    """Copy everything but the index into `part` (caller holds the writer lock); with
+    `open_export`, also write OPEN_EXPORT at the top (docs/recovery.md)."""
     home = k.home
     files: list[dict[str, Any]] = []
     rep = BackupReport(dest=str(dest), vault_id=k.vault_id, created=created)
@@ -189,6 +194,12 @@ def write_backup(k: Kernel, dest: Path, part: Path, created: str) -> BackupRepor
             add("keys", rel, *copy_file(src, keys / rel))
     rel = home.keyring.relative_to(home.root)
     add("keys", rel, *copy_file(home.keyring, keys / rel))
+    if open_export is not None:
+        with private_open_for_write(part / OPEN_EXPORT) as f:
+            open_export(f)
+            f.flush()
+            os.fsync(f.fileno())
+        add("meta", Path(OPEN_EXPORT), *sha256_file(part / OPEN_EXPORT))
     readme = README_TEXT.encode("utf-8")
     write_atomic(part / README, readme)
     add("meta", Path(README), len(readme), hashlib.sha256(readme).hexdigest())

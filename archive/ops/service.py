@@ -9,31 +9,39 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlcipher3
 
+from archive.audit.log import Entry
 from archive.audit.names import action_code, action_name
+from archive.crypto import age
 from archive.errors import ArchiveError, StorageError, storage_error
+from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
 from archive.ops import check as _check
 from archive.ops.backup import BackupReport
 from archive.ops.check import CheckReport
 from archive.policy.rules import Actor, decide
+from archive.recovery.open_export import seal_open_export
+from archive.transfer.adapt import export_record
 
 
 class MaintenanceService:
     """`sgz check` and `sgz backup` (backup verification and restore need no unlocked home)."""
 
     def __init__(self, kernel: Kernel, *, index_status: Callable[[], dict[str, Any]],
-                 index_verify: Callable[[], Any] | None = None) -> None:
+                 index_verify: Callable[[], Any] | None = None,
+                 archival_status: Callable[[], dict[str, int]] | None = None) -> None:
         self._k = kernel
         self._index_status = index_status
         self._index_verify = index_verify
+        self._archival_status = archival_status
 
     def check(self, *, read_data: bool = False, subset: float | None = None,
               rng: random.Random | None = None, repair: bool = False) -> CheckReport:
@@ -49,6 +57,14 @@ class MaintenanceService:
         _check.check_audit(self._k, report)
         _check.check_index(self._k, report, self._index_status, self._index_verify)
         _check.check_disposals(self._k, report)
+        if self._archival_status is not None:
+            st = self._archival_status()
+            if st["pending"]:
+                report.notes.append(f"有 {st['pending']} 件档案尚未制作加盖归档章的长期保存版本"
+                                    "（可运行 sgz stamp --pending）")
+            if st["failed"]:
+                report.notes.append(f"有 {st['failed']} 件档案未能制作长期保存版本"
+                                    "（sgz stamp --pending --retry 重试，原因见审计日志）")
         if read_data:
             _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
         self._k.log("check", None, read_data=read_data, problems=len(report.problems),
@@ -56,9 +72,17 @@ class MaintenanceService:
                     read_bytes=report.read_bytes)
         return report
 
-    def backup(self, dest: Path | str) -> BackupReport:
-        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest."""
-        self._k.authorize("backup")
+    def backup(self, dest: Path | str, *, warn: Callable[[str], None] | None = None
+               ) -> BackupReport:
+        """Consistent snapshot (writer lock held) into DEST/{data,keys}, with a manifest, and
+        the open export (catalogue + object identities sealed to the recovery recipient) that
+        lets `age` alone recover every record (docs/recovery.md). A home made before the
+        recovery identity existed gets a warning through `warn` and no open export."""
+        grant = self._k.authorize("backup")
+        recipient = self._k.home.read_recovery_recipient()
+        if recipient is None and warn is not None:
+            warn("本档案库建立时还没有“恢复身份”，备份中不含开放导出（open-export.age），"
+                 "没有 sgz 时无法只用 age 恢复；请升级档案库或重新发放恢复码后再备份")
         dest = Path(dest).absolute()
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
@@ -70,7 +94,10 @@ class MaintenanceService:
             except OSError as exc:
                 raise storage_error(exc, f"备份（{dest}）") from None
             try:
-                report = _backup.write_backup(self._k, dest, part, self._k.clock.iso())
+                report = _backup.write_backup(
+                    self._k, dest, part, self._k.clock.iso(),
+                    open_export=None if recipient is None else
+                    lambda out: self._open_export(grant, out, recipient))
                 _backup.finish_target(part, dest)
             except BaseException as exc:
                 with contextlib.suppress(OSError):
@@ -83,6 +110,18 @@ class MaintenanceService:
         self._k.log("backup", None, dest=str(dest), files=report.files, bytes=report.bytes,
                     objects=report.objects, manifest_sha256=report.manifest_sha256)
         return report
+
+
+    def _open_export(self, grant: Grant, out: BinaryIO, recipient: str) -> None:
+        """Every record (destroyed ones as catalogue lines), every live component's identity."""
+        k = self._k
+        rows = []
+        for rec in k.records.list(status=None):
+            comps = k.records.components(rec.id) if rec.status == "active" else []
+            rows.append(export_record(rec, comps))
+        oids = [c.object_id for r in rows for c in r.components]
+        idents = k.door.identities_for_backup(grant, oids)
+        seal_open_export(rows, idents.__getitem__, out, age.X25519Recipient.parse(recipient))
 
 
 class KeyService:
@@ -112,9 +151,13 @@ class AuditService:
         self._k = kernel
 
     def history(self, *, since: datetime | None = None, actor: str | None = None,
-                action: str | None = None, ref: str | None = None) -> list[dict[str, Any]]:
+                action: str | None = None, ref: str | None = None, before: int | None = None,
+                limit: int | None = None) -> list[dict[str, Any]]:
         """Log entries, filtered, with Chinese action names; details only for `audit.details`
-        roles. Reading the log is itself audited (before anything is read)."""
+        roles. Reading the log is itself audited (before anything is read).
+
+        With `limit`, only the newest `limit` matching entries (below seq `before`, if given),
+        in log order: a page of a long log costs one pass and decrypts only that page."""
         self._k.authorize("audit.read")
         code = action_code(action) if action else None
         user = self._k.user
@@ -124,7 +167,18 @@ class AuditService:
                             if v},
                     details=show_details)
         out = []
-        for e in self._k.audit.entries(since=since, actor=actor, action=code, ref=ref):
+        found: Iterable[Entry]
+        if limit is None:
+            found = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref)
+            if before is not None:
+                found = (e for e in found if e.seq < before)
+        else:  # read from the end: a page costs a page, not the whole log
+            newest = self._k.audit.entries(since=since, actor=actor, action=code, ref=ref,
+                                           newest_first=True)
+            page = list(islice((e for e in newest if before is None or e.seq < before),
+                               max(0, limit)))
+            found = reversed(page)
+        for e in found:
             detail: dict[str, Any] | None = None
             if show_details:
                 try:

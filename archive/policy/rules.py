@@ -46,6 +46,14 @@ ACTIONS: dict[str, str] = {
     "backup": "备份",
     "check": "完整性检查",
     "gen": "生成文书",
+    "record.archive_pdf": "制作加盖归档章的长期保存版本",
+    "print": "打印归档文件目录、备考表、盒脊",
+    "paper.place": "登记盒号和存放位置",
+    "paper.lend": "借出纸质原件",
+    "paper.return": "归还纸质原件（清点核对）",
+    "paper.resolve": "处理归还问题",
+    "paper.read": "查看借阅登记",
+    "transfer.export": "移交进馆导出",
 }
 
 # Actions that concern one record: `decide` requires RecordFacts for them.
@@ -54,6 +62,7 @@ RECORD_ACTIONS = frozenset({
     "record.export_subject", "record.refer", "record.export_anon",
     "access.view", "access.copy", "hold.manage",
     "disposal.propose", "disposal.approve", "disposal.execute",
+    "record.archive_pdf", "paper.lend",
 })
 
 MANAGERS = frozenset({"head", "deputy", "archivist"})
@@ -158,6 +167,13 @@ R_CHECK = "附件2 四(二)5：完整性检查由站长或档案管理员执行"
 R_GEN = "附件2 四(二)2：社工站工作人员可生成文书"
 R_NO_KEY = ("附件2 八.3：该角色不持有此类档案的密钥，不能解密其内容"
             "（服务档案只由社工、督导、站长、副站长查阅；外单位查阅件由站长或副站长制作）")
+R_ARCHIVE_PDF = "DA/T 22—2015 第9章：归档章由档案管理员（或站长、副站长）加盖；归档人可为刚归档的文件当即制作"
+R_PRINT = "DA/T 22—2015 第8、9章：归档文件目录、备考表、盒脊由档案管理员（或站长、副站长）编制"
+R_PAPER = "附件2 四(二)3：纸质档案的装盒、排架由档案管理员（或站长、副站长）负责"
+R_LEND = "附件2 四(四)3：纸质原件借出、归还由档案管理员或站长登记，返还档案要认真检查核对"
+R_RESOLVE = "附件2 四(四)3：归还时发现缺损等问题，由站长处理并登记"
+R_PAPER_READ = "附件2 四(四)3：借阅登记由站长、副站长、档案管理员和督导查看"
+R_TRANSFER = "档发〔2012〕7号 第七条：电子档案移交须经单位负责人（站长，或受托的副站长）批准，说明事由"
 R_UNKNOWN_ROLE = "未知角色，拒绝（默认拒绝）"
 
 
@@ -294,6 +310,22 @@ def _execute(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
     return _yes(R_RESUME if r.destroyed else R_EXECUTE)
 
 
+def _archive_pdf(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
+    """The stamped rendition: managers any time; the filer for what they just filed (they held
+    that plaintext a moment ago), so `sgz file` can stamp right after the batch."""
+    if actor.role in MANAGERS:
+        return _yes(R_ARCHIVE_PDF)
+    if actor.role in STAFF and ctx.get("just_filed") is True:
+        return _yes(R_ARCHIVE_PDF)
+    return _no(R_ARCHIVE_PDF)
+
+
+def _lend(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
+    if actor.role not in ("head", "archivist"):
+        return _no(R_LEND)
+    return _no(R_PRECIOUS) if r.precious else _yes(R_LEND)
+
+
 RecordRule = Callable[[Actor, RecordFacts, dict[str, Any]], Decision]
 
 _RECORD_RULES: dict[str, RecordRule] = {
@@ -310,12 +342,14 @@ _RECORD_RULES: dict[str, RecordRule] = {
     "disposal.propose": _propose,
     "disposal.approve": _approve_disposal,
     "disposal.execute": _execute,
+    "record.archive_pdf": _archive_pdf,
+    "paper.lend": _lend,
 }
 
 # Actions that put content in front of the actor: she must hold the record's compartment.
 _CONTENT_ACTIONS = frozenset({
     "record.read", "record.export_subject", "record.refer", "record.export_anon",
-    "access.view", "access.copy",
+    "access.view", "access.copy", "record.archive_pdf",
 })
 
 
@@ -332,7 +366,7 @@ _DESTROYED_OK = frozenset({"record.read_meta", "disposal.execute"})
 _SECRET_LIMITED = frozenset({
     "record.file", "record.read_meta", "record.read", "record.correct",
     "record.export_subject", "record.refer", "record.export_anon",
-    "access.view", "access.copy",
+    "access.view", "access.copy", "record.archive_pdf", "paper.lend",
 })
 
 
@@ -362,6 +396,11 @@ _GLOBAL_RULES: dict[str, tuple[frozenset[str], str]] = {
     "backup": (frozenset({"head", "archivist"}), R_BACKUP),
     "check": (frozenset({"head", "archivist"}), R_CHECK),
     "gen": (STAFF, R_GEN),
+    "print": (MANAGERS, R_PRINT),
+    "paper.place": (MANAGERS, R_PAPER),
+    "paper.return": (frozenset({"head", "archivist"}), R_LEND),
+    "paper.resolve": (frozenset({"head"}), R_RESOLVE),
+    "paper.read": (frozenset({"head", "deputy", "archivist", "supervisor"}), R_PAPER_READ),
 }
 
 
@@ -371,7 +410,8 @@ def decide(actor: Actor, action: str, record: RecordFacts | None = None, **ctx: 
     Context flags (all optional; a missing flag counts as not satisfied):
     reason (str), subject (name of a personnel file's person), consent_filed (bool),
     override_reason (str), registered_by (str), allow_copy (bool), approved (bool),
-    within_period (bool), in_request (bool), copy_approved (bool), witness (str).
+    within_period (bool), in_request (bool), copy_approved (bool), witness (str),
+    just_filed (bool).
     """
     if action not in ACTIONS:
         raise UsageError(f"未知操作：{action}", found=action, expected=sorted(ACTIONS))
@@ -390,6 +430,10 @@ def decide(actor: Actor, action: str, record: RecordFacts | None = None, **ctx: 
         return _RECORD_RULES[action](actor, record, ctx)
     if action in ("access.approve", "access.deny"):
         return _approve_request(actor, action, record, ctx)
+    if action == "transfer.export":
+        if actor.role not in ("head", "deputy"):
+            return _no(R_TRANSFER)
+        return _with_reason(R_TRANSFER, ctx, flag=True)
     roles, rule = _GLOBAL_RULES[action]
     return _roles(rule, roles, actor.role)
 

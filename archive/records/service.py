@@ -31,12 +31,19 @@ from archive.fs.atomic import private_open_for_write
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
 from archive.records.sniff import inspect_file
+from archive.records.sources import InMemoryFile, open_source
 from archive.safetext import clean_title, safe_filename
 from archive.vault.objects import StagedObject
 
+Source = Path | InMemoryFile  # a file on disk, or one that exists only in memory
+
 # Called after a batch is committed with (档号, component id, source path, mime) per new
 # component: derived data (the search index); filing never fails because of it.
-IndexBatch = Callable[[list[tuple[str, int, Path, str]], dict[str, Any]], None]
+IndexBatch = Callable[[list[tuple[str, int, Source, str]], dict[str, Any]], None]
+
+# After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
+AfterFile = Callable[[list["FileResult"], int], object]
+ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
@@ -54,8 +61,12 @@ class FileResult:
         return asdict(self)
 
 
-def _check_source(path: Path) -> None:
+def _check_source(path: Source) -> None:
     """Bad input gets a clear error before anything is written."""
+    if isinstance(path, InMemoryFile):
+        if not path.size:
+            raise ValidationError(f"文件为空：{path.name}", ref=path.name)
+        return
     if not path.exists():
         raise NotFound(f"文件不存在：{path}", ref=str(path))
     if path.is_dir():
@@ -77,15 +88,17 @@ class RecordService:
     """`sgz file|show|ls|get` over the kernel."""
 
     def __init__(self, kernel: Kernel, *, default_retention: Callable[[str], str],
-                 index_batch: IndexBatch | None = None) -> None:
+                 index_batch: IndexBatch | None = None,
+                 after_file: AfterFile | None = None) -> None:
         self._k = kernel
         self._default_retention = default_retention
         self._index_batch = index_batch
+        self._after_file = after_file
 
     # ------------------------------------------------------------------ file
     def file(
         self,
-        paths: Sequence[Path | str],
+        paths: Sequence[Path | str | InMemoryFile],
         *,
         category: str | None = None,
         title: str | None = None,
@@ -104,9 +117,12 @@ class RecordService:
         reason: str = "",
         index: bool = True,
         on_result: Callable[[FileResult], None] | None = None,
+        archive_pdf_now: int = 0,
     ) -> list[FileResult]:
-        """File `paths` as new items (or, with `of`, as components of an existing item)."""
-        sources = [Path(p) for p in paths]
+        """File `paths` as new items (or, with `of`, as components of an existing item).
+        New items get their archival PDF at once when there are at most `archive_pdf_now` of
+        them (the CLI passes ARCHIVE_PDF_NOW); otherwise they are left pending for `sgz stamp`."""
+        sources: list[Source] = [p if isinstance(p, InMemoryFile) else Path(p) for p in paths]
         if not sources:
             raise UsageError("请至少指定一个要归档的文件")
         if title is not None and len(sources) > 1:
@@ -154,17 +170,19 @@ class RecordService:
                 results.append(res)
                 if on_result:
                     on_result(res)
+        if parent is None and self._after_file is not None and archive_pdf_now > 0:
+            self._after_file(results, archive_pdf_now)
         return results
 
-    def _file_batch(self, batch: list[tuple[Path, str, str | None]],
+    def _file_batch(self, batch: list[tuple[Source, str, str | None]],
                     meta: dict[str, Any]) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
         catalogue commit for the whole batch; then publish. All or nothing per batch."""
-        staged: list[tuple[Path, str, str | None, StagedObject]] = []
+        staged: list[tuple[Source, str, str | None, StagedObject]] = []
         try:
             for src, mime, doc_title in batch:
                 try:
-                    with open(src, "rb", buffering=1 << 16) as f:
+                    with open_source(src) as f:
                         obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=False,
                                                    sm3=self._k.station.sm3_fingerprint)
                 except OSError as exc:
@@ -196,7 +214,7 @@ class RecordService:
                 if cid is not None], filed)
         return results
 
-    def _commit_batch(self, staged: list[tuple[Path, str, str | None, StagedObject]],
+    def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
                       meta: dict[str, Any]
                       ) -> tuple[list[FileResult], list[str], list[int | None]]:
         """One transaction: 档号, records, components, wrapped keys and every audit entry."""
@@ -299,11 +317,9 @@ class RecordService:
         """The 归档文件目录, filtered; items the user may not see are left out silently."""
         cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
-        rows = [
-            r for r in self._k.records.list(cls=cls, year=year, retention=ret, household=household,
-                                         status=None if include_destroyed else "active")
-            if self._k.may("record.read_meta", r)
-        ]
+        rows = self._k.visible("record.read_meta", self._k.records.list(
+            cls=cls, year=year, retention=ret, household=household,
+            status=None if include_destroyed else "active"))
         self._k.log("catalog.list", None, category=cls, year=year, retention=ret,
                  household=household or None, count=len(rows))
         return rows
@@ -352,6 +368,29 @@ class RecordService:
         if grant.flag:  # a read outside the usual circle: on the head's list (sgz access flags)
             self._k.flag("record.read", rec.ref, grant.rule, reason, None)
         return dest
+
+    def read(self, ref: str, *, reason: str, component: int | None = None,
+             to: str = "浏览器下载") -> tuple[Component, bytes]:
+        """Decrypt one component into memory (a browser download) under the same rules as
+        `get`: a reason, the policy, the audit entry first, a flag for an unusual read."""
+        if not reason or not reason.strip():
+            raise ValidationError("导出档案必须说明事由")
+        rec = self._k.records.get(ref.strip())
+        if rec.status != "active":
+            raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
+        grant = self._k.authorize("record.read", rec, reason=reason)
+        comp = self.current_component(rec, component)
+        stream = self._k.door.open(grant, rec, comp, action="record.get",
+                                   detail={"reason": reason, "out": to, "flagged": grant.flag})
+        try:
+            with stream:
+                data = stream.read()
+        except age.AgeError:
+            self._k.log("decrypt.failed", rec.ref, seq=comp.seq)
+            raise DecryptionFailed(f"{rec.ref} 解密失败：对象已损坏") from None
+        if grant.flag:
+            self._k.flag("record.read", rec.ref, grant.rule, reason, None)
+        return comp, data
 
 
 def stored_name(name: str) -> str:

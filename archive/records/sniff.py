@@ -11,11 +11,12 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, BinaryIO
 
 from lxml import etree
 
 from archive.errors import ValidationError
+from archive.records.sources import InMemoryFile, open_source
 from archive.safetext import clean_title
 
 _EXT_MIME = {
@@ -68,7 +69,7 @@ def _magic_mime(head: bytes) -> str | None:
     return None
 
 
-def _zip_kind(path: Path) -> str:
+def _zip_kind(path: Path | BinaryIO) -> str:
     try:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
@@ -89,7 +90,7 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _TITLE_SCAN_PARAGRAPHS = 2000  # the title is near the top; never walk a huge body
 
 
-def _docx_title(path: Path) -> str | None:
+def _docx_title(path: Path | BinaryIO) -> str | None:
     """The core-properties title, else the first Title/Heading paragraph, else the first text.
 
     Runs in the filing process (not the extraction worker), so the body is streamed with
@@ -136,7 +137,7 @@ def _first_heading(f: IO[bytes]) -> str | None:
     return first_text
 
 
-def _pdf_title(path: Path) -> str | None:
+def _pdf_title(path: Path | InMemoryFile) -> str | None:
     """The PDF's /Title, read only after the decoding pre-scan passed (qpdf has no caps)."""
     try:
         import pikepdf
@@ -144,9 +145,10 @@ def _pdf_title(path: Path) -> str | None:
         from archive.search.limits import DEFAULT_LIMITS
         from archive.search.pdf_guard import check_pdf
 
-        if path.stat().st_size > DEFAULT_LIMITS.max_input:
+        size = path.size if isinstance(path, InMemoryFile) else path.stat().st_size
+        if size > DEFAULT_LIMITS.max_input:
             return None
-        data = path.read_bytes()
+        data = path.data if isinstance(path, InMemoryFile) else path.read_bytes()
         if check_pdf(data, DEFAULT_LIMITS, time.monotonic() + 5).refuse:
             return None
         with pikepdf.open(io.BytesIO(data)) as pdf:
@@ -156,13 +158,18 @@ def _pdf_title(path: Path) -> str | None:
         return None
 
 
-def inspect_file(path: Path) -> FileKind:
-    """Sniff the type from the bytes; refuse a misleading extension; find the document's title."""
-    with open(path, "rb") as f:
+def inspect_file(path: Path | InMemoryFile) -> FileKind:
+    """Sniff the type from the bytes; refuse a misleading extension; find the document's title.
+    `path` may be an in-memory file (a browser upload): nothing is written to read it."""
+
+    def body() -> Path | BinaryIO:  # zipfile reads a path or a stream alike
+        return path.open() if isinstance(path, InMemoryFile) else path
+
+    with open_source(path) as f:
         head = f.read(16)
     found = _magic_mime(head)
     if found == "application/zip":
-        found = _zip_kind(path)
+        found = _zip_kind(body())
     ext = path.suffix.lower()
     expected = _EXT_MIME.get(ext)
     if found is None:
@@ -184,7 +191,7 @@ def inspect_file(path: Path) -> FileKind:
         mime = found if found != "application/x-ole" else (expected or "application/msword")
     title = None
     if mime == _EXT_MIME[".docx"]:
-        title = _docx_title(path)
+        title = _docx_title(body())
     elif mime == "application/pdf":
         title = _pdf_title(path)
     if title:
@@ -200,8 +207,8 @@ def _compatible(expected: str, found: str) -> bool:
     return expected == "application/zip" and found.startswith("application/vnd.openxmlformats")
 
 
-def _looks_text(path: Path) -> bool:
-    with open(path, "rb") as f:
+def _looks_text(path: Path | InMemoryFile) -> bool:
+    with open_source(path) as f:
         sample = f.read(4096)
     if sample.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with BOM (Windows Notepad)
         return True

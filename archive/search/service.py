@@ -27,6 +27,7 @@ from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.kernel.kernel import Kernel
+from archive.records.sources import InMemoryFile, open_source
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex, SearchResult
 from archive.vault.compartments import RECORD_COMPARTMENTS
@@ -155,7 +156,7 @@ class SearchService:
         self._indexes.clear()
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[tuple[str, int, Path, str]],
+    def index_batch(self, items: list[tuple[str, int, Path | InMemoryFile, str]],
                     titles: dict[str, Any] | None = None) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         transaction per compartment index. Derived data: a failure never undoes the filing;
@@ -173,9 +174,9 @@ class SearchService:
             rec = self._k.records.get(ref)
             comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
             try:
-                with open(src, "rb") as f:
-                    extracted = self._extract(f, filename=src.name, mime=mime,
-                                              size=os.fstat(f.fileno()).st_size)
+                with open_source(src) as f:
+                    size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
+                    extracted = self._extract(f, filename=src.name, mime=mime, size=size)
             except OSError:
                 statuses.append((component_id, "failed"))
                 continue

@@ -65,6 +65,11 @@ def normalise_recovery_code(code: str) -> bytes:
     return s.encode("ascii", errors="replace")
 
 
+def recovery_passphrase(code: str) -> bytes:
+    """The recovery code as the stock `age` tool is given it (the printed, grouped form)."""
+    return _recovery_passphrase(code)
+
+
 def _recovery_passphrase(code: str) -> bytes:
     s = normalise_recovery_code(code)
     # re-group so the stock age tool accepts exactly the printed code (documented in docs)

@@ -1,0 +1,90 @@
+"""The one wrapper every signed-in page goes through: session, CSRF, role, errors.
+
+`@signed_in()` resolves the session from the cookie (expired ones are wiped), parses and
+CSRF-checks every POST, refuses roles a page is not for, and turns library errors into a page
+(or an htmx fragment) in Chinese with a fitting HTTP status.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from archive.errors import ArchiveError
+from archive.web.render import allowed, render
+from archive.web.security import TooLarge, csrf_ok, read_form, same_origin
+from archive.web.sessions import Session, SessionEnded
+
+COOKIE = "sgz_session"
+Endpoint = Callable[[Request, Session], Awaitable[Response]]
+
+HTTP_STATUS = {2: 400, 3: 404, 4: 409, 5: 403, 6: 422, 7: 401, 8: 500, 9: 507}
+
+
+def error_status(exc: ArchiveError) -> int:
+    return HTTP_STATUS.get(exc.exit_code, 500)
+
+
+def to_login(request: Request) -> Response:
+    """Back to sign-in; htmx requests are told to navigate rather than swap in a login form."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=401, headers={"HX-Redirect": "/login"})
+    nxt = request.url.path if request.method == "GET" else "/"
+    return RedirectResponse(f"/login?next={quote(nxt)}", status_code=303)
+
+
+def refuse(request: Request, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", status_code=status, message=message)
+
+
+def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], Callable[
+        [Request], Awaitable[Response]]]:
+    """`rule`: a policy action the user must be allowed (non-record actions), a set of roles,
+    or None for every signed-in user. The library still decides every operation itself."""
+    def deco(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(fn)
+        async def endpoint(request: Request) -> Response:
+            store = request.app.state.sessions
+            sess: Session | None = store.get(request.cookies.get(COOKIE))
+            if sess is None:
+                resp = to_login(request)
+                resp.delete_cookie(COOKIE, path="/")
+                return resp
+            request.state.session = sess
+            request.state.form = FormData()
+            if request.method == "POST":
+                sess.listings.clear()  # whatever this changes shows at once
+                if not same_origin(request):
+                    return refuse(request, 403, "请求来源不是本站，已拒绝。")
+                try:
+                    form = await read_form(request)
+                except TooLarge:
+                    return refuse(request, 413, "上传内容过大（单次不超过 200 MB），请分批上传。")
+                if not csrf_ok(request, form, sess.csrf):
+                    return refuse(request, 403, "表单已失效或缺少安全令牌（CSRF），请刷新页面后重试。")
+                request.state.form = form
+            if not allowed(rule, sess.user, sess.role):
+                return refuse(request, 403, "您的角色无权使用此页面。")
+            try:
+                return await fn(request, sess)
+            except SessionEnded:
+                return to_login(request)
+            except ArchiveError as exc:
+                return refuse(request, error_status(exc), str(exc))
+        return endpoint
+    return deco
+
+
+def form_text(request: Request, name: str, default: str = "") -> str:
+    v: Any = request.state.form.get(name)
+    return v.strip() if isinstance(v, str) else default
+
+
+def form_flag(request: Request, name: str) -> bool:
+    return form_text(request, name) in ("1", "on", "true", "yes")

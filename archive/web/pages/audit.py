@@ -1,0 +1,84 @@
+"""审计: the log in Chinese (paged, filterable), verification, checkpoint download, flags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from archive.errors import ArchiveError
+from archive.web.guard import form_text, signed_in
+from archive.web.render import render
+from archive.web.sessions import Session
+
+PAGE = 100
+
+
+def history(arc: Any, actor: str | None, ref: str | None, before: int | None
+            ) -> list[dict[str, Any]]:
+    return list(arc.audit.history(actor=actor, ref=ref, before=before, limit=PAGE))
+
+
+@signed_in("audit.read")
+async def log_page(request: Request, sess: Session) -> Response:
+    """Newest first, one page at a time (only the page's details are decrypted)."""
+    p = request.query_params
+    actor, ref = p.get("actor") or None, p.get("ref") or None
+    before_text = p.get("before", "")
+    before = int(before_text) if before_text.isdigit() else None
+    entries = list(reversed(await sess.run(history, actor, ref, before)))
+    older = entries[-1]["seq"] if len(entries) == PAGE else None
+    return render(request, "audit.html", title="审计", entries=entries, older=older,
+                  newest=before is None, p=p)
+
+
+def verify(arc: Any) -> Any:
+    from archive.audit.verify import verify_log
+
+    return verify_log(arc.kernel.home.audit)
+
+
+@signed_in("audit.verify")
+async def verify_page(request: Request, sess: Session) -> Response:
+    try:
+        rep = await sess.run(verify)
+        err = ""
+    except ArchiveError as exc:
+        rep, err = None, str(exc)
+    return render(request, "audit_verify.html", title="校验审计日志", rep=rep, verify_error=err)
+
+
+@signed_in("audit.read")
+async def checkpoint(request: Request, sess: Session) -> Response:
+    cp = await sess.run(lambda arc: arc.audit.checkpoint())
+    day = request.app.state.clock().strftime("%Y%m%d")
+    from urllib.parse import quote
+
+    return Response(cp["note"].encode("utf-8"), media_type="text/plain; charset=utf-8",
+                    headers={"content-disposition": "attachment; filename=\"checkpoint.note\"; "
+                             f"filename*=UTF-8''{quote(f'检查点-{day}.note')}"})
+
+
+@signed_in("audit.details")
+async def flags(request: Request, sess: Session) -> Response:
+    rows = await sess.run(lambda arc: arc.access.flags())
+    return render(request, "flags.html", title="提请关注", flags=rows)
+
+
+@signed_in("audit.details")
+async def ack(request: Request, sess: Session) -> Response:
+    fid = form_text(request, "id")
+    if fid.isdigit():
+        await sess.run(lambda arc: arc.access.ack_flag(int(fid)))
+    return RedirectResponse("/audit/flags", status_code=303)
+
+
+ROUTES = [
+    Route("/audit", log_page, methods=["GET"]),
+    Route("/audit/verify", verify_page, methods=["POST"]),
+    Route("/audit/checkpoint", checkpoint, methods=["POST"]),
+    Route("/audit/flags", flags, methods=["GET"]),
+    Route("/audit/flags/ack", ack, methods=["POST"]),
+]

@@ -71,7 +71,7 @@ PER_RECORD = {
     "disposal.propose":  ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "NNNNNN"],
     "disposal.approve":  ["YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "YNNNNN", "NNNNNN", "NNNNNN"],
     "disposal.execute":  ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "YNYNNN"],
-    "record.archive_pdf": ["YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "NNNNNN"],
+    "record.archive_pdf": ["YYYNNN", "YYNNNN", "YYNNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYNNNN", "NNNNNN"],
     "paper.lend":        ["YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "YNYNNN", "NNNNNN", "YNYNNN", "NNNNNN"],
 }  # fmt: skip
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from archive.audit.log import AuditLog, station_verifier_key
+from archive.audit.log import AuditLog, checkpoint_due, station_verifier_key
 from archive.audit.monitor import Monitor, MonitorReport, seen_path
 from archive.audit.session import AuditKeys, close_session, open_session
 from archive.catalog.flags import Flags
@@ -85,6 +85,11 @@ class Kernel:
     def can_checkpoint(self) -> bool:
         """Whether this user holds the station key (head, deputy, recovery)."""
         return self.audit_keys.station_seed is not None
+
+    def checkpoint_due(self) -> bool:
+        """Whether entries older than a day are covered by no checkpoint (the head's page)."""
+        head = self.audit.head
+        return head is not None and checkpoint_due(head, self.clock.now())
 
     def checkpoint(self, *, export: bool = False) -> str:
         """Sign a checkpoint over the whole log with the station key (AccessDenied for users

@@ -26,7 +26,7 @@ from conftest import CHEAP_WF, PASS  # noqa: E402
 from web_fixtures import TickClock, make_home, serve  # noqa: E402
 
 from archive.app import Archive  # noqa: E402
-from archive.records.sources import InMemoryFile  # noqa: E402
+from archive.fs.sources import InMemoryFile  # noqa: E402
 
 TOPICS = ["临时救助", "低保复核", "入户走访", "困境儿童", "高龄津贴", "残疾人服务", "志愿者活动",
           "社区议事", "心理疏导", "就业帮扶"]

@@ -166,10 +166,12 @@ def test_every_logged_action_has_a_chinese_name() -> None:
                 arg = node.args[0]
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.add(arg.value)
-                elif isinstance(arg, ast.JoinedStr):  # f"{action}.issued"
-                    tail = "".join(v.value for v in arg.values
-                                   if isinstance(v, ast.Constant) and isinstance(v.value, str))
-                    found.update(f"access.{k}{tail}" for k in ("view", "copy"))
+                elif isinstance(arg, ast.JoinedStr):  # f"{action}.issued", f"access.{kind}"
+                    shape = "".join(v.value if isinstance(v, ast.Constant) else "{}"
+                                    for v in arg.values)
+                    for k in ("view", "copy"):
+                        found.add(shape.replace("{}", f"access.{k}" if shape.startswith("{}")
+                                                else k, 1))
             for kw in node.keywords:
                 if kw.arg == "action" and isinstance(kw.value, ast.Constant) \
                         and isinstance(kw.value.value, str) and "." in kw.value.value:

@@ -7,7 +7,7 @@ from typing import Any
 
 from conftest import CHEAP_WF, PASS
 
-from archive.records.sources import InMemoryFile
+from archive.fs.sources import InMemoryFile
 
 ROLES = {"lisi": "archivist", "wangwu": "social_worker", "zhaoliu": "social_worker",
          "sunba": "supervisor", "minzheng": "authority", "qianqi": "deputy"}

@@ -11,7 +11,7 @@ import pytest
 from conftest import CHEAP_WF, PASS
 
 from archive.errors import AccessDenied, ValidationError
-from archive.records.sources import InMemoryFile
+from archive.fs.sources import InMemoryFile
 
 
 def _docx(title: str, text: str) -> bytes:

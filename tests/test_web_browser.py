@@ -75,7 +75,7 @@ def seed(home: Path, clock: TickClock, user: str, files: list[tuple[str, bytes]]
          **meta: Any) -> list[str]:
     """File documents through the library as `user` (setup for a scenario)."""
     from archive.app import Archive
-    from archive.records.sources import InMemoryFile
+    from archive.fs.sources import InMemoryFile
 
     with Archive.unlock(home, user=user, passphrase=PASS, clock=clock,
                         kdf_work_factor=CHEAP_WF) as arc:

@@ -30,11 +30,11 @@ from archive.catalog.records import Component, Record
 from archive.clock import STATION_TZ, iso, parse_day
 from archive.errors import Conflict, NotFound, UsageError, ValidationError, storage_error
 from archive.fs.atomic import read_chunks, write_atomic
+from archive.fs.sources import InMemoryFile
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.pdf.watermark import make_view_copy
 from archive.records.service import RecordService, refuse_inside_home
-from archive.records.sources import InMemoryFile
 from archive.safetext import safe_filename
 
 DEFAULT_VALIDITY = timedelta(days=7)

@@ -28,10 +28,10 @@ from archive.errors import (
     storage_error,
 )
 from archive.fs.atomic import private_open_for_write
+from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
 from archive.records.sniff import inspect_file
-from archive.records.sources import InMemoryFile, open_source
 from archive.safetext import clean_title, safe_filename
 from archive.vault.objects import StagedObject
 

@@ -16,7 +16,7 @@ from typing import IO, BinaryIO
 from lxml import etree
 
 from archive.errors import ValidationError
-from archive.records.sources import InMemoryFile, open_source
+from archive.fs.sources import InMemoryFile, open_source
 from archive.safetext import clean_title
 
 _EXT_MIME = {

@@ -26,8 +26,8 @@ from archive.catalog.numbering import parse_retention
 from archive.catalog.records import Component, Record
 from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
+from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
-from archive.records.sources import InMemoryFile, open_source
 from archive.search.extract import Extractor, too_large
 from archive.search.index import SearchIndex, SearchResult
 from archive.vault.compartments import RECORD_COMPARTMENTS

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
-from archive.records.sources import InMemoryFile
+from archive.fs.sources import InMemoryFile
 from archive.web.guard import error_status, form_flag, form_text, signed_in
 from archive.web.render import render
 from archive.web.security import uploads

@@ -7,16 +7,25 @@ the service named after its CLI group (`sgz access approve` ↔ `arc.access.appr
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tomllib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from archive.access.rights import RightsService
 from archive.access.service import AccessService
 from archive.accounts.service import UserService, check_new_passphrase
-from archive.audit.log import AuditLog
+from archive.audit.session import (
+    AuditKeys,
+    create_log,
+    log_format,
+    record_failed_unlock,
+    upgrade_log,
+)
+from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
@@ -27,7 +36,7 @@ from archive.errors import ArchiveError, Conflict, DecryptionFailed, ValidationE
 from archive.fs.atomic import FILE_MODE, ensure_private_dir, write_atomic
 from archive.kernel.home import HomePaths
 from archive.kernel.kernel import Kernel
-from archive.kernel.keys import KeyBag, new_home_keys
+from archive.kernel.keys import StationKeys
 from archive.kernel.station import EXAMPLE_TOML, parse_station
 from archive.ops import backup as _backup
 from archive.ops.backup import BackupReport
@@ -44,14 +53,16 @@ from archive.retention.service import HoldService, RetentionService
 from archive.search.service import SearchService
 from archive.tomlzh import toml_error
 from archive.transfer.service import TransferService
-from archive.vault.keyslots import (
-    DEFAULT_WORK_FACTOR,
-    Keyslots,
-    new_recovery_code,
-    normalise_passphrase,
-    recovery_passphrase,
-)
+from archive.vault import lifecycle
+from archive.vault.keyslots import DEFAULT_WORK_FACTOR, recovery_passphrase
+from archive.vault.objectkeys import ObjectKeysV2
 from archive.vault.objects import ObjectStore
+from archive.vault.sealed_catalogue import (
+    TAG_FINGERPRINT,
+    TAG_HOUSEHOLD,
+    SealedCatalogue,
+)
+from archive.vault.userkeys import member_id
 
 
 class Archive:
@@ -83,7 +94,7 @@ class Archive:
                                               archival_status=self.archival.status)
         self.paper = PaperService(k)
         self.transfer = TransferService(k, records=self.records)
-        self.keys = KeyService(k)
+        self.keys = KeyService(k, rekey_indexes=self.search.rekey_indexes)
 
     # ----------------------------------------------------------------- lifecycle
     @classmethod
@@ -117,22 +128,28 @@ class Archive:
         else:
             os.chmod(home.station_toml, FILE_MODE)
         vault_id = os.urandom(16).hex()
-        keys = new_home_keys(home, vault_id)
-        slots = Keyslots(home.keys, vault_id)
-        keys.write_slot(slots, user, secret, work_factor=kdf_work_factor)
-        code = new_recovery_code()
-        keys.write_recovery_slot(slots, code, work_factor=kdf_work_factor)
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
+        bag, code = lifecycle.create_home_keys(files, user, role, secret,
+                                               work_factor=kdf_work_factor)
+        keys = StationKeys(home, vault_id, bag)
         ident_file, recipient = make_recovery_identity(recovery_passphrase(code),
                                                        work_factor=kdf_work_factor)
         write_atomic(home.recovery_identity, ident_file)
-        db = Database(home.catalog, keys.catalog_key, create=True)
+        db = Database(home.catalog, bag.catalog_keys()[0][1], create=True)
         with db.transaction():
             Users(db).add(user, role, display="", when=iso(clock()), by=user)
         Records(db)
+        ObjectKeysV2(db, bag.ring)
+        SealedCatalogue.install(db)
+        with db.transaction():
+            sc = SealedCatalogue(db)
+            for name in (TAG_FINGERPRINT, TAG_HOUSEHOLD):
+                sc.secret(name)
         db.close()
         os.chmod(home.catalog, FILE_MODE)  # SQLite gives its -wal/-shm the same mode
-        AuditLog.create(home.audit, vault_id=vault_id, detail_key=keys.audit_detail_key,
-                        signing_seed=keys.audit_signing_seed, clock=clock, actor=user, role=role)
+        recovery = bag.ring.members[member_id(vault_id, RECOVERY_USER)]
+        create_log(home.audit, vault_id, replace(AuditKeys.from_bag(bag), role=role), clock,
+                   members=[(RECOVERY_USER, "head", recovery.ed25519)])  # as the kernel logs it
         # last: a crash before this leaves no usable half-home
         home.write_vault_json(vault_id, recovery_recipient=str(recipient))
         arc = cls(Kernel(home, vault_id=vault_id, keys=keys, user=user, clock=clock,
@@ -147,8 +164,10 @@ class Archive:
         """Log in: unlock `user`'s keyslot. A failed attempt is audited (without any secret)."""
         home = HomePaths(Path(root))
         vault_id = home.read_vault_id()
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
+        wf = int(kw.get("kdf_work_factor", DEFAULT_WORK_FACTOR))
         try:
-            vrk = Keyslots(home.keys, vault_id).unlock(user, normalise_passphrase(passphrase))
+            bag = lifecycle.unlock(files, user, passphrase, work_factor=wf)
         except DecryptionFailed:
             _audit_failed_unlock(home, vault_id, user, clock)
             raise
@@ -157,8 +176,8 @@ class Archive:
             # not written to the log in clear
             _audit_failed_unlock(home, vault_id, "?", clock)
             raise
-        return cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk), user=user,
-                          clock=clock, **kw))
+        return cls(Kernel(home, vault_id=vault_id, keys=StationKeys(home, vault_id, bag),
+                          user=user, clock=clock, **kw))
 
     @classmethod
     def unlock_recovery(cls, root: Path, *, code: str, clock: Clock = utc_now,
@@ -166,13 +185,14 @@ class Archive:
         """Unlock with the printed recovery code; acts as a head-role `recovery` user."""
         home = HomePaths(Path(root))
         vault_id = home.read_vault_id()
+        files = lifecycle.VaultFiles(home.keys, home.keyring, vault_id)
         try:
-            vrk = Keyslots(home.keys, vault_id).unlock_recovery(code)
+            bag = lifecycle.unlock_recovery(files, code)
         except ArchiveError:
             _audit_failed_unlock(home, vault_id, RECOVERY_USER, clock)
             raise
         account = User(RECOVERY_USER, "head", "恢复码", True, "")
-        arc = cls(Kernel(home, vault_id=vault_id, keys=KeyBag(home, vault_id, vrk),
+        arc = cls(Kernel(home, vault_id=vault_id, keys=StationKeys(home, vault_id, bag),
                          user=account, clock=clock, **kw))
         arc.kernel.log("auth.recovery", None)
         return arc
@@ -201,8 +221,35 @@ class Archive:
         self.close()
 
 
+def upgrade_audit_hook(root: Path, clock: Clock = utc_now) -> Callable[[Any], None]:
+    """The `on_committed` step of `sgz upgrade` (archive.vault.upgrade.upgrade): convert the
+    audit log once the keys are format 2 — the signed `upgrade` entry over the format-1 log and a
+    station-signed `user.add` for every user and the recovery account. Idempotent."""
+    home = HomePaths(Path(root))
+
+    def hook(bag: Any) -> None:
+        vault_id = json.loads(home.vault_json.read_text(encoding="utf-8"))["vault_id"]  # mid-upgrade
+        db = lifecycle.open_catalogue(bag, home.catalog)
+        try:
+            users = [(u.name, u.role) for u in Users(db).list() if u.active]
+        finally:
+            db.close()
+        users.append((RECOVERY_USER, "head"))  # the recovery account acts as a head
+        members = bag.ring.members
+        keys = replace(AuditKeys.from_bag(bag), role="head" if bag.role == RECOVERY_USER else bag.role)
+        upgrade_log(home.audit, vault_id, keys, clock,
+                    users=[(n, r, members[member_id(vault_id, n)].ed25519) for n, r in users
+                           if n != keys.user and member_id(vault_id, n) in members])
+
+    return hook
+
+
 def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock) -> None:
-    """Record a failed login; never the passphrase. The log needs no key to append."""
+    """Record a failed login; never the passphrase. The log needs no key to append (format 2:
+    the unsigned kind, which verify counts apart and which speaks for nobody)."""
+    if log_format(home.audit) == 2:
+        record_failed_unlock(home.audit, vault_id, user, clock)
+        return
     log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
     with contextlib.suppress(ArchiveError):
         log.append(actor=user, role="", action="auth.failed", ref=None, detail=None)

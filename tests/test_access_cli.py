@@ -53,8 +53,8 @@ class Cli:
         from archive.kernel.home import HomePaths
 
         vault_id = HomePaths(self.home).read_vault_id()
-        log = AuditLog(self.home / "vault" / "audit", vault_id=vault_id, detail_key=None,
-                       signing_seed=None, clock=lambda: datetime.now(UTC))
+        log = AuditLog(self.home / "vault" / "audit", vault_id=vault_id,
+                       clock=lambda: datetime.now(UTC))  # keyless reader
         return sum(1 for e in log.entries() if e.action == "denied")
 
     def write(self, name: str, data: bytes) -> str:

@@ -173,7 +173,10 @@ def test_view_refusals(st: Station, items, clock, tmp_path: Path, home: Path) ->
 
 def test_service_record_outside_needs_reason_and_is_flagged(st: Station, items, tmp_path) -> None:
     req = _approved(st, [items["fw"]])
-    w = st.as_("wang")
+    # the archivist holds no service-record keys (附件2 八.3): the deputy produces the copy
+    with pytest.raises(AccessDenied, match="密钥"):
+        st.as_("wang").access.view(req.no, items["fw"], tmp_path / "fw.pdf", reason="法院调查令")
+    w = st.as_("lisi")
     with pytest.raises(AccessDenied, match="事由"):
         w.access.view(req.no, items["fw"], tmp_path / "fw.pdf")
     res = w.access.view(req.no, items["fw"], tmp_path / "fw.pdf", reason="法院调查令")
@@ -181,7 +184,7 @@ def test_service_record_outside_needs_reason_and_is_flagged(st: Station, items, 
     flags = st.as_("zhangsan").access.flags()
     assert [(f.action, f.ref, f.reason) for f in flags] == [("access.view", items["fw"], "法院调查令")]
     with pytest.raises(AccessDenied):
-        w.access.flags()  # only the head (and the authority) see them
+        st.as_("wang").access.flags()  # only the head (and the authority) see them
     st.as_("zhangsan").access.ack_flag(flags[0].id)
     assert st.as_("zhangsan").access.flags() == []
     assert len(st.as_("zhangsan").access.flags(include_acked=True)) == 1
@@ -212,12 +215,16 @@ def test_register_document_one_form_per_request(st: Station, items, tmp_path) ->
     a = _approved(st, [items["xz"]])
     b = _request(st, [items["xz2"], items["fw"]])
     st.as_("wang").access.view(a.no, items["xz"], tmp_path / "v.pdf")
-    blob, n = st.as_("wang").access.register_doc(year=2026)
+    blob, n = st.as_("zhangsan").access.register_doc(year=2026)
     assert n == 2
     xml = zipfile.ZipFile(io.BytesIO(blob)).read("word/document.xml").decode()
     for text in (a.no, b.no, UNIT, "第三方评估", "年度工作总结", "入户走访记录",
                  f"{a.no}-01", "郑晓东"):
         assert text in xml, text
+    # the archivist's register names the service record by 档号 only (its title is sealed)
+    blob, _ = st.as_("wang").access.register_doc(year=2026)
+    xml = zipfile.ZipFile(io.BytesIO(blob)).read("word/document.xml").decode()
+    assert "入户走访记录" not in xml and "（无权查看）" in xml and "年度工作总结" in xml
     assert xml.count('w:type="page"') >= 1 and xml.count("<w:sectPr") == 1
     import docx
 

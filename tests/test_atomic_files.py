@@ -126,9 +126,13 @@ def test_finding4_audit_files_private(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
         checkpoint_write(tmp_path / "note", b"checkpoint")
-        log = AuditLog.create(home, vault_id="ab" * 16, detail_key=b"k" * 32,
-                              signing_seed=b"s" * 32, clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
-                              actor="张三", role="head")
+        from archive.crypto.age import X25519Identity
+
+        audit_key = X25519Identity.generate()  # the audit-details compartment (format 2)
+        log = AuditLog.create(home, vault_id="ab" * 16, station_signer=b"s" * 32,
+                              signer=("张三", b"u" * 32), role="head",
+                              clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+                              detail_recipients=[audit_key.recipient()])
         log.append(actor="张三", role="head", action="record.read", ref="Z001-1", detail={"reason": "测试"})
     finally:
         os.umask(old)

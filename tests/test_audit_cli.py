@@ -86,7 +86,7 @@ def test_verify_subprocess_without_any_key(made, tmp_path: Path) -> None:
     home, _, _ = _copy(made, tmp_path)
     env = _nokey_env(home)
     r = run_sgz(["audit", "verify"], env)
-    assert r.returncode == 0 and r.stdout.startswith("完整：共 "), r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("未能证明完整：共 "), r.stderr  # `show` came after the checkpoint
     _write(home, _lines(home)[:-2] + [_lines(home)[-1]])
     r = run_sgz(["audit", "verify"], env)
     assert r.returncode == 8 and r.stderr.startswith("错误：第 "), r.stderr
@@ -142,16 +142,18 @@ def test_verify_needs_no_key_and_counts_uncovered(made, tmp_path: Path) -> None:
     n = len(_lines(home))
     size = int(cp.read_text(encoding="utf-8").split("\n")[1])
     assert code == 0, err
-    assert out.strip() == (f"完整：共 {n} 条记录，已核对 {_checkpoint_count(home)} 个检查点；"
-                           f"其中 {n - size} 条尚未被导出的检查点覆盖")
+    assert out.strip() == (f"未能证明完整：共 {n} 条记录，签名与哈希链无误，但没有检查点覆盖其中最后 {n - size} 条"
+                           "（这部分被删改或截短时校验无法发现，只有见过它们的用户下次登录时会发现）；"
+                           f"已核对 {_checkpoint_count(home)} 个检查点，{n - size} 条尚未被导出的检查点覆盖")
     code, out, _ = _verify(home, "--checkpoint", str(cp), "--json")
     rep = json.loads(out)
     assert code == 0 and rep["ok"] and rep["entries"] == n and rep["uncovered"] == n - size
+    assert rep["complete"] is False and rep["unproven"] == n - size
     # exporting a new checkpoint covers everything written before it
     r = run_sgz(["audit", "checkpoint", "--json"], env)
     assert r.returncode == 0 and json.loads(r.stdout)["id"] == n + 1
     code, out, _ = _verify(home)
-    assert "其中 0 条尚未被导出的检查点覆盖" in out
+    assert out.startswith("完整：") and "其中 0 条尚未被导出的检查点覆盖" in out
 
 
 def _checkpoint_count(home: Path) -> int:
@@ -169,11 +171,11 @@ def test_checkpoint_to_stdout_is_a_signed_note(made, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case, expected", [
-    ("edit-byte", "第 6 行不是有效的 JSON：该行被改动"),
-    ("edit-value", "第 7 行的 prev 与第 6 行的哈希不符：第 6 行被改动，或两行之间有条目被插入、删除"),
-    ("delete", "第 6 行的序号为 6，应为 5：序号不连续，有条目被删除或序号被改动"),
+    ("edit-byte", "第 6 行不是规范格式（字段、顺序、空白或字符不对）：该行被改动"),
+    ("edit-value", "第 6 行的操作者 zhangsam 在日志中没有密钥（从未添加或已被移除）：该行是伪造的"),
+    ("delete", "第 6 行的序号为 6，应为 5：序号不连续：有条目被删除、调换顺序或序号被改动"),
     ("insert", "第 7 行的序号为 5，应为 6：条目被重复、插入或调换顺序"),
-    ("reorder", "第 6 行的序号为 6，应为 5：条目被重复、插入或调换顺序"),
+    ("reorder", "第 6 行的序号为 6，应为 5：序号不连续：有条目被删除、调换顺序或序号被改动"),
     ("torn", "（最后一行）不完整：写入中断或文件被截断"),
 ])
 def test_tamper_is_caught_through_the_cli(made, tmp_path: Path, case: str, expected: str) -> None:
@@ -213,24 +215,22 @@ def test_truncated_below_checkpoint(made, tmp_path: Path) -> None:
     assert err.splitlines()[0] == (f"错误：日志只有 {size - 2} 条，短于已签名的检查点（{size} 条）：末尾条目被删除")
 
 
-def test_forked_from_checkpoint(made, tmp_path: Path) -> None:
-    """Rewrite an early entry and re-chain everything after it: only a checkpoint catches it."""
-    import hashlib
+def test_rewrite_and_rechain_breaks_signatures(made, tmp_path: Path) -> None:
+    """Rewrite an early entry and re-chain everything after it (format 1 needed a checkpoint to
+    catch this): every line carries its actor's signature over its bytes, so verify alone fails."""
+    from archive.audit.merkle import leaf_hash
 
-    home, cp, _ = _copy(made, tmp_path)
+    home, _, _ = _copy(made, tmp_path)
     shutil.rmtree(home / "vault" / "audit" / "checkpoints")
     lines = _lines(home)
-    lines[3] = lines[3].replace(b'"actor":"zhangsan"', b'"actor":"zhangsam"')
-    for i in range(4, len(lines)):
+    o5 = json.loads(lines[5])
+    lines[5] = lines[5].replace(f'"ts":"{o5["ts"]}"'.encode(), b'"ts":"2025-01-01T00:00:00Z"')
+    for i in range(6, len(lines)):
         o = json.loads(lines[i])
-        o["prev"] = hashlib.sha256(lines[i - 1]).hexdigest()
-        lines[i] = json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()
+        lines[i] = lines[i].replace(o["prev"].encode(), leaf_hash(lines[i - 1]).hex().encode())
     _write(home, lines)
-    assert _verify(home)[0] == 0
-    size = int(cp.read_text(encoding="utf-8").split("\n")[1])
-    code, _, err = _verify(home, "--checkpoint", str(cp))
-    assert code == 8
-    assert err.splitlines()[0] == f"错误：前 {size} 条的根哈希与已签名检查点不符：其中有条目被改动（日志被分叉）"
+    code, out, _ = _verify(home, "--json")
+    assert code == 8 and json.loads(out)["reason"] == "bad-signature"
 
 
 def test_bad_signature_and_unknown_key(made, tmp_path: Path) -> None:
@@ -253,30 +253,45 @@ def test_bad_signature_and_unknown_key(made, tmp_path: Path) -> None:
     foreign.write_text(r.stdout, encoding="utf-8")
     code, _, err = _verify(home, "--checkpoint", str(foreign))
     assert code == 8
-    assert err.splitlines()[0] == "错误：第 1 个外部检查点的签名来自未知密钥，不是本日志创世条目中的密钥"
+    assert err.splitlines()[0] == "错误：第 1 个外部检查点不是由当时的站点密钥签名（可能是已被替换的旧密钥或伪造）"
     code, out, _ = _verify(home, "--checkpoint", str(foreign), "--json")
     assert code == 8 and json.loads(out)["reason"] == "checkpoint-unknown-key"
 
 
 def test_two_checkpoints_of_one_size_with_different_roots(made, tmp_path: Path) -> None:
-    """The county holds a checkpoint; the station later shows one of the same size over a
-    rewritten log, signed with the station's own key: the two disagree."""
-    import hashlib
+    """The county holds a checkpoint. The head rewrites the log below it: sgz itself refuses her
+    (her own last-seen head catches it at unlock); bypassing sgz, she signs a checkpoint of the
+    same size with the station key from her own keys: the two disagree."""
+    import base64
+
+    from archive.audit.checkpoint import Checkpoint, origin_for
+    from archive.audit.line import DOMAIN_ENTRY, SIG_TAIL, close
+    from archive.audit.merkle import leaf_hash, root
+    from archive.audit.note import Signer
+    from archive.crypto.ed25519 import SigningKey
+    from archive.vault import lifecycle
 
     home, cp, env = _copy(made, tmp_path)
     size = int(cp.read_text(encoding="utf-8").split("\n")[1])
     lines = _lines(home)[:size]
-    lines[2] = lines[2].replace(b'"actor":"zhangsan"', b'"actor":"zhangsam"')
-    for i in range(3, len(lines)):
-        o = json.loads(lines[i])
-        o["prev"] = hashlib.sha256(lines[i - 1]).hexdigest()
-        lines[i] = json.dumps(o, ensure_ascii=False, separators=(",", ":")).encode()
     shutil.rmtree(home / "vault" / "audit" / "checkpoints")
-    _write(home, lines[:-1])
-    # the insider (holding the key) appends through the software and signs the rewritten log
+    vault_id = json.loads((home / "vault" / "vault.json").read_text())["vault_id"]
+    bag = lifecycle.unlock(lifecycle.VaultFiles(home / "vault" / "keys", home / "vault" / "keyring",
+                                                vault_id), "zhangsan", env["SGZ_PASSPHRASE"],
+                           work_factor=int(env["SGZ_KDF_WORK_FACTOR"]))
+    # she re-signs her own last line with another time, with her own key
+    last = json.loads(lines[-1])
+    pre = lines[-1][:-SIG_TAIL].replace(f'"ts":"{last["ts"]}"'.encode(), b'"ts":"2025-01-01T00:00:00Z"')
+    _write(home, lines[:-1] + [close(pre, SigningKey(bag.signer[1]).sign(DOMAIN_ENTRY + pre))])
     r = run_sgz(["audit", "checkpoint", "-o", str(tmp_path / "forged.note")], env)
-    assert r.returncode == 0, r.stderr
-    assert int((tmp_path / "forged.note").read_text(encoding="utf-8").split("\n")[1]) == size
+    assert r.returncode == 8 and "zhangsan 上次看到" in r.stderr
+    forged = _lines(home)
+    origin = origin_for(vault_id)
+    note = Signer(origin, bag.station_seed()).sign(
+        Checkpoint(origin, size, root(leaf_hash(x) for x in forged)).body())
+    assert base64.b64decode(note.split("\n")[2]) != base64.b64decode(cp.read_text().split("\n")[2])
+    (home / "vault" / "audit" / "checkpoints").mkdir()
+    (home / "vault" / "audit" / "checkpoints" / f"{size:012d}.note").write_text(note)
     code, _, err = _verify(home, "--checkpoint", str(cp))
     assert code == 8
     assert err.splitlines()[0] == f"错误：大小为 {size} 的两个检查点根哈希不同：日志曾被分叉"

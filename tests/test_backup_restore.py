@@ -61,7 +61,7 @@ def test_backup_layout_manifest_and_audit(filled, tmp_path: Path) -> None:
 
 def test_restore_round_trips_every_document(filled, tmp_path: Path, clock) -> None:
     arc, refs = filled
-    arc.users.add("lisi", "archivist", "another-passphrase")
+    arc.users.add("lisi", "deputy", "another-passphrase")  # a service-record key holder
     dest = tmp_path / "bk"
     arc.maintenance.backup(dest)
     new = tmp_path / "elsewhere" / "station"
@@ -74,6 +74,8 @@ def test_restore_round_trips_every_document(filled, tmp_path: Path, clock) -> No
             out = tmp_path / f"back-{name}"
             r.records.get(ref, out, reason="恢复核对")
             assert out.read_bytes() == DOCS[name]
+    with Archive.unlock(new, user="zhangsan", passphrase=PASS, clock=clock,
+                        kdf_work_factor=CHEAP_WF) as r:
         assert r.maintenance.check(read_data=True).ok
         restored = [e for e in r.kernel.audit.entries() if e.action == "restore"]
         assert len(restored) == 1

@@ -10,6 +10,7 @@ import pytest
 from conftest import run_sgz, sgz_env
 
 from archive.errors import AccessDenied
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 
 def _filed(arc, make_file, n: int = 3) -> list[str]:
@@ -86,8 +87,10 @@ def test_fingerprint_mismatch(arc, make_file) -> None:
 def test_staging_leftover_keyring_pending_and_unknown_epoch(arc, make_file) -> None:
     refs = _filed(arc, make_file)
     (arc.kernel.objects.tmp / "deadbeef.part").write_bytes(b"x")
-    arc.kernel.keys.ring.pending["rotate_to"] = 9
     with arc.kernel.db.transaction():
+        # a destruction by a non-member left its key rotation to a head (vault format 2)
+        SealedCatalogue(arc.kernel.db).request_key_task("service", "rotate-rewrap",
+                                                        when="2026-11-28T09:00:00Z", by="x")
         arc.kernel.db.execute("UPDATE objects SET epoch = 7 WHERE id = ?", (_obj(arc, refs[0]),))
     codes = sorted(p.code for p in arc.maintenance.check().problems)
     assert codes == ["epoch-unknown", "keyring-pending", "staging-leftover"]

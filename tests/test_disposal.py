@@ -14,8 +14,9 @@ import pytest
 from conftest import CHEAP_WF, PASS, run_sgz, sgz_env
 
 from archive.catalog.db import Database
-from archive.crypto.keys import LABEL_CATALOG, derive, open_sealed
-from archive.errors import AccessDenied, ArchiveError, Conflict
+from archive.crypto import age
+from archive.errors import AccessDenied, Conflict
+from archive.vault.keyring2 import unwrap_identity
 
 CANARY = "欧阳娜娜低保边缘户临时救助金"
 AS_OF = date(2026, 6, 1)
@@ -45,7 +46,8 @@ def test_destruction_leaves_nothing_that_decrypts(arc, make_file, tmp_path) -> N
     comps = arc.kernel.records.components(rec.id)
     secrets, blobs = [], []
     for c in comps:  # capture through the library (audited) before destruction
-        ident = arc.kernel.object_keys.unwrap(c.object_id, lambda: arc.kernel.log("test.capture", ref))
+        ident = arc.kernel.object_keys.unwrap(c.object_id, arc.kernel.keys.bag,
+                                              lambda: arc.kernel.log("test.capture", ref))
         secrets.append(ident.secret_bytes())
         blobs.append(bytes(arc.kernel.db.execute("SELECT wrapped FROM objects WHERE id = ?",
                                           (c.object_id,)).fetchone()[0]))
@@ -56,7 +58,8 @@ def test_destruction_leaves_nothing_that_decrypts(arc, make_file, tmp_path) -> N
     shutil.copy(arc.kernel.home.catalog, old / "catalog.db")
     for c in comps:
         shutil.copy(arc.kernel.objects.path(c.object_id), old / f"{c.object_id}.age")
-    old_epoch = arc.kernel.keys.ring.current
+    comp_name = rec.compartment  # vault format 2: the record's key compartment
+    old_epoch = arc.kernel.keys.ring.current(comp_name)
 
     bid = _approved_batch(arc, [ref])
     batch = arc.disposal.execute(bid, witnesses=WITNESSES)
@@ -64,18 +67,18 @@ def test_destruction_leaves_nothing_that_decrypts(arc, make_file, tmp_path) -> N
     wal = arc.kernel.home.catalog.with_name(arc.kernel.home.catalog.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0  # destroyed rows not left in the WAL
 
-    # (1) no key the station holds opens the old catalogue's wrapped identity
-    assert old_epoch not in arc.kernel.keys.ring.epochs
-    old_db = Database(old / "catalog.db", derive(arc.kernel.keys._vrk, LABEL_CATALOG))
+    # (1) no key the station holds opens the old catalogue's wrapped identity: the record's
+    # compartment moved to a new epoch and the old one is erased from the keyring
+    assert list(arc.kernel.keys.ring.compartments[comp_name].epochs) == [old_epoch + 1]
+    held = [i for c in arc.kernel.keys.bag.compartments for i in arc.kernel.keys.bag.identities(c)]
+    old_db = Database(old / "catalog.db", arc.kernel.keys.bag.catalog_keys()[0][1])
     for c in comps:
-        row = old_db.execute("SELECT epoch, wrapped FROM objects WHERE id = ?",
+        row = old_db.execute("SELECT compartment, epoch, wrapped FROM objects WHERE id = ?",
                              (c.object_id,)).fetchone()
-        assert row["epoch"] == old_epoch and row["wrapped"] is not None
-        for epoch, key in arc.kernel.keys.ring.epochs.items():
-            with pytest.raises(ArchiveError):
-                open_sealed(key, row["wrapped"], f"sgz-object/{c.object_id}/{epoch}".encode())
-        with pytest.raises(ArchiveError):
-            arc.kernel.keys.ring.epoch_key(row["epoch"])
+        assert (row["compartment"], row["epoch"]) == (comp_name, old_epoch)
+        assert row["wrapped"] is not None
+        with pytest.raises(age.AgeError):
+            unwrap_identity(row["wrapped"], held)
         assert not arc.kernel.objects.exists(c.object_id)
         live = arc.kernel.db.execute("SELECT wrapped, state FROM objects WHERE id = ?",
                               (c.object_id,)).fetchone()
@@ -107,7 +110,7 @@ def test_destruction_leaves_nothing_that_decrypts(arc, make_file, tmp_path) -> N
     actions = [e.action for e in arc.kernel.audit.entries()]
     i = actions.index("disposal.destroy.begin")
     assert actions[i + 1] == "record.destroy"
-    assert actions.index("keys.rotate") < actions.index("disposal.execute")
+    assert actions.index("keys.shred") < actions.index("disposal.execute")
 
 
 def test_register_is_filed_permanently_and_temp_file_gone(arc, make_file) -> None:
@@ -184,7 +187,7 @@ def test_misuse_is_refused_named_and_logged(arc, make_file, clock) -> None:
 
 _KILLER = """
 import os, signal, sys
-from archive.kernel.kernel import Kernel
+from archive.vault import revocation
 from archive.vault.objects import ObjectStore
 point, at = os.environ["KILL_POINT"], int(os.environ["KILL_AT"])
 count = {"n": 0}
@@ -198,7 +201,7 @@ def trap(orig):
 if point == "delete":
     ObjectStore.delete = trap(ObjectStore.delete)
 else:
-    Kernel._finish_rotation = trap(Kernel._finish_rotation)
+    revocation.rewrap = trap(revocation.rewrap)  # inside the shredding rotation
 from archive.cli.main import main
 main(sys.argv[1:])
 """
@@ -229,7 +232,10 @@ def test_killed_mid_batch_then_rerun_finishes(home, clock, make_file, point, at)
         assert b.state == "executed" and all(i.state == "destroyed" for i in b.items)
         assert all(arc.kernel.records.get(r).status == "destroyed" for r in refs)
         assert not any(arc.kernel.objects.exists(o) for o in oids)
-        assert arc.kernel.keys.ring.pending == {} and len(arc.kernel.keys.ring.epochs) == 1
+        ring = arc.kernel.keys.ring
+        assert all(list(c.epochs) == [c.current] for n, c in ring.compartments.items()
+                   if n in ("general", "service", "personnel", "secret"))
+        assert ring.current("general") >= 2  # the items (XZ) were shredded
         acts = [e.action for e in arc.kernel.audit.entries()]
         assert acts.count("record.destroy") == 3 and acts.count("disposal.execute") == 1
         from archive.audit.verify import verify_log

@@ -21,7 +21,8 @@ def full_disk(arc, make_file, monkeypatch):
     def no_space(fd: int, data: bytes, *, restore_to: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("archive.audit.log._write_all", no_space)
+    monkeypatch.setattr("archive.audit.log._write_all", no_space)  # format 2
+    monkeypatch.setattr("archive.audit.v1_log._write_all", no_space)  # format 1 homes
     return arc, ref
 
 

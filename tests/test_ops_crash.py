@@ -140,15 +140,16 @@ def test_kill_during_restore_then_rerun(station, tmp_path: Path, target: str, wh
 
 
 @pytest.mark.parametrize("target, when, n", [
-    ("archive.kernel.keys:save_keyring", "after", 1),         # new epoch recorded, nothing re-wrapped
-    ("archive.vault.identities:seal", "after", 2),     # mid re-wrap transaction
-    ("archive.kernel.keys:save_keyring", "before", 2),        # all re-wrapped, old key not yet erased
+    ("archive.vault.lifecycle:save", "after", 1),      # new epochs saved, catalogue not re-keyed
+    ("archive.vault.revocation:rekey_catalogue", "after", 1),  # re-keyed, old epoch not erased
+    ("archive.vault.objectkeys:wrap_identity", "after", 2),  # mid re-wrap transaction
+    ("archive.vault.keybag:KeyBag.forget_before", "before", 2),  # re-wrapped, old epochs kept
 ])
 def test_kill_during_key_rotation(station, tmp_path: Path, target: str, when: str, n: int) -> None:
     home, env, refs = station
-    crash(env, target, when, n, "keys", "rotate")
+    crash(env, target, when, n, "keys", "rotate", "--rewrap")
     healthy(home, env, refs)
-    r = run_sgz(["audit", "log", "--action", "keys.rotate.resumed", "--json"], env)
-    assert '"keys.rotate.resumed"' in r.stdout
-    r = run_sgz(["keys", "rotate", "--json"], env)
-    assert r.returncode == 0 and '"epoch": 3' in r.stdout
+    r = run_sgz(["keys", "rotate", "--rewrap", "--json"], env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["epoch"] == 3
+    healthy(home, env, refs)

@@ -81,6 +81,7 @@ def test_read_follows_the_policy_and_flags(home: Path, clock: Any) -> None:
     with a:
         a.users.add("lisi", "archivist", PASS)
         a.users.add("wangwu", "social_worker", PASS)
+        a.users.add("zhaoliu", "social_worker", PASS)
     with unlock("lisi") as archivist:
         [secret] = archivist.records.file([InMemoryFile("请示.txt", "人员调整请示".encode())],
                                           category="XZ", secrecy="秘密")
@@ -88,11 +89,14 @@ def test_read_follows_the_policy_and_flags(home: Path, clock: Any) -> None:
         [service] = sw.records.file([InMemoryFile("走访.txt", "走访记录".encode())], category="FW")
         with pytest.raises(AccessDenied):  # a social worker holds no secret records
             sw.records.read(secret.ref, reason="想看看")
-    with unlock("lisi") as archivist:  # outside the usual circle: allowed with a reason, flagged
-        archivist.records.read(service.ref, reason="整理案卷")
+    with unlock("lisi") as archivist:  # holds no service-record keys (附件2 八.3)
+        with pytest.raises(AccessDenied, match="密钥"):
+            archivist.records.read(service.ref, reason="整理案卷")
+    with unlock("zhaoliu") as other:  # another worker: allowed with a reason, flagged
+        other.records.read(service.ref, reason="协助跟进")
     with unlock("zhangsan") as head:
         flags = head.access.flags()
-        assert [(f.ref, f.reason, f.actor) for f in flags] == [(service.ref, "整理案卷", "lisi")]
+        assert [(f.ref, f.reason, f.actor) for f in flags] == [(service.ref, "协助跟进", "zhaoliu")]
 
 
 def test_generation_in_memory(arc: Any) -> None:

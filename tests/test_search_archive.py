@@ -50,13 +50,21 @@ def test_rebuild_gives_same_results_and_index_is_ciphertext(arc: Archive, make_f
         arc.records.file([make_file(f"{i}.txt", f"社工站服务记录第{i}号 欧阳娜娜 临时救助")], category="FW")
     before = [(h.ref, h.snippet) for h in arc.search.query("欧阳").hits]
     arc.search.close()
-    arc.kernel.home.fulltext.unlink()
+    (arc.kernel.home.indexes / "service.db").unlink()  # one index per compartment
     assert arc.search.status()["needs_rebuild"]
     assert arc.search.rebuild() == 5
     assert [(h.ref, h.snippet) for h in arc.search.query("欧阳").hits] == before
-    old_key = arc.kernel.keys.ring.index_key
-    arc.search.rebuild(fresh_key=True)
-    assert arc.kernel.keys.ring.index_key != old_key and len(arc.search.query("欧阳").hits) == 5
+    old_key = arc.kernel.keys.index_key("service")
+    arc.keys.rotate(rewrap=True)  # new epochs: indexes re-keyed before the old ones go
+    assert arc.kernel.keys.index_key("service") != old_key
+    arc.search.close()
+    assert len(arc.search.query("欧阳").hits) == 5
+    arc.search.close()
+    from archive.search.index import SearchIndex
+
+    with SearchIndex.open(arc.kernel.home.indexes / "service.db",
+                          arc.kernel.keys.index_key("service")) as idx:
+        assert idx.status()["docs"] == 5
     arc.search.close()
     for p in arc.kernel.home.indexes.iterdir():
         data = p.read_bytes()

@@ -80,7 +80,9 @@ def test_roles_see_what_the_guideline_says() -> None:
     archivist = visibility_for(Actor("档案员", "archivist"), STATION_CLASSES)
     assert archivist.secret and archivist.compartments == frozenset({"general"})
     authority = visibility_for(Actor("民政局", "authority"), STATION_CLASSES)
-    assert authority.everything and not authority.secret
+    # format 2: the authority holds no service key; service records reach it as view copies
+    assert not authority.everything and not authority.secret
+    assert "FW" not in authority.categories and {"XZ", "RS", "CW"} <= authority.categories
 
 
 def test_a_worker_named_responsible_for_a_personnel_file_does_not_see_it(index: Any) -> None:

@@ -163,9 +163,11 @@ def test_anonymised_export_policy_and_formats(st: Station, tmp_path: Path) -> No
     fw = st.file("a.pdf", pdf_bytes(f"服务对象{CLIENT}"), category="FW", title="个案", household=HH,
                  responsible="zhao")
     img = st.file("a.png", __import__("access_fixtures").png_bytes(), category="XZ", title="照片")
+    with pytest.raises(AccessDenied, match="密钥"):  # the archivist holds no service keys
+        st.as_("wang").rights.export_anonymized([fw], tmp_path / "a", reason="年度报告")
     with pytest.raises(AccessDenied, match="事由"):
-        st.as_("wang").rights.export_anonymized([fw], tmp_path / "a")  # not responsible: needs reason
-    res = st.as_("wang").rights.export_anonymized([fw], tmp_path / "b", reason="年度报告")
+        st.as_("lisi").rights.export_anonymized([fw], tmp_path / "a")  # not responsible: needs reason
+    res = st.as_("lisi").rights.export_anonymized([fw], tmp_path / "b", reason="年度报告")
     assert res.flagged
     assert [f.action for f in st.as_("zhangsan").access.flags()] == ["record.export_anon"]
     with pytest.raises(ValidationError, match="无法匿名化"):

@@ -50,7 +50,7 @@ def parse_body(text: str) -> Checkpoint:
         root = base64.b64decode(root_s.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError) as e:
         raise NoteInvalid("检查点根哈希的 base64 无效") from e
-    if len(root) != 32:
+    if len(root) != 32 or base64.b64encode(root).decode("ascii") != root_s:
         raise NoteInvalid("检查点根哈希长度应为 32 字节")
     return Checkpoint(origin, int(size_s), root)
 

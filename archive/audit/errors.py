@@ -81,3 +81,53 @@ class CheckpointUnknownKey(AuditTampered):
     """A checkpoint is signed by a key other than the one in the log's genesis entry."""
 
     reason = "checkpoint-unknown-key"
+
+
+class EntryForged(AuditTampered):
+    """A signed line's signature does not verify with its actor's key: written in someone
+    else's name, or edited after signing."""
+
+    reason = "bad-signature"
+
+
+class UnknownActor(AuditTampered):
+    """A line's actor has no key in the log (never added, or removed before this line)."""
+
+    reason = "unknown-actor"
+
+
+class RoleMismatch(AuditTampered):
+    """A line claims a role other than the one the log gave its actor."""
+
+    reason = "role-mismatch"
+
+
+class BatchBroken(AuditTampered):
+    """Unsigned lines of a batch are not closed by a signature of the same actor."""
+
+    reason = "unsigned-batch"
+
+
+class BadKeyEntry(AuditTampered):
+    """A key entry (genesis, user.add, user.role, user.remove, user.key, station.key,
+    upgrade) is malformed, not signed by the station key, or not allowed."""
+
+    reason = "bad-key-entry"
+
+
+class LogRewritten(AuditTampered):
+    """An entry this user had already seen has different bytes now."""
+
+    reason = "rewritten"
+
+
+class CheckpointsDeleted(AuditTampered):
+    """A checkpoint this user had already seen is gone and nothing newer replaces it."""
+
+    reason = "checkpoints-deleted"
+
+
+class MonitorStateInvalid(AuditTampered):
+    """A user's sealed last-seen state does not open or is not signed by that user."""
+
+    reason = "monitor-state"

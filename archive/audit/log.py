@@ -1,85 +1,58 @@
-"""The append-only, hash-chained audit log `vault/audit/log.jsonl` (DESIGN §5).
+"""The append-only, hash-chained, signed audit log `vault/audit/log.jsonl` (DESIGN §5, format 2).
 
-One writer at a time (a FileLock on `log.lock`); each entry is one compact JSON line written with
-one `os.write` and fsynced. Any OS failure raises AuditUnavailable, so callers can refuse the
-action ("no log, no key"). Sensitive details are AES-256-GCM sealed under the audit-detail key.
+One writer at a time (a FileLock on `log.lock`); each batch is written with one `os.write` and
+fsynced, and its last line carries the acting user's Ed25519 signature. Any OS failure raises
+AuditUnavailable, so callers can refuse the action ("no log, no key"). Details are sealed to
+the audit-details compartment (archive.audit.detail). Line format: archive.audit.line.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import os
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
+from archive.audit import tail
 from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for
-from archive.audit.merkle import MerkleBuilder, leaf_hash
+from archive.audit.detail import open_detail, open_detail_v1, seal_detail
+from archive.audit.head import Head
+from archive.audit.line import (
+    DOMAIN_ENTRY,
+    DOMAIN_STATION,
+    GENESIS_PREV,
+    KEY_FIELDS,
+    Fields,
+    b64,
+    close,
+    format_ts,
+    parse_ts,
+    prefix,
+    with_ssig,
+)
+from archive.audit.merkle import leaf_hash
 from archive.audit.note import Signer
-from archive.errors import AuditUnavailable, Conflict, DecryptionFailed, IntegrityError, UsageError
+from archive.audit.verify import check_beyond, load_notes
+from archive.audit.walk import Walk
+from archive.crypto.age import Identity, Random, Recipient
+from archive.crypto.ed25519 import SigningKey
+from archive.errors import AuditUnavailable, Conflict, IntegrityError, UsageError
 from archive.fs.atomic import ensure_private_dir, fsync_dir
 from archive.fs.filelock import FileLock
 
-VERSION = 1
-GENESIS_PREV = "0" * 64
-TS_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-NONCE_SIZE = 12
-CHECKPOINT_INTERVAL = timedelta(hours=24)
 _VAULT_ID = re.compile(r"^[0-9a-f]{32}$")
-_CHUNK = 8192
+Item = tuple[str, str, str, str | None, dict[str, Any] | None]  # actor, role, action, ref, detail
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # = json.dumps(obj, ...)
-
-
-def encode_line(obj: dict[str, Any]) -> bytes:
-    """The canonical bytes of one log line (without the newline)."""
-    return _ENCODER.encode(obj).encode("utf-8")
-
-
-def format_ts(when: datetime) -> str:
-    """UTC timestamp as written in the log; naive datetimes are refused."""
-    if when.tzinfo is None:
-        raise UsageError("时钟必须返回带时区的时间")
-    return when.astimezone(UTC).strftime(TS_FORMAT)
-
-
-def parse_ts(s: str) -> datetime:
-    return datetime.strptime(s, TS_FORMAT).replace(tzinfo=UTC)
-
-
-def detail_aad(vault_id: str, seq: int) -> bytes:
-    """AAD binding a sealed detail to its vault and position."""
-    return f"sgz-audit/{vault_id}/{seq}".encode()
-
-
-def seal_detail(key: bytes, vault_id: str, seq: int, detail: dict[str, Any], nonce: bytes) -> str:
-    """base64(nonce12 ‖ AES-256-GCM(compact JSON of detail))."""
-    plain = json.dumps(detail, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return base64.b64encode(nonce + AESGCM(key).encrypt(nonce, plain, detail_aad(vault_id, seq))).decode()
-
-
-def open_detail(key: bytes, vault_id: str, seq: int, sealed: str) -> dict[str, Any]:
-    """Decrypt a sealed detail; every failure is the same DecryptionFailed."""
-    try:
-        raw = base64.b64decode(sealed, validate=True)
-        plain = AESGCM(key).decrypt(raw[:NONCE_SIZE], raw[NONCE_SIZE:], detail_aad(vault_id, seq))
-        out = json.loads(plain.decode("utf-8"))
-    except (InvalidTag, ValueError, binascii.Error) as e:
-        raise DecryptionFailed(f"第 {seq + 1} 行审计详情解密失败", ref=str(seq)) from e
-    if not isinstance(out, dict):
-        raise DecryptionFailed(f"第 {seq + 1} 行审计详情解密失败", ref=str(seq))
-    return out
+def station_verifier_key(vault_id: str, station_seed: bytes) -> str:
+    """The C2SP verifier key of a station signing key (what checkpoints are checked against)."""
+    return Signer(origin_for(vault_id), station_seed).verifier_key()
 
 
 @dataclass(frozen=True)
@@ -96,64 +69,56 @@ class Entry:
     sealed: str | None
     detail: dict[str, Any] | None
     raw: bytes
-    vault: str | None = None
-    key: str | None = None
-
-
-def _read_last_line(fd: int, size: int) -> tuple[bytes, int, int]:
-    """(last complete line, offset just after its newline, offset where it starts) by seeking from the end."""
-    tail = b""
-    pos = size
-    while True:
-        step = min(_CHUNK, pos)
-        pos -= step
-        os.lseek(fd, pos, os.SEEK_SET)
-        tail = _read_exact(fd, step) + tail
-        end = tail.rfind(b"\n")
-        if end >= 0:
-            start = tail.rfind(b"\n", 0, end) + 1
-            if start > 0 or pos == 0:
-                return tail[start:end], pos + end + 1, pos + start
-        if pos == 0:
-            return b"", 0, 0  # no complete line at all
-
-
-def _read_exact(fd: int, n: int) -> bytes:
-    out = b""
-    while len(out) < n:
-        chunk = os.read(fd, n - len(out))
-        if not chunk:
-            break
-        out += chunk
-    return out
+    version: int = 2
+    signed: bool = False  # this line carries its actor's signature (else a later line of the batch does)
+    unsigned: bool = False  # the unsigned kind (failed unlock, keyless repair): a claim, not proof
+    extra: dict[str, str] | None = None  # key-entry fields (vault, station, grant, pub, root)
 
 
 class AuditLog:
-    """Append to, read and checkpoint one vault's audit log."""
+    """Append to, read and checkpoint one vault's audit log as one user (or keyless)."""
 
     def __init__(
         self,
         audit_dir: Path,
         *,
         vault_id: str,
-        detail_key: bytes | None,
-        signing_seed: bytes | None,
+        signer: tuple[str, bytes] | None = None,
+        detail_recipients: Sequence[Recipient] = (),
+        detail_identities: Sequence[Identity] = (),
         clock: Callable[[], datetime],
-        nonce: Callable[[int], bytes] = os.urandom,
+        threads: int = 2,
+        random: Random = os.urandom,
+        legacy_detail_key: bytes | None = None,
     ) -> None:
         if not _VAULT_ID.match(vault_id):
             raise UsageError("档案库标识应为 32 位小写十六进制")
         self.dir = Path(audit_dir)
         self.path = self.dir / "log.jsonl"
         self.vault_id = vault_id
-        self._detail_key = detail_key
-        self._signing_seed = signing_seed
+        self.actor = signer[0] if signer else None
+        self._key = SigningKey(signer[1]) if signer else None
+        self._recipients = tuple(detail_recipients)
+        self._identities = tuple(detail_identities)
         self._clock = clock
-        self._nonce = nonce
+        self.threads = threads
+        self._random = random
+        self._legacy_key = legacy_detail_key
         self._lock = FileLock(self.dir / "log.lock", what="审计日志")
         self.checkpoints = CheckpointStore(self.dir)
+        self.head: Head | None = None  # a verified prefix (set by Monitor), extended by checkpoint()
 
-    # --- writing -----------------------------------------------------------------------
+    @property
+    def signing_key(self) -> SigningKey | None:
+        """The signer's key (for the monitor's own state; never written anywhere)."""
+        return self._key
+
+    @property
+    def public_key(self) -> bytes | None:
+        """The signer's Ed25519 public key (None for a keyless reader)."""
+        return self._key.public if self._key else None
+
+    # --- creating ------------------------------------------------------------------------
 
     @classmethod
     def create(
@@ -161,30 +126,34 @@ class AuditLog:
         audit_dir: Path,
         *,
         vault_id: str,
-        detail_key: bytes,
-        signing_seed: bytes,
+        station_signer: bytes,
+        signer: tuple[str, bytes],
+        role: str = "head",
         clock: Callable[[], datetime],
-        actor: str,
-        role: str,
-        nonce: Callable[[int], bytes] = os.urandom,
+        detail_recipients: Sequence[Recipient] = (),
+        detail_identities: Sequence[Identity] = (),
+        random: Random = os.urandom,
     ) -> AuditLog:
-        """Start a new log with its genesis entry (vault id and checkpoint verifier key)."""
-        log = cls(audit_dir, vault_id=vault_id, detail_key=detail_key, signing_seed=signing_seed,
-                  clock=clock, nonce=nonce)
-        vkey = Signer(origin_for(vault_id), signing_seed).verifier_key()
+        """Start a new log with its genesis entry: vault id, station verifier key, and the first
+        head's name, role and public key, signed by the station key and by the head."""
+        log = cls(audit_dir, vault_id=vault_id, signer=signer, clock=clock,
+                  detail_recipients=detail_recipients, detail_identities=detail_identities,
+                  random=random)
+        assert log._key is not None
+        f = Fields(actor=signer[0], role=role, action="genesis", vault=vault_id,
+                   station=station_verifier_key(vault_id, station_signer), pub=b64(log._key.public))
+        f.check()
+        line = log._sign(prefix(0, format_ts(clock()), GENESIS_PREV, f), station_signer)
         try:
             ensure_private_dir(log.dir)
             with log._lock:
                 if log.path.exists() and log.path.stat().st_size > 0:
                     raise Conflict("审计日志已存在，不能重新创建")
-                obj = log._entry(0, GENESIS_PREV, actor, role, "genesis", None, None)
-                obj["vault"] = vault_id
-                obj["key"] = vkey
                 fd = os.open(log.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
                 try:
                     if hasattr(os, "fchmod"):
                         os.fchmod(fd, 0o600)  # exact, whatever the umask
-                    _write_all(fd, encode_line(obj) + b"\n", restore_to=0)
+                    _write_all(fd, line + b"\n", restore_to=0)
                 finally:
                     os.close(fd)
                 fsync_dir(log.dir)
@@ -192,90 +161,194 @@ class AuditLog:
             raise AuditUnavailable(f"无法创建审计日志：{e.strerror or e}") from e
         return log
 
-    def _entry(self, seq: int, prev: str, actor: str, role: str, action: str, ref: str | None,
-               detail: dict[str, Any] | None) -> dict[str, Any]:
-        sealed = None
-        if detail is not None:
-            if self._detail_key is None:
-                raise UsageError("没有审计详情密钥，不能写入详情")
-            nonce = self._nonce(NONCE_SIZE)
-            if len(nonce) != NONCE_SIZE:
-                raise UsageError("随机数来源必须返回 12 字节")
-            sealed = seal_detail(self._detail_key, self.vault_id, seq, detail, nonce)
-        return {"v": VERSION, "seq": seq, "ts": format_ts(self._clock()), "prev": prev,
-                "actor": actor, "role": role, "action": action, "ref": ref, "detail": sealed}
+    @classmethod
+    def upgrade(
+        cls,
+        audit_dir: Path,
+        *,
+        vault_id: str,
+        station_signer: bytes,
+        signer: tuple[str, bytes],
+        role: str,
+        clock: Callable[[], datetime],
+        detail_recipients: Sequence[Recipient] = (),
+        detail_identities: Sequence[Identity] = (),
+    ) -> AuditLog:
+        """Convert a format-1 log: verify it (with its format-1 checkpoints), then append the
+        `upgrade` entry, signed by the new station key and the upgrading user, which vouches for
+        the whole format-1 prefix by its Merkle root; every later entry must be signed.
+        Idempotent: a log that already has its upgrade entry is left as it is. A torn format-1
+        tail is cut and recorded by a `log.repair` entry after the upgrade entry."""
+        log = cls(audit_dir, vault_id=vault_id, signer=signer, clock=clock,
+                  detail_recipients=detail_recipients, detail_identities=detail_identities)
+        assert log._key is not None
+        try:
+            with log._lock:
+                fd = os.open(log.path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+                try:
+                    size = os.fstat(fd).st_size
+                    lines = tail.lines_after(log.path, 0)
+                    clean_end = sum(len(x) for x in lines)
+                    notes = load_notes(log.checkpoints, vault_id)
+                    head = Walk(Head(), notes=notes, threads=log.threads).run(lines, end=True)
+                    if head.fmt == 2:
+                        return log
+                    check_beyond(head, notes)
+                    if head.fmt != 1 or head.vault != vault_id:
+                        raise IntegrityError("审计日志不是本档案库的旧格式日志，不能升级")
+                    ts = format_ts(clock())
+                    f = Fields(actor=signer[0], role=role, action="upgrade", vault=vault_id,
+                               station=station_verifier_key(vault_id, station_signer),
+                               pub=b64(log._key.public), root=head.root().hex())
+                    f.check()
+                    line = log._sign(prefix(head.size, ts, head.last_leaf.hex(), f), station_signer)
+                    data = line + b"\n"
+                    if clean_end < size:
+                        os.lseek(fd, clean_end, os.SEEK_SET)
+                        dropped = tail.read_exact(fd, size - clean_end)
+                        rf = Fields(actor=signer[0], role=role, action="log.repair",
+                                    ref=f"{len(dropped)}:{hashlib.sha256(dropped).hexdigest()}")
+                        data += log._sign(prefix(head.size + 1, ts, leaf_hash(line).hex(), rf), None) + b"\n"
+                        os.ftruncate(fd, clean_end)
+                    os.lseek(fd, clean_end, os.SEEK_SET)
+                    _write_all(fd, data, restore_to=clean_end)
+                finally:
+                    os.close(fd)
+        except OSError as e:
+            raise AuditUnavailable(f"审计日志无法升级：{e.strerror or e}") from e
+        return log
+
+    # --- writing -------------------------------------------------------------------------
+
+    def _sign(self, pre: bytes, station_signer: bytes | None) -> bytes:
+        assert self._key is not None
+        if station_signer is not None:
+            pre = with_ssig(pre, SigningKey(station_signer).sign(DOMAIN_STATION + pre))
+        return close(pre, self._key.sign(DOMAIN_ENTRY + pre))
 
     def append(self, *, actor: str, role: str, action: str, ref: str | None = None,
                detail: dict[str, Any] | None = None) -> int:
-        """Append one entry (fsynced) and return its seq; raise AuditUnavailable if it cannot be written."""
-        if action == "genesis":
-            raise UsageError("genesis 条目只能由创建日志写入")
+        """Append one signed entry (fsynced) and return its seq; AuditUnavailable if it cannot."""
         return self.append_many([(actor, role, action, ref, detail)])
 
-    def append_many(self, items: list[tuple[str, str, str, str | None, dict[str, Any] | None]]) -> int:
-        """Append several entries with one write and one fsync (group commit for batch
-        filing); all or none are written. Returns the last seq."""
+    def append_many(self, items: Sequence[Item]) -> int:
+        """Append several entries as one batch: one write, one fsync, one signature (on the last
+        line, over the chain that covers the others); all or none are written. Returns the last seq."""
         if not items:
             raise UsageError("没有要写入的审计条目")
-        if any(it[2] == "genesis" for it in items):
-            raise UsageError("genesis 条目只能由创建日志写入")
+        if self._key is None:
+            raise UsageError("没有签名密钥，不能写入审计条目（只有登录失败可无签名记录）")
+        fields = []
+        for actor, role, action, ref, detail in items:
+            if actor != self.actor:
+                raise UsageError(f"不能以 {actor} 的名义写入审计条目：当前签名者是 {self.actor}")
+            if action in KEY_FIELDS:
+                raise UsageError(f"{action} 条目须由对应的方法写入（需要站点签名）")
+            if not role:
+                raise UsageError("签名条目必须有角色")
+            f = Fields(actor=actor, role=role, action=action, ref=ref)
+            f.check()
+            fields.append((f, detail))
+        return self._append(fields, station_signer=None)
+
+    def append_unsigned(self, *, actor: str = "?", action: str = "auth.failed") -> int:
+        """The unsigned kind, for when no key is available (a failed unlock): no role, no detail;
+        verify counts these apart, and they cannot speak for anyone."""
+        if action != "auth.failed":
+            raise UsageError("只有 auth.failed 可以无签名写入")
+        f = Fields(actor=actor, role="", action=action)
+        f.check()
+        return self._append([(f, None)], station_signer=None, unsigned=True)
+
+    def key_entry(self, action: str, ref: str | None = None, *, role: str, station_signer: bytes,
+                  grant: str | None = None, pub: bytes | None = None,
+                  new_station_signer: bytes | None = None, detail: dict[str, Any] | None = None) -> int:
+        """A key entry signed by the station key and by this log's signer:
+        user.add (ref, grant, pub), user.role (ref, grant), user.remove (ref), user.key (ref, pub),
+        station.key (new_station_signer; signed by the current station key)."""
+        if self._key is None or self.actor is None:
+            raise UsageError("没有签名密钥，不能写入密钥条目")
+        if action not in KEY_FIELDS or action in ("genesis", "upgrade"):
+            raise UsageError(f"不是可追加的密钥条目：{action}")
+        station = (station_verifier_key(self.vault_id, new_station_signer)
+                   if new_station_signer is not None else None)
+        f = Fields(actor=self.actor, role=role, action=action, ref=ref, grant=grant,
+                   pub=b64(pub) if pub is not None else None, station=station)
+        f.check()
+        return self._append([(f, detail)], station_signer=station_signer)
+
+    def _append(self, fields: list[tuple[Fields, dict[str, Any] | None]], *,
+                station_signer: bytes | None, unsigned: bool = False) -> int:
         try:
             with self._lock:
-                return self._append_locked(items)
+                return self._append_locked(fields, station_signer, unsigned)
         except OSError as e:
             raise AuditUnavailable(f"审计日志无法写入：{e.strerror or e}") from e
 
-    def _append_locked(self, items: list[tuple[str, str, str, str | None, dict[str, Any] | None]]
-                       ) -> int:
+    def _append_locked(self, fields: list[tuple[Fields, dict[str, Any] | None]],
+                       station_signer: bytes | None, unsigned: bool) -> int:
         st = os.stat(self.path)
         if not st.st_mode & stat.S_IWUSR:
             raise AuditUnavailable("审计日志文件为只读，操作已拒绝")
         fd = os.open(self.path, os.O_RDWR | getattr(os, "O_BINARY", 0))
         try:
             size = os.fstat(fd).st_size
-            last, clean_end, _ = _read_last_line(fd, size)
+            last, clean_end = tail.last_closed(fd, size)
             if not last:
                 raise AuditUnavailable("审计日志没有完整的条目，请运行 sgz audit verify")
+            if last.startswith(b'{"v":1,'):
+                raise AuditUnavailable("审计日志还是旧格式（格式 1），请先运行 sgz upgrade")
             try:
-                seq = int(json.loads(last.decode("utf-8"))["seq"]) + 1
-            except (ValueError, KeyError, TypeError) as e:
+                seq = tail.seq_of(last) + 1
+            except ValueError as e:
                 raise AuditUnavailable("审计日志末行已损坏，请运行 sgz audit verify") from e
-            prev = hashlib.sha256(last).hexdigest()
-            data = b""
-            torn = b""
+            prev = leaf_hash(last).hex()
+            ts = format_ts(self._clock())
+            todo = list(fields)
+            dropped = b""
             if clean_end < size:
                 os.lseek(fd, clean_end, os.SEEK_SET)
-                torn = _read_exact(fd, size - clean_end)
-                repair = {"dropped_sha256": hashlib.sha256(torn).hexdigest(), "dropped_len": len(torn)}
-                line = encode_line(self._entry(seq, prev, items[0][0], items[0][1], "log.repair",
-                                               None, repair))
+                dropped = tail.read_exact(fd, size - clean_end)
+                f0 = todo[0][0]
+                repair = Fields(actor=f0.actor, role=f0.role, action="log.repair",
+                                ref=f"{len(dropped)}:{hashlib.sha256(dropped).hexdigest()}")
+                todo.insert(0, (repair, None))
+            data = b""
+            for k, (f, detail) in enumerate(todo):
+                if detail is not None:
+                    if not self._recipients:
+                        raise UsageError("没有审计详情的公钥，不能写入详情")
+                    f = replace(f, detail=seal_detail(self._recipients, self.vault_id, seq, detail, self._random))
+                pre = prefix(seq, ts, prev, f)
+                if unsigned or not f.role:
+                    line = close(pre, None)
+                elif f.action in KEY_FIELDS:
+                    line = self._sign(pre, station_signer)
+                elif k == len(todo) - 1:
+                    line = self._sign(pre, None)
+                else:
+                    line = close(pre, None)
                 data += line + b"\n"
-                prev = hashlib.sha256(line).hexdigest()
+                prev = leaf_hash(line).hex()
                 seq += 1
-            for i, (actor, role, action, ref, detail) in enumerate(items):
-                if i:
-                    seq += 1
-                line = encode_line(self._entry(seq, prev, actor, role, action, ref, detail))
-                data += line + b"\n"
-                prev = hashlib.sha256(line).hexdigest()
-            if torn:
+            if dropped:
                 os.ftruncate(fd, clean_end)
             os.lseek(fd, clean_end, os.SEEK_SET)
             try:
                 _write_all(fd, data, restore_to=clean_end)
             except OSError:
-                if torn:  # best effort: put the torn bytes back so nothing is lost unrecorded
+                if dropped:  # best effort: put the dropped bytes back so nothing is lost unrecorded
                     try:
                         os.lseek(fd, clean_end, os.SEEK_SET)
-                        os.write(fd, torn)
+                        os.write(fd, dropped)
                     except OSError:
                         pass
                 raise
-            return seq
+            return seq - 1
         finally:
             os.close(fd)
 
-    # --- reading -----------------------------------------------------------------------
+    # --- reading -------------------------------------------------------------------------
 
     def _raw_lines(self) -> Iterator[bytes]:
         """Complete lines (without newline), streaming; a torn last line is skipped."""
@@ -320,102 +393,100 @@ class AuditLog:
                 action: str | None = None, ref: str | None = None,
                 decrypt: bool = False, newest_first: bool = False) -> Iterator[Entry]:
         """Entries in order (or newest first), filtered; with decrypt=True details are opened
-        with the detail key."""
-        if decrypt and self._detail_key is None:
+        (audit-details members)."""
+        if decrypt and not self._identities and self._legacy_key is None:
             raise UsageError("没有审计详情密钥，不能解密详情")
         lines = self._raw_lines_backwards() if newest_first else self._raw_lines()
         for raw in lines:
-            try:
-                o = json.loads(raw.decode("utf-8"))
-                e = Entry(seq=o["seq"], ts=parse_ts(o["ts"]), prev=o["prev"], actor=o["actor"],
-                          role=o["role"], action=o["action"], ref=o["ref"], sealed=o["detail"],
-                          detail=None, raw=raw, vault=o.get("vault"), key=o.get("key"))
-            except (ValueError, KeyError, TypeError) as err:
-                raise IntegrityError("审计日志有无法解析的行，请运行 sgz audit verify") from err
+            e = parse_entry(raw)
             if since is not None and e.ts < since:
                 continue
             if (actor is not None and e.actor != actor) or (action is not None and e.action != action) \
                     or (ref is not None and e.ref != ref):
                 continue
             if decrypt and e.sealed is not None:
-                assert self._detail_key is not None
-                e = replace(e, detail=open_detail(self._detail_key, self.vault_id, e.seq, e.sealed))
+                e = replace(e, detail=self.detail_of(e))
             yield e
 
     def detail_of(self, e: Entry) -> dict[str, Any] | None:
         """Decrypt one entry's sealed detail (None if it has none); raises if it does not open."""
         if e.sealed is None:
             return None
-        if self._detail_key is None:
+        if e.version == 1:
+            if self._legacy_key is None:
+                raise UsageError("没有旧格式审计详情密钥，不能解密升级前的详情")
+            return open_detail_v1(self._legacy_key, self.vault_id, e.seq, e.sealed)
+        if not self._identities:
             raise UsageError("没有审计详情密钥，不能解密详情")
-        return open_detail(self._detail_key, self.vault_id, e.seq, e.sealed)
+        return open_detail(self._identities, self.vault_id, e.seq, e.sealed)
 
     def size(self) -> int:
         """Number of complete entries (from the tail, without reading the whole file)."""
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         try:
-            last, _, _ = _read_last_line(fd, os.fstat(fd).st_size)
+            for raw, _ in tail.lines_backwards(fd, os.fstat(fd).st_size):
+                return tail.seq_of(raw) + 1
         finally:
             os.close(fd)
-        return int(json.loads(last)["seq"]) + 1 if last else 0
+        return 0
 
-    # --- checkpoints -------------------------------------------------------------------
+    # --- checkpoints ---------------------------------------------------------------------
 
-    def checkpoint(self, *, export: bool = False) -> str:
-        """Sign the current tree size and root, store the note, and return it."""
-        if self._signing_seed is None:
-            raise UsageError("没有审计签名密钥，不能生成检查点")
-        signer = Signer(origin_for(self.vault_id), self._signing_seed)
-        with self._lock:
-            builder = MerkleBuilder()
-            genesis_key = None
-            for raw in self._raw_lines():
-                if builder.size == 0:
-                    genesis_key = json.loads(raw).get("key")
-                builder.append(leaf_hash(raw))
-        if genesis_key != signer.verifier_key():
-            raise IntegrityError("审计签名密钥与日志创世条目中的验证密钥不符")
-        note = signer.sign(Checkpoint(origin_for(self.vault_id), builder.size, builder.root()).body())
-        self.checkpoints.store(builder.size, note, export=export)
+    def sync(self) -> Head:
+        """Extend the verified head (from a Monitor, else from line 0) over the lines written since;
+        stops before an unfinished batch. Call under the log lock for a stable view."""
+        head = self.head if self.head is not None else Head()
+        lines = tail.lines_after(self.path, head.offset)
+        k = tail.closed_prefix(lines)
+        Walk(head, threads=self.threads).run(lines[:k], end=True)
+        self.head = head
+        return head
+
+    def checkpoint(self, *, station_signer: bytes, export: bool = False) -> str:
+        """Sign the current tree size and root with the station key, store the note, return it.
+        Costs the lines since the verified head, not the whole log."""
+        try:
+            with self._lock:
+                head = self.sync()
+                vkey = station_verifier_key(self.vault_id, station_signer)
+                if head.station_key_at(head.size) != vkey:
+                    raise IntegrityError("站点签名密钥与日志中登记的当前站点密钥不符")
+                origin = origin_for(self.vault_id)
+                root = head.root()
+                note = Signer(origin, station_signer).sign(Checkpoint(origin, head.size, root).body())
+                self.checkpoints.store(head.size, note, export=export)
+        except OSError as e:
+            raise AuditUnavailable(f"检查点无法写入：{e.strerror or e}") from e
+        head.cp_size, head.cp_root, head.uncovered_ts = head.size, root, None
         return note
 
-    def checkpoint_due(self) -> bool:
-        """True if no checkpoint exists, or the oldest entry it does not cover is over 24 h old.
 
-        Reads only the uncovered tail backwards (checkpoints are at most a day apart), so an
-        unlock does not read a log of a million entries from the start.
-        """
-        sizes = self.checkpoints.sizes()
-        if not sizes:
-            return True
-        covered = sizes[-1]
-        total = self.size()
-        if total <= covered:
-            return False
-        raw = _line_from_end(self.path, total - covered)
-        ts = parse_ts(json.loads(raw)["ts"])
-        return self._clock() - ts > CHECKPOINT_INTERVAL
+def parse_entry(raw: bytes) -> Entry:
+    """One line (format 1 or 2) as an Entry, for reading history (verification is elsewhere)."""
+    try:
+        o = json.loads(raw.decode("utf-8"))
+        v = int(o["v"])
+        extra = {k: str(o[k]) for k in ("vault", "station", "grant", "pub", "root", "key") if k in o}
+        return Entry(seq=o["seq"], ts=parse_ts(o["ts"]), prev=o["prev"], actor=o["actor"],
+                     role=o["role"], action=o["action"], ref=o["ref"], sealed=o["detail"],
+                     detail=None, raw=raw, version=v, signed=bool(o.get("sig")),
+                     unsigned=v == 2 and o["role"] == "", extra=extra or None)
+    except (ValueError, KeyError, TypeError) as err:
+        raise IntegrityError("审计日志有无法解析的行，请运行 sgz audit verify") from err
 
 
-def _line_from_end(path: Path, k: int, block: int = 1 << 16) -> bytes:
-    """The k-th complete line counted from the end (k = 1 is the last complete line)."""
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        end = f.tell()
-        buf = b""
-        pos = end
-        while True:
-            # the last element follows the last newline (a torn or empty tail); the first may
-            # be cut at the block boundary unless we reached the start of the file
-            complete = buf.split(b"\n")[:-1]
-            if len(complete) > k or (pos == 0 and len(complete) >= k):
-                return complete[-k]
-            if pos == 0:
-                raise IntegrityError("审计日志条目数与检查点不符，请运行 sgz audit verify")
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            buf = f.read(step) + buf
+def checkpoint_due(head: Head, now: datetime, *, interval_hours: float = 24) -> bool:
+    """True if nothing was ever checkpointed, or the oldest entry no checkpoint covers is older
+    than `interval_hours` (or its time is not known). Costs nothing: the head knows both."""
+    if head.size == 0:
+        return False
+    if head.cp_size == 0:
+        return True
+    if head.cp_size >= head.size:
+        return False
+    if head.uncovered_ts is None:
+        return True
+    return (now - parse_ts(head.uncovered_ts)).total_seconds() > interval_hours * 3600
 
 
 def _write_all(fd: int, data: bytes, *, restore_to: int) -> None:

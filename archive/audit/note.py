@@ -51,10 +51,14 @@ def key_hash(name: str, pubkey: bytes) -> bytes:
 
 
 def _b64decode(s: str) -> bytes:
+    """Strict, canonical base64: a flip of the unused padding bits is refused, not ignored."""
     try:
-        return base64.b64decode(s.encode("ascii"), validate=True)
+        raw = base64.b64decode(s.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError, ValueError) as e:
         raise NoteInvalid("签名笔记中的 base64 无效") from e
+    if base64.b64encode(raw).decode("ascii") != s:
+        raise NoteInvalid("签名笔记中的 base64 不是规范编码")
+    return raw
 
 
 class Signer:

@@ -1,48 +1,29 @@
 """Verify an audit log and its checkpoints with no secret key (DESIGN §5).
 
-Streams the file once (memory O(log n) plus the checkpoints): hashes raw line bytes, checks the
-hash chain, seq numbers and canonical form of every line, recomputes the RFC 6962 root at every
-checkpoint size, and checks checkpoint signatures with the verifier key from the genesis entry.
+One streaming pass (archive.audit.walk) from line 0: canonical form, seq, hash chain, every
+signature against the key set the log itself builds from its genesis and key entries, the
+RFC 6962 root at every checkpoint's size, each checkpoint's signature by the station key in
+force at that size. A log that no checkpoint covers is never called complete: the report says
+how many entries no checkpoint covers (`unproven`).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import json
-import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from archive.audit.checkpoint import Checkpoint, CheckpointStore, origin_for, parse_body
+from archive.audit.checkpoint import CheckpointStore, origin_for, parse_body
 from archive.audit.errors import (
     BadGenesis,
-    ChainBroken,
-    CheckpointConflict,
     CheckpointInvalid,
     CheckpointUnknownKey,
-    LineCorrupt,
-    LinesReordered,
-    LogForked,
     LogTruncated,
-    SeqGap,
-    TornLine,
 )
-from archive.audit.log import GENESIS_PREV, VERSION, encode_line
-from archive.audit.merkle import MerkleBuilder, leaf_hash
-from archive.audit.note import NoteInvalid, SignatureInvalid, UnknownKey, Verifier
+from archive.audit.head import Head
+from archive.audit.note import NoteInvalid, SignatureInvalid, UnknownKey, Verifier, split_note
+from archive.audit.walk import Note, Walk
 from archive.errors import NotFound
-
-KEYS = ("v", "seq", "ts", "prev", "actor", "role", "action", "ref", "detail")
-GENESIS_KEYS = (*KEYS, "vault", "key")
-_TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_VAULT = re.compile(r"^[0-9a-f]{32}$")
-_MIN_SEALED = 12 + 16  # nonce + GCM tag
-_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True)
@@ -53,109 +34,99 @@ class VerifyReport:
     last_seq: int
     root: bytes
     vault_id: str
-    verifier_key: str
+    verifier_key: str  # the station key in force at the end
     checkpoints_checked: int
+    newest_checkpoint: int | None  # tree size of the newest checkpoint (stored or given)
     newest_exported: int | None  # tree size of the newest exported checkpoint, if any
     uncovered: int  # entries after the newest exported checkpoint
+    unproven: int  # entries no checkpoint covers at all: edits or cuts there are undetectable
+    unsigned: int  # lines of the unsigned kind (failed unlocks): claims nobody vouches for
+    legacy: int  # format-1 lines before the upgrade entry
+    upgraded_at: int | None  # 1-based line of the upgrade entry
+    users: dict[str, str]  # name -> role of the users with keys at the end
+    head: Head
+
+    @property
+    def complete(self) -> bool:
+        """True only when a checkpoint covers every entry."""
+        return self.unproven == 0
+
+    def summary_zh(self) -> str:
+        """The one-paragraph result for people (CLI and web)."""
+        checked = "哈希链无误" if self.legacy and self.upgraded_at is None else "签名与哈希链无误"
+        if self.complete:
+            out = (f"完整：共 {self.entries} 条记录，{checked}，已核对 {self.checkpoints_checked} 个检查点，"
+                   f"最新检查点覆盖全部条目；其中 {self.uncovered} 条尚未被导出的检查点覆盖")
+        else:
+            out = (f"未能证明完整：共 {self.entries} 条记录，{checked}，但没有检查点覆盖其中最后 "
+                   f"{self.unproven} 条（这部分被删改或截短时校验无法发现，只有见过它们的用户下次登录时会发现）；"
+                   f"已核对 {self.checkpoints_checked} 个检查点，{self.uncovered} 条尚未被导出的检查点覆盖")
+        if self.unsigned:
+            out += f"。另有 {self.unsigned} 条无签名记录（登录失败等），不能证明是谁写入的"
+        if self.legacy:
+            out += (f"。前 {self.legacy} 条为旧格式（格式 1）记录，由第 {self.upgraded_at} 条升级条目的站点签名担保"
+                    if self.upgraded_at else f"。全部 {self.legacy} 条为旧格式（格式 1）记录，尚未升级（sgz upgrade），"
+                    "没有操作者签名")
+        return out
 
 
 def _lines(path: Path) -> Iterator[bytes]:
-    with open(path, "rb") as f:
+    with open(path, "rb", buffering=1 << 20) as f:
         yield from f
 
 
-def _check_line(i: int, raw: bytes) -> dict[str, Any]:
-    """Parse and check one line's form (not its chain position); raise LineCorrupt/BadGenesis."""
-    n = i + 1
-    bad = BadGenesis if i == 0 else LineCorrupt
-    try:
-        o = _DECODER.decode(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise bad(f"第 {n} 行不是有效的 JSON：该行被改动", ref=str(n)) from e
-    if not isinstance(o, dict) or tuple(o) != (GENESIS_KEYS if i == 0 else KEYS):
-        raise bad(f"第 {n} 行的字段不符合格式：该行被改动", ref=str(n))
-    if encode_line(o) != raw:
-        raise bad(f"第 {n} 行不是规范格式（多余空白、转义或重复键）：该行被改动", ref=str(n))
-    ok = (
-        type(o["v"]) is int and o["v"] == VERSION and type(o["seq"]) is int
-        and isinstance(o["ts"], str) and _TS.match(o["ts"]) is not None
-        and isinstance(o["prev"], str) and _HEX64.match(o["prev"]) is not None
-        and isinstance(o["actor"], str) and isinstance(o["role"], str)
-        and isinstance(o["action"], str) and o["action"] != ""
-        and (o["ref"] is None or isinstance(o["ref"], str))
-        and (o["detail"] is None or _sealed_ok(o["detail"]))
-    )
-    if not ok:
-        raise bad(f"第 {n} 行的字段值无效：该行被改动", ref=str(n))
-    if (o["action"] == "genesis") != (i == 0):
-        raise bad(f"第 {n} 行的 genesis 标记位置错误", ref=str(n))
-    return o
-
-
-def _sealed_ok(s: Any) -> bool:
-    if not isinstance(s, str):
-        return False
-    try:
-        return len(base64.b64decode(s, validate=True)) >= _MIN_SEALED
-    except (binascii.Error, ValueError):
-        return False
-
-
-def _genesis(o: dict[str, Any]) -> Verifier:
-    """Check the genesis entry and return the checkpoint verifier it names."""
-    if o["seq"] != 0 or o["prev"] != GENESIS_PREV or o["detail"] is not None:
-        raise BadGenesis("第 1 行不是有效的创世条目（seq、prev 或 detail 错误）", ref="1")
-    vault = o["vault"]
-    if not isinstance(vault, str) or not _VAULT.match(vault) or not isinstance(o["key"], str):
-        raise BadGenesis("第 1 行的档案库标识或验证密钥无效", ref="1")
-    try:
-        v = Verifier.parse(o["key"])
-    except NoteInvalid as e:
-        raise BadGenesis(f"第 1 行的验证密钥无效：{e}", ref="1") from e
-    if v.name != origin_for(vault):
-        raise BadGenesis("第 1 行的验证密钥名称与档案库标识不符", ref="1")
-    return v
-
-
-def _checkpoints(
-    verifier: Verifier, vault_id: str, store: CheckpointStore, given: Sequence[str]
-) -> tuple[dict[int, bytes], set[int]]:
-    """Verify every stored and given checkpoint; return size -> root, and the exported sizes."""
-    notes: list[tuple[str, str, int | None, bool]] = []  # (label, note, size from filename, exported)
-    exported_marked = set(store.exported_sizes())
+def load_notes(store: CheckpointStore, vault_id: str | None, given: Sequence[str] = (), *,
+               min_size: int = 0) -> dict[int, list[Note]]:
+    """Stored checkpoints of at least `min_size` entries and the given ones, parsed (signatures
+    are checked during the walk, with the station key in force at each size)."""
+    exported = set(store.exported_sizes())
+    texts: list[tuple[str, str | bytes, int | None, bool]] = []
     for size in store.sizes():
-        label = f"检查点文件 {store.path(size).name}"
-        try:
-            text = store.read(size)
-        except UnicodeDecodeError as e:
-            raise CheckpointInvalid(f"{label}不是有效的 UTF-8 文本", ref=str(size)) from e
-        notes.append((label, text, size, size in exported_marked))
+        if size < min_size:
+            continue
+        texts.append((f"检查点文件 {store.path(size).name}", store.path(size).read_bytes(), size,
+                      size in exported))
     for k, note in enumerate(given, 1):
-        notes.append((f"第 {k} 个外部检查点", note, None, True))
-    roots: dict[int, bytes] = {}
-    exported: set[int] = set()
-    for label, note, named, is_exported in notes:
+        texts.append((f"第 {k} 个外部检查点", note, None, True))
+    out: dict[int, list[Note]] = {}
+    for label, text, named, is_exported in texts:
         try:
-            cp: Checkpoint = parse_body(verifier.verify(note))
-        except UnknownKey as e:
-            raise CheckpointUnknownKey(f"{label}的签名来自未知密钥，不是本日志创世条目中的密钥",
-                                       found=e.found) from e
-        except (SignatureInvalid, NoteInvalid) as e:
-            raise CheckpointInvalid(f"{label}无效：{e}") from e
-        if cp.origin != origin_for(vault_id):
+            s = text.decode("utf-8") if isinstance(text, bytes) else text
+            body, _ = split_note(s)
+            cp = parse_body(body)
+        except UnicodeDecodeError as e:
+            raise CheckpointInvalid(f"{label}不是有效的 UTF-8 文本", ref=str(named)) from e
+        except NoteInvalid as e:
+            raise CheckpointInvalid(f"{label}无效：{e}", ref=str(named)) from e
+        if vault_id is not None and cp.origin != origin_for(vault_id):
             raise CheckpointInvalid(f"{label}的来源 {cp.origin} 与本日志不符", ref=str(cp.size))
         if named is not None and named != cp.size:
             raise CheckpointInvalid(f"{label}的大小 {cp.size} 与文件名不符", ref=str(cp.size))
-        if cp.size in roots and roots[cp.size] != cp.root:
-            raise CheckpointConflict(f"大小为 {cp.size} 的两个检查点根哈希不同：日志曾被分叉",
-                                     ref=str(cp.size))
-        roots[cp.size] = cp.root
-        if is_exported:
-            exported.add(cp.size)
-    return roots, exported
+        if cp.size == 0:
+            raise CheckpointInvalid(f"{label}的大小为 0", ref="0")
+        out.setdefault(cp.size, []).append(Note(label, s, cp.size, cp.root, is_exported))
+    return out
 
 
-def verify_log(audit_dir: Path, *, checkpoints: Sequence[str] = ()) -> VerifyReport:
+def check_beyond(head: Head, notes: dict[int, list[Note]]) -> None:
+    """Checkpoints larger than the log: signed by a station key the log knows → truncated."""
+    beyond = sorted(s for s in notes if s > head.size)
+    if not beyond:
+        return
+    size = beyond[-1]
+    note = notes[size][0]
+    for _, vkey in reversed(head.stations):
+        try:
+            Verifier.parse(vkey).verify(note.text)
+        except (UnknownKey, SignatureInvalid, NoteInvalid):
+            continue
+        raise LogTruncated(f"日志只有 {head.size} 条，短于已签名的检查点（{size} 条）：末尾条目被删除",
+                           ref=str(size), expected=size, found=head.size)
+    raise CheckpointUnknownKey(f"{note.label}声称覆盖 {size} 条（多于日志的 {head.size} 条），"
+                               "但不是日志中任何站点密钥签名的", ref=str(size))
+
+
+def verify_log(audit_dir: Path, *, checkpoints: Sequence[str] = (), threads: int = 2) -> VerifyReport:
     """Verify `audit_dir/log.jsonl` and its checkpoints; raise an AuditTampered subclass on the first problem."""
     path = Path(audit_dir) / "log.jsonl"
     store = CheckpointStore(Path(audit_dir))
@@ -163,66 +134,22 @@ def verify_log(audit_dir: Path, *, checkpoints: Sequence[str] = ()) -> VerifyRep
         if store.sizes() or checkpoints:
             raise LogTruncated("审计日志不存在，但有已签名的检查点：日志被删除", ref="1")
         raise NotFound("审计日志不存在")
-    lines = _lines(path)
-    builder = MerkleBuilder()
-    first = next(lines, b"")
-    if not first.endswith(b"\n"):
-        raise (TornLine if first else BadGenesis)("第 1 行不完整或日志为空", ref="1")
-    o = _check_line(0, first[:-1])
-    verifier = _genesis(o)
-    vault_id = o["vault"]
-    roots, exported = _checkpoints(verifier, vault_id, store, checkpoints)
-    prev_raw = first[:-1]
-    builder.append(leaf_hash(prev_raw))
-    _check_root(builder, roots)
-    i = 0
-    for line in lines:
-        i += 1
-        n = i + 1
-        if not line.endswith(b"\n"):
-            raise TornLine(f"第 {n} 行（最后一行）不完整：写入中断或文件被截断", ref=str(n))
-        raw = line[:-1]
-        o = _check_line(i, raw)
-        if o["seq"] != i:
-            if o["seq"] > i and not _goes_back(next(lines, b""), o["seq"], i):
-                raise SeqGap(f"第 {n} 行的序号为 {o['seq']}，应为 {i}：序号不连续，有条目被删除或序号被改动",
-                             ref=str(n), expected=i, found=o["seq"])
-            raise LinesReordered(f"第 {n} 行的序号为 {o['seq']}，应为 {i}：条目被重复、插入或调换顺序",
-                                 ref=str(n), expected=i, found=o["seq"])
-        if o["prev"] != hashlib.sha256(prev_raw).hexdigest():
-            raise ChainBroken(f"第 {n} 行的 prev 与第 {n - 1} 行的哈希不符：第 {n - 1} 行被改动，"
-                              f"或两行之间有条目被插入、删除", ref=str(n))
-        builder.append(leaf_hash(raw))
-        _check_root(builder, roots)
-        prev_raw = raw
-    size = builder.size
-    beyond = [s for s in roots if s > size]
-    if beyond:
-        raise LogTruncated(f"日志只有 {size} 条，短于已签名的检查点（{max(beyond)} 条）：末尾条目被删除",
-                           ref=str(max(beyond)), expected=max(beyond), found=size)
-    newest = max(exported) if exported else None
+    notes = load_notes(store, None, checkpoints)
+    walk = Walk(Head(), notes={s: list(v) for s, v in notes.items()}, threads=threads)
+    head = walk.run(_lines(path), end=True)
+    if head.size == 0:
+        raise BadGenesis("日志为空，没有创世条目", ref="1")
+    check_beyond(head, notes)
+    checked = walk.verified_notes
+    newest = max((n.size for n in checked), default=None)
+    newest_exp = max((n.size for n in checked if n.exported), default=None)
+    vkey = head.station_key_at(head.size) or ""
     return VerifyReport(
-        entries=size, last_seq=size - 1, root=builder.root(), vault_id=vault_id,
-        verifier_key=verifier.name + "+" + verifier.key_hash.hex() + "+"
-        + base64.b64encode(b"\x01" + verifier.public_key).decode(),
-        checkpoints_checked=len(roots), newest_exported=newest,
-        uncovered=size - (newest or 0),
+        entries=head.size, last_seq=head.size - 1, root=head.root(), vault_id=head.vault or "",
+        verifier_key=vkey, checkpoints_checked=len(checked), newest_checkpoint=newest,
+        newest_exported=newest_exp, uncovered=head.size - (newest_exp or 0),
+        unproven=head.size - (newest or 0), unsigned=head.unsigned, legacy=head.legacy,
+        upgraded_at=None if head.upgraded_at is None else head.upgraded_at + 1,
+        users={n: r for n, (r, _) in sorted(head.users.items())}, head=head,
     )
 
-
-def _goes_back(following: bytes, seq: int, i: int) -> bool:
-    """Whether a forward seq jump at position i is a reorder: the next line goes back, not to i+1."""
-    try:
-        nxt = json.loads(following)
-        if not isinstance(nxt, dict) or type(nxt.get("seq")) is not int:
-            return False
-        return bool(nxt["seq"] < seq and nxt["seq"] != i + 1)
-    except ValueError:
-        return False
-
-
-def _check_root(builder: MerkleBuilder, roots: dict[int, bytes]) -> None:
-    want = roots.get(builder.size)
-    if want is not None and builder.root() != want:
-        raise LogForked(f"前 {builder.size} 条的根哈希与已签名检查点不符：其中有条目被改动（日志被分叉）",
-                        ref=str(builder.size))

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from archive.catalog.db import Database
 from archive.catalog.numbering import COUNTERS_SCHEMA, ArchivalRef, RefParts
 from archive.errors import NotFound
+
+# Descriptive fields that vault format 2 seals per record to its compartment
+# (archive/vault/sealed_catalogue.py); their clear columns stay ''.
+RECORD_FIELDS = ("title", "doc_no", "author", "note", "household")
+COMPONENT_FIELDS = ("filename", "reason")
+
+
+class RecordSealing(Protocol):
+    """What `Records` asks of the format-2 sealing layer (archive/vault/sealed_catalogue.py)."""
+
+    def household_tag(self, household: str) -> str: ...
+
+    def record_columns(self, ref: str, cls: str, secrecy: str, fields: dict[str, Any]
+                       ) -> dict[str, Any]: ...
+
+    def component_columns(self, ref: str, compartment: str, seq: int, fields: dict[str, Any]
+                          ) -> dict[str, Any]: ...
+
+    def open_record(self, d: dict[str, Any]) -> dict[str, Any]: ...
+
+    def open_component(self, ref: str, compartment: str, d: dict[str, Any]) -> dict[str, Any]: ...
 
 SCHEMA = [
     COUNTERS_SCHEMA,
@@ -96,23 +117,35 @@ class Record(RefParts):
     filed_at: str
     filed_by: str
     destroyed_at: str | None
+    compartment: str = ""  # vault format 2: the key compartment the record belongs to
+    readable: bool = True  # False: descriptive fields are sealed to a compartment she lacks
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in ("id", *RECORD_COLUMNS)}
 
 
-def _record(row: Any) -> Record:
+_SEALED_COLUMNS = ("compartment", "seal_epoch", "sealed")
+
+
+def _record(row: Any, sealing: RecordSealing | None = None) -> Record:
     d = dict(row)
     d["precious"] = bool(d["precious"])
+    if sealing is not None:
+        sealing.open_record(d)
+        d.pop("seal_epoch")
+        d.pop("sealed")
     return Record(**d)
 
 
 class Records:
-    """All SQL over records, components and counters."""
+    """All SQL over records, components and counters. With a `RecordSealing` (vault format 2)
+    the descriptive fields are sealed on insert and opened (or shown as NO_ACCESS) on read."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, sealing: RecordSealing | None = None) -> None:
         self.db = db
+        self.sealing = sealing
         db.ensure_schema("catalog.records", 1, SCHEMA)
+        self._cols = ", ".join(("id", *RECORD_COLUMNS, *(_SEALED_COLUMNS if sealing else ())))
 
     def next_ref(self, fonds: str, genre: str, year: int, retention: str, cls: str) -> ArchivalRef:
         """Allocate the next 件号 (inside the caller's write transaction)."""
@@ -130,6 +163,9 @@ class Records:
         return ArchivalRef(fonds, genre, year, retention, cls, n)
 
     def insert(self, ref: ArchivalRef, fields: dict[str, Any]) -> int:
+        if self.sealing is not None:
+            fields = self.sealing.record_columns(str(ref), ref.cls, str(fields.get("secrecy", "")),
+                                                 fields)
         cols = {
             "ref": str(ref), "fonds": ref.fonds, "genre": ref.genre, "year": ref.year,
             "retention": ref.retention, "cls": ref.cls, "item": ref.item, **fields,
@@ -143,6 +179,10 @@ class Records:
         seq = self.db.execute(
             "SELECT COALESCE(MAX(seq), 0) + 1 FROM components WHERE record_id = ?", (record_id,)
         ).fetchone()[0]
+        if self.sealing is not None:
+            r = self.db.execute("SELECT ref, compartment FROM records WHERE id = ?",
+                                (record_id,)).fetchone()
+            fields = self.sealing.component_columns(r[0], r[1], seq, fields)
         cols = {"record_id": record_id, "seq": seq, **fields}
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
@@ -155,21 +195,30 @@ class Records:
 
     def get(self, ref: str) -> Record:
         ref = str(ArchivalRef.parse(ref))  # validates and normalises look-alike dots
-        row = self.db.execute(
-            f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records WHERE ref = ?", (ref,)
-        ).fetchone()
+        row = self.db.execute(f"SELECT {self._cols} FROM records WHERE ref = ?", (ref,)).fetchone()
         if row is None:
             raise NotFound(f"档号 {ref} 不存在", ref=ref)
-        return _record(row)
+        return _record(row, self.sealing)
 
     def components(self, record_id: int) -> list[Component]:
+        sealed = ", seal_epoch, sealed" if self.sealing else ""
         rows = self.db.execute(
             "SELECT id, seq, kind, supersedes, reason, object_id, filename, mime, size, fp_sha, "
-            "fp_sm3, pages, text_status, added_at, added_by FROM components WHERE record_id = ? "
-            "ORDER BY seq",
+            f"fp_sm3, pages, text_status, added_at, added_by{sealed} FROM components "
+            "WHERE record_id = ? ORDER BY seq",
             (record_id,),
         ).fetchall()
-        return [Component(**dict(r)) for r in rows]
+        if self.sealing is None:
+            return [Component(**dict(r)) for r in rows]
+        r = self.db.execute("SELECT ref, compartment FROM records WHERE id = ?",
+                            (record_id,)).fetchone()
+        out = []
+        for row in rows:
+            d = self.sealing.open_component(r[0], r[1], dict(row))
+            d.pop("seal_epoch")
+            d.pop("sealed")
+            out.append(Component(**d))
+        return out
 
     def find_by_fingerprint(self, fp_sha: str) -> tuple[str, int] | None:
         """(档号, component seq) of a live component with this keyed fingerprint."""
@@ -189,30 +238,54 @@ class Records:
         household: str | None = None,
         status: str | None = "active",
     ) -> Iterator[Record]:
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
+        hh_col: str
+        hh_val: str | None
+        if household is not None and self.sealing is not None:
+            hh_col, hh_val = "household_tag", self.sealing.household_tag(household)
+        else:
+            hh_col, hh_val = "household", household
         for col, val in (("cls", cls), ("year", year), ("retention", retention),
-                         ("household", household), ("status", status)):
+                         (hh_col, hh_val), ("status", status)):
             if val is not None:
                 where.append(f"{col} = ?")
                 params.append(val)
-        sql = f"SELECT id, {', '.join(RECORD_COLUMNS)} FROM records"
+        sql = f"SELECT {self._cols} FROM records"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY fonds, genre, year, retention, cls, item"
-        for row in self.db.execute(sql, params):
-            yield _record(row)
+        for row in self.db.execute(sql, params).fetchall():
+            yield _record(row, self.sealing)
 
     def set_text_status(self, component_id: int, status: str) -> None:
         self.db.execute("UPDATE components SET text_status = ? WHERE id = ?", (status, component_id))
 
     def update_fields(self, record_id: int, fields: dict[str, Any]) -> None:
+        if self.sealing is not None and any(f in fields for f in RECORD_FIELDS):
+            row = self.db.execute(f"SELECT {self._cols} FROM records WHERE id = ?",
+                                  (record_id,)).fetchone()
+            rec = _record(row, self.sealing)
+            if not rec.readable:
+                from archive.errors import AccessDenied
+
+                raise AccessDenied("当前用户不持有该档案所在分区的密钥，不能修改其著录项", ref=rec.ref)
+            merged = {f: getattr(rec, f) for f in RECORD_FIELDS} | {
+                f: v for f, v in fields.items() if f in RECORD_FIELDS}
+            cols = self.sealing.record_columns(rec.ref, rec.cls, rec.secrecy, merged)
+            fields = {k: v for k, v in fields.items() if k not in RECORD_FIELDS} | cols
         sets = ", ".join(f"{k} = ?" for k in fields)
         self.db.execute(f"UPDATE records SET {sets} WHERE id = ?", (*fields.values(), record_id))
 
-    def count_live_components(self) -> int:
-        return self.db.execute(
-            "SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
-            "WHERE r.status = 'active'").fetchone()[0]
+    def count_live_components(self, compartments: Sequence[str] | None = None) -> int:
+        """Live components (of records in `compartments`, vault format 2, when given)."""
+        sql = ("SELECT count(*) FROM components c JOIN records r ON r.id = c.record_id "
+               "WHERE r.status = 'active'")
+        if compartments is None:
+            return int(self.db.execute(sql).fetchone()[0])
+        marks = ",".join("?" * len(compartments))
+        return int(self.db.execute(f"{sql} AND r.compartment IN ({marks})",
+                                   compartments).fetchone()[0])
 
     def count_components(self) -> int:
         """Every component, destroyed records' included (a scan of a small index)."""

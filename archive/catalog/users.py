@@ -90,6 +90,10 @@ class Users:
             "UPDATE users SET active = 0, removed_at = ?, removed_by = ? WHERE name = ?", (when, by, name)
         )
 
+    def set_role(self, name: str, role: str) -> None:
+        self.get(name)
+        self.db.execute("UPDATE users SET role = ? WHERE name = ?", (role, name))
+
     def count_role(self, role: str) -> int:
         return self.db.execute(
             "SELECT count(*) FROM users WHERE role = ? AND active = 1", (role,)

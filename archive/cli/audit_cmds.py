@@ -82,7 +82,8 @@ def _role(code: str) -> str:
 def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) -> None:
     """校验审计日志是否完整（不需要口令或密钥，任何人都可运行）。
 
-    逐行核对哈希链、序号和签名检查点；发现问题时指出第一条有问题的记录及原因，退出码 8。
+    逐行核对哈希链、序号、每条记录操作者的签名和签名检查点；发现问题时指出第一条有问题的记录及原因，
+    退出码 8。没有检查点覆盖的末尾记录不算“完整”，会报告其条数。
 
     \b
     示例：
@@ -113,12 +114,17 @@ def verify_cmd(ctx: click.Context, checkpoints: tuple[str, ...], as_json: bool) 
             info("提示：如果是断电或程序被强制结束造成的，下一次任何写入操作会自动截去残行并记录 log.repair。")
         raise
     if as_json:
-        emit_json({"ok": True, "entries": rep.entries, "uncovered": rep.uncovered,
-                   "checkpoints": rep.checkpoints_checked, "newest_exported": rep.newest_exported,
-                   "root": rep.root.hex(), "vault_id": rep.vault_id, "key": rep.verifier_key})
+        emit_json({"ok": True, "complete": rep.complete, "entries": rep.entries,
+                   "unproven": rep.unproven, "uncovered": rep.uncovered,
+                   "unsigned": rep.unsigned, "legacy": rep.legacy, "upgraded_at": rep.upgraded_at,
+                   "checkpoints": rep.checkpoints_checked, "newest_checkpoint": rep.newest_checkpoint,
+                   "newest_exported": rep.newest_exported, "root": rep.root.hex(),
+                   "vault_id": rep.vault_id, "key": rep.verifier_key, "users": rep.users,
+                   "summary": rep.summary_zh()})
         return
-    click.echo(f"完整：共 {rep.entries} 条记录，已核对 {rep.checkpoints_checked} 个检查点；"
-               f"其中 {rep.uncovered} 条尚未被导出的检查点覆盖")
+    click.echo(rep.summary_zh())
+    if rep.unproven:
+        info("站长或副站长下次登录时会自动签发检查点；也可运行 sgz audit checkpoint。")
     if rep.uncovered:
         info("可运行 sgz audit checkpoint -o 文件 导出检查点，交主管部门留存。")
 

@@ -177,6 +177,10 @@ def restore_cmd(ctx: click.Context, src: str, new_home: str | None, as_json: boo
         emit_json(rep.as_dict())
         return
     click.echo(rep.home)
+    if rep.check is None:
+        info(f"已恢复 {rep.files} 个文件到 {rep.home}。这是旧格式（格式 1）的备份："
+             f"请在该目录运行 sgz upgrade 升级后再使用。")
+        return
     info(f"已恢复 {rep.files} 个文件到 {rep.home}；解密核对 {rep.check.read} 个对象，无问题。")
     info(f"全文索引已重建：{rep.indexed} 个文档。")
 
@@ -192,21 +196,26 @@ def keys_group() -> None:
 
 
 @keys_group.command("rotate")
+@click.option("--rewrap", is_flag=True,
+              help="同时把已归档的全部档案改用新密钥保护，并销毁旧密钥。")
 @json_option
 @click.pass_context
-def rotate_cmd(ctx: click.Context, as_json: bool) -> None:
-    """更换全库密钥（仅站长）：生成新密钥，重新包装所有档案密钥，销毁旧密钥。
+def rotate_cmd(ctx: click.Context, rewrap: bool, as_json: bool) -> None:
+    """更换各类档案的密钥（仅站长）：生成新一代密钥，只交给现有的有权人员。
 
-    中途断电或被中断时，下次登录会自动续做。
+    加 --rewrap 时，已归档的档案也改用新密钥，旧密钥随即销毁：此后已离开的人保留的旧密钥
+    对新复制的档案库完全无用。中途断电或被中断时，再运行一次即可。
 
     \b
     示例：
       sgz keys rotate
+      sgz keys rotate --rewrap
     """
     arc = open_archive(ctx)
-    epoch = arc.keys.rotate()
+    epoch = arc.keys.rotate(rewrap=rewrap)
     if as_json:
-        emit_json({"id": epoch, "epoch": epoch})
+        emit_json({"id": epoch, "epoch": epoch, "rewrap": rewrap})
     else:
         click.echo(epoch)
-        info(f"已更换全库密钥（第 {epoch} 代），旧密钥已销毁。")
+        info(f"已更换密钥（第 {epoch} 代）" + ("，全部档案已改用新密钥，旧密钥已销毁。" if rewrap
+                                          else "；已归档的档案仍用旧密钥，可加 --rewrap 一并更换。"))

@@ -73,7 +73,9 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @click.pass_context
 def user_remove(ctx: click.Context, name: str) -> None:
-    """移除用户：删除其密钥槽，此后无法再解锁。
+    """移除用户：删除其密钥槽，并轮换她持有的各分区密钥（此后归档的一切她都打不开）。
+
+    旧档案仍用旧代密钥封装；如需让她保留的旧密钥彻底失效，再运行 sgz keys rotate --rewrap。
 
     \b
     示例：
@@ -81,7 +83,25 @@ def user_remove(ctx: click.Context, name: str) -> None:
     """
     arc = open_archive(ctx)
     arc.users.remove(name)
-    info(f"已移除用户 {name}，其密钥槽已删除")
+    info(f"已移除用户 {name}，其密钥槽已删除，其持有的分区已轮换密钥。"
+         "建议再运行 sgz keys rotate --rewrap")
+
+
+@user_group.command("role")
+@click.argument("name")
+@click.argument("role")
+@click.pass_context
+def user_role(ctx: click.Context, name: str, role: str) -> None:
+    """改变用户的角色（仅站长）：授予新角色的分区密钥，轮换她离开的分区。
+
+    \b
+    示例：
+      sgz user role lisi archivist
+      sgz user role lisi 督导
+    """
+    arc = open_archive(ctx)
+    u = arc.users.role(name, role)
+    info(f"已将 {name} 的角色改为{u.role_name}")
 
 
 @user_group.command("passwd")

@@ -8,12 +8,13 @@ other use of the decryption API.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archive.crypto import age
-from archive.errors import AccessDenied, DecryptionFailed
+from archive.errors import AccessDenied, DecryptionFailed, IntegrityError
 
 if TYPE_CHECKING:
     from archive.catalog.records import Component, Record
@@ -76,7 +77,8 @@ class PlaintextDoor:
         """One component's plaintext stream; the audit entry `action` is written first."""
         self._check(grant, rec)
         ident = self._k.object_keys.unwrap(
-            comp.object_id, lambda: self._k.log(action, rec.ref, seq=comp.seq, **detail))
+            comp.object_id, self._k.keys.bag,
+            lambda: self._k.log(action, rec.ref, seq=comp.seq, **detail))
         return self._decrypt(rec, comp, ident)
 
     def open_many(self, grant: Grant, pairs: Sequence[tuple[Record, Component]], *,
@@ -87,12 +89,33 @@ class PlaintextDoor:
         if grant.action not in BULK_ACTIONS:
             raise AccessDenied("批量读取须有批量授权（完整性检查或索引重建）")
         self._check(grant, None)
+        # a bulk read covers what this user's keys open (vault format 2): records of other
+        # compartments are not read and not named in the entry
+        pairs = [(r, c) for r, c in pairs if self._k.keys.bag.holds(r.compartment)]
         if not pairs:
             return
         self._k.log(action, None, items=[f"{r.ref}#{c.seq}" for r, c in pairs], **detail)
         for rec, comp in pairs:
-            ident = self._k.object_keys.unwrap(comp.object_id, lambda: None)  # logged above
+            ident = self._k.object_keys.unwrap(comp.object_id, self._k.keys.bag,
+                                               lambda: None)  # logged above
             yield rec, comp, self._decrypt(rec, comp, ident)
+
+    def open_queued(self, compartment: str, items: Sequence[tuple[str, int, bytes]]
+                    ) -> Iterator[dict[str, Any]]:
+        """Text a write-only filer queued for `compartment`'s index (IndexQueue.sealed): one
+        audit entry naming the items first, then each document for the index (never shown)."""
+        if not items:
+            return
+        self._k.log("index.queue.read", None, compartment=compartment,
+                    items=[ref for ref, _e, _b in items])
+        for ref, epoch, blob in items:
+            try:
+                doc = json.loads(self._k.keys.bag.open_sealed(compartment, epoch, blob))
+            except ValueError:
+                raise IntegrityError("待索引文本损坏", ref=ref) from None
+            if not isinstance(doc, dict) or doc.get("doc_id") != ref:
+                raise IntegrityError("待索引文本不属于该档案", ref=ref)
+            yield doc
 
     def identities_for_backup(self, grant: Grant, object_ids: Sequence[str]
                               ) -> dict[str, age.X25519Identity]:
@@ -105,7 +128,8 @@ class PlaintextDoor:
         if not object_ids:
             return {}
         self._k.log("backup.open_export", None, objects=len(object_ids))
-        return {oid: self._k.object_keys.unwrap(oid, lambda: None) for oid in object_ids}
+        return {oid: self._k.object_keys.unwrap(oid, self._k.keys.bag, lambda: None)
+                for oid in object_ids}
 
     def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
         src = self._k.objects.open(comp.object_id)

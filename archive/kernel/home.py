@@ -10,7 +10,7 @@ from archive.errors import Conflict, IntegrityError, NotFound
 from archive.fs.atomic import write_atomic
 
 FORMAT = "sgz-vault"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # vault format 2 (DESIGN §3); format 1 is opened only by `sgz upgrade`
 
 
 class _Under:
@@ -43,8 +43,9 @@ class HomePaths:
     def is_initialised(self) -> bool:
         return self.vault_json.exists()
 
-    def read_vault_id(self) -> str:
-        """The vault id from `vault/vault.json` (a format marker; holds nothing secret)."""
+    def read_vault_id(self, *, allow_old: bool = False) -> str:
+        """The vault id from `vault/vault.json` (a format marker; holds nothing secret). Any
+        format but 2 is refused unless `allow_old` (for `sgz upgrade`, backup verification)."""
         try:
             meta = json.loads(self.vault_json.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -58,6 +59,10 @@ class HomePaths:
             raise IntegrityError("vault/vault.json 不是 sgz 档案库", found=meta.get("format"))
         if int(meta.get("version", 0)) > FORMAT_VERSION:
             raise IntegrityError("档案库格式比本程序新，请升级 sgz", found=meta.get("version"))
+        if not allow_old:
+            from archive.vault.upgrade import require_format2
+
+            require_format2(self.root)  # a format-1 or half-upgraded home: names `sgz upgrade`
         return str(meta["vault_id"])
 
     @property

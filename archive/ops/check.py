@@ -23,6 +23,7 @@ from archive.errors import ArchiveError, AuditUnavailable, ValidationError
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.retention.disposal import Disposals
+from archive.vault.sealed_catalogue import SealedCatalogue
 
 CHUNK = 1 << 20
 FIX_OBJECT_MISSING = "从最近的备份恢复该对象文件（sgz backup verify 确认备份完好后，复制 vault/objects 下同名文件）"
@@ -75,7 +76,8 @@ class CheckReport:
 def _object_rows(k: Kernel) -> dict[str, dict[str, Any]]:
     """id -> {epoch, has_key, state, cipher_size}; read-only (table owned by vault.identities)."""
     rows = k.db.execute(
-        "SELECT id, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size FROM objects"
+        "SELECT id, compartment, epoch, wrapped IS NOT NULL AS has_key, state, cipher_size "
+        "FROM objects"
     ).fetchall()
     return {r["id"]: dict(r) for r in rows}
 
@@ -115,9 +117,11 @@ def check_structure(k: Kernel, report: CheckReport, *, repair: bool) -> list[tup
                 report.add("key-destroyed", f"{where}：档案在库，但其对象密钥已被销毁，内容无法解密",
                            "从销毁前的备份核对；如系误销毁，联系技术支持", rec.ref)
                 continue
-            if row["epoch"] not in k.keys.ring.epochs:
+            epochs = k.keys.ring.compartments.get(row["compartment"])
+            if epochs is None or row["epoch"] not in epochs.epochs:
                 report.add("epoch-unknown",
-                           f"{where}：其密钥由第 {row['epoch']} 代纪元密钥包装，但密钥环中没有该代密钥",
+                           f"{where}：其密钥封装给“{row['compartment']}”分区第 {row['epoch']} 代，"
+                           "但密钥环中没有该代密钥",
                            "如有未完成的密钥轮换，用站长账户登录一次即可自动续做；否则从备份恢复", rec.ref)
                 continue
             path = k.objects.path(comp.object_id)
@@ -135,13 +139,15 @@ def check_structure(k: Kernel, report: CheckReport, *, repair: bool) -> list[tup
             report.notes.append(f"对象密钥 {oid[:12]}… 未被任何组件引用（无害）")
     _check_files(k, report, rows, repair=repair)
     _check_staging(k, report)
-    if k.keys.ring.pending:
-        todo = "、".join(f"{k}={v}" for k, v in k.keys.ring.pending.items())
-        report.add("keyring-pending", f"密钥环中有未完成的操作：{todo}",
-                   "用站长账户再登录一次（任意命令），程序会自动续做密钥轮换")
-    if k.keys.ring.current not in k.keys.ring.epochs:
-        report.add("epoch-current", f"密钥环缺少当前纪元（第 {k.keys.ring.current} 代）密钥",
-                   "从最近的备份恢复 vault/keyring（sgz restore）")
+    tasks = SealedCatalogue(k.db).key_tasks()
+    if tasks:
+        todo = "、".join(c for c, _ in tasks)
+        report.add("keyring-pending", f"销毁后尚未完成密钥轮换的分区：{todo}",
+                   "用站长或副站长账户再登录一次（任意命令），程序会自动完成轮换与重新封装")
+    for name, part in k.keys.ring.compartments.items():
+        if part.current not in part.epochs:
+            report.add("epoch-current", f"密钥环缺少“{name}”分区当前纪元（第 {part.current} 代）",
+                       "从最近的备份恢复 vault/keyring（sgz restore）")
     return live
 
 
@@ -186,6 +192,11 @@ def check_audit(k: Kernel, report: CheckReport) -> None:
         return
     report.audit_entries = rep.entries
     report.audit_uncovered = rep.uncovered
+    if rep.unproven:
+        report.notes.append(f"审计日志最后 {rep.unproven} 条没有任何检查点覆盖：这些记录被删改或截短时校验无法发现"
+                            "（站长或副站长登录时会签发检查点）")
+    if rep.unsigned:
+        report.notes.append(f"审计日志有 {rep.unsigned} 条无签名记录（登录失败等），不能证明是谁写入的")
     if rep.uncovered:
         report.notes.append(f"审计日志有 {rep.uncovered} 条尚未被导出的检查点覆盖（可运行 sgz audit checkpoint 导出）")
 
@@ -198,8 +209,14 @@ def check_index(k: Kernel, report: CheckReport,
                 index_verify: Callable[[], Any] | None = None) -> None:
     """Ask the search concern whether the index holds what it should (pages, structure, one
     document per live component, nothing of records no longer live); derived data."""
-    if not k.home.fulltext.exists():
-        if k.records.count_live_components():
+    try:
+        status = index_status()  # over the indexes of the compartments this user holds
+    except ArchiveError as exc:
+        report.add("index", f"全文索引：{exc}", FIX_INDEX)
+        return
+    report.index = status
+    if status.get("exists") is False:
+        if status.get("expected"):
             report.add("index-missing", "全文索引不存在：检索将无法找到任何档案", FIX_INDEX)
         else:
             report.notes.append("尚未建立全文索引（可运行 sgz index rebuild）")
@@ -212,10 +229,6 @@ def check_index(k: Kernel, report: CheckReport,
             report.notes.append(f"全文索引缺少 {len(verdict.missing)} 个文档（如 "
                                 f"{verdict.missing[0].split('#')[0]}，可能是归档中断所致），"
                                 "检索找不到它们：请运行 sgz index rebuild")
-    try:
-        report.index = index_status()
-    except ArchiveError as exc:
-        report.add("index", f"全文索引：{exc}", FIX_INDEX)
 
 
 def check_disposals(k: Kernel, report: CheckReport) -> None:

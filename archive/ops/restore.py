@@ -27,6 +27,7 @@ from archive.ops.backup import (
     verify_backup,
 )
 from archive.ops.check import CheckReport
+from archive.vault.upgrade import vault_format
 
 
 @dataclass
@@ -35,12 +36,14 @@ class RestoreReport:
     vault_id: str
     files: int
     bytes: int
-    check: CheckReport
+    check: CheckReport | None  # None: a format-1 backup, restored as it was (needs_upgrade)
     indexed: int = 0  # documents in the search index rebuilt as part of the restore
+    needs_upgrade: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.vault_id, "home": self.home, "files": self.files, "bytes": self.bytes,
-                "indexed": self.indexed, "check": self.check.as_dict()}
+                "indexed": self.indexed, "check": self.check.as_dict() if self.check else None,
+                "needs_upgrade": self.needs_upgrade}
 
 
 def restore_home(
@@ -89,6 +92,12 @@ def _restore(src: Path, new: Path, *, unlock: Callable[[Path], Any],
         home = HomePaths(part)
         ensure_private_dir(home.indexes)
         ensure_private_dir(home.vault / "tmp")
+        if vault_format(part) < 2:
+            # a format-1 backup restores as it was; `sgz upgrade` in the new home converts it
+            # (the same path as any format-1 home), and only then can it be unlocked
+            finish_target(part, new)
+            return RestoreReport(str(new), str(manifest.get("vault_id", "")), files, total,
+                                 None, needs_upgrade=True)
         arc = unlock(part)
         try:
             manifest_sha = hashlib.sha256((src / "MANIFEST.json").read_bytes()).hexdigest()

@@ -88,7 +88,8 @@ class MaintenanceService:
         _backup.refuse_inside(dest, self._k.home.root)
         with self._k.writer_lock:
             self._k.log("backup.begin", None, dest=str(dest))
-            self._k.audit.checkpoint()  # the copy carries a signed checkpoint of itself
+            if self._k.can_checkpoint():  # station-key holders: the copy carries a checkpoint
+                self._k.checkpoint()
             try:
                 part = _backup.prepare_target(dest, what="备份")
             except OSError as exc:
@@ -125,14 +126,23 @@ class MaintenanceService:
 
 
 class KeyService:
-    """`sgz keys rotate`."""
+    """`sgz keys rotate [--rewrap]` (vault format 2: every compartment gets a new epoch)."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, *, rekey_indexes: Callable[[], None] | None = None) -> None:
         self._k = kernel
+        self._rekey_indexes = rekey_indexes
 
-    def rotate(self) -> int:
-        """New epoch key; every live object identity re-wrapped; the old key erased (head only)."""
-        return self._k.rotate_epoch(self._k.authorize("keys.rotate"))
+    def rotate(self, *, rewrap: bool = False) -> int:
+        """New epochs wrapped to the current members (head only); with `rewrap`, every object
+        identity and sealed field moves to them and the old epochs are erased. Returns the
+        catalogue's new epoch."""
+        grant = self._k.authorize("keys.rotate")
+        epoch = self._k.rotate_epoch(grant)
+        if rewrap:
+            if self._rekey_indexes is not None:
+                self._rekey_indexes()  # while the older epochs still open them
+            self._k.rewrap(grant)
+        return epoch
 
 
 class AuditService:
@@ -191,7 +201,7 @@ class AuditService:
         """Sign a checkpoint covering the log (including this export's own entry), marked exported."""
         self._k.authorize("audit.read")
         self._k.log("audit.checkpoint", None)
-        note = self._k.audit.checkpoint(export=True)
+        note = self._k.checkpoint(export=True)
         size = int(note.split("\n")[1])
         return {"id": size, "size": size, "root": note.split("\n")[2], "note": note}
 

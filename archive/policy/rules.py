@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archive.errors import AccessDenied, UsageError
-from archive.policy.roles import ROLES
+from archive.policy.roles import ROLE_COMPARTMENTS, ROLES
 
 CATEGORIES: dict[str, str] = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
 
@@ -128,7 +128,6 @@ R_FW_OTHER = "附件2 六(二)3、八.3：非负责社工、督导、站长查�
 R_AUTHORITY = "附件2 四(三)1：社工站主管部门有权查阅各门类档案（督导检查）"
 R_XZ_READ = "附件2 四(三)2：工作人员按档案查阅管理办法查阅行政档案"
 R_RS_CW = "附件2 四(四)2：人事、财务档案仅限站长、副站长、档案管理员和主管部门查阅"
-R_RS_OWN = "人事档案：社工可查阅本人的人事档案（个人信息保护法第四十五条）"
 R_FILE = "附件2 四(二)2：工作人员形成的行政、服务文件由其本人或档案管理员归档"
 R_FILE_RS_CW = "附件2 四(二)：人事、财务档案由站长、副站长或档案管理员归档"
 R_CORRECT = "附件2 六(三)2：更正须由负责人员提出并说明理由，新增版本、不覆盖原件"
@@ -166,6 +165,8 @@ R_KEYS = "附件2 八：保密措施由站长负责，密钥轮换由站长执�
 R_BACKUP = "附件2 四(二)5：备份由站长或档案管理员执行"
 R_CHECK = "附件2 四(二)5：完整性检查由站长或档案管理员执行"
 R_GEN = "附件2 四(二)2：社工站工作人员可生成文书"
+R_NO_KEY = ("附件2 八.3：该角色不持有此类档案的密钥，不能解密其内容"
+            "（服务档案只由社工、督导、站长、副站长查阅；外单位查阅件由站长或副站长制作）")
 R_ARCHIVE_PDF = "DA/T 22—2015 第9章：归档章由档案管理员（或站长、副站长）加盖；归档人可为刚归档的文件当即制作"
 R_PRINT = "DA/T 22—2015 第8、9章：归档文件目录、备考表、盒脊由档案管理员（或站长、副站长）编制"
 R_PAPER = "附件2 四(二)3：纸质档案的装盒、排架由档案管理员（或站长、副站长）负责"
@@ -195,8 +196,6 @@ def _read(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
             return _yes(R_AUTHORITY)
         if role in MANAGERS:
             return _yes(R_RS_CW)
-        if r.category == "RS" and role == "social_worker" and ctx.get("subject") == actor.name:
-            return _yes(R_RS_OWN)
         return _no(R_RS_CW)
     if role == "authority":
         return _yes(R_AUTHORITY)
@@ -347,6 +346,20 @@ _RECORD_RULES: dict[str, RecordRule] = {
     "paper.lend": _lend,
 }
 
+# Actions that put content in front of the actor: she must hold the record's compartment.
+_CONTENT_ACTIONS = frozenset({
+    "record.read", "record.export_subject", "record.refer", "record.export_anon",
+    "access.view", "access.copy", "record.archive_pdf",
+})
+
+
+def record_compartment(r: RecordFacts) -> str:
+    """The key compartment of a record (the same mapping as archive/vault/compartments.py)."""
+    if r.secret:
+        return "secret"
+    return {"FW": "service", "RS": "personnel", "CW": "personnel"}.get(r.category, "general")
+
+
 # Actions that still make sense on a destroyed record.
 _DESTROYED_OK = frozenset({"record.read_meta", "disposal.execute"})
 # Actions that touch content (or its catalogue line) and are limited for secret records.
@@ -411,6 +424,9 @@ def decide(actor: Actor, action: str, record: RecordFacts | None = None, **ctx: 
             return _no(R_DESTROYED)
         if record.secret and action in _SECRET_LIMITED and actor.role not in MANAGERS:
             return _no(R_SECRET)
+        if action in _CONTENT_ACTIONS and \
+                record_compartment(record) not in ROLE_COMPARTMENTS.get(actor.role, ()):
+            return _no(R_NO_KEY)  # vault format 2: her keys cannot open it, whatever the rule
         return _RECORD_RULES[action](actor, record, ctx)
     if action in ("access.approve", "access.deny"):
         return _approve_request(actor, action, record, ctx)

@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from archive.catalog.numbering import parse_retention
@@ -38,7 +39,7 @@ Source = Path | InMemoryFile  # a file on disk, or one that exists only in memor
 
 # Called after a batch is committed with (档号, component id, source path, mime) per new
 # component: derived data (the search index); filing never fails because of it.
-IndexBatch = Callable[[list[tuple[str, int, Source, str]]], None]
+IndexBatch = Callable[[list[tuple[str, int, Source, str]], dict[str, Any]], None]
 
 # After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
 AfterFile = Callable[[list["FileResult"], int], object]
@@ -203,10 +204,14 @@ class RecordService:
             else:
                 self._k.objects.discard(obj.object_id)  # a duplicate
         if meta["index"] and self._index_batch is not None:
+            # what the filer typed: a write-only filer cannot read it back from the catalogue
+            filed = {res.ref: SimpleNamespace(title=res.title, doc_no=meta["doc_no"],
+                                              household=meta["household"])
+                     for res in results if res.status == "filed"}
             self._index_batch([
                 (res.ref, cid, src, mime)
                 for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True)
-                if cid is not None])
+                if cid is not None], filed)
         return results
 
     def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
@@ -260,7 +265,9 @@ class RecordService:
                 }
                 if parent is not None and kind == "更正版本":
                     component["supersedes"] = self.current_component(parent).id
-                self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size)
+                target = parent or self._k.records.get(ref_text)
+                self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size,
+                                        target.compartment)
                 cid = self._k.records.add_component(rid, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {

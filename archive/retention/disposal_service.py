@@ -25,6 +25,7 @@ from archive.records.service import RecordService
 from archive.retention.disposal import Batch, Disposals, check_batch_id
 from archive.retention.schedule import expires_on
 from archive.retention.service import RetentionService
+from archive.vault.index_queue import IndexQueue
 
 REGISTER_TEMPLATE = "destruction-register"
 R_TWO_WITNESSES = "档案销毁须有两名以上监销人（销毁清册：监销人销毁前清点、销毁后签字）"
@@ -191,14 +192,19 @@ class DisposalService:
                          resumed=batch.state == "executing")
             for it, rec in zip(batch.items, recs, strict=True):
                 self._destroy_one(bid, rec, names, done=it.state == "destroyed")
-            self._k.rotate_epoch(grant)
+            # crypto-shredding: the compartments the items were in move to new epochs and the
+            # old ones are erased (or, for a non-member executor, left as a key task)
+            comps = sorted({r.compartment for r in recs})
+            pending = self._k.shred(grant, comps)
             self._rebuild_index(fresh_key=True)
             with self._k.db.transaction():
                 self._disposals.finish(bid, self._k.clock.iso())
                 self._k.log("disposal.execute", bid, count=len(recs), witnesses=names,
-                         epoch=self._k.keys.ring.current)
+                            epochs={c: self._k.keys.ring.current(c) for c in comps},
+                            keys_pending=pending or None)
             self._k.db.checkpoint_truncate()
-            self._k.audit.checkpoint()
+            if self._k.can_checkpoint():  # station-key holders sign checkpoints
+                self._k.checkpoint()
         return self._disposals.get(bid)
 
     def _is_executor(self, witness: str) -> bool:
@@ -217,6 +223,7 @@ class DisposalService:
                 for c in comps:
                     self._k.object_keys.destroy(c.object_id, when)
                 self._k.records.update_fields(rec.id, {"status": "destroyed", "destroyed_at": when})
+                IndexQueue(self._k.db).drop(rec.ref)
                 self._disposals.item_destroyed(bid, rec.id, when)
                 self._k.log("record.destroy", rec.ref, batch=bid, components=len(comps))
         for c in comps:  # idempotent: a re-run removes files a crash left behind

@@ -132,6 +132,12 @@ class SearchIndex:
         """Close the database connection."""
         self._conn.close()
 
+    def rekey(self, key: bytes) -> None:
+        """Re-encrypt the whole index under `key` (its compartment rotated to a new epoch)."""
+        if len(key) != 32:
+            raise ValidationError("索引密钥必须是 32 字节")
+        self._conn.execute(f"PRAGMA rekey = \"x'{key.hex()}'\"")
+
     def doc_ids(self) -> dict[str, str]:
         """Every indexed document id with its text status (for `sgz check`)."""
         return dict(self._conn.execute("SELECT doc_id, status FROM docs"))

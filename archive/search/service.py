@@ -1,17 +1,22 @@
 """The search service: indexing at filing, `sgz search`, `sgz index rebuild|status`.
 
-The index (`indexes/fulltext.db`) is derived data under its own key from the keyring: filing
-adds to it, destruction rebuilds it under a fresh key, and `sgz index rebuild` recreates it
-from the vault. Text is extracted in an isolated child process (archive/search/extract.py).
-Visibility (archive/search/policy_view.py, derived from the one access policy) is part of the
-FTS5 query, so hidden records are never counted, ranked or shown.
+One index per record compartment (`indexes/<compartment>.db`, vault format 2), each under a key
+derived from its compartment's current epoch: a user searches the indexes of the compartments
+she holds and no other. Filing by a member adds to the index; a filer who is not a member (the
+archivist filing a service record) queues the text sealed to the compartment
+(archive/catalog/index_queue.py) and the next member who opens that index drains the queue.
+After a rotation an index still opens with the older epoch's key and is re-keyed on the spot;
+destruction rebuilds it. Derived data: `sgz index rebuild` recreates what this user holds.
+Text is extracted in an isolated child process (archive/search/extract.py). Visibility
+(archive/search/policy_view.py, derived from the one access policy) is part of each FTS5 query,
+so hidden records are never counted, ranked or shown.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,10 +32,11 @@ from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
 from archive.search.extract import Extractor, too_large
 from archive.search.index import IndexOutdated, SearchIndex
-from archive.search.limits import Extracted
 from archive.search.policy_view import compartment_of, visibility_for
 from archive.search.results import Hit
 from archive.search.visibility import Visibility
+from archive.vault.compartments import RECORD_COMPARTMENTS
+from archive.vault.index_queue import IndexQueue
 
 
 @dataclass
@@ -51,9 +57,6 @@ def hit_dict(hit: Hit) -> dict[str, Any]:
             "snippet": hit.snippet_obj.as_dict()}
 
 
-Source = Path | InMemoryFile
-IndexItem = tuple[str, int, Source, str]  # 档号, component id, source, mime
-
 INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复），检索结果不可信；"
                  "请先运行 sgz index rebuild 重建索引")
 
@@ -61,6 +64,10 @@ INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复）�
 def _doc_id(ref: str, comp: Component) -> str:
     """The 正文 is indexed under the 档号 itself; other components as 档号#序号."""
     return ref if comp.seq == 1 else f"{ref}#{comp.seq}"
+
+
+def _ref_of(doc_id: str) -> str:
+    return doc_id.split("#", 1)[0]
 
 
 class SearchService:
@@ -72,37 +79,71 @@ class SearchService:
         without it, the catalogue is scanned (slow on a large catalogue)."""
         self._k = kernel
         self._destroyed = destroyed
-        self._index: SearchIndex | None = None
+        self._indexes: dict[str, SearchIndex] = {}
         self._extractor: Extractor | None = None
 
-    # ------------------------------------------------------------------ the index file
-    def _open_index(self, *, create: bool = True) -> SearchIndex:
-        if self._index is not None:
-            return self._index
-        path = self._k.home.fulltext
+    # ------------------------------------------------------------------ the index files
+    def _compartments(self) -> list[str]:
+        return [c for c in RECORD_COMPARTMENTS if self._k.keys.bag.holds(c)]
+
+    def _path(self, comp: str) -> Path:
+        return self._k.home.indexes / f"{comp}.db"
+
+    def _open_index(self, comp: str, *, create: bool = True) -> SearchIndex:
+        if comp in self._indexes:
+            return self._indexes[comp]
+        path = self._path(comp)
         ensure_private_dir(path.parent)
+        keys = self._k.keys.index_keys(comp)
+        index: SearchIndex | None = None
         with self._k.writer_lock:  # two processes must not create (or drop) it at the same time
             if path.exists():
-                try:
-                    self._index = SearchIndex.open(path, self._k.keys.index_key)
-                except sqlcipher3.DatabaseError as exc:
-                    if "locked" in str(exc) or "busy" in str(exc):
-                        raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
-                    _remove_db(path)  # half-created by a crashed process: derived data
-                except IndexOutdated:
-                    raise  # refused, not dropped: `sgz index rebuild` is the fix it names
-                except (DecryptionFailed, ArchiveError):
-                    # derived data under a key we no longer hold (e.g. crash during a
-                    # re-key): drop it; `sgz index rebuild` refills it
-                    _remove_db(path)
-            if self._index is None:
+                for i, key in enumerate(keys):
+                    try:
+                        index = SearchIndex.open(path, key)
+                    except IndexOutdated:
+                        raise  # refused, not dropped: `sgz index rebuild` is the fix it names
+                    except sqlcipher3.DatabaseError as exc:
+                        if "locked" in str(exc) or "busy" in str(exc):
+                            raise Conflict("全文索引正被另一个进程使用，请稍后再试") from None
+                        break  # half-created by a crashed process: derived data
+                    except (DecryptionFailed, ArchiveError):
+                        continue
+                    if i > 0:
+                        index.rekey(keys[0])  # the compartment rotated since
+                    break
+                if index is None:
+                    _remove_db(path)  # under no key this user holds: derived data, rebuilt
+            if index is None:
                 if not create:
                     raise NotFound("全文索引不存在，请运行 sgz index rebuild")
-                self._index = SearchIndex.create(path, self._k.keys.index_key)
+                index = SearchIndex.create(path, keys[0])
                 for suffix in ("", "-wal", "-shm", "-journal"):  # SQLite made them 0644
                     with contextlib.suppress(FileNotFoundError):
                         os.chmod(f"{path}{suffix}", 0o600)
-        return self._index
+            self._drain(comp, index)
+        self._indexes[comp] = index
+        return index
+
+    def rekey_indexes(self) -> None:
+        """Re-key every index this user holds to its compartment's current epoch (before a
+        `--rewrap` erases the older epochs they are keyed by)."""
+        self.close()
+        for comp in self._compartments():
+            if self._path(comp).exists():
+                self._open_index(comp, create=False)
+        self.close()
+
+    def _drain(self, comp: str, index: SearchIndex) -> None:
+        """Index what non-members filed into `comp` since (their text waits sealed)."""
+        queue = IndexQueue(self._k.db)
+        if not queue.pending(comp):
+            return
+        docs = list(self._k.door.open_queued(comp, queue.sealed(comp)))
+        index.add_many(docs)
+        with self._k.db.transaction():
+            for d in docs:
+                queue.done(d["doc_id"])
 
     def _extract(self, data_or_stream: Any, *, filename: str, mime: str,
                  size: int) -> Any:
@@ -117,79 +158,79 @@ class SearchService:
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
-        if self._index is not None:
-            self._index.close()
-            self._index = None
+        for index in self._indexes.values():
+            index.close()
+        self._indexes.clear()
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: Sequence[IndexItem]) -> None:
+    def index_batch(self, items: list[tuple[str, int, Path | InMemoryFile, str]],
+                    titles: dict[str, Any] | None = None) -> None:
         """Extract each new component's text from the user's file and index the batch in one
-        index transaction. Derived data: a failure never undoes the filing; each component's
-        text status says what happened and `sgz index rebuild` can retry."""
+        transaction per compartment index. Derived data: a failure never undoes the filing;
+        each component's text status says what happened and `sgz index rebuild` can retry.
+        `titles` (档号 → record as filed) lets a write-only filer index fields she cannot read
+        back from the sealed catalogue."""
         if not items:
             return
-        docs: list[dict[str, Any]] = []
+        by_comp: dict[str, list[dict[str, Any]]] = {}
         statuses: list[tuple[int, str]] = []
-        for group in _by_size(items):
-            extracted = self._extract_files([(src, mime) for _, _, src, mime in group])
-            for (ref, component_id, _src, _mime), ext in zip(group, extracted, strict=True):
-                if ext is None:
-                    statuses.append((component_id, "failed"))
-                    continue
-                rec = self._k.records.get(ref)
-                comp = next(c for c in self._k.records.components(rec.id)
-                            if c.id == component_id)
-                statuses.append((component_id, ext.status))
-                docs.append({"doc_id": _doc_id(rec.ref, comp),
-                             **self._index_fields(rec, comp, ext.text, ext.status)})
-        try:
-            self._open_index().add_many(docs)
-        except ArchiveError:
-            statuses = [(cid, "failed") for cid, _ in statuses]
-        with self._k.db.transaction():
-            for cid, status in statuses:
-                self._k.records.set_text_status(cid, status)
-
-    def _extract_files(self, files: list[tuple[Source, str]],
-                       ) -> list[Extracted | None]:
-        """Extract several files in one pipelined round trip (Extractor.extract_many); None
-        for a file that cannot be read. Files too large are decided from their size."""
-        out: list[Extracted | None] = [None] * len(files)
-        todo: list[tuple[int, bytes, str, str]] = []
-        for i, (src, mime) in enumerate(files):
+        ids = [i[1] for i in items]
+        refs = [i[0] for i in items]
+        meta = titles or {}
+        for ref, component_id, src, mime in items:
+            rec = self._k.records.get(ref)
+            comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
             try:
                 with open_source(src) as f:
-                    skipped = too_large(_size_of(src))
-                    if skipped is not None:
-                        out[i] = skipped
-                        continue
-                    todo.append((i, f.read(), src.name, mime))
+                    size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
+                    extracted = self._extract(f, filename=src.name, mime=mime, size=size)
             except OSError:
+                statuses.append((component_id, "failed"))
                 continue
-        if todo:
-            if self._extractor is None:
-                self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
-            results = self._extractor.extract_many([(d, n, m) for _, d, n, m in todo])
-            for (i, *_), ext in zip(todo, results, strict=True):
-                out[i] = ext
-        return out
+            statuses.append((component_id, extracted.status))
+            by_comp.setdefault(rec.compartment, []).append(
+                {"doc_id": _doc_id(rec.ref, comp), **self._index_fields(
+                    rec, comp, rec if rec.readable else meta.get(ref, rec), extracted.text,
+                    extracted.status)})
+        failed: set[int] = set()
+        queued: list[tuple[str, dict[str, Any]]] = []
+        for cname, docs in by_comp.items():
+            if not self._k.keys.bag.holds(cname):
+                queued += [(cname, d) for d in docs]  # write-only filer: sealed for a member
+                continue
+            try:
+                self._open_index(cname).add_many(docs)
+            except ArchiveError:
+                failed |= {cid for cid, r in zip(ids, refs, strict=True)
+                           if self._k.records.get(r).compartment == cname}
+        with self._k.db.transaction():
+            queue = IndexQueue(self._k.db)
+            for cname, d in queued:
+                queue.put(self._k.keys.ring, cname, d)
+            for cid, status in statuses:
+                self._k.records.set_text_status(cid, "failed" if cid in failed else status)
 
-    def _index_fields(self, rec: Record, comp: Component, text: str,
+    def _index_fields(self, rec: Record, comp: Component, fields: Any, text: str,
                       status: str) -> dict[str, Any]:
         """The document's text and the facts search filters on; who may see it is decided
         from the same facts the policy reads (kernel.facts)."""
         facts = self._k.facts(rec)
+        title = fields.title
         return {
-            "title": rec.title if comp.seq == 1 else f"{rec.title}（{comp.kind}）",
-            "text": text, "doc_no": rec.doc_no, "date": rec.date, "category": rec.cls,
-            "year": rec.year, "retention": rec.retention, "household": rec.household,
+            "title": title if comp.seq == 1 else f"{title}（{comp.kind}）",
+            "text": text, "doc_no": fields.doc_no, "date": rec.date, "category": rec.cls,
+            "year": rec.year, "retention": rec.retention, "household": fields.household,
             "responsible": facts.responsible or "", "compartment": compartment_of(rec.cls),
             "secret": facts.secret, "status": status,
         }
 
     def visibility(self) -> Visibility:
         """What the current user may find: derived from the access policy (policy_view)."""
-        return self._visibility(self._destroyed_refs())
+        return self._visibility(self._destroyed_refs(), self._searchable())
+
+    def _searchable(self) -> list[str]:
+        return [c for c in self._compartments()
+                if self._path(c).exists() or IndexQueue(self._k.db).pending(c)]
 
     def _destroyed_refs(self) -> dict[str, int]:
         if self._destroyed is not None:
@@ -197,41 +238,60 @@ class SearchService:
         return {r.ref: len(self._k.records.components(r.id))
                 for r in self._k.records.list(status="destroyed")}
 
-    def _visibility(self, destroyed: dict[str, int]) -> Visibility:
-        # destruction rebuilds the index under a fresh key; a crash in between must not
-        # let a destroyed record's words be found: exclude those the index still holds
-        excluded = self._open_index().held_refs(destroyed) if destroyed else set()
+    def _visibility(self, destroyed: dict[str, int], comps: list[str]) -> Visibility:
+        # destruction rebuilds the indexes under fresh keys; a crash in between must not let
+        # a destroyed record's words be found: exclude those an index still holds
+        excluded: set[str] = set()
+        if destroyed:
+            for c in comps:
+                excluded |= set(self._open_index(c).held_refs(destroyed))
         user = self._k.user
         return visibility_for(Actor(user.name, user.role), self._k.station.classes,
                               excluded=excluded)
 
-    def _live_components(self, destroyed: dict[str, int]) -> int:
-        """Live components (= count_live_components), without scanning the catalogue."""
-        return self._k.records.count_components() - sum(destroyed.values())
-
     # ------------------------------------------------------------------ search
     def query(self, query: str, *, category: str | None = None,
-               year: int | None = None, retention: str | None = None,
-               household: str | None = None, limit: int = 20,
-               offset: int = 0) -> SearchResults:
-        """Ranked hits the user may see; hidden records are not even counted. Audited."""
+              year: int | None = None, retention: str | None = None,
+              household: str | None = None, limit: int = 20,
+              offset: int = 0) -> SearchResults:
+        """Ranked hits the user may see (one per 档号); hidden records are not even counted.
+        Audited. Each compartment index this user holds is queried with the same visibility;
+        records belong to one compartment, so the merged hits never repeat."""
         self._k.authorize("search")
         cls = self._k.station.class_code(category) if category else None
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
-                 household=household or None, offset=offset or None)
-        destroyed = self._destroyed_refs()
-        expected = self._live_components(destroyed)
-        if expected and not self._k.home.fulltext.exists():
-            raise Conflict(INDEX_MISSING)  # never "共 0 条" from an index that is not there
-        idx = self._open_index()
-        docs = idx.count()
-        if expected and not docs:
-            raise Conflict(INDEX_MISSING)
-        res = idx.search(query, self._visibility(destroyed), limit=limit, offset=offset, category=cls,
-                         year=year, retention=ret, household=household)
-        return SearchResults(hits=res.hits, total=res.total, no_text_count=res.no_text_count,
-                             fallback=res.fallback, unindexed=max(0, expected - docs))
+                    household=household or None, offset=offset or None)
+        expected = docs = 0
+        for comp in self._compartments():  # never "共 0 条" from an index that is not there
+            live = self._k.records.count_live_components([comp])
+            if not live:
+                continue
+            if not self._path(comp).exists() and not IndexQueue(self._k.db).pending(comp):
+                raise Conflict(INDEX_MISSING)
+            n = self._open_index(comp).count()
+            if not n:
+                raise Conflict(INDEX_MISSING)
+            expected, docs = expected + live, docs + n
+        comps = self._searchable()
+        visible = self._visibility(self._destroyed_refs(), comps)
+        parts = [self._open_index(c).search(query, visible, limit=limit + offset, offset=0,
+                                            category=cls, year=year, retention=ret,
+                                            household=household) for c in comps]
+        # an index that found nothing exact falls back to OR-ed bigrams; when another index
+        # has exact hits, those fallback hits are noise (one index would not have fallen back)
+        if any(p.total and not p.fallback for p in parts):
+            parts = [p for p in parts if not p.fallback]
+        out = SearchResults(unindexed=max(0, expected - docs))
+        hits: list[Hit] = []
+        for part in parts:
+            hits += part.hits
+            out.total += part.total
+            out.no_text_count += part.no_text_count
+            out.fallback = out.fallback or part.fallback
+        hits.sort(key=lambda h: h.score, reverse=True)  # bm25 per index, merged
+        out.hits = hits[offset:offset + limit]
+        return out
 
     # ------------------------------------------------------------------ rebuild / status
     def rebuild(self, *, fresh_key: bool = False,
@@ -242,17 +302,23 @@ class SearchService:
         deleted: after a destruction nothing of the destroyed text survives in any index.
         """
         grant = self._k.authorize("check")
-        self._k.log("index.rebuild.begin", None, fresh_key=fresh_key)
+        comps = self._compartments()
+        self._k.log("index.rebuild.begin", None, fresh_key=fresh_key, compartments=comps)
         self.close()
-        if fresh_key:
-            with self._k.writer_lock:
-                self._k.keys.new_index_key()
-        _remove_db(self._k.home.fulltext)
-        idx = self._open_index()
-        pairs = [(rec, comp) for rec in self._k.records.list()
+        _remove_db(self._k.home.fulltext)  # the format-1 single index, if one is left
+        pairs = [(rec, comp) for rec in self._k.records.list() if rec.compartment in comps
                  for comp in self._k.records.components(rec.id)]
-        count = idx.rebuild(self._reindex_docs(grant, pairs),
-                            progress=lambda d, _t: progress(d, len(pairs)) if progress else None)
+        count = 0
+        for cname in comps:
+            _remove_db(self._path(cname))
+            with self._k.db.transaction():  # the queue's text is re-extracted from the objects
+                for rec, _comp in pairs:
+                    if rec.compartment == cname:
+                        IndexQueue(self._k.db).drop(rec.ref)
+            idx = self._open_index(cname)
+            mine = [p for p in pairs if p[0].compartment == cname]
+            count += idx.rebuild(self._reindex_docs(grant, mine),
+                                 progress=_offset(progress, count, len(pairs)))
         self._k.log("index.rebuild", None, documents=count, fresh_key=fresh_key)
         return count
 
@@ -267,60 +333,88 @@ class SearchService:
                                               size=comp.size)
                 statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp),
-                       **self._index_fields(rec, comp, extracted.text, extracted.status)}
+                       **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
             with self._k.db.transaction():
                 for cid, status in statuses:
                     self._k.records.set_text_status(cid, status)
 
     def status(self) -> dict[str, Any]:
-        """Index counts vs the catalogue; says whether a rebuild is needed."""
-        expected = self._k.records.count_live_components()
-        if not self._k.home.fulltext.exists():
-            return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0}
-        try:
-            st = dict(self._open_index().status())
-        except IndexOutdated:
-            return {"exists": True, "outdated": True, "docs": 0, "expected": expected,
-                    "needs_rebuild": True}
+        """Index counts vs the catalogue, over the compartments this user holds; says whether
+        a rebuild is needed."""
+        comps = self._compartments()
+        expected = self._k.records.count_live_components(comps)
+        queued = sum(IndexQueue(self._k.db).pending(c) for c in comps)
+        present = [c for c in comps if self._path(c).exists()]
+        if not present and not queued:
+            return {"exists": False, "docs": 0, "expected": expected, "needs_rebuild": expected > 0,
+                    "compartments": comps}
+        st: dict[str, Any] = {"docs": 0, "no_text": 0, "failed": 0, "truncated": 0, "ocr": 0,
+                              "size_bytes": 0}
+        for c in comps:
+            if c in present or IndexQueue(self._k.db).pending(c):
+                try:
+                    part = self._open_index(c).status()
+                except IndexOutdated:
+                    return {"exists": True, "outdated": True, "docs": 0, "expected": expected,
+                            "needs_rebuild": True, "compartments": comps}
+                for k, v in part.items():
+                    st[k] = st.get(k, 0) + v
         st.update(exists=True, expected=expected, needs_rebuild=st["docs"] != expected,
-                  records_without_text=self._k.records.count_records_without_text())
+                  records_without_text=self._k.records.count_records_without_text(),
+                  compartments=comps)
         return st
 
+
     def verify(self) -> IndexVerdict:
-        """What `sgz check` reports about the index, never altering it: pages that fail their
-        MAC or structure check and documents held for records no longer live (problems), and
-        live components it lacks (a filing interrupted after its commit: search misses them
-        until `sgz index rebuild`)."""
+        """What `sgz check` reports about the indexes this user holds, never altering them:
+        pages that fail their MAC or structure check and documents held for records no longer
+        live (problems), and live components they lack (a filing interrupted after its commit:
+        search misses them until `sgz index rebuild`). Text still queued by a write-only filer
+        is not missing: the next member to search indexes it."""
         verdict = IndexVerdict()
-        path = self._k.home.fulltext
-        if not path.exists():
-            return verdict
         self.close()
-        try:
-            idx = SearchIndex.open(path, self._k.keys.index_key)
-        except IndexOutdated as exc:
-            verdict.problems.append(str(exc))
-            return verdict
-        except (ArchiveError, sqlcipher3.DatabaseError) as exc:
-            verdict.problems.append(f"全文索引无法打开（已损坏或密钥不符）：{exc}")
-            return verdict
-        try:
+        live = [rec for rec in self._k.records.list(status="active")]
+        queue = IndexQueue(self._k.db)
+        for cname in self._compartments():
+            path = self._path(cname)
+            if not path.exists():
+                continue
+            idx = None
+            outdated = False
+            for key in self._k.keys.index_keys(cname):
+                try:
+                    idx = SearchIndex.open(path, key)
+                    break
+                except IndexOutdated as exc:
+                    verdict.problems.append(str(exc))
+                    outdated = True
+                    break
+                except (ArchiveError, sqlcipher3.DatabaseError):
+                    continue
+            if idx is None and outdated:
+                continue
+            if idx is None:
+                verdict.problems.append(f"全文索引 {path.name} 无法打开（已损坏或密钥不符）")
+                continue
             try:
-                verdict.problems += [f"全文索引页面或结构校验失败：{p}"
-                                     for p in idx.integrity()[:5]]
-                held = set(idx.doc_ids())
-            except sqlcipher3.DatabaseError as exc:
-                verdict.problems.append(f"全文索引已损坏：{exc}")
-                return verdict
-        finally:
-            idx.close()
-        expected = {_doc_id(rec.ref, comp) for rec in self._k.records.list(status="active")
-                    for comp in self._k.records.components(rec.id)}
-        verdict.missing = sorted(expected - held)
-        extra = held - expected
-        if extra:
-            verdict.problems.append(f"全文索引中有 {len(extra)} 个文档不属于任何在库档案"
-                                    "（可能是已销毁档案的文字）")
+                try:
+                    verdict.problems += [f"全文索引 {path.name} 页面或结构校验失败：{p}"
+                                         for p in idx.integrity()[:5]]
+                    held = set(idx.doc_ids())
+                except sqlcipher3.DatabaseError as exc:
+                    verdict.problems.append(f"全文索引 {path.name} 已损坏：{exc}")
+                    continue
+            finally:
+                idx.close()
+            queued = {ref for ref, _e, _b in queue.sealed(cname)}
+            expected = {_doc_id(rec.ref, comp) for rec in live if rec.compartment == cname
+                        and rec.ref not in queued
+                        for comp in self._k.records.components(rec.id)}
+            verdict.missing += sorted(expected - held)
+            extra = held - expected - {d for d in held if _ref_of(d) in queued}
+            if extra:
+                verdict.problems.append(f"全文索引 {path.name} 中有 {len(extra)} 个文档不属于任何"
+                                        "在库档案（可能是已销毁档案的文字）")
         return verdict
 
 
@@ -332,26 +426,11 @@ class IndexVerdict:
     missing: list[str] = field(default_factory=list)
 
 
-def _size_of(src: Source) -> int:
-    return src.size if isinstance(src, InMemoryFile) else os.stat(src).st_size
-
-
-def _by_size(items: Sequence[IndexItem], budget: int = 64 << 20) -> Iterator[list[IndexItem]]:
-    """Groups of filing items whose files together stay under `budget` bytes in memory."""
-    group: list[IndexItem] = []
-    size = 0
-    for item in items:
-        try:
-            n = _size_of(item[2])
-        except OSError:
-            n = 0
-        if group and size + n > budget:
-            yield group
-            group, size = [], 0
-        group.append(item)
-        size += n
-    if group:
-        yield group
+def _offset(progress: Callable[[int, int], None] | None, base: int,
+            total: int) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, _t: progress(base + done, total)
 
 
 def _remove_db(path: Path) -> None:

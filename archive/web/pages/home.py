@@ -34,7 +34,7 @@ def home_data(arc: Any) -> dict[str, Any]:
         data["pending"] = _quiet(arc.access.list, status="pending") or []
         data["batches"] = _quiet(arc.disposal.list, "proposed") or []
         data["flags"] = _quiet(arc.access.flags) or []
-        data["checkpoint_due"] = bool(_quiet(arc.kernel.audit.checkpoint_due))
+        data["checkpoint_due"] = bool(_quiet(arc.kernel.checkpoint_due))
     if role in SERVERS or role in APPROVERS:
         data["approved"] = _quiet(arc.access.list, status="approved") or []
         data["approved_batches"] = _quiet(arc.disposal.list, "approved") or []

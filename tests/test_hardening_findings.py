@@ -25,7 +25,7 @@ from conftest import PASS, run_sgz, sgz_env
 
 from archive.errors import AccessDenied, Conflict, StorageError, ValidationError
 from archive.kernel.home import HomePaths
-from archive.vault.keyslots import Keyslots
+from archive.vault.userkeys import KeyslotsV2
 
 HH = "H-0042"
 HEAD = "孙桂芝"  # 户主（主要服务对象）
@@ -185,7 +185,7 @@ def test_finding5_cli_damaged_keyslot_and_catalogue_exit_8(home: Path) -> None:
     env = sgz_env(home)
     assert run_sgz(["init", "--user", "zhangsan", "--role", "head"], env).returncode == 0
     paths = HomePaths(home)
-    slot = Keyslots(paths.keys, paths.read_vault_id()).path("zhangsan")
+    slot = KeyslotsV2(paths.keys, paths.read_vault_id()).path("zhangsan")
     good = slot.read_bytes()
     slot.write_bytes(good[:-20])
     r = run_sgz(["ls"], env)

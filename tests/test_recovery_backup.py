@@ -81,3 +81,40 @@ def test_home_without_recovery_identity_warns_and_still_backs_up(tmp_path: Path)
     assert "警告" in r.stderr and "open-export.age" in r.stderr
     assert not (backup / "open-export.age").exists()
     assert run_sgz(["backup", "verify", str(backup)], env).returncode == 0
+
+
+def test_archivist_backup_leaves_out_only_keys_she_does_not_hold(tmp_path: Path) -> None:
+    """Format 2: the archivist holds no service key. Her backup still succeeds; its open export
+    lists every record but carries identities only for her compartments, and says so."""
+    from archive.crypto import age
+    from archive.recovery.open_export import read_open_export
+    from archive.vault.keyslots import recovery_passphrase
+
+    home, backup, src = tmp_path / "station", tmp_path / "backup", tmp_path / "src"
+    src.mkdir()
+    env = sgz_env(home)
+    r = run_sgz(["init", "--user", "zhangsan", "--role", "head"], env)
+    code = r.stdout.strip().splitlines()[-1]
+    assert run_sgz(["user", "add", "lisi", "--role", "archivist"], env).returncode == 0
+    arch = sgz_env(home, user="lisi")
+    refs = {}
+    for cls, text in (("服务", "走访记录 孙桂芝"), ("行政", "行政通知")):
+        p = src / f"{cls}.txt"
+        p.write_text(text, encoding="utf-8")
+        r = run_sgz(["file", str(p), "--category", cls], arch)
+        assert r.returncode == 0, r.stderr
+        refs[cls] = r.stdout.strip()
+    r = run_sgz(["backup", "create", str(backup)], arch)
+    assert r.returncode == 0, r.stderr
+    assert "警告" in r.stderr and "站长" in r.stderr
+    ident_file = backup / "keys" / "vault" / "keys" / "recovery-identity.age"
+    ident = age.decrypt_bytes(ident_file.read_bytes(),
+                              [age.ScryptIdentity(recovery_passphrase(code))]).decode()
+    x25519 = age.X25519Identity.parse(next(line for line in ident.splitlines()
+                                           if line.startswith("AGE-SECRET-KEY-1")))
+    records, comps = read_open_export(age.decrypt_bytes((backup / "open-export.age").read_bytes(),
+                                                        [x25519]))
+    listed = {row[1] for row in records}
+    assert {refs["服务"], refs["行政"]} <= listed
+    keyed = {row[1] for row in comps}
+    assert refs["行政"] in keyed and refs["服务"] not in keyed

@@ -119,17 +119,23 @@ class PlaintextDoor:
 
     def identities_for_backup(self, grant: Grant, object_ids: Sequence[str]
                               ) -> dict[str, age.X25519Identity]:
-        """Every listed object's identity, for the backup's open export (sealed to the recovery
-        recipient at once, never written in clear). Needs a `backup` grant; ONE audit entry
-        naming the count is written before the first key is unwrapped."""
+        """The identities of the listed objects this user's keys open, for the backup's open
+        export (sealed to the recovery recipient at once, never written in clear). Objects of
+        compartments she does not hold are left out (the caller says so). Needs a `backup`
+        grant; ONE audit entry naming the count is written before the first key is unwrapped."""
         if not isinstance(grant, Grant) or grant.user != self._k.user.name \
                 or grant.action != "backup":
             raise AccessDenied("开放导出须有备份授权")
         if not object_ids:
             return {}
         self._k.log("backup.open_export", None, objects=len(object_ids))
-        return {oid: self._k.object_keys.unwrap(oid, self._k.keys.bag, lambda: None)
-                for oid in object_ids}
+        out: dict[str, age.X25519Identity] = {}
+        for oid in object_ids:
+            try:
+                out[oid] = self._k.object_keys.unwrap(oid, self._k.keys.bag, lambda: None)
+            except AccessDenied:
+                continue  # a compartment this user does not hold (e.g. the archivist: 服务)
+        return out
 
     def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
         src = self._k.objects.open(comp.object_id)

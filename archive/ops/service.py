@@ -10,6 +10,7 @@ import contextlib
 import random
 import shutil
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
@@ -98,7 +99,7 @@ class MaintenanceService:
                 report = _backup.write_backup(
                     self._k, dest, part, self._k.clock.iso(),
                     open_export=None if recipient is None else
-                    lambda out: self._open_export(grant, out, recipient))
+                    lambda out: self._open_export(grant, out, recipient, warn))
                 _backup.finish_target(part, dest)
             except BaseException as exc:
                 with contextlib.suppress(OSError):
@@ -113,8 +114,11 @@ class MaintenanceService:
         return report
 
 
-    def _open_export(self, grant: Grant, out: BinaryIO, recipient: str) -> None:
-        """Every record (destroyed ones as catalogue lines), every live component's identity."""
+    def _open_export(self, grant: Grant, out: BinaryIO, recipient: str,
+                     warn: Callable[[str], None] | None = None) -> None:
+        """Every record (destroyed ones as catalogue lines) and the identity of every live
+        component whose compartment the backup-maker holds; the others stay catalogue lines
+        and a warning says a head's backup gives the complete open export."""
         k = self._k
         rows = []
         for rec in k.records.list(status=None):
@@ -122,6 +126,14 @@ class MaintenanceService:
             rows.append(export_record(rec, comps))
         oids = [c.object_id for r in rows for c in r.components]
         idents = k.door.identities_for_backup(grant, oids)
+        missing = {r.ref for r in rows for c in r.components if c.object_id not in idents}
+        if missing:
+            rows = [replace(r, components=tuple(c for c in r.components
+                                                if c.object_id in idents)) for r in rows]
+            if warn is not None:
+                warn(f"开放导出中有 {len(missing)} 件档案只含目录、不含解密密钥（您不持有其分区的"
+                     "密钥，例如服务档案）；备份本身完整。要得到可只用 age 恢复全部档案的开放导出，"
+                     "请由站长再做一次备份")
         seal_open_export(rows, idents.__getitem__, out, age.X25519Recipient.parse(recipient))
 
 

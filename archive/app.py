@@ -25,7 +25,7 @@ from archive.audit.session import (
     record_failed_unlock,
     upgrade_log,
 )
-from archive.audit.v1_log import AuditLog  # format 1 until the kernel holds format-2 keys
+from archive.audit.v1 import append_failed_unlock
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import User, Users, check_user_name
@@ -250,6 +250,5 @@ def _audit_failed_unlock(home: HomePaths, vault_id: str, user: str, clock: Clock
     if log_format(home.audit) == 2:
         record_failed_unlock(home.audit, vault_id, user, clock)
         return
-    log = AuditLog(home.audit, vault_id=vault_id, detail_key=None, signing_seed=None, clock=clock)
-    with contextlib.suppress(ArchiveError):
-        log.append(actor=user, role="", action="auth.failed", ref=None, detail=None)
+    with contextlib.suppress(ArchiveError, OSError, ValueError, KeyError):
+        append_failed_unlock(home.audit, user, clock())

@@ -147,3 +147,32 @@ def test_format1_checkpoint_after_the_upgrade_size_is_refused(v1dir: Path) -> No
     (v1dir / "checkpoints" / "000000000006.note").write_text(Signer(f"sgz/{VAULT}", V1_SEED).sign(body))
     with pytest.raises(CheckpointUnknownKey):
         verify_log(v1dir)
+
+
+def test_failed_login_on_a_format_1_log_chains_like_format_1(tmp_path) -> None:
+    """Between the key upgrade and the log's conversion, a failed login is still recorded, as
+    one unsigned format-1 line chained to the last; the log verifies with it."""
+    import hashlib
+    import json
+    import shutil
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from archive.audit.v1 import append_failed_unlock
+    from archive.audit.verify import verify_log
+
+    golden = Path(__file__).parent / "golden" / "format1" / "home" / "vault" / "audit"
+    audit = tmp_path / "audit"
+    shutil.copytree(golden, audit)
+    before = (audit / "log.jsonl").read_bytes().splitlines()
+    append_failed_unlock(audit, "?", datetime(2026, 12, 1, 8, 0, tzinfo=UTC))
+    after = (audit / "log.jsonl").read_bytes().splitlines()
+    assert after[:-1] == before
+    last = json.loads(after[-1])
+    assert last["action"] == "auth.failed" and last["actor"] == "?" and last["role"] == ""
+    assert last["seq"] == json.loads(before[-1])["seq"] + 1
+    assert last["prev"] == hashlib.sha256(before[-1]).hexdigest()
+    assert verify_log(audit).entries == len(after)
+    (audit / "log.jsonl").write_bytes((audit / "log.jsonl").read_bytes() + b'{"v":1,"se')
+    append_failed_unlock(audit, "?", datetime(2026, 12, 1, 8, 1, tzinfo=UTC))  # torn: left alone
+    assert (audit / "log.jsonl").read_bytes().endswith(b'{"v":1,"se')

@@ -22,7 +22,6 @@ def full_disk(arc, make_file, monkeypatch):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr("archive.audit.log._write_all", no_space)  # format 2
-    monkeypatch.setattr("archive.audit.v1_log._write_all", no_space)  # format 1 homes
     return arc, ref
 
 

@@ -1,19 +1,26 @@
 """Format-1 audit lines (vault format 1, sgz 0.1): unsigned entries, chained by SHA-256 of the
 raw previous line, checkpoints signed by a key every account holder could derive.
 
-Kept so a format-1 prefix still verifies after `sgz upgrade`; nothing writes this format.
+Kept so a format-1 prefix still verifies after `sgz upgrade`; the only line still written in
+this format is a failed login on a home not yet upgraded (`append_failed_unlock`).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
+import os
 import re
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from archive.audit.errors import BadGenesis, LineCorrupt
 from archive.audit.note import NoteInvalid, Verifier
+from archive.audit.tail import lines_backwards
+from archive.fs.filelock import FileLock
 
 KEYS = ("v", "seq", "ts", "prev", "actor", "role", "action", "ref", "detail")
 GENESIS_KEYS = (*KEYS, "vault", "key")
@@ -76,3 +83,27 @@ def genesis_key(o: dict[str, Any]) -> str:
     if v.name != f"sgz/{vault}":
         raise BadGenesis("第 1 行的验证密钥名称与档案库标识不符", ref="1")
     return str(o["key"])
+
+
+def append_failed_unlock(audit_dir: Path, user: str, when: datetime) -> None:
+    """Record a failed login on a log still in format 1 (a home not yet upgraded): one
+    unsigned `auth.failed` line chained like every format-1 line (SHA-256 of the previous raw
+    line). Best effort, like every failed-login record: a torn tail is left for `sgz upgrade`."""
+    path = Path(audit_dir) / "log.jsonl"
+    with FileLock(Path(audit_dir) / "log.lock", what="审计日志"):
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        try:
+            size = os.fstat(fd).st_size
+            last = next(lines_backwards(fd, size), None)
+            if last is None or last[1] + len(last[0]) + 1 != size:
+                return  # empty or torn: nothing safe to chain to
+            raw = last[0]
+            entry = {"v": 1, "seq": int(json.loads(raw)["seq"]) + 1,
+                     "ts": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "prev": hashlib.sha256(raw).hexdigest(), "actor": user, "role": "",
+                     "action": "auth.failed", "ref": None, "detail": None}
+            os.lseek(fd, size, os.SEEK_SET)
+            os.write(fd, _ENCODER.encode(entry).encode("utf-8") + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)

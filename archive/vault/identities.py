@@ -27,6 +27,17 @@ SCHEMA = [
 ]
 
 
+def live_row(db: Database, sql: str, object_id: str) -> Any:
+    """The `objects` row that `sql` (one `?`, the id; selecting `wrapped` and `state`) finds for
+    `object_id`: NotFound when there is none, IntegrityError when its identity is destroyed."""
+    row = db.execute(sql, (object_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"对象不存在：{object_id[:12]}…", ref=object_id)
+    if row["state"] != "live" or row["wrapped"] is None:
+        raise IntegrityError("该对象已被销毁，无法解密", ref=object_id)
+    return row
+
+
 def _aad(object_id: str, epoch: int) -> bytes:
     return f"sgz-object/{object_id}/{epoch}".encode()
 
@@ -53,13 +64,7 @@ class ObjectKeys:
 
     def unwrap(self, object_id: str, audit: Callable[[], Any]) -> age.X25519Identity:
         """Call `audit()` (which must append and fsync the entry, or raise), then unwrap."""
-        row = self.db.execute(
-            "SELECT epoch, wrapped, state FROM objects WHERE id = ?", (object_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"对象不存在：{object_id[:12]}…", ref=object_id)
-        if row["state"] != "live" or row["wrapped"] is None:
-            raise IntegrityError("该对象已被销毁，无法解密", ref=object_id)
+        row = live_row(self.db, "SELECT epoch, wrapped, state FROM objects WHERE id = ?", object_id)
         audit()  # no log, no key: raises AuditUnavailable before any key material is touched
         secret = open_sealed(self.ring.epoch_key(row["epoch"]), row["wrapped"], _aad(object_id, row["epoch"]))
         return age.X25519Identity.from_secret_bytes(secret)

@@ -17,8 +17,9 @@ from archive.crypto import age
 from archive.crypto.age_errors import NoIdentityMatch
 from archive.crypto.age_header import Stanza
 from archive.crypto.age_header import b64encode as age_b64
-from archive.errors import ArchiveError, DamagedFile, DecryptionFailed, NotFound
-from archive.fs.atomic import fsync_dir, write_atomic
+from archive.errors import ArchiveError, DamagedFile, DecryptionFailed
+from archive.fs.atomic import write_atomic
+from archive.vault.shred import remove_slot
 
 DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
 RECOVERY_SLOT = "\x00recovery"
@@ -106,6 +107,18 @@ class Keyslots:
         present but structurally damaged raises DamagedFile naming it.
         """
         p = self.path(user)
+        vrk = self.decrypt_slot(p, passphrase, advice="请从备份恢复该文件，或用恢复码解锁后重设口令")
+        if len(vrk) != 32:
+            raise DamagedFile(f"密钥槽文件已损坏：{p}（内容长度不对）", ref=str(p),
+                              expected=32, found=len(vrk))
+        return vrk
+
+    def decrypt_slot(self, p: Path, passphrase: bytes, *, advice: str) -> bytes:
+        """The plaintext of the slot file `p` (of this folder, format 1 or 2) under `passphrase`.
+
+        A missing file costs one scrypt of the slots' cost, then UnknownUser; a wrong passphrase
+        raises DecryptionFailed with the same message; an unreadable or damaged file raises
+        DamagedFile naming it (`advice` says what to do about the damage)."""
         try:
             data = p.read_bytes()
         except FileNotFoundError:
@@ -114,16 +127,11 @@ class Keyslots:
         except OSError as exc:
             raise DamagedFile(f"密钥槽文件无法读取：{p}（{exc.strerror}）", ref=str(p)) from None
         try:
-            vrk = age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
+            return age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
         except NoIdentityMatch:
             raise DecryptionFailed(WRONG_LOGIN) from None
         except age.AgeError:
-            raise DamagedFile(f"密钥槽文件已损坏：{p}；请从备份恢复该文件，或用恢复码解锁后重设口令",
-                              ref=str(p)) from None
-        if len(vrk) != 32:
-            raise DamagedFile(f"密钥槽文件已损坏：{p}（内容长度不对）", ref=str(p),
-                              expected=32, found=len(vrk))
-        return vrk
+            raise DamagedFile(f"密钥槽文件已损坏：{p}；{advice}", ref=str(p)) from None
 
     def work_factor(self) -> int:
         """The scrypt cost of this vault's slots (from any slot's header), else the default."""
@@ -149,17 +157,7 @@ class Keyslots:
 
     def remove(self, user: str) -> None:
         """Delete the slot (overwrite first; the VRK inside stays safe behind the passphrase)."""
-        p = self.path(user)
-        try:
-            size = p.stat().st_size
-            with open(p, "r+b") as f:
-                f.write(os.urandom(size))
-                f.flush()
-                os.fsync(f.fileno())
-            p.unlink()
-        except FileNotFoundError:
-            raise NotFound(f"用户“{user}”的密钥槽不存在") from None
-        fsync_dir(self.folder)
+        remove_slot(self.path(user), self.folder, user)
 
     def count(self) -> int:
         return sum(1 for _ in self.folder.glob("*.age"))

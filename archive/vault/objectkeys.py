@@ -15,6 +15,7 @@ from typing import Any
 from archive.catalog.db import Database
 from archive.crypto import age
 from archive.errors import AccessDenied, IntegrityError, NotFound
+from archive.vault.identities import live_row
 from archive.vault.keybag import KeyBag
 from archive.vault.keyring2 import KeyringV2, unwrap_identity, wrap_identity
 
@@ -63,13 +64,8 @@ class ObjectKeysV2:
 
     def unwrap(self, object_id: str, bag: KeyBag, audit: Callable[[], Any]) -> age.X25519Identity:
         """Check membership, call `audit()` (append + fsync, or raise), then unwrap."""
-        row = self.db.execute(
-            "SELECT compartment, epoch, wrapped, state FROM objects WHERE id = ?", (object_id,)
-        ).fetchone()
-        if row is None:
-            raise NotFound(f"对象不存在：{object_id[:12]}…", ref=object_id)
-        if row["state"] != "live" or row["wrapped"] is None:
-            raise IntegrityError("该对象已被销毁，无法解密", ref=object_id)
+        row = live_row(self.db, "SELECT compartment, epoch, wrapped, state FROM objects WHERE id = ?",
+                       object_id)
         if not bag.holds(row["compartment"]):
             raise AccessDenied("当前用户不持有该档案所在分区的密钥，无法解密", ref=object_id)
         identity = bag.identity(row["compartment"], row["epoch"])

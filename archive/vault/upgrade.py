@@ -60,6 +60,7 @@ from archive.vault.sealed_catalogue import (
     TAG_HOUSEHOLD,
     SealedCatalogue,
 )
+from archive.vault.shred import overwrite_unlink
 from archive.vault.userkeys import RECOVERY_NAME, KeyslotsV2, UserKeys, member_id
 
 FORMAT = "sgz-vault"
@@ -82,29 +83,18 @@ class UpgradeResult:
     objects: int
 
 
-@dataclass(frozen=True)
 class _Paths:
-    root: Path
+    """Where the upgrade reads and writes below the home `root`."""
 
-    @property
-    def vault(self) -> Path:
-        return self.root / "vault"
+    __slots__ = ("root", "vault", "vault_json", "keys", "work", "journal")
 
-    @property
-    def vault_json(self) -> Path:
-        return self.vault / "vault.json"
-
-    @property
-    def keys(self) -> Path:
-        return self.vault / "keys"
-
-    @property
-    def work(self) -> Path:
-        return self.vault / "upgrade"
-
-    @property
-    def journal(self) -> Path:
-        return self.work / "journal.json"
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.vault = root / "vault"
+        self.vault_json = self.vault / "vault.json"
+        self.keys = self.vault / "keys"
+        self.work = self.vault / "upgrade"
+        self.journal = self.work / "journal.json"
 
 
 def vault_format(root: Path) -> int:
@@ -476,10 +466,5 @@ def drop_pending(keys_dir: Path, vault_id: str, user: str) -> None:
 
 def _shred(path: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        size = path.stat().st_size
-        with open(path, "r+b") as f:
-            f.write(os.urandom(size))
-            f.flush()
-            os.fsync(f.fileno())
-        path.unlink()
+        overwrite_unlink(path)
         fsync_dir(path.parent)

@@ -29,9 +29,10 @@ from pathlib import Path
 
 from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
-from archive.errors import DamagedFile, DecryptionFailed, IntegrityError, NotFound
-from archive.fs.atomic import fsync_dir, write_atomic
-from archive.vault.keyslots import WRONG_LOGIN, Keyslots, UnknownUser, _recovery_passphrase
+from archive.errors import IntegrityError
+from archive.fs.atomic import write_atomic
+from archive.vault.keyslots import Keyslots, _recovery_passphrase
+from archive.vault.shred import remove_slot
 
 SLOT_MAGIC = "# sgz-keyslot 2"
 RECOVERY_NAME = "recovery"  # the recovery slot's user name (not a valid account name: reserved)
@@ -153,20 +154,8 @@ class KeyslotsV2:
         give one message after one scrypt of the slots' cost, as format 1 does; a present but
         damaged slot raises DamagedFile naming it."""
         p = self.path(user)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            Keyslots(self.folder, self.vault_id)._dummy_unlock(passphrase)
-            raise UnknownUser(WRONG_LOGIN) from None
-        except OSError as exc:
-            raise DamagedFile(f"密钥槽文件无法读取：{p}（{exc.strerror}）", ref=str(p)) from None
-        try:
-            raw = age.decrypt_bytes(data, [age.ScryptIdentity(passphrase, max_work_factor=22)])
-        except age.NoIdentityMatch:
-            raise DecryptionFailed(WRONG_LOGIN) from None
-        except age.AgeError:
-            raise DamagedFile(f"密钥槽文件已损坏：{p}；请从备份恢复该文件，或由站长重设该用户",
-                              ref=str(p)) from None
+        raw = Keyslots(self.folder, self.vault_id).decrypt_slot(
+            p, passphrase, advice="请从备份恢复该文件，或由站长重设该用户")
         keys = UserKeys.parse(raw)
         if keys.vault_id != self.vault_id or keys.name != user:
             # a slot copied from another vault or renamed onto another user's file
@@ -178,14 +167,4 @@ class KeyslotsV2:
 
     def remove(self, user: str) -> None:
         """Overwrite then delete the slot (its secrets stay behind the passphrase anyway)."""
-        p = self.path(user)
-        try:
-            size = p.stat().st_size
-            with open(p, "r+b") as f:
-                f.write(os.urandom(size))
-                f.flush()
-                os.fsync(f.fileno())
-            p.unlink()
-        except FileNotFoundError:
-            raise NotFound(f"用户“{user}”的密钥槽不存在") from None
-        fsync_dir(self.folder)
+        remove_slot(self.path(user), self.folder, user)

@@ -17,9 +17,9 @@ from archive.crypto import age
 from archive.crypto.age_errors import NoIdentityMatch
 from archive.crypto.age_header import Stanza
 from archive.crypto.age_header import b64encode as age_b64
-from archive.errors import ArchiveError, DamagedFile, DecryptionFailed
-from archive.fs.atomic import write_atomic
-from archive.vault.shred import remove_slot
+from archive.errors import ArchiveError, DamagedFile, DecryptionFailed, NotFound
+from archive.fs.atomic import fsync_dir, write_atomic
+from archive.vault.shred import overwrite_unlink
 
 DEFAULT_WORK_FACTOR = 18  # scrypt log2(N): ~0.5–1 s and 256 MiB on a station PC
 RECOVERY_SLOT = "\x00recovery"
@@ -78,15 +78,34 @@ def _recovery_passphrase(code: str) -> bytes:
     return "-".join(text[i : i + 5] for i in range(0, len(text), 5)).encode()
 
 
-class Keyslots:
-    """The folder `vault/keys/` of age scrypt files, each wrapping the VRK."""
+class SlotFolder:
+    """A folder `vault/keys/` of keyslot files `<stem>.age`, the stem a hash of (vault id, user)
+    that the format (1: `slot_id`, 2: `member_id`) defines."""
 
     def __init__(self, folder: Path, vault_id: str) -> None:
         self.folder = Path(folder)
         self.vault_id = vault_id
 
+    def stem(self, user: str) -> str:
+        raise NotImplementedError
+
     def path(self, user: str) -> Path:
-        return self.folder / f"{slot_id(self.vault_id, user)}.age"
+        return self.folder / f"{self.stem(user)}.age"
+
+    def remove(self, user: str) -> None:
+        """Overwrite then delete the slot (its secrets stay behind the passphrase anyway)."""
+        try:
+            overwrite_unlink(self.path(user))
+        except FileNotFoundError:
+            raise NotFound(f"用户“{user}”的密钥槽不存在") from None
+        fsync_dir(self.folder)
+
+
+class Keyslots(SlotFolder):
+    """The folder `vault/keys/` of age scrypt files, each wrapping the VRK."""
+
+    def stem(self, user: str) -> str:
+        return slot_id(self.vault_id, user)
 
     def write(self, user: str, passphrase: bytes, vrk: bytes, *, work_factor: int) -> Path:
         buf = io.BytesIO()
@@ -154,10 +173,6 @@ class Keyslots:
 
     def unlock_recovery(self, code: str) -> bytes:
         return self.unlock(RECOVERY_SLOT, _recovery_passphrase(code))
-
-    def remove(self, user: str) -> None:
-        """Delete the slot (overwrite first; the VRK inside stays safe behind the passphrase)."""
-        remove_slot(self.path(user), self.folder, user)
 
     def count(self) -> int:
         return sum(1 for _ in self.folder.glob("*.age"))

@@ -9,9 +9,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from archive.errors import NotFound
-from archive.fs.atomic import fsync_dir
-
 
 def overwrite_unlink(path: Path) -> None:
     """Overwrite `path` with random bytes (fsynced), then unlink it; the caller fsyncs the folder.
@@ -23,11 +20,3 @@ def overwrite_unlink(path: Path) -> None:
         os.fsync(f.fileno())
     path.unlink()
 
-
-def remove_slot(path: Path, folder: Path, user: str) -> None:
-    """Shred `user`'s keyslot file `path` in `folder`; NotFound when she has none."""
-    try:
-        overwrite_unlink(path)
-    except FileNotFoundError:
-        raise NotFound(f"用户“{user}”的密钥槽不存在") from None
-    fsync_dir(folder)

@@ -31,8 +31,7 @@ from archive.crypto import age
 from archive.crypto.ed25519 import SigningKey
 from archive.errors import IntegrityError
 from archive.fs.atomic import write_atomic
-from archive.vault.keyslots import Keyslots, _recovery_passphrase
-from archive.vault.shred import remove_slot
+from archive.vault.keyslots import Keyslots, SlotFolder, _recovery_passphrase
 
 SLOT_MAGIC = "# sgz-keyslot 2"
 RECOVERY_NAME = "recovery"  # the recovery slot's user name (not a valid account name: reserved)
@@ -121,15 +120,11 @@ def _seed(raw: bytes) -> bytes:
     return raw
 
 
-class KeyslotsV2:
+class KeyslotsV2(SlotFolder):
     """The folder `vault/keys/` of format-2 slots."""
 
-    def __init__(self, folder: Path, vault_id: str) -> None:
-        self.folder = Path(folder)
-        self.vault_id = vault_id
-
-    def path(self, user: str) -> Path:
-        return self.folder / f"{member_id(self.vault_id, user)}.age"
+    def stem(self, user: str) -> str:
+        return member_id(self.vault_id, user)
 
     def exists(self, user: str) -> bool:
         return self.path(user).exists()
@@ -164,7 +159,3 @@ class KeyslotsV2:
 
     def unlock_recovery(self, code: str) -> UserKeys:
         return self.unlock(RECOVERY_NAME, _recovery_passphrase(code))
-
-    def remove(self, user: str) -> None:
-        """Overwrite then delete the slot (its secrets stay behind the passphrase anyway)."""
-        remove_slot(self.path(user), self.folder, user)

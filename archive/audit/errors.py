@@ -6,128 +6,97 @@ checkpoint problems); `reason` is a stable machine-readable code.
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from archive.errors import IntegrityError
 
 
-class AuditTampered(IntegrityError):
-    """The audit log does not verify."""
+class AuditTampered(IntegrityError, message="审计日志校验失败：日志已被篡改或损坏"):
+    """The audit log does not verify. A family member declares its code in one line:
+    `class X(AuditTampered, reason="…")`."""
 
-    message = "审计日志校验失败：日志已被篡改或损坏"
-    reason = "tampered"
+    reason: ClassVar[str] = "tampered"
+
+    def __init_subclass__(cls, *, reason: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if reason is not None:
+            cls.reason = reason
 
 
-class LineCorrupt(AuditTampered):
+class LineCorrupt(AuditTampered, reason="line-corrupt"):
     """A line is not valid canonical JSON with the expected fields (an edited byte)."""
 
-    reason = "line-corrupt"
 
-
-class ChainBroken(AuditTampered):
+class ChainBroken(AuditTampered, reason="chain-broken"):
     """A line's `prev` is not the hash of the line before it (edited, inserted or removed line)."""
 
-    reason = "chain-broken"
 
-
-class SeqGap(AuditTampered):
+class SeqGap(AuditTampered, reason="seq-gap"):
     """A seq number is skipped: entries were deleted."""
 
-    reason = "seq-gap"
 
-
-class LinesReordered(AuditTampered):
+class LinesReordered(AuditTampered, reason="reordered"):
     """A seq number repeats or goes backwards: entries were duplicated, inserted or reordered."""
 
-    reason = "reordered"
 
-
-class TornLine(AuditTampered):
+class TornLine(AuditTampered, reason="torn-line"):
     """The last line has no newline: a crash mid-write, or a truncation."""
 
-    reason = "torn-line"
 
-
-class BadGenesis(AuditTampered):
+class BadGenesis(AuditTampered, reason="bad-genesis"):
     """Line 1 is not a valid genesis entry (vault id, verifier key)."""
 
-    reason = "bad-genesis"
 
-
-class LogTruncated(AuditTampered):
+class LogTruncated(AuditTampered, reason="truncated"):
     """The log is shorter than a signed checkpoint: entries were cut from the end."""
 
-    reason = "truncated"
 
-
-class LogForked(AuditTampered):
+class LogForked(AuditTampered, reason="forked"):
     """The log's root at a checkpoint's size differs from the signed root."""
 
-    reason = "forked"
 
-
-class CheckpointConflict(AuditTampered):
+class CheckpointConflict(AuditTampered, reason="checkpoint-conflict",
+                         message="同一大小的两个检查点根哈希不同：日志曾被分叉"):
     """Two checkpoints of one tree size disagree on the root: the log was forked."""
 
-    message = "同一大小的两个检查点根哈希不同：日志曾被分叉"
-    reason = "checkpoint-conflict"
 
-
-class CheckpointInvalid(AuditTampered):
+class CheckpointInvalid(AuditTampered, reason="checkpoint-bad-signature"):
     """A checkpoint is malformed or its signature does not verify."""
 
-    reason = "checkpoint-bad-signature"
 
-
-class CheckpointUnknownKey(AuditTampered):
+class CheckpointUnknownKey(AuditTampered, reason="checkpoint-unknown-key"):
     """A checkpoint is signed by a key other than the one in the log's genesis entry."""
 
-    reason = "checkpoint-unknown-key"
 
-
-class EntryForged(AuditTampered):
+class EntryForged(AuditTampered, reason="bad-signature"):
     """A signed line's signature does not verify with its actor's key: written in someone
     else's name, or edited after signing."""
 
-    reason = "bad-signature"
 
-
-class UnknownActor(AuditTampered):
+class UnknownActor(AuditTampered, reason="unknown-actor"):
     """A line's actor has no key in the log (never added, or removed before this line)."""
 
-    reason = "unknown-actor"
 
-
-class RoleMismatch(AuditTampered):
+class RoleMismatch(AuditTampered, reason="role-mismatch"):
     """A line claims a role other than the one the log gave its actor."""
 
-    reason = "role-mismatch"
 
-
-class BatchBroken(AuditTampered):
+class BatchBroken(AuditTampered, reason="unsigned-batch"):
     """Unsigned lines of a batch are not closed by a signature of the same actor."""
 
-    reason = "unsigned-batch"
 
-
-class BadKeyEntry(AuditTampered):
+class BadKeyEntry(AuditTampered, reason="bad-key-entry"):
     """A key entry (genesis, user.add, user.role, user.remove, user.key, station.key,
     upgrade) is malformed, not signed by the station key, or not allowed."""
 
-    reason = "bad-key-entry"
 
-
-class LogRewritten(AuditTampered):
+class LogRewritten(AuditTampered, reason="rewritten"):
     """An entry this user had already seen has different bytes now."""
 
-    reason = "rewritten"
 
-
-class CheckpointsDeleted(AuditTampered):
+class CheckpointsDeleted(AuditTampered, reason="checkpoints-deleted"):
     """A checkpoint this user had already seen is gone and nothing newer replaces it."""
 
-    reason = "checkpoints-deleted"
 
-
-class MonitorStateInvalid(AuditTampered):
+class MonitorStateInvalid(AuditTampered, reason="monitor-state"):
     """A user's sealed last-seen state does not open or is not signed by that user."""
-
-    reason = "monitor-state"

@@ -29,6 +29,7 @@ from archive.errors import (
 )
 from archive.fs.atomic import private_open_for_write
 from archive.fs.sources import InMemoryFile, open_source
+from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
 from archive.records.sniff import inspect_file
@@ -324,16 +325,22 @@ class RecordService:
                  household=household or None, count=len(rows))
         return rows
 
-    def get(self, ref: str, out: Path | str, *, reason: str, force: bool = False,
-            component: int | None = None) -> Path:
-        """Decrypt one component to `out` (streaming), after policy and audit."""
+    def _read_grant(self, ref: str, reason: str, component: int | None,
+                    no_reason: str) -> tuple[Record, Component, Grant]:
+        """What `get` and `read` share: a reason, a live record, the policy's grant, the part."""
         if not reason or not reason.strip():
-            raise ValidationError("导出档案必须用 --reason 说明事由")
+            raise ValidationError(no_reason)
         rec = self._k.records.get(ref.strip())
         if rec.status != "active":
             raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
         grant = self._k.authorize("record.read", rec, reason=reason)
-        comp = self.current_component(rec, component)
+        return rec, self.current_component(rec, component), grant
+
+    def get(self, ref: str, out: Path | str, *, reason: str, force: bool = False,
+            component: int | None = None) -> Path:
+        """Decrypt one component to `out` (streaming), after policy and audit."""
+        rec, comp, grant = self._read_grant(ref, reason, component,
+                                            "导出档案必须用 --reason 说明事由")
         dest = Path(out)
         if dest.is_dir():
             dest = dest / safe_filename(comp.filename)
@@ -373,13 +380,7 @@ class RecordService:
              to: str = "浏览器下载") -> tuple[Component, bytes]:
         """Decrypt one component into memory (a browser download) under the same rules as
         `get`: a reason, the policy, the audit entry first, a flag for an unusual read."""
-        if not reason or not reason.strip():
-            raise ValidationError("导出档案必须说明事由")
-        rec = self._k.records.get(ref.strip())
-        if rec.status != "active":
-            raise Conflict(f"{rec.ref} 已于 {rec.destroyed_at} 销毁，只保留目录信息")
-        grant = self._k.authorize("record.read", rec, reason=reason)
-        comp = self.current_component(rec, component)
+        rec, comp, grant = self._read_grant(ref, reason, component, "导出档案必须说明事由")
         stream = self._k.door.open(grant, rec, comp, action="record.get",
                                    detail={"reason": reason, "out": to, "flagged": grant.flag})
         try:

@@ -33,21 +33,18 @@ from archive.policy.rules import Actor
 from archive.search.extract import Extractor, too_large
 from archive.search.index import IndexOutdated, SearchIndex
 from archive.search.policy_view import compartment_of, visibility_for
-from archive.search.results import Hit
+from archive.search.results import Hit, SearchResult
 from archive.search.visibility import Visibility
 from archive.vault.compartments import RECORD_COMPARTMENTS
 from archive.vault.index_queue import IndexQueue
 
 
 @dataclass
-class SearchResults:
-    """What `sgz search` shows: hits (one per 档号) the user may read, and their count."""
+class SearchResults(SearchResult):
+    """What `sgz search` shows: the merged hits of the user's indexes (one per 档号), their
+    count, and how many live components no index holds yet (a rebuild is due)."""
 
-    hits: list[Hit] = field(default_factory=list)
-    total: int = 0
-    no_text_count: int = 0
-    fallback: bool = False
-    unindexed: int = 0  # live components the index does not hold (a rebuild is due)
+    unindexed: int = 0
 
 
 def hit_dict(hit: Hit) -> dict[str, Any]:

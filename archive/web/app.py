@@ -23,9 +23,8 @@ from starlette.staticfiles import StaticFiles
 
 from archive.errors import ArchiveError
 from archive.web import pages
-from archive.web.guard import COOKIE, refuse, signed_in
+from archive.web.guard import COOKIE, posted_form, refuse, signed_in
 from archive.web.render import HERE, render
-from archive.web.security import TooLarge, read_form, same_origin
 from archive.web.sessions import IDLE, MAX_AGE, Session, SessionStore
 
 LOGIN_COOKIE = "sgz_login"
@@ -67,12 +66,9 @@ async def login_form(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
-    if not same_origin(request):
-        return refuse(request, 403, "请求来源不是本站，已拒绝。")
-    try:
-        form = await read_form(request)
-    except TooLarge:
-        return refuse(request, 413, "请求过大。")
+    form = await posted_form(request, "请求过大。")
+    if isinstance(form, Response):
+        return form
     sent, kept = str(form.get("csrf") or ""), request.cookies.get(LOGIN_COOKIE, "")
     if not sent or not kept or not hmac.compare_digest(sent.encode(), kept.encode()):
         return refuse(request, 403, "登录表单已失效（CSRF），请刷新页面后重试。")

@@ -43,6 +43,17 @@ def refuse(request: Request, status: int, message: str) -> HTMLResponse:
     return render(request, "error.html", status_code=status, message=message)
 
 
+async def posted_form(request: Request, too_large: str) -> FormData | HTMLResponse:
+    """The body of a POST from this site, or the page refusing it: 403 when it comes from
+    elsewhere, 413 (with `too_large`) when it is over the limit."""
+    if not same_origin(request):
+        return refuse(request, 403, "请求来源不是本站，已拒绝。")
+    try:
+        return await read_form(request)
+    except TooLarge:
+        return refuse(request, 413, too_large)
+
+
 def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], Callable[
         [Request], Awaitable[Response]]]:
     """`rule`: a policy action the user must be allowed (non-record actions), a set of roles,
@@ -60,12 +71,9 @@ def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], 
             request.state.form = FormData()
             if request.method == "POST":
                 sess.listings.clear()  # whatever this changes shows at once
-                if not same_origin(request):
-                    return refuse(request, 403, "请求来源不是本站，已拒绝。")
-                try:
-                    form = await read_form(request)
-                except TooLarge:
-                    return refuse(request, 413, "上传内容过大（单次不超过 200 MB），请分批上传。")
+                form = await posted_form(request, "上传内容过大（单次不超过 200 MB），请分批上传。")
+                if isinstance(form, Response):
+                    return form
                 if not csrf_ok(request, form, sess.csrf):
                     return refuse(request, 403, "表单已失效或缺少安全令牌（CSRF），请刷新页面后重试。")
                 request.state.form = form

@@ -3,9 +3,9 @@ hands out watermarked view copies and numbered copies (downloaded, never written
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -15,16 +15,12 @@ from archive.errors import ArchiveError, ValidationError
 from archive.web.guard import error_status, form_flag, form_text, signed_in
 from archive.web.pages.filing import read_uploads
 from archive.web.render import render
+from archive.web.replies import DOCX, act, download
 from archive.web.sessions import Session
 
 APPROVERS = frozenset({"head", "deputy"})
 FIELDS = ("unit", "applicant", "phone", "id_doc", "letter_no", "purpose", "items")
 _OK = {"register": "已登记，介绍信已归档。请站长审批。", "approve": "已批准。", "deny": "已驳回。"}
-
-
-def attachment(name: str) -> dict[str, str]:
-    return {"content-disposition":
-            f"attachment; filename=\"download\"; filename*=UTF-8''{quote(name)}"}
 
 
 async def _list(request: Request, sess: Session, *, status: int = 200, error: str = "",
@@ -80,22 +76,16 @@ async def approve(request: Request, sess: Session) -> Response:
     no = request.path_params["no"]
     until = form_text(request, "until") or None
     allow_copy = form_flag(request, "allow_copy")
-    try:
-        await sess.run(lambda arc: arc.access.approve(no, until=until, allow_copy=allow_copy))
-    except ArchiveError as exc:
-        return await _page(request, sess, no, status=error_status(exc), error=str(exc))
-    return RedirectResponse(f"/access/{no}?ok=approve", status_code=303)
+    return await act(sess, lambda arc: arc.access.approve(no, until=until, allow_copy=allow_copy),
+                     f"/access/{no}?ok=approve", functools.partial(_page, request, sess, no))
 
 
 @signed_in(APPROVERS)
 async def deny(request: Request, sess: Session) -> Response:
     no = request.path_params["no"]
     reason = form_text(request, "reason")
-    try:
-        await sess.run(lambda arc: arc.access.deny(no, reason=reason))
-    except ArchiveError as exc:
-        return await _page(request, sess, no, status=error_status(exc), error=str(exc))
-    return RedirectResponse(f"/access/{no}?ok=deny", status_code=303)
+    return await act(sess, lambda arc: arc.access.deny(no, reason=reason),
+                     f"/access/{no}?ok=deny", functools.partial(_page, request, sess, no))
 
 
 def _issue(kind: str) -> Any:
@@ -107,7 +97,7 @@ def _issue(kind: str) -> Any:
             out = await sess.run(lambda arc: arc.access.issue_bytes(kind, no, ref, reason=reason))
         except ArchiveError as exc:
             return await _page(request, sess, no, status=error_status(exc), error=str(exc))
-        return Response(out.data, media_type=out.mime, headers=attachment(out.filename))
+        return download(out.data, out.mime, out.filename)
     return endpoint
 
 
@@ -116,8 +106,7 @@ async def register_doc(request: Request, sess: Session) -> Response:
     year = request.query_params.get("year", "")
     blob, _n = await sess.run(lambda arc: arc.access.register_doc(
         year=int(year) if year.isdigit() else None))
-    return Response(blob, media_type="application/vnd.openxmlformats-officedocument."
-                    "wordprocessingml.document", headers=attachment("档案查阅申请与登记表.docx"))
+    return download(blob, DOCX, "档案查阅申请与登记表.docx")
 
 
 ROUTES = [

@@ -11,6 +11,7 @@ from starlette.routing import Route
 from archive.errors import ArchiveError
 from archive.web.guard import form_text, signed_in
 from archive.web.render import render
+from archive.web.replies import download
 from archive.web.sessions import Session
 
 PAGE = 100
@@ -54,11 +55,8 @@ async def verify_page(request: Request, sess: Session) -> Response:
 async def checkpoint(request: Request, sess: Session) -> Response:
     cp = await sess.run(lambda arc: arc.audit.checkpoint())
     day = request.app.state.clock().strftime("%Y%m%d")
-    from urllib.parse import quote
-
-    return Response(cp["note"].encode("utf-8"), media_type="text/plain; charset=utf-8",
-                    headers={"content-disposition": "attachment; filename=\"checkpoint.note\"; "
-                             f"filename*=UTF-8''{quote(f'检查点-{day}.note')}"})
+    return download(cp["note"].encode("utf-8"), "text/plain; charset=utf-8",
+                    f"检查点-{day}.note", fallback="checkpoint.note")
 
 
 @signed_in("audit.details")

@@ -19,8 +19,8 @@ from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
 from archive.web.guard import error_status, form_text, signed_in
-from archive.web.pages.access import attachment
 from archive.web.render import render
+from archive.web.replies import DOCX, download
 from archive.web.sessions import Session
 
 KIND_ORDER = ("章程", "制度", "协议", "表单", "牌匾")
@@ -120,12 +120,10 @@ async def generate(request: Request, sess: Session) -> Response:
         if action == "docx":
             doc = await sess.run(lambda arc: arc.gen.build(m, data))
             name = f"{m.title}.{'svg' if m.layout == 'plaque' else 'docx'}"
-            mime = "image/svg+xml" if m.layout == "plaque" else (
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
-            return Response(doc, media_type=mime, headers=attachment(name))
+            return download(doc, "image/svg+xml" if m.layout == "plaque" else DOCX, name)
         if action == "pdf":
             pdf = await sess.run(lambda arc: arc.gen.build_pdf(m, data))
-            return Response(pdf, media_type="application/pdf", headers=attachment(f"{m.title}.pdf"))
+            return download(pdf, "application/pdf", f"{m.title}.pdf")
         if action == "file":
             # the CLI's `gen --pdf --file` path: class, retention, date and household from the
             # template and the data; the files live only in the private staging folder

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from archive.errors import ArchiveError, ValidationError
 from archive.web.guard import form_text, signed_in
 from archive.web.render import CLASS_LABELS, RETENTION_LABELS, date8, render
+from archive.web.replies import XLSX, download
 from archive.web.sessions import Session
 
 PAGE = 50
@@ -96,14 +97,7 @@ def xlsx_bytes(rows: list[Any]) -> bytes:
 async def catalogue_xlsx(request: Request, sess: Session) -> Response:
     rows = await sess.run(list_records, _filters(request))
     data = xlsx_bytes(_sorted(rows, "ref", False))
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument."
-                    "spreadsheetml.sheet", headers=_attachment("归档文件目录.xlsx"))
-
-
-def _attachment(name: str) -> dict[str, str]:
-    from urllib.parse import quote
-
-    return {"content-disposition": f"attachment; filename=\"download\"; filename*=UTF-8''{quote(name)}"}
+    return download(data, XLSX, "归档文件目录.xlsx")
 
 
 def item_data(arc: Any, ref: str) -> dict[str, Any]:
@@ -171,7 +165,7 @@ async def export(request: Request, sess: Session) -> Response:
     except ValidationError as exc:
         info = await sess.run(item_data, ref)
         return render(request, "item.html", status_code=422, title=ref, error=str(exc), **info)
-    return Response(data, media_type=comp.mime, headers=_attachment(comp.filename))
+    return download(data, comp.mime, comp.filename)
 
 
 @signed_in()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from starlette.routing import Route
 from archive.errors import ArchiveError
 from archive.web.guard import error_status, form_text, signed_in
 from archive.web.render import render
+from archive.web.replies import act
 from archive.web.sessions import Session
 
 STAFF = frozenset({"head", "deputy", "archivist"})
@@ -72,11 +74,9 @@ async def batch(request: Request, sess: Session) -> Response:
 @signed_in(STAFF)
 async def approve(request: Request, sess: Session) -> Response:
     bid = request.path_params["bid"]
-    try:
-        await sess.run(lambda arc: arc.disposal.approve(bid))
-    except ArchiveError as exc:
-        return await _batch_page(request, sess, bid, status=error_status(exc), error=str(exc))
-    return RedirectResponse(f"/retention/batch/{bid}?ok=approve", status_code=303)
+    return await act(sess, lambda arc: arc.disposal.approve(bid),
+                     f"/retention/batch/{bid}?ok=approve",
+                     functools.partial(_batch_page, request, sess, bid))
 
 
 @signed_in(STAFF)
@@ -88,11 +88,9 @@ async def execute(request: Request, sess: Session) -> Response:
     if form_text(request, "confirm") != "1":
         return await _batch_page(request, sess, bid, status=422,
                                  error="请勾选确认：销毁不可恢复，监销人均在场。")
-    try:
-        await sess.run(lambda arc: arc.disposal.execute(bid, witnesses=witnesses))
-    except ArchiveError as exc:
-        return await _batch_page(request, sess, bid, status=error_status(exc), error=str(exc))
-    return RedirectResponse(f"/retention/batch/{bid}?ok=execute", status_code=303)
+    return await act(sess, lambda arc: arc.disposal.execute(bid, witnesses=witnesses),
+                     f"/retention/batch/{bid}?ok=execute",
+                     functools.partial(_batch_page, request, sess, bid))
 
 
 ROUTES = [

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from archive.errors import ArchiveError
-from archive.web.guard import error_status, form_text, signed_in
+from archive.web.guard import form_text, signed_in
 from archive.web.render import ROLE_LABELS, render
+from archive.web.replies import act
 from archive.web.sessions import Session
 
 _OK = {"add": "已添加用户。", "remove": "已移除用户。", "role": "已更改角色。"}
@@ -40,32 +41,23 @@ async def add(request: Request, sess: Session) -> Response:
     again = str(request.state.form.get("passphrase2") or "")
     if passphrase != again:
         return await _page(request, sess, status=422, error="两次输入的口令不一致", values=values)
-    try:
-        await sess.run(lambda arc: arc.users.add(values["name"], values["role"], passphrase,
-                                                display=values["display"]))
-    except ArchiveError as exc:
-        return await _page(request, sess, status=error_status(exc), error=str(exc), values=values)
-    return RedirectResponse("/users?ok=add", status_code=303)
+    return await act(sess, lambda arc: arc.users.add(values["name"], values["role"], passphrase,
+                                                     display=values["display"]),
+                     "/users?ok=add", functools.partial(_page, request, sess, values=values))
 
 
 @signed_in("user.manage")
 async def remove(request: Request, sess: Session) -> Response:
     name = form_text(request, "name")
-    try:
-        await sess.run(lambda arc: arc.users.remove(name))
-    except ArchiveError as exc:
-        return await _page(request, sess, status=error_status(exc), error=str(exc))
-    return RedirectResponse("/users?ok=remove", status_code=303)
+    return await act(sess, lambda arc: arc.users.remove(name), "/users?ok=remove",
+                     functools.partial(_page, request, sess))
 
 
 @signed_in("user.manage")
 async def set_role(request: Request, sess: Session) -> Response:
     name, role = form_text(request, "name"), form_text(request, "role")
-    try:
-        await sess.run(lambda arc: arc.users.set_role(name, role))
-    except ArchiveError as exc:
-        return await _page(request, sess, status=error_status(exc), error=str(exc))
-    return RedirectResponse("/users?ok=role", status_code=303)
+    return await act(sess, lambda arc: arc.users.set_role(name, role), "/users?ok=role",
+                     functools.partial(_page, request, sess))
 
 
 ROUTES = [

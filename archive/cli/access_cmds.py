@@ -10,7 +10,6 @@ import click
 
 from archive.cli.common import (
     col,
-    emit_fields,
     emit_json,
     emit_rows,
     force_option,
@@ -18,6 +17,7 @@ from archive.cli.common import (
     json_option,
     open_archive,
     parse_year,
+    show_object,
 )
 from archive.clock import station_text
 from archive.errors import Conflict, UsageError
@@ -160,16 +160,14 @@ def access_show(ctx: click.Context, request_no: str, as_json: bool) -> None:
     """
     arc = open_archive(ctx)
     d = arc.access.show(request_no)
-    if as_json:
-        emit_json(d)
-        return
-    emit_fields(d, [
+    if not show_object(as_json, d, [
         col("申请编号", "no"), col("查阅单位", "unit"), col("查阅目的", "purpose"),
         col("查阅人", "applicant"), col("介绍信", "letter_ref"),
         col("状态", "status", lambda x: _status_name(str(x.get("status")))),
         col("登记时间", "registered_at", time=True), col("登记人", "registered_by"),
         col("审批人", "decided_by"), col("审批时间", "decided_at", time=True),
-        col("有效至", "valid_until", time=True), col("驳回理由", "decision_note")])
+        col("有效至", "valid_until", time=True), col("驳回理由", "decision_note")]):
+        return
     click.echo(f"申请复制：{'是' if d['copy_requested'] else '否'}；"
                f"准予复制：{'是' if d['copy_approved'] else '否'}")
     click.echo("申请查阅的档案：")

@@ -177,11 +177,30 @@ def emit_rows(as_json: bool, items: Iterable[Any], columns: Sequence[Col], *,
         info(total.format(n=len(items)))
 
 
+def list_objects(ctx: click.Context, as_json: bool, fetch: Callable[[Archive], Iterable[Any]],
+                 columns: Sequence[Col], *, as_dict: Callable[[Any], dict[str, Any]] | None = None,
+                 total: str | None = None) -> None:
+    """Every plain list command's body: unlock, `fetch(arc)` the items, emit them (emit_rows)."""
+    emit_rows(as_json, fetch(open_archive(ctx)), columns, as_dict=as_dict, total=total)
+
+
 def emit_fields(data: Any, fields: Sequence[Col]) -> None:
     """A record shown as `标签：值` lines (— for empty), times in station time."""
     for f in fields:
         text = cell_text(f.value(data), time=f.time)
         click.echo(f"{f.header}：{text or '—'}")
+
+
+def show_object(as_json: bool, data: Any, fields: Sequence[Col]) -> bool:
+    """Every show command's head: `data` as JSON, or as `标签：值` lines.
+
+    True when the text form was printed, so the caller may add its own lines after the fields.
+    """
+    if as_json:
+        emit_json(data)
+        return False
+    emit_fields(data, fields)
+    return True
 
 
 def emit_table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

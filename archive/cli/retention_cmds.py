@@ -9,13 +9,14 @@ import click
 
 from archive.cli.common import (
     col,
-    emit_fields,
     emit_json,
     emit_rows,
     emit_table,
     info,
     json_option,
+    list_objects,
     open_archive,
+    show_object,
 )
 from archive.safetext import display
 
@@ -55,8 +56,7 @@ def due_cmd(ctx: click.Context, as_of: str | None, as_json: bool) -> None:
       sgz retention due
       sgz retention due --as-of 2030-01-01 --json
     """
-    arc = open_archive(ctx)
-    emit_rows(as_json, arc.retention.due(as_of=_as_of(as_of)), [
+    list_objects(ctx, as_json, lambda arc: arc.retention.due(as_of=_as_of(as_of)), [
         col("档号", "ref"), col("题名", "title"), col("年度", "year"),
         col("保管期限", "retention_label"), col("到期日", "expired_on"),
         col("冻结", "held", lambda r: "是" if r["held"] else ""), col("销毁批次", "batch"),
@@ -175,8 +175,7 @@ def hold_list_cmd(ctx: click.Context, as_json: bool) -> None:
     示例：
       sgz hold list --json
     """
-    arc = open_archive(ctx)
-    emit_rows(as_json, arc.holds.list(), [
+    list_objects(ctx, as_json, lambda arc: arc.holds.list(), [
         col("档号", "ref"), col("原因", "reason"), col("设置人", "placed_by"),
         col("设置时间", "placed_at", time=True)], total="共 {n} 件冻结中")
 
@@ -197,11 +196,13 @@ def disposal_group() -> None:
     """
 
 
-def _batch_out(b: Any, as_json: bool) -> None:
+def _batch_out(b: Any, as_json: bool, note: str) -> None:
+    """A disposal step's result: the batch as JSON, or its id on stdout and `note` on stderr."""
     if as_json:
         emit_json(b.as_dict())
         return
     click.echo(b.id)
+    info(note)
 
 
 @disposal_group.command("propose")
@@ -223,10 +224,9 @@ def propose_cmd(ctx: click.Context, refs: tuple[str, ...], due: bool, as_of: str
     arc = open_archive(ctx)
     b = arc.disposal.propose(list(refs) or None, due=due, as_of=_as_of(as_of),
                              appraisal_note=appraisal_note)
-    _batch_out(b, as_json)
-    if not as_json:
-        info(f"销毁批次 {b.id}：{len(b.items)} 件；销毁清册已归档为 {b.register_ref}。"
-             "请站长审批：sgz disposal approve " + b.id)
+    _batch_out(b, as_json,
+               f"销毁批次 {b.id}：{len(b.items)} 件；销毁清册已归档为 {b.register_ref}。"
+               "请站长审批：sgz disposal approve " + b.id)
 
 
 @disposal_group.command("approve")
@@ -242,9 +242,7 @@ def approve_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """
     arc = open_archive(ctx)
     b = arc.disposal.approve(batch)
-    _batch_out(b, as_json)
-    if not as_json:
-        info(f"已批准销毁批次 {b.id}（{len(b.items)} 件）")
+    _batch_out(b, as_json, f"已批准销毁批次 {b.id}（{len(b.items)} 件）")
 
 
 @disposal_group.command("execute")
@@ -263,9 +261,8 @@ def execute_cmd(ctx: click.Context, batch: str, witnesses: tuple[str, ...], as_j
     """
     arc = open_archive(ctx)
     b = arc.disposal.execute(batch, witnesses=list(witnesses))
-    _batch_out(b, as_json)
-    if not as_json:
-        info(f"销毁批次 {b.id} 已执行：{len(b.items)} 件已销毁（加密粉碎），审计检查点已签发")
+    _batch_out(b, as_json,
+               f"销毁批次 {b.id} 已执行：{len(b.items)} 件已销毁（加密粉碎），审计检查点已签发")
 
 
 @disposal_group.command("list")
@@ -280,8 +277,7 @@ def list_cmd(ctx: click.Context, state: str | None, as_json: bool) -> None:
     示例：
       sgz disposal list --state approved
     """
-    arc = open_archive(ctx)
-    emit_rows(as_json, arc.disposal.list(state), [
+    list_objects(ctx, as_json, lambda arc: arc.disposal.list(state), [
         col("批次", "id"), col("状态", "state_label", lambda b: b.as_dict()["state_label"]),
         col("件数", "items", lambda b: len(b.items)), col("销毁清册", "register_ref"),
         col("提出人", "proposed_by"), col("批准人", "approved_by"),
@@ -301,15 +297,13 @@ def show_cmd(ctx: click.Context, batch: str, as_json: bool) -> None:
     """
     arc = open_archive(ctx)
     b = arc.disposal.show(batch)
-    if as_json:
-        emit_json(b.as_dict())
+    if not show_object(as_json, b.as_dict(), [
+        col("批次", "id"), col("状态", "state_label"), col("销毁清册", "register_ref"),
+        col("鉴定意见", "appraisal_note"), col("提出", "proposed_by"), col("批准", "approved_by"),
+        col("执行", "executed_by"), col("执行时间", "executed_at", time=True)]):
         return
     from archive.docgen.lookup import period_name
 
-    emit_fields(b.as_dict(), [
-        col("批次", "id"), col("状态", "state_label"), col("销毁清册", "register_ref"),
-        col("鉴定意见", "appraisal_note"), col("提出", "proposed_by"), col("批准", "approved_by"),
-        col("执行", "executed_by"), col("执行时间", "executed_at", time=True)])
     click.echo(f"监销人：{display('、'.join(b.witnesses)) or '—'}")
     emit_table(["档号", "题名", "年度", "应保管期限", "实际保管期限", "状态"],
                [[i.ref, i.title, i.year, period_name(i.retention_required),

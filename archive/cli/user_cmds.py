@@ -7,9 +7,9 @@ import click
 from archive.cli.common import (
     col,
     emit_json,
-    emit_rows,
     info,
     json_option,
+    list_objects,
     open_archive,
     read_new_passphrase,
 )
@@ -61,8 +61,7 @@ def user_list(ctx: click.Context, as_json: bool) -> None:
     示例：
       sgz user list --json
     """
-    arc = open_archive(ctx)
-    emit_rows(as_json, arc.users.list(), [
+    list_objects(ctx, as_json, lambda arc: arc.users.list(), [
         col("用户名", "name"), col("角色", "role", lambda u: u.role_name), col("显示名", "display"),
         col("添加时间", "created_at", time=True)],
         as_dict=lambda u: {"name": u.name, "role": u.role, "display": u.display,

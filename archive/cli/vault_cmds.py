@@ -9,7 +9,6 @@ import click
 
 from archive.cli.common import (
     col,
-    emit_fields,
     emit_json,
     emit_rows,
     force_option,
@@ -19,6 +18,7 @@ from archive.cli.common import (
     kdf_work_factor,
     open_archive,
     read_new_passphrase,
+    show_object,
 )
 from archive.safetext import display
 
@@ -148,20 +148,19 @@ def show_cmd(ctx: click.Context, ref: str, as_json: bool) -> None:
     """
     arc = open_archive(ctx)
     data = arc.records.show(ref)
-    if as_json:
-        emit_json(data)
-        return
+
     def status(d: dict[str, object]) -> str:
         if d.get("status") == "active":
             return "在库"
         return f"已销毁（{station_text(str(d.get('destroyed_at') or ''))}）"
 
-    emit_fields(data, [
+    if not show_object(as_json, data, [
         col("档号", "ref"), col("题名", "title"), col("文号", "doc_no"), col("责任者", "author"),
         col("日期", "date"), col("保管期限", "retention", lambda d: period_name(d.get("retention"))),
         col("密级", "secrecy"), col("户号", "household"), col("负责社工", "responsible"),
         col("珍贵", "precious", lambda d: bool(d.get("precious"))), col("状态", "status", status),
-        col("归档时间", "filed_at", time=True), col("归档人", "filed_by"), col("备注", "note")])
+        col("归档时间", "filed_at", time=True), col("归档人", "filed_by"), col("备注", "note")]):
+        return
     click.echo("组件：")
     for c in data["components"]:
         extra = f"，更正原因：{display(c['reason'])}" if c["reason"] else ""

@@ -7,7 +7,6 @@ Runs `sgz` in-process (fast) with the real home, real encryption and the real te
 from __future__ import annotations
 
 import ast
-import datetime as dt
 import io
 import json
 import re
@@ -84,7 +83,9 @@ def test_gen_by_chinese_title_with_chinese_default_name(tmp_path: Path,
     monkeypatch.delenv("SGZ_HOME", raising=False)
     main(["--home", str(tmp_path), "gen", "保密管理制度", "--sample"])
     out, err = capsys.readouterr()
-    today = dt.date.today().strftime("%Y%m%d")
+    from archive.clock import StationClock
+
+    today = StationClock().today().strftime("%Y%m%d")  # the station's date, not the machine's
     made = Path(out.strip())
     assert made.name == f"社工站保密管理制度-{today}.docx" and (tmp_path / made).is_file()
     assert "示例数据" in err and "样例" in err  # the sample note names what was filled

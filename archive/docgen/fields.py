@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from archive.clock import StationClock
 from archive.docgen.manifest import Field, Manifest
 from archive.errors import ValidationError
 
@@ -202,7 +203,7 @@ def validate_data(manifest: Manifest, data: Mapping[str, Any],
     from archive.docgen.rules import check_rules
 
     out, problems = _coerce_mapping(manifest.fields, data)
-    problems += check_rules(manifest, out, today or dt.date.today())
+    problems += check_rules(manifest, out, today or StationClock().today())  # station date
     if problems:
         raise ValidationError(
             f"“{manifest.title}”的输入有 {len(problems)} 处错误：\n  - " + "\n  - ".join(problems),

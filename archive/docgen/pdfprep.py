@@ -17,6 +17,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+from archive.fs.atomic import write_atomic
 from archive.pdf.fonts import DOCX_ROLE_OF, FontReport, font_report
 
 _PARTS = re.compile(r"^word/(document|styles|fontTable|header\w*|footer\w*|numbering)\.xml$")
@@ -70,11 +71,12 @@ def docx_to_pdf_with_fonts(source: Path, out_dir: Path | None = None, *,
     blob, warning = pdf_ready_docx(source.read_bytes(), report)
     if warning and warn is not None:
         warn(warning)
-    with tempfile.TemporaryDirectory(prefix="sgz-pdf-") as tmp:
+    # the staged copy is as plaintext as the source: keep it beside the source (for `gen
+    # --file` that is the home's private staging folder), never in the system temp folder
+    with tempfile.TemporaryDirectory(prefix=".sgz-pdf-", dir=source.parent) as tmp:
         staged = Path(tmp) / source.name
         staged.write_bytes(blob)
         produced = docx_to_pdf(staged, Path(tmp))
         target = target_dir / produced.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(produced.read_bytes())
+        write_atomic(target, produced.read_bytes(), parents=True)
     return target

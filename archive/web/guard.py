@@ -15,6 +15,7 @@ from urllib.parse import quote
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
 
 from archive.errors import ArchiveError
 from archive.web.render import allowed, render
@@ -87,6 +88,31 @@ def signed_in(rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], 
                 return refuse(request, error_status(exc), str(exc))
         return endpoint
     return deco
+
+
+class Pages:
+    """One menu entry's routes, each declared on its endpoint: `@page.get(path, rule)` guards
+    the endpoint with `signed_in(rule)` and registers it, so a page cannot be routed unguarded
+    and no separate route table repeats the paths. `pages.routes()` puts literal paths before
+    parameterised ones ("/access/register.docx" before "/access/{no}")."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def get(self, path: str, rule: str | frozenset[str] | None = None) -> Callable[[Endpoint], Any]:
+        return self.route(path, rule, "GET")
+
+    def post(self, path: str, rule: str | frozenset[str] | None = None
+             ) -> Callable[[Endpoint], Any]:
+        return self.route(path, rule, "POST")
+
+    def route(self, path: str, rule: str | frozenset[str] | None, *methods: str
+              ) -> Callable[[Endpoint], Any]:
+        def deco(fn: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+            endpoint = signed_in(rule)(fn)
+            self.routes.append(Route(path, endpoint, methods=list(methods)))
+            return endpoint
+        return deco
 
 
 def form_text(request: Request, name: str, default: str = "") -> str:

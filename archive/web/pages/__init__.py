@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from starlette.routing import BaseRoute
+from starlette.routing import BaseRoute, Route
 
 
 def routes() -> list[BaseRoute]:
@@ -19,7 +19,9 @@ def routes() -> list[BaseRoute]:
         users,
     )
 
-    out: list[BaseRoute] = []
+    out: list[Route] = []
     for mod in (home, filing, records, search, gen, access, retention, audit, users, system):
-        out.extend(mod.ROUTES)
-    return out
+        out.extend(mod.page.routes)
+    # a literal segment wins over a parameter: "/gen/daxie" is not the template "daxie"
+    out.sort(key=lambda r: r.path.count("{"))
+    return list(out)

@@ -9,14 +9,15 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import error_status, form_flag, form_text, signed_in
+from archive.web.guard import Pages, error_status, form_flag, form_text
 from archive.web.pages.filing import read_uploads
 from archive.web.render import render
 from archive.web.replies import DOCX, act, download
 from archive.web.sessions import Session
+
+page = Pages()
 
 APPROVERS = frozenset({"head", "deputy"})
 FIELDS = ("unit", "applicant", "phone", "id_doc", "letter_no", "purpose", "items")
@@ -31,12 +32,12 @@ async def _list(request: Request, sess: Session, *, status: int = 200, error: st
                   want=want or "", error=error, values=values or {})
 
 
-@signed_in("access.register")
+@page.get("/access", "access.register")
 async def access(request: Request, sess: Session) -> Response:
     return await _list(request, sess)
 
 
-@signed_in("access.register")
+@page.post("/access", "access.register")
 async def register(request: Request, sess: Session) -> Response:
     values = {k: form_text(request, k) for k in FIELDS}
     letters = await read_uploads(request, "letter")
@@ -66,12 +67,12 @@ async def _page(request: Request, sess: Session, no: str, *, status: int = 200,
                   error=error, flash=_OK.get(request.query_params.get("ok", "")), **data)
 
 
-@signed_in("access.register")
+@page.get("/access/{no}", "access.register")
 async def show(request: Request, sess: Session) -> Response:
     return await _page(request, sess, request.path_params["no"])
 
 
-@signed_in(APPROVERS)
+@page.post("/access/{no}/approve", APPROVERS)
 async def approve(request: Request, sess: Session) -> Response:
     no = request.path_params["no"]
     until = form_text(request, "until") or None
@@ -80,7 +81,7 @@ async def approve(request: Request, sess: Session) -> Response:
                      f"/access/{no}?ok=approve", functools.partial(_page, request, sess, no))
 
 
-@signed_in(APPROVERS)
+@page.post("/access/{no}/deny", APPROVERS)
 async def deny(request: Request, sess: Session) -> Response:
     no = request.path_params["no"]
     reason = form_text(request, "reason")
@@ -89,7 +90,6 @@ async def deny(request: Request, sess: Session) -> Response:
 
 
 def _issue(kind: str) -> Any:
-    @signed_in("access.register")
     async def endpoint(request: Request, sess: Session) -> Response:
         no = request.path_params["no"]
         ref, reason = form_text(request, "ref"), form_text(request, "reason")
@@ -101,21 +101,11 @@ def _issue(kind: str) -> Any:
     return endpoint
 
 
-@signed_in("access.register")
+@page.get("/access/register.docx", "access.register")
 async def register_doc(request: Request, sess: Session) -> Response:
     year = request.query_params.get("year", "")
     blob, _n = await sess.run(lambda arc: arc.access.register_doc(
         year=int(year) if year.isdigit() else None))
     return download(blob, DOCX, "档案查阅申请与登记表.docx")
-
-
-ROUTES = [
-    Route("/access", access, methods=["GET"]),
-    Route("/access", register, methods=["POST"]),
-    Route("/access/register.docx", register_doc, methods=["GET"]),
-    Route("/access/{no}", show, methods=["GET"]),
-    Route("/access/{no}/approve", approve, methods=["POST"]),
-    Route("/access/{no}/deny", deny, methods=["POST"]),
-    Route("/access/{no}/view", _issue("view"), methods=["POST"]),
-    Route("/access/{no}/copy", _issue("copy"), methods=["POST"]),
-]
+page.post("/access/{no}/view", "access.register")(_issue("view"))
+page.post("/access/{no}/copy", "access.register")(_issue("copy"))

@@ -6,13 +6,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError
-from archive.web.guard import form_text, signed_in
+from archive.web.guard import Pages, form_text
 from archive.web.render import render
 from archive.web.replies import download
 from archive.web.sessions import Session
+
+page = Pages()
 
 PAGE = 100
 
@@ -22,7 +23,7 @@ def history(arc: Any, actor: str | None, ref: str | None, before: int | None
     return list(arc.audit.history(actor=actor, ref=ref, before=before, limit=PAGE))
 
 
-@signed_in("audit.read")
+@page.get("/audit", "audit.read")
 async def log_page(request: Request, sess: Session) -> Response:
     """Newest first, one page at a time (only the page's details are decrypted)."""
     p = request.query_params
@@ -41,7 +42,7 @@ def verify(arc: Any) -> Any:
     return verify_log(arc.kernel.home.audit)
 
 
-@signed_in("audit.verify")
+@page.post("/audit/verify", "audit.verify")
 async def verify_page(request: Request, sess: Session) -> Response:
     try:
         rep = await sess.run(verify)
@@ -51,7 +52,7 @@ async def verify_page(request: Request, sess: Session) -> Response:
     return render(request, "audit_verify.html", title="校验审计日志", rep=rep, verify_error=err)
 
 
-@signed_in("audit.read")
+@page.post("/audit/checkpoint", "audit.read")
 async def checkpoint(request: Request, sess: Session) -> Response:
     cp = await sess.run(lambda arc: arc.audit.checkpoint())
     day = request.app.state.clock().strftime("%Y%m%d")
@@ -59,13 +60,13 @@ async def checkpoint(request: Request, sess: Session) -> Response:
                     f"检查点-{day}.note", fallback="checkpoint.note")
 
 
-@signed_in("audit.details")
+@page.get("/audit/flags", "audit.details")
 async def flags(request: Request, sess: Session) -> Response:
     rows = await sess.run(lambda arc: arc.access.flags())
     return render(request, "flags.html", title="提请关注", flags=rows)
 
 
-@signed_in("audit.details")
+@page.post("/audit/flags/ack", "audit.details")
 async def ack(request: Request, sess: Session) -> Response:
     fid = form_text(request, "id")
     if fid.isdigit():
@@ -73,10 +74,3 @@ async def ack(request: Request, sess: Session) -> Response:
     return RedirectResponse("/audit/flags", status_code=303)
 
 
-ROUTES = [
-    Route("/audit", log_page, methods=["GET"]),
-    Route("/audit/verify", verify_page, methods=["POST"]),
-    Route("/audit/checkpoint", checkpoint, methods=["POST"]),
-    Route("/audit/flags", flags, methods=["GET"]),
-    Route("/audit/flags/ack", ack, methods=["POST"]),
-]

@@ -10,14 +10,15 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
 from archive.fs.sources import InMemoryFile
-from archive.web.guard import error_status, form_flag, form_text, signed_in
+from archive.web.guard import Pages, error_status, form_flag, form_text
 from archive.web.render import render
 from archive.web.security import uploads
 from archive.web.sessions import Session
+
+page = Pages()
 
 FILERS = frozenset({"head", "deputy", "archivist", "social_worker"})
 META = ("category", "retention", "date", "household", "title", "doc_no", "author", "note")
@@ -66,12 +67,12 @@ async def _form(request: Request, sess: Session, *, status: int = 200, error: st
                   results=results, values=values, **data)
 
 
-@signed_in(FILERS)
+@page.get("/file", FILERS)
 async def filing_form(request: Request, sess: Session) -> Response:
     return await _form(request, sess)
 
 
-@signed_in(FILERS)
+@page.post("/file", FILERS)
 async def file_post(request: Request, sess: Session) -> Response:
     files = await read_uploads(request)
     try:
@@ -86,7 +87,7 @@ async def file_post(request: Request, sess: Session) -> Response:
     return await _form(request, sess, results=results)
 
 
-@signed_in(FILERS)
+@page.get("/file/retention", FILERS)
 async def retention_default(request: Request, sess: Session) -> Response:
     """htmx: the retention select with the chosen class's default selected."""
     data = await sess.run(classes)
@@ -94,8 +95,3 @@ async def retention_default(request: Request, sess: Session) -> Response:
     return render(request, "filing_retention.html", selected=data["defaults"].get(cls, ""))
 
 
-ROUTES = [
-    Route("/file", filing_form, methods=["GET"]),
-    Route("/file", file_post, methods=["POST"]),
-    Route("/file/retention", retention_default, methods=["GET"]),
-]

@@ -15,13 +15,14 @@ from typing import Any
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import error_status, form_text, signed_in
+from archive.web.guard import Pages, error_status, form_text
 from archive.web.render import render
 from archive.web.replies import DOCX, download
 from archive.web.sessions import Session
+
+page = Pages()
 
 KIND_ORDER = ("章程", "制度", "协议", "表单", "牌匾")
 TABLE_ROWS = 4
@@ -80,13 +81,13 @@ def _page(request: Request, m: Any, *, status: int = 200, values: dict[str, Any]
                   filed=filed or [], table_rows=TABLE_ROWS, money_types=MONEY_TYPES)
 
 
-@signed_in("gen")
+@page.get("/gen", "gen")
 async def templates(request: Request, sess: Session) -> Response:
     items = await sess.run(lambda arc: arc.gen.templates())
     return render(request, "gen.html", title="文书", groups=grouped(items))
 
 
-@signed_in("gen")
+@page.get("/gen/{tid}", "gen")
 async def form(request: Request, sess: Session) -> Response:
     tid = request.path_params["tid"]
     m = await sess.run(lambda arc: arc.gen.manifest(tid))
@@ -109,7 +110,7 @@ def _preview_png(pdf: bytes) -> str:
         doc.close()
 
 
-@signed_in("gen")
+@page.post("/gen/{tid}", "gen")
 async def generate(request: Request, sess: Session) -> Response:
     tid = request.path_params["tid"]
     action = form_text(request, "action") or "preview"
@@ -139,7 +140,7 @@ async def generate(request: Request, sess: Session) -> Response:
         return _page(request, m, status=error_status(exc), values=values, other=[str(exc)])
 
 
-@signed_in("gen")
+@page.post("/gen/daxie", "gen")
 async def daxie(request: Request, sess: Session) -> Response:
     """htmx: the 人民币大写 of the amount typed into a money field (computed by the library)."""
     from archive.docgen.render import rmb_upper
@@ -154,9 +155,3 @@ async def daxie(request: Request, sess: Session) -> Response:
     return render(request, "gen_daxie.html", text=out, bad=bad)
 
 
-ROUTES = [
-    Route("/gen", templates, methods=["GET"]),
-    Route("/gen/daxie", daxie, methods=["POST"]),
-    Route("/gen/{tid}", form, methods=["GET"]),
-    Route("/gen/{tid}", generate, methods=["POST"]),
-]

@@ -7,12 +7,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError
-from archive.web.guard import signed_in
+from archive.web.guard import Pages
 from archive.web.render import render
 from archive.web.sessions import Session
+
+page = Pages()
 
 APPROVERS = frozenset({"head", "deputy"})
 SERVERS = frozenset({"archivist"})
@@ -54,7 +55,7 @@ def my_households(arc: Any) -> list[tuple[str, list[Any]]]:
     return sorted(mine.items())
 
 
-@signed_in()
+@page.get("/")
 async def home(request: Request, sess: Session) -> Response:
     now = request.app.state.clock()
     # the inbox panels are audited listings; like the catalogue they are kept in the session
@@ -68,4 +69,3 @@ async def home(request: Request, sess: Session) -> Response:
     return render(request, "home.html", title="首页", **data)
 
 
-ROUTES = [Route("/", home, methods=["GET"])]

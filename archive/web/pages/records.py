@@ -9,13 +9,14 @@ from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import form_text, signed_in
+from archive.web.guard import Pages, form_text
 from archive.web.render import CLASS_LABELS, RETENTION_LABELS, date8, render
 from archive.web.replies import XLSX, download
 from archive.web.sessions import Session
+
+page = Pages()
 
 PAGE = 50
 SORTS = {"ref": "档号", "title": "题名", "date": "日期", "year": "年度", "household": "户号",
@@ -47,7 +48,7 @@ def list_records(arc: Any, filters: dict[str, Any]) -> list[Any]:
     return list(arc.records.ls(**filters))
 
 
-@signed_in()
+@page.get("/records")
 async def catalogue(request: Request, sess: Session) -> Response:
     filters = _filters(request)
     q = request.query_params
@@ -93,7 +94,7 @@ def xlsx_bytes(rows: list[Any]) -> bytes:
     return buf.getvalue()
 
 
-@signed_in()
+@page.get("/records.xlsx")
 async def catalogue_xlsx(request: Request, sess: Session) -> Response:
     rows = await sess.run(list_records, _filters(request))
     data = xlsx_bytes(_sorted(rows, "ref", False))
@@ -119,7 +120,7 @@ def _allowed(arc: Any, action: str) -> bool:
     return allowed(action, arc.kernel.user.name, arc.kernel.user.role)
 
 
-@signed_in()
+@page.get("/records/{ref}")
 async def item(request: Request, sess: Session) -> Response:
     ref = request.path_params["ref"]
     data = await sess.run(item_data, ref)
@@ -132,7 +133,7 @@ _OK = {"hold": "已冻结。", "unhold": "已解除冻结。", "component": "已
        "correct": "已添加更正版本。"}
 
 
-@signed_in()
+@page.post("/records/{ref}/hold")
 async def hold(request: Request, sess: Session) -> Response:
     ref = request.path_params["ref"]
     reason = form_text(request, "reason")
@@ -154,7 +155,7 @@ async def hold(request: Request, sess: Session) -> Response:
     return RedirectResponse(f"/records/{ref}?ok={'unhold' if release else 'hold'}", status_code=303)
 
 
-@signed_in()
+@page.post("/records/{ref}/export")
 async def export(request: Request, sess: Session) -> Response:
     """Decrypt one component for download: a reason, the policy and the audit, like `sgz get`."""
     ref = request.path_params["ref"]
@@ -168,7 +169,7 @@ async def export(request: Request, sess: Session) -> Response:
     return download(data, comp.mime, comp.filename)
 
 
-@signed_in()
+@page.post("/records/{ref}/component")
 async def component(request: Request, sess: Session) -> Response:
     """Add a signed scan, an attachment or a corrected version (with its reason) to an item."""
     from archive.web.pages.filing import read_uploads
@@ -187,13 +188,5 @@ async def component(request: Request, sess: Session) -> Response:
     return RedirectResponse(f"/records/{ref}?ok={ok}", status_code=303)
 
 
-ROUTES = [
-    Route("/records", catalogue, methods=["GET"]),
-    Route("/records.xlsx", catalogue_xlsx, methods=["GET"]),
-    Route("/records/{ref}", item, methods=["GET"]),
-    Route("/records/{ref}/hold", hold, methods=["POST"]),
-    Route("/records/{ref}/export", export, methods=["POST"]),
-    Route("/records/{ref}/component", component, methods=["POST"]),
-]
 
-__all__ = ["CLASS_LABELS", "RETENTION_LABELS", "ROUTES"]
+__all__ = ["CLASS_LABELS", "RETENTION_LABELS", "page"]

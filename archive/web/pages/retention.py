@@ -7,13 +7,14 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError
-from archive.web.guard import error_status, form_text, signed_in
+from archive.web.guard import Pages, error_status, form_text
 from archive.web.render import render
 from archive.web.replies import act
 from archive.web.sessions import Session
+
+page = Pages()
 
 STAFF = frozenset({"head", "deputy", "archivist"})
 _OK = {"propose": "已提出销毁批次，销毁清册已归档，待站长批准。", "approve": "已批准。",
@@ -31,12 +32,12 @@ async def _overview(request: Request, sess: Session, *, status: int = 200, error
                   **data)
 
 
-@signed_in(STAFF)
+@page.get("/retention", STAFF)
 async def retention(request: Request, sess: Session) -> Response:
     return await _overview(request, sess)
 
 
-@signed_in(STAFF)
+@page.post("/retention/propose", STAFF)
 async def propose(request: Request, sess: Session) -> Response:
     refs = [str(r) for r in request.state.form.getlist("ref") if str(r).strip()]
     note = form_text(request, "note")
@@ -66,12 +67,12 @@ async def _batch_page(request: Request, sess: Session, bid: str, *, status: int 
                   flash=_OK.get(request.query_params.get("ok", "")), **data)
 
 
-@signed_in(STAFF)
+@page.get("/retention/batch/{bid}", STAFF)
 async def batch(request: Request, sess: Session) -> Response:
     return await _batch_page(request, sess, request.path_params["bid"])
 
 
-@signed_in(STAFF)
+@page.post("/retention/batch/{bid}/approve", STAFF)
 async def approve(request: Request, sess: Session) -> Response:
     bid = request.path_params["bid"]
     return await act(sess, lambda arc: arc.disposal.approve(bid),
@@ -79,7 +80,7 @@ async def approve(request: Request, sess: Session) -> Response:
                      functools.partial(_batch_page, request, sess, bid))
 
 
-@signed_in(STAFF)
+@page.post("/retention/batch/{bid}/execute", STAFF)
 async def execute(request: Request, sess: Session) -> Response:
     bid = request.path_params["bid"]
     witnesses = [form_text(request, "witness1"), form_text(request, "witness2"),
@@ -93,10 +94,3 @@ async def execute(request: Request, sess: Session) -> Response:
                      functools.partial(_batch_page, request, sess, bid))
 
 
-ROUTES = [
-    Route("/retention", retention, methods=["GET"]),
-    Route("/retention/propose", propose, methods=["POST"]),
-    Route("/retention/batch/{bid}", batch, methods=["GET"]),
-    Route("/retention/batch/{bid}/approve", approve, methods=["POST"]),
-    Route("/retention/batch/{bid}/execute", execute, methods=["POST"]),
-]

@@ -6,11 +6,12 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from archive.web.guard import form_text, signed_in
+from archive.web.guard import Pages, form_text
 from archive.web.render import render
 from archive.web.sessions import Session
+
+page = Pages()
 
 
 def marked(hit: Any) -> list[tuple[str, bool]]:
@@ -36,7 +37,7 @@ def run_search(arc: Any, q: str, filters: dict[str, Any]) -> Any:
     return arc.search.query(q, limit=50, **filters)
 
 
-@signed_in()
+@page.route("/search", None, "GET", "POST")
 async def search(request: Request, sess: Session) -> Response:
     # POST, so the words searched for (often a client's name) stay out of URLs and history
     p = request.state.form
@@ -50,4 +51,3 @@ async def search(request: Request, sess: Session) -> Response:
     return render(request, "search.html", title="检索", q=q, p=p, res=res, marked=marked)
 
 
-ROUTES = [Route("/search", search, methods=["GET", "POST"])]

@@ -7,12 +7,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import error_status, form_flag, form_text, signed_in
+from archive.web.guard import Pages, error_status, form_flag, form_text
 from archive.web.render import render
 from archive.web.sessions import Session
+
+page = Pages()
 
 
 def _status(arc: Any) -> dict[str, Any]:
@@ -27,19 +28,19 @@ async def _page(request: Request, sess: Session, status: int = 200, **ctx: Any) 
                   **{**base, **ctx})
 
 
-@signed_in("check")
+@page.get("/system", "check")
 async def system(request: Request, sess: Session) -> Response:
     return await _page(request, sess)
 
 
-@signed_in("check")
+@page.post("/system/check", "check")
 async def check(request: Request, sess: Session) -> Response:
     read_data = form_flag(request, "read_data")
     report = await sess.run(lambda arc: arc.maintenance.check(read_data=read_data))
     return await _page(request, sess, check=report)
 
 
-@signed_in("backup")
+@page.post("/system/backup", "backup")
 async def backup(request: Request, sess: Session) -> Response:
     dest = form_text(request, "dest")
     try:
@@ -51,15 +52,9 @@ async def backup(request: Request, sess: Session) -> Response:
     return await _page(request, sess, backup=report, dest=dest)
 
 
-@signed_in("check")
+@page.post("/system/rebuild", "check")
 async def rebuild(request: Request, sess: Session) -> Response:
     n = await sess.run(lambda arc: arc.search.rebuild())
     return await _page(request, sess, rebuilt=n)
 
 
-ROUTES = [
-    Route("/system", system, methods=["GET"]),
-    Route("/system/check", check, methods=["POST"]),
-    Route("/system/backup", backup, methods=["POST"]),
-    Route("/system/rebuild", rebuild, methods=["POST"]),
-]

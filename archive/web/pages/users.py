@@ -7,12 +7,13 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from archive.web.guard import form_text, signed_in
+from archive.web.guard import Pages, form_text
 from archive.web.render import ROLE_LABELS, render
 from archive.web.replies import act
 from archive.web.sessions import Session
+
+page = Pages()
 
 _OK = {"add": "已添加用户。", "remove": "已移除用户。", "role": "已更改角色。"}
 
@@ -29,12 +30,12 @@ async def _page(request: Request, sess: Session, *, status: int = 200, error: st
                   values=values or {}, roles=ROLE_LABELS, flash=_OK.get(ok), **data)
 
 
-@signed_in("user.manage")
+@page.get("/users", "user.manage")
 async def users(request: Request, sess: Session) -> Response:
     return await _page(request, sess)
 
 
-@signed_in("user.manage")
+@page.post("/users/add", "user.manage")
 async def add(request: Request, sess: Session) -> Response:
     values = {k: form_text(request, k) for k in ("name", "role", "display")}
     passphrase = str(request.state.form.get("passphrase") or "")
@@ -46,23 +47,17 @@ async def add(request: Request, sess: Session) -> Response:
                      "/users?ok=add", functools.partial(_page, request, sess, values=values))
 
 
-@signed_in("user.manage")
+@page.post("/users/remove", "user.manage")
 async def remove(request: Request, sess: Session) -> Response:
     name = form_text(request, "name")
     return await act(sess, lambda arc: arc.users.remove(name), "/users?ok=remove",
                      functools.partial(_page, request, sess))
 
 
-@signed_in("user.manage")
+@page.post("/users/role", "user.manage")
 async def set_role(request: Request, sess: Session) -> Response:
     name, role = form_text(request, "name"), form_text(request, "role")
     return await act(sess, lambda arc: arc.users.set_role(name, role), "/users?ok=role",
                      functools.partial(_page, request, sess))
 
 
-ROUTES = [
-    Route("/users", users, methods=["GET"]),
-    Route("/users/add", add, methods=["POST"]),
-    Route("/users/remove", remove, methods=["POST"]),
-    Route("/users/role", set_role, methods=["POST"]),
-]

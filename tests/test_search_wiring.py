@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import PASS
 
 from archive.app import Archive
 from archive.cli.main import cli
 from archive.errors import Conflict
-from conftest import PASS
 
 
 def _user(arc: Archive, home: Path, clock, name: str, role: str) -> Archive:

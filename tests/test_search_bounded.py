@@ -13,6 +13,7 @@ import pytest
 from archive.search.index import (
     EXACT_LONG_QUERY_MIN,
     FTS_COLUMNS,
+    OPTIMIZE_MIN_DOCS,
     TOTAL_EXACT_UP_TO,
     WEIGHTS,
     SearchIndex,
@@ -119,4 +120,20 @@ def test_a_long_query_is_counted_to_a_smaller_cap(tmp_path: Path) -> None:
     assert (res.total, res.total_exact) == (cap, False)
     assert [h.ref[-4:] for h in res.hits[:2]] == ["0300", "0299"]  # newest first
     assert ix.search(f"第7号 {sentence}").total == 1  # a small answer is still exact
+    ix.close()
+
+
+def test_segments_are_merged_after_growth(tmp_path: Path) -> None:
+    ix = SearchIndex.create(tmp_path / "m.db", KEY)
+
+    def unmerged() -> int:
+        return int(ix._conn.execute("SELECT value FROM meta WHERE key='unmerged'").fetchone()[0])
+
+    pages = []
+    for batch in range(30):  # a filing at a time: a new FTS5 segment each
+        ix.add_many([_doc(batch * 20 + j, f"记录{j}", "入户走访，了解情况。") for j in range(1, 21)])
+        pages.append(ix._conn.execute("SELECT count(*) FROM fts_data").fetchone()[0])
+        assert unmerged() == (batch + 1) * 20 % OPTIMIZE_MIN_DOCS  # merged at 500 documents
+    assert pages[24] < pages[23]  # the merge left fewer pages than 25 segments needed
+    assert ix.integrity() == [] and ix.search("走访", limit=1).total == TOTAL_EXACT_UP_TO
     ix.close()

@@ -69,6 +69,7 @@ def exact_up_to(tokens: int) -> int:
     """How many visible 档号 a query of this many bigrams is counted (and ranked) up to."""
     return max(EXACT_LONG_QUERY_MIN, min(TOTAL_EXACT_UP_TO, EXACT_TOKEN_BUDGET // max(1, tokens)))
 TITLE_TIER_MAX = 1000
+OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
 Allowed = Callable[[str], bool] | set[str] | frozenset[str] | None
 
 # The title index: the same columns (so the same MATCH expression applies) holding only the
@@ -280,11 +281,25 @@ class SearchIndex:
             for doc in docs:
                 self._add(doc)
                 n += 1
+            self._settle(n)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
         return n
+
+    def _settle(self, added: int) -> None:
+        """Merge FTS5's segments into one when the index has grown by OPTIMIZE_GROWTH since
+        the last merge: each filing writes a segment, and a word's lookup seeks in every
+        segment (at 50,000 documents filed in batches, a phrase's first hits took 10 ms
+        unmerged and 1.7 ms merged). Costs about a second per 10,000 documents."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='unmerged'").fetchone()
+        pending = int(row[0]) + added if row else added
+        if pending >= max(OPTIMIZE_MIN_DOCS, OPTIMIZE_GROWTH * self.count()):
+            for table in ("fts", "tfts"):
+                self._conn.execute(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            pending = 0
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', ?)", (str(pending),))
 
     def _add(self, doc: dict[str, Any]) -> None:
         unknown = set(doc) - {"doc_id", *_FIELDS}
@@ -366,6 +381,7 @@ class SearchIndex:
                     progress(done, total)
             self._conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('optimize')")
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', '0')")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")

@@ -253,6 +253,7 @@ def main() -> None:
                           *index_tokens(b["doc_no"])))
         bare.execute("COMMIT")
         t_bare += time.perf_counter() - t
+    bare.execute("INSERT INTO fts(fts) VALUES('optimize')")  # merged, like the service's
     t = time.perf_counter()
     head = Archive.unlock(home, user="zhanzhang", passphrase=PASS)
     t_unlock = time.perf_counter() - t

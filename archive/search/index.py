@@ -626,7 +626,7 @@ class SearchIndex:
             doc_id, title, date, doc_no, category = self._conn.execute(
                 "SELECT doc_id, title, date, doc_no, category FROM docs WHERE id=?",
                 (rowid,)).fetchone()
-            hits.append(Hit(doc_id, title, date, "", -score, doc_no, category))
+            hits.append(Hit(doc_id, title, date, "", 0.0 - score, doc_no, category))  # never -0.0
         if literals is not None:
             self.add_snippets(hits, literals)
         return hits

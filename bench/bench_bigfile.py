@@ -15,7 +15,7 @@ is refused by size). `file` is called as the CLI calls it: with indexing and
 archive_pdf_now=ARCHIVE_PDF_NOW.
 
 Usage: PYTHONPATH=. python bench/bench_bigfile.py [--mib 1024] [--runs 3] [--kind mp4]
-       [--only service|store]
+       [--only service|store] [--before /path/to/main/checkout]
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def run_age(args: list[str], out: Path) -> float:
     return time.perf_counter() - t
 
 
-def child(mode: str, **args: object) -> dict[str, object]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+def child(mode: str, repo: Path = REPO, **args: object) -> dict[str, object]:
+    env = {**os.environ, "PYTHONPATH": str(repo)}
     r = subprocess.run([sys.executable, "-c", _CHILD, mode, json.dumps(args)], env=env,
                        capture_output=True, text=True)
     if r.returncode != 0:
@@ -159,6 +159,8 @@ def main() -> None:
     ap.add_argument("--kind", choices=("mp4", "zip", "pdf"), default="mp4")
     ap.add_argument("--only", choices=("service", "store"), default=None)
     ap.add_argument("--dir", default=None, help="work folder (default: system temp)")
+    ap.add_argument("--before", default=None,
+                    help="another checkout (e.g. main) measured in the same runs, as 'before'")
     args = ap.parse_args()
     if shutil.which("age") is None:
         sys.exit("age CLI not installed (apt-get install age)")
@@ -183,6 +185,9 @@ def main() -> None:
             mem.setdefault(name, []).append((float(r["above_unlock"]),  # type: ignore[arg-type]
                                              float(r["above_settled"])))  # type: ignore[arg-type]
 
+        versions: list[tuple[str, Path]] = [("", REPO)]
+        if args.before:
+            versions.insert(0, ("before", Path(args.before).resolve()))
         for i in range(args.runs):
             enc, dec = work / f"a{i}.age", work / f"a{i}.out"
             times["age enc"].append(run_age(["-r", rec, "-o", str(enc), str(src)], enc))
@@ -190,37 +195,42 @@ def main() -> None:
                                             dec))
             enc.unlink()
             dec.unlink()
-            if service:
-                home, out = work / f"home{i}", work / f"svc{i}.{args.kind}"
-                new_home(home)
-                r = child("svc-file", home=str(home), user=USER, passphrase=PASS, src=str(src))
-                note("file (service)", r)
-                unlock_peak = max(unlock_peak, float(r["unlock_peak"]))  # type: ignore[arg-type]
-                note("get (service)", child("svc-get", home=str(home), user=USER,
-                                            passphrase=PASS, ref=r["result"], out=str(out)))
-                assert out.stat().st_size == size
-                out.unlink()
-                shutil.rmtree(home)
-            if store:
-                vault, out = work / f"v{i}", work / f"o{i}"
-                r = child("store-file", vault=str(vault), src=str(src))
-                note("file (ObjectStore)", r)
-                oid, identity = r["result"]  # type: ignore[misc]
-                note("get (ObjectStore)", child("store-get", vault=str(vault), oid=oid,
-                                                identity=identity, out=str(out)))
-                assert out.stat().st_size == size
-                out.unlink()
-                shutil.rmtree(vault)
+            for label, repo in versions:
+                tag = f" {label}" if label else ""
+                if service:
+                    home, out = work / f"home{i}", work / f"svc{i}.{args.kind}"
+                    new_home(home)
+                    r = child("svc-file", repo, home=str(home), user=USER, passphrase=PASS,
+                              src=str(src))
+                    note(f"file (service){tag}", r)
+                    unlock_peak = max(unlock_peak, float(r["unlock_peak"]))  # type: ignore[arg-type]
+                    note(f"get (service){tag}", child("svc-get", repo, home=str(home), user=USER,
+                                                     passphrase=PASS, ref=r["result"],
+                                                     out=str(out)))
+                    assert out.stat().st_size == size
+                    out.unlink()
+                    shutil.rmtree(home)
+                if store:
+                    vault, out = work / f"v{i}", work / f"o{i}"
+                    r = child("store-file", repo, vault=str(vault), src=str(src))
+                    note(f"file (ObjectStore){tag}", r)
+                    oid, identity = r["result"]  # type: ignore[misc]
+                    note(f"get (ObjectStore){tag}", child("store-get", repo, vault=str(vault),
+                                                         oid=oid, identity=identity,
+                                                         out=str(out)))
+                    assert out.stat().st_size == size
+                    out.unlink()
+                    shutil.rmtree(vault)
         med = {k: statistics.median(v) for k, v in times.items()}
         print(f"{args.mib} MiB .{args.kind}, median of {args.runs} runs (wall, with fsync); "
               f"unlock peak RSS {unlock_peak:.0f} MB")
-        print(f"  {'':20s} {'wall s':>7s} {'MiB/s':>7s} {'× age':>6s} {'RSS+unlock':>10s} "
+        print(f"  {'':27s} {'wall s':>7s} {'MiB/s':>7s} {'× age':>6s} {'RSS+unlock':>10s} "
               f"{'RSS+settled':>11s}")
         for k, v in med.items():
             base = med["age dec" if k.startswith("get") or k == "age dec" else "age enc"]
             peak = (f"{max(m[0] for m in mem[k]):7.0f} MB {max(m[1] for m in mem[k]):8.0f} MB"
                     if k in mem else "")
-            print(f"  {k:20s} {v:7.2f} {args.mib / v:7.1f} {v / base:6.2f} {peak}")
+            print(f"  {k:27s} {v:7.2f} {args.mib / v:7.1f} {v / base:6.2f} {peak}")
         print("  goal: file and get (service) ≤ 1.2 × age; peak RSS ≤ 100 MB above unlock")
     finally:
         shutil.rmtree(work)

@@ -36,6 +36,7 @@ from archive.crypto.age_stream import (
     BLOCK_CHUNKS,
     CHUNK,
     NONCE_SIZE,
+    Buffers,
     ByteSource,
     PayloadDecryptor,
     ReadStream,
@@ -78,11 +79,13 @@ def encrypt(
     *,
     armor: bool = False,
     random: Random = os.urandom,
+    buffers: Buffers | None = None,
 ) -> int:
     """Encrypt src to dst for recipients, streaming; returns the plaintext bytes written.
 
     random supplies the file key, nonce, ephemeral keys and salts (os.urandom unless a test
-    needs reproducible output).
+    needs reproducible output). The payload is read and written a block (1 MiB) at a time in
+    buffers from `buffers` (by default fresh ones, never reused); see `encrypt_payload`.
     """
     if not recipients:
         raise ValueError("at least one recipient is required")
@@ -94,7 +97,7 @@ def encrypt(
     write_all(out, encode_header(stanzas, file_key))
     nonce = random(NONCE_SIZE)
     write_all(out, nonce)
-    total = encrypt_payload(src, out, file_key, nonce)
+    total = encrypt_payload(src, out, file_key, nonce, buffers)
     if armor:
         out.finish()
     return total

@@ -127,39 +127,63 @@ def _nonce(counter: int, last: bool) -> bytes:
     return counter.to_bytes(11, "big") + (b"\x01" if last else b"\x00")
 
 
-def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes) -> int:
+class Buffers(Protocol):
+    """Where the encryptor takes its block buffers from and gives them back."""
+
+    def get(self, size: int) -> bytearray: ...
+
+    def put(self, buf: bytearray) -> None: ...
+
+
+class FreshBuffers:
+    """A new buffer per block, never reused: a reader or writer may keep views of them."""
+
+    def get(self, size: int) -> bytearray:
+        return bytearray(size)
+
+    def put(self, buf: bytearray) -> None:
+        pass
+
+
+def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes,
+                    buffers: Buffers | None = None) -> int:
     """Encrypt all of src to dst as STREAM chunks; returns the plaintext length.
 
     Works a block of `BLOCK_CHUNKS` chunks at a time: one read, one write per block. Each block
-    is read into a fresh buffer and encrypted into a fresh buffer that are never written again,
-    so src may keep views of what it read and dst of what it was given (ObjectStore hashes and
-    writes them on other threads)."""
+    is read into a buffer from `buffers` and encrypted into another; both are given back once
+    the block was written, and not written to again until `buffers` hands them out anew (with
+    the default, never), so src and dst may keep views of them until then (ObjectStore hashes
+    and writes them on other threads)."""
+    pool = buffers if buffers is not None else FreshBuffers()
     aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
     cap = BLOCK_CHUNKS * CHUNK
     carry = b""  # one byte of look-ahead tells us whether a chunk is the last
     counter = 0
     total = 0
     while True:
-        inbuf = bytearray(cap + 1)
-        inview = memoryview(inbuf)
-        inview[: len(carry)] = carry
-        n = len(carry) + readinto_full(src, inview[len(carry):])
-        last_block = n <= cap
-        size = n if last_block else cap
-        chunks = max(1, -(-size // CHUNK))
-        outbuf = bytearray(size + chunks * TAG)
-        outview = memoryview(outbuf)
-        for i in range(chunks):
-            start, end = i * CHUNK, min((i + 1) * CHUNK, size)
-            at = start + i * TAG
-            aead.encrypt_into(_nonce(counter, last_block and i == chunks - 1),
-                              inview[start:end], None, outview[at : at + end - start + TAG])
-            counter += 1
-        write_all(dst, outview)
+        inbuf = pool.get(cap + 1)
+        outbuf = pool.get(cap + BLOCK_CHUNKS * TAG)
+        try:
+            inview, outview = memoryview(inbuf), memoryview(outbuf)
+            inview[: len(carry)] = carry
+            n = len(carry) + readinto_full(src, inview[len(carry):])
+            last_block = n <= cap
+            size = n if last_block else cap
+            chunks = max(1, -(-size // CHUNK))
+            for i in range(chunks):
+                start, end = i * CHUNK, min((i + 1) * CHUNK, size)
+                at = start + i * TAG
+                aead.encrypt_into(_nonce(counter, last_block and i == chunks - 1),
+                                  inview[start:end], None, outview[at : at + end - start + TAG])
+                counter += 1
+            write_all(dst, outview[: size + chunks * TAG])
+            carry = b"" if last_block else bytes(inview[cap:])
+        finally:
+            pool.put(outbuf)
+            pool.put(inbuf)
         total += size
         if last_block:
             return total
-        carry = bytes(inview[cap:])
 
 
 class PayloadDecryptor:

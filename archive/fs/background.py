@@ -28,17 +28,69 @@ _DEPTH = 8  # blocks waiting per worker: bounds memory (a few MiB) whatever the 
 _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", None)
 
 
+class BufferPool:
+    """Block buffers reused instead of allocated per block (a fresh 1 MiB buffer costs page
+    faults and zero-filling each time). A buffer from `get` is held by its taker until `put`,
+    and by each `OrderedWorker(pool=...)` job it was submitted to until that job ran; it is
+    handed out again only when nobody holds it. At most `limit` buffers exist: `get` waits
+    for one to come back (the workers always finish their queues)."""
+
+    def __init__(self, limit: int = 2 * _DEPTH + 4) -> None:
+        self._cond = threading.Condition()
+        self._free: dict[int, list[bytearray]] = {}
+        self._holders: dict[int, int] = {}  # id(buffer) -> holders
+        self._limit = limit
+        self._made = 0
+
+    def get(self, size: int) -> bytearray:
+        with self._cond:
+            while True:
+                free = self._free.get(size)
+                if free:
+                    buf = free.pop()
+                    break
+                if self._made < self._limit:
+                    buf = bytearray(size)
+                    self._made += 1
+                    break
+                self._cond.wait()
+            self._holders[id(buf)] = 1
+            return buf
+
+    def put(self, buf: Any) -> None:
+        """Drop one hold on `buf` (a pool buffer, or a view of one; anything else is ignored)."""
+        obj: Any = buf.obj if isinstance(buf, memoryview) else buf
+        with self._cond:
+            n = self._holders.get(id(obj))
+            if n is None:
+                return
+            if n > 1:
+                self._holders[id(obj)] = n - 1
+                return
+            del self._holders[id(obj)]
+            self._free.setdefault(len(obj), []).append(obj)
+            self._cond.notify()
+
+    def hold(self, buf: Any) -> None:
+        obj = buf.obj if isinstance(buf, memoryview) else buf
+        with self._cond:
+            if id(obj) in self._holders:
+                self._holders[id(obj)] += 1
+
+
 class OrderedWorker:
     """Runs submitted jobs in order on one thread, started only once more than `INLINE`
     bytes were submitted; before that, jobs run in the caller (same order).
 
-    A job's block must not change after it is submitted (callers hand over fresh buffers).
+    A job's block must not change until its job ran: callers hand over fresh buffers, or
+    buffers of `pool`, which the worker holds until then.
     The first error stops further work; `submit` re-raises it early so a full disk is noticed
     while the input is still being read, and `close` re-raises it at the end.
     """
 
-    def __init__(self, name: str, inline: int = INLINE) -> None:
+    def __init__(self, name: str, inline: int = INLINE, pool: BufferPool | None = None) -> None:
         self._name = name
+        self._pool = pool
         self._inline_left = inline
         self._q: queue.Queue[tuple[Callable[[Any], object], Block] | None] = \
             queue.Queue(maxsize=_DEPTH)
@@ -52,6 +104,8 @@ class OrderedWorker:
                     item[0](item[1])
                 except BaseException as exc:  # re-raised by submit() / close()
                     self._error = exc
+            if self._pool is not None:
+                self._pool.put(item[1])  # also after an error: the producer may wait for it
 
     def submit(self, fn: Callable[[Any], object], block: Block) -> None:
         if self._error is not None:
@@ -63,6 +117,8 @@ class OrderedWorker:
         if self._t is None:
             self._t = threading.Thread(target=self._run, name=self._name, daemon=True)
             self._t.start()
+        if self._pool is not None:
+            self._pool.hold(block)
         self._q.put((fn, block))
 
     def close(self) -> None:
@@ -100,15 +156,19 @@ class BlockWriter:
 def copy_to_fd(src: Any, fd: int) -> int:
     """Copy a readable stream to `fd` in `BLOCK`s, writing on a second thread while the next
     block is read (e.g. decrypted); returns the bytes written. The caller fsyncs."""
-    worker = OrderedWorker("sgz-write")
+    pool = BufferPool()
+    worker = OrderedWorker("sgz-write", pool=pool)
     out = BlockWriter(fd)
     try:
         while True:
-            block = bytearray(BLOCK)  # fresh: the writing thread holds it until written
-            n = src.readinto(block)
-            if not n:
-                break
-            worker.submit(out.write, memoryview(block)[:n])
+            block = pool.get(BLOCK)
+            try:
+                n = src.readinto(block)
+                if not n:
+                    break
+                worker.submit(out.write, memoryview(block)[:n])
+            finally:
+                pool.put(block)
     finally:
         worker.close()
     return out.size

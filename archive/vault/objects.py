@@ -23,7 +23,7 @@ from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
 from archive.fs.atomic import ensure_private_dir, fsync_dir
-from archive.fs.background import BLOCK, BlockWriter, OrderedWorker
+from archive.fs.background import BLOCK, BlockWriter, BufferPool, OrderedWorker
 from archive.fs.filelock import FileLock
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
@@ -150,18 +150,26 @@ class ObjectStore:
         session = self.session_dir()
         part = session / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        hasher, writing = OrderedWorker("sgz-hash"), OrderedWorker("sgz-write")
-        reader = _HashingReader(src, fp, hasher)
+        # three threads beside the encryption: the plaintext's fingerprint, the ciphertext's
+        # SHA-256 and the writing (each about as much work as the encryption itself)
+        pool = BufferPool()  # the encryptor's block buffers, reused once every thread is done
+        plain_hash = OrderedWorker("sgz-fp", pool=pool)
+        cipher_hash = OrderedWorker("sgz-sha", pool=pool)
+        writing = OrderedWorker("sgz-write", pool=pool)
+        reader = _HashingReader(src, fp, plain_hash)
         try:
-            writer = _HashingWriter(fd, hasher, writing)
+            writer = _HashingWriter(fd, cipher_hash, writing)
             try:
-                age.encrypt(reader, writer, [ident.recipient()])
+                age.encrypt(reader, writer, [ident.recipient()], buffers=pool)
             finally:
-                # join both threads (the writer's first); re-raise an error of either
+                # join every thread; re-raise the first error of any
                 try:
                     writing.close()
                 finally:
-                    hasher.close()
+                    try:
+                        cipher_hash.close()
+                    finally:
+                        plain_hash.close()
             if sync:
                 os.fsync(fd)
         except BaseException:

@@ -163,8 +163,8 @@ def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes,
     while True:
         inbuf = pool.get(cap + 1)
         outbuf = pool.get(cap + BLOCK_CHUNKS * TAG)
+        inview, outview = memoryview(inbuf), memoryview(outbuf)
         try:
-            inview, outview = memoryview(inbuf), memoryview(outbuf)
             inview[: len(carry)] = carry
             n = len(carry) + readinto_full(src, inview[len(carry):])
             last_block = n <= cap
@@ -179,8 +179,11 @@ def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes,
             write_all(dst, outview[: size + chunks * TAG])
             carry = b"" if last_block else bytes(inview[cap:])
         finally:
+            inview.release()
+            outview.release()
             pool.put(outbuf)
             pool.put(inbuf)
+            del inbuf, outbuf  # fresh buffers go before the next ones are made
         total += size
         if last_block:
             return total

@@ -9,10 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from archive.crypto.age import (
     CHUNK,

@@ -112,7 +112,8 @@ def make_source(path: Path, mib: int, kind: str) -> None:
             f.write(b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41")
             f.write((8 + (mib << 20)).to_bytes(4, "big") + b"mdat")
         else:  # pdf: one big binary stream
-            f.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length %d >>\nstream\n" % (mib << 20))
+            f.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Length " + str(mib << 20).encode()
+                    + b" >>\nstream\n")
         for _ in range(mib):
             f.write(os.urandom(1 << 20))
         if kind == "pdf":

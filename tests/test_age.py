@@ -320,8 +320,8 @@ def test_streaming_memory_is_bounded(tmp_path: Path) -> None:
 
 
 BLOCK = BLOCK_CHUNKS * CHUNK
-BOUNDARY_SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, BLOCK - 1, BLOCK, BLOCK + 1,
-                  2 * BLOCK, 2 * BLOCK + CHUNK + 1, 3 * BLOCK + 17]
+# blocks grow 1, 2, 4, 8, 16, 16 … chunks: they end after 1, 3, 7, 15, 31, 47 … chunks
+BOUNDARY_SIZES = [0, 1] + [k * CHUNK + d for k in (1, 3, 7, 15, 16, 31, 47) for d in (-1, 0, 1)]
 
 
 def _reference_payload(plain: bytes, file_key: bytes, nonce: bytes) -> bytes:

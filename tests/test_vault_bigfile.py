@@ -28,8 +28,8 @@ from archive.vault.objects import ObjectStore
 
 BLOCK = BLOCK_CHUNKS * CHUNK
 # past INLINE the threads start; past 2 * DEPTH + 4 blocks every pool buffer has been reused
-SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, BLOCK - 1, BLOCK, BLOCK + 1, INLINE + BLOCK + 17,
-         24 * BLOCK + CHUNK + 1]
+SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 1, BLOCK, 31 * CHUNK + 1,
+         INLINE + BLOCK + 17, 24 * BLOCK + CHUNK + 1]
 KEY = bytes(range(32))
 
 
@@ -85,7 +85,7 @@ def test_stage_at_boundaries_names_hashes_and_encrypts_exactly(tmp_path: Path, s
     store = ObjectStore(tmp_path / "vault")
     store.create_dirs()
     for name, make in SOURCES.items():
-        if name != "file" and size not in (BLOCK + 1, 24 * BLOCK + CHUNK + 1):
+        if name != "file" and size not in (31 * CHUNK + 1, 24 * BLOCK + CHUNK + 1):
             continue
         f = make(src, data)
         try:
@@ -149,7 +149,7 @@ def test_get_of_a_big_file_round_trips_and_a_damaged_block_leaves_no_file(
 
 
 def test_buffer_pool_hands_a_buffer_out_again_only_when_nobody_holds_it() -> None:
-    pool = BufferPool(limit=2)
+    pool = BufferPool(limit=2)  # per size
     a = pool.get(8)
     view = memoryview(a)[2:5]
     pool.hold(view)  # a worker's job on a slice of it

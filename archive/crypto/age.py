@@ -139,9 +139,11 @@ def decrypt(
     chunk reaches dst only after it authenticated; on error the chunks already written stay.
     """
     decryptor = _open(src, identities, armor)
-    buf = memoryview(bytearray(BLOCK_CHUNKS * CHUNK))  # one write per block of chunks
+    buf = memoryview(bytearray(CHUNK))  # grows to one write per block of BLOCK_CHUNKS
     total = 0
     while True:
+        if len(buf) < BLOCK_CHUNKS * CHUNK and total:
+            buf = memoryview(bytearray(min(2 * len(buf), BLOCK_CHUNKS * CHUNK)))
         filled = 0
         try:
             while filled + CHUNK <= len(buf):

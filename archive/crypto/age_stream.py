@@ -149,20 +149,22 @@ def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes,
                     buffers: Buffers | None = None) -> int:
     """Encrypt all of src to dst as STREAM chunks; returns the plaintext length.
 
-    Works a block of `BLOCK_CHUNKS` chunks at a time: one read, one write per block. Each block
+    Works a block of chunks at a time: one read, one write per block. Blocks grow from one
+    chunk to `BLOCK_CHUNKS` (a small file never touches a 1 MiB buffer). Each block
     is read into a buffer from `buffers` and encrypted into another; both are given back once
     the block was written, and not written to again until `buffers` hands them out anew (with
     the default, never), so src and dst may keep views of them until then (ObjectStore hashes
     and writes them on other threads)."""
     pool = buffers if buffers is not None else FreshBuffers()
     aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
-    cap = BLOCK_CHUNKS * CHUNK
+    per_block = 1
     carry = b""  # one byte of look-ahead tells us whether a chunk is the last
     counter = 0
     total = 0
     while True:
+        cap = per_block * CHUNK
         inbuf = pool.get(cap + 1)
-        outbuf = pool.get(cap + BLOCK_CHUNKS * TAG)
+        outbuf = pool.get(cap + per_block * TAG)
         inview, outview = memoryview(inbuf), memoryview(outbuf)
         try:
             inview[: len(carry)] = carry
@@ -187,6 +189,7 @@ def encrypt_payload(src: ReadStream, dst: Any, file_key: bytes, nonce: bytes,
         total += size
         if last_block:
             return total
+        per_block = min(2 * per_block, BLOCK_CHUNKS)
 
 
 class PayloadDecryptor:
@@ -201,7 +204,7 @@ class PayloadDecryptor:
     def __init__(self, src: ByteSource, file_key: bytes, nonce: bytes) -> None:
         self._src = src
         self._aead = ChaCha20Poly1305(hkdf(file_key, nonce, b"payload"))
-        self._in = bytearray(BLOCK_CHUNKS * ENC_CHUNK + 1)
+        self._in = bytearray(ENC_CHUNK + 1)  # grows to BLOCK_CHUNKS chunks as reading goes on
         self._inview = memoryview(self._in)
         self._start = 0  # unread ciphertext is self._in[_start:_end]
         self._end = 0
@@ -223,7 +226,13 @@ class PayloadDecryptor:
         """Make ENC_CHUNK + 1 bytes available (fewer only at EOF); return how many are."""
         if self._end - self._start < ENC_CHUNK + 1 and not self._eof:
             rest = self._end - self._start
-            self._in[:rest] = self._in[self._start : self._end]
+            if self._end == len(self._in) < BLOCK_CHUNKS * ENC_CHUNK + 1:
+                # the last read filled the buffer: a bigger file, read more at once
+                grown = bytearray(min(2 * len(self._in) - 1, BLOCK_CHUNKS * ENC_CHUNK + 1))
+                grown[:rest] = self._in[self._start : self._end]
+                self._in, self._inview = grown, memoryview(grown)
+            else:
+                self._in[:rest] = self._in[self._start : self._end]
             self._start, self._end = 0, rest
             got = readinto_full(self._src, self._inview[rest:])
             self._end += got

@@ -32,15 +32,16 @@ class BufferPool:
     """Block buffers reused instead of allocated per block (a fresh 1 MiB buffer costs page
     faults and zero-filling each time). A buffer from `get` is held by its taker until `put`,
     and by each `OrderedWorker(pool=...)` job it was submitted to until that job ran; it is
-    handed out again only when nobody holds it. At most `limit` buffers exist: `get` waits
-    for one to come back (the workers always finish their queues)."""
+    handed out again only when nobody holds it. At most `limit` buffers of each size exist
+    (enough for a full queue and the one being filled): `get` waits for one to come back
+    (the workers always finish their queues)."""
 
-    def __init__(self, limit: int = 2 * _DEPTH + 4) -> None:
+    def __init__(self, limit: int = _DEPTH + 2) -> None:
         self._cond = threading.Condition()
         self._free: dict[int, list[bytearray]] = {}
         self._holders: dict[int, int] = {}  # id(buffer) -> holders
         self._limit = limit
-        self._made = 0
+        self._made: dict[int, int] = {}
 
     def get(self, size: int) -> bytearray:
         with self._cond:
@@ -49,9 +50,9 @@ class BufferPool:
                 if free:
                     buf = free.pop()
                     break
-                if self._made < self._limit:
+                if self._made.get(size, 0) < self._limit:
                     buf = bytearray(size)
-                    self._made += 1
+                    self._made[size] = self._made.get(size, 0) + 1
                     break
                 self._cond.wait()
             self._holders[id(buf)] = 1

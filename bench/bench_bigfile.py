@@ -92,7 +92,8 @@ dt = time.perf_counter() - t
 peak = status()["VmHWM"]
 if arc is not None:
     arc.close()
-print(json.dumps({"t": dt, "above_unlock": peak - before["VmHWM"],
+import archive
+print(json.dumps({"t": dt, "code": archive.__file__, "above_unlock": peak - before["VmHWM"],
                   "above_settled": peak - settled, "unlock_peak": before["VmHWM"],
                   "result": result}))
 """
@@ -138,10 +139,12 @@ def run_age(args: list[str], out: Path) -> float:
 def child(mode: str, repo: Path = REPO, **args: object) -> dict[str, object]:
     env = {**os.environ, "PYTHONPATH": str(repo)}
     r = subprocess.run([sys.executable, "-c", _CHILD, mode, json.dumps(args)], env=env,
-                       capture_output=True, text=True)
+                       capture_output=True, text=True, cwd=repo)  # -c puts the cwd first
     if r.returncode != 0:
         sys.exit(f"{mode} failed:\n{r.stderr}")
-    return json.loads(r.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out: dict[str, object] = json.loads(r.stdout.strip().splitlines()[-1])
+    assert Path(str(out["code"])).is_relative_to(repo), (out["code"], repo)
+    return out
 
 
 def new_home(path: Path) -> None:

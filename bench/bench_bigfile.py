@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ PASS = "bench-passphrase-长一点的口令"
 USER = "zhanzhang"
 
 _CHILD = r"""
-import json, os, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 
 def status():
@@ -67,6 +68,7 @@ before = status()  # VmHWM: what unlocking (or the imports) took at its peak
 reset_peak()
 settled = status()["VmRSS"]
 t = time.perf_counter()
+r0 = resource.getrusage(resource.RUSAGE_SELF)
 result = None
 if mode == "svc-file":
     res = arc.records.file([args["src"]], category="FW", year=2026,
@@ -89,11 +91,13 @@ elif mode == "store-get":
         out.flush()
         os.fsync(out.fileno())
 dt = time.perf_counter() - t
+r1 = resource.getrusage(resource.RUSAGE_SELF)
+cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
 peak = status()["VmHWM"]
 if arc is not None:
     arc.close()
 import archive
-print(json.dumps({"t": dt, "code": archive.__file__, "above_unlock": peak - before["VmHWM"],
+print(json.dumps({"t": dt, "cpu": cpu, "code": archive.__file__, "above_unlock": peak - before["VmHWM"],
                   "above_settled": peak - settled, "unlock_peak": before["VmHWM"],
                   "result": result}))
 """
@@ -129,11 +133,15 @@ def fsync_path(p: Path) -> None:
         os.close(fd)
 
 
-def run_age(args: list[str], out: Path) -> float:
+def run_age(args: list[str], out: Path) -> tuple[float, float]:
+    """Wall time (with the fsync) and CPU time of one `age` run."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(["age", *args], check=True)
     fsync_path(out)
-    return time.perf_counter() - t
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (time.perf_counter() - t,
+            r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
 
 
 def child(mode: str, repo: Path = REPO, **args: object) -> dict[str, object]:
@@ -181,11 +189,13 @@ def main() -> None:
         os.close(fd)
         rec = str(ident.recipient())
         times: dict[str, list[float]] = {"age enc": [], "age dec": []}
+        cpus: dict[str, list[float]] = {"age enc": [], "age dec": []}
         mem: dict[str, list[tuple[float, float]]] = {}
         unlock_peak = 0.0
 
         def note(name: str, r: dict[str, object]) -> None:
             times.setdefault(name, []).append(float(r["t"]))  # type: ignore[arg-type]
+            cpus.setdefault(name, []).append(float(r["cpu"]))  # type: ignore[arg-type]
             mem.setdefault(name, []).append((float(r["above_unlock"]),  # type: ignore[arg-type]
                                              float(r["above_settled"])))  # type: ignore[arg-type]
 
@@ -194,9 +204,12 @@ def main() -> None:
             versions.insert(0, ("before", Path(args.before).resolve()))
         for i in range(args.runs):
             enc, dec = work / f"a{i}.age", work / f"a{i}.out"
-            times["age enc"].append(run_age(["-r", rec, "-o", str(enc), str(src)], enc))
-            times["age dec"].append(run_age(["-d", "-i", str(idfile), "-o", str(dec), str(enc)],
-                                            dec))
+            for name, cmd, out_ in (("age enc", ["-r", rec, "-o", str(enc), str(src)], enc),
+                                    ("age dec", ["-d", "-i", str(idfile), "-o", str(dec),
+                                                 str(enc)], dec)):
+                wall, cpu = run_age(cmd, out_)
+                times[name].append(wall)
+                cpus[name].append(cpu)
             enc.unlink()
             dec.unlink()
             for label, repo in versions:
@@ -226,15 +239,19 @@ def main() -> None:
                     out.unlink()
                     shutil.rmtree(vault)
         med = {k: statistics.median(v) for k, v in times.items()}
-        print(f"{args.mib} MiB .{args.kind}, median of {args.runs} runs (wall, with fsync); "
-              f"unlock peak RSS {unlock_peak:.0f} MB")
-        print(f"  {'':27s} {'wall s':>7s} {'MiB/s':>7s} {'× age':>6s} {'RSS+unlock':>10s} "
-              f"{'RSS+settled':>11s}")
+        cmed = {k: statistics.median(v) for k, v in cpus.items()}
+        print(f"{args.mib} MiB .{args.kind}, median of {args.runs} runs (wall with fsync; CPU of "
+              f"all threads); unlock peak RSS {unlock_peak:.0f} MB")
+        print(f"  {'':27s} {'wall s':>7s} {'MiB/s':>7s} {'× age':>6s} {'CPU s':>6s} {'× age':>6s} "
+              f"{'RSS+unlock':>10s} {'RSS+settled':>11s}")
         for k, v in med.items():
-            base = med["age dec" if k.startswith("get") or k == "age dec" else "age enc"]
+            base = "age dec" if k.startswith("get") or k == "age dec" else "age enc"
             peak = (f"{max(m[0] for m in mem[k]):7.0f} MB {max(m[1] for m in mem[k]):8.0f} MB"
                     if k in mem else "")
-            print(f"  {k:27s} {v:7.2f} {args.mib / v:7.1f} {v / base:6.2f} {peak}")
+            print(f"  {k:27s} {v:7.2f} {args.mib / v:7.1f} {v / med[base]:6.2f} {cmed[k]:6.2f} "
+                  f"{cmed[k] / cmed[base]:6.2f} {peak}")
+        print("  walls (s): " + "; ".join(f"{k} {', '.join(f'{x:.2f}' for x in v)}"
+                                           for k, v in times.items()))
         print("  goal: file and get (service) ≤ 1.2 × age; peak RSS ≤ 100 MB above unlock")
     finally:
         shutil.rmtree(work)

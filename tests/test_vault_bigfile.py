@@ -1,7 +1,7 @@
 """The streaming paths of big files: ObjectStore.stage (encryption a block at a time, the two
-hashes and the writing on background threads, reused buffers) and `get` (decryption while the
-previous block is written), at chunk and block boundaries and past the point where threads
-start and buffers are reused; errors on a background thread; the buffer pool."""
+hashes and the writing on background threads, reused buffers) and `get` (decryption a block at
+a time straight into the reader's buffer), at chunk and block boundaries and past the point
+where threads start and buffers are reused; errors on a background thread; the buffer pool."""
 
 from __future__ import annotations
 

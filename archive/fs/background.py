@@ -1,14 +1,16 @@
-"""Large-file plumbing: ordered work on a second core, and writes that reach the disk as they go.
+"""Large-file plumbing for staging: ordered work on other cores, reused block buffers, and
+writes that reach the disk as they go.
 
 `OrderedWorker` runs `fn(block)` jobs in submission order on one background thread; OpenSSL
 hashing and `os.write` release the GIL, so hashing and writing a big file run beside its
-encryption or decryption. The queue is bounded: memory stays flat whatever the file size. Small
-inputs never start a thread (most filings are a few hundred KB).
+encryption. The queue is bounded: memory stays flat whatever the file size. Small inputs never
+start a thread (most filings are a few hundred KB).
+
+`BufferPool` hands the encryptor's block buffers out again once every thread is done with them.
 
 `BlockWriter` writes blocks to a file descriptor and asks the kernel to start writing each
 few MiB to the disk at once (`posix_fadvise(DONTNEED)` starts write-back of the dirty range
-without waiting, and drops pages already written), so the final fsync has little left to do
-instead of flushing the whole file.
+without waiting), so the final fsync has little left to do instead of flushing the whole file.
 """
 
 from __future__ import annotations
@@ -153,23 +155,3 @@ class BlockWriter:
                 pass  # only a hint: the final fsync still makes the file durable
             self._kicked = self.size
 
-
-def copy_to_fd(src: Any, fd: int) -> int:
-    """Copy a readable stream to `fd` in `BLOCK`s, writing on a second thread while the next
-    block is read (e.g. decrypted); returns the bytes written. The caller fsyncs."""
-    pool = BufferPool()
-    worker = OrderedWorker("sgz-write", pool=pool)
-    out = BlockWriter(fd)
-    try:
-        while True:
-            block = pool.get(BLOCK)
-            try:
-                n = src.readinto(block)
-                if not n:
-                    break
-                worker.submit(out.write, memoryview(block)[:n])
-            finally:
-                pool.put(block)
-    finally:
-        worker.close()
-    return out.size

@@ -28,7 +28,6 @@ from archive.errors import (
     storage_error,
 )
 from archive.fs.atomic import private_open_for_write
-from archive.fs.background import copy_to_fd
 from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
@@ -356,7 +355,12 @@ class RecordService:
                                            "flagged": grant.flag})
         try:
             with stream, private_open_for_write(part, exclusive=False) as f:  # plaintext: 0600
-                copy_to_fd(stream, f.fileno())  # decrypts the next block while one is written
+                while True:
+                    chunk = stream.read(1 << 20)
+                    if not chunk:
+                        break
+                    f.write(chunk)
+                f.flush()
                 os.fsync(f.fileno())
         except age.AgeError:
             with contextlib.suppress(OSError):

@@ -40,8 +40,8 @@ class StagedObject:
 
 
 class _HashingReader:
-    """Reads the plaintext straight into the encryptor's buffers (it reads a block at a time
-    into fresh buffers it never writes again) and hands each read to the hashing worker."""
+    """Reads the plaintext straight into the encryptor's block buffers and hands each read to
+    the fingerprint thread (the pool lends a buffer out again only once that thread is done)."""
 
     def __init__(self, src: BinaryIO, fp: Fingerprinter, worker: OrderedWorker) -> None:
         self.src, self.fp, self.worker, self.size = src, fp, worker, 0
@@ -65,8 +65,8 @@ class _HashingReader:
 
 
 class _HashingWriter:
-    """Hands each ciphertext write (the encryptor's fresh block buffers, or the header) to
-    the hashing worker (SHA-256 names the object) and to the writing worker (the file)."""
+    """Hands each ciphertext write (an encryptor's block buffer, or the header) to the hashing
+    thread (SHA-256 names the object) and to the writing thread (the file); no copies."""
 
     def __init__(self, fd: int, hasher: OrderedWorker, writer: OrderedWorker) -> None:
         self.sha, self.hasher, self.writer = hashlib.sha256(), hasher, writer

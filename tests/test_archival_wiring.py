@@ -269,3 +269,22 @@ def test_cli_bulk_filing_leaves_stamps_pending(tmp_path: Path) -> None:
     assert "有 3 件档案尚未制作" in r.stdout + r.stderr
     r = run_sgz(["stamp", "--pending"], env)
     assert r.returncode == 0 and "[3/3]" in r.stderr and r.stdout.count("第 2 个组件") == 3
+
+
+def test_a_source_too_big_to_render_is_refused_by_size_without_reading_it(
+        arc: Archive, make_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rendering holds the whole original in memory: past the cap it is not even opened."""
+    import archive.records.archival as archival
+
+    [big] = _pdfs(make_file, 1)
+    monkeypatch.setattr(archival, "MAX_SOURCE", big.stat().st_size - 1)
+    res = arc.records.file([big], category="XZ", year=2026, index=False, archive_pdf_now=5)
+    rec = arc.kernel.records.get(res[0].ref)
+    assert arc.archival.state(rec) == "failed"
+    assert [c["kind"] for c in _comps(arc, rec.ref)] == ["正文"]
+    assert arc.audit.history(action="record.archive_pdf") == []  # the door was not opened
+    [failed] = arc.audit.history(action="record.archive_pdf.failed")
+    assert "文件过大" in str(failed)
+    monkeypatch.setattr(archival, "MAX_SOURCE", big.stat().st_size)
+    [o] = arc.archival.run(retry_failed=True)
+    assert o.ok

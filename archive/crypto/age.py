@@ -33,8 +33,10 @@ from archive.crypto.age_keys import (
     X25519Recipient,
 )
 from archive.crypto.age_stream import (
+    BLOCK_CHUNKS,
     CHUNK,
     NONCE_SIZE,
+    Buffers,
     ByteSource,
     PayloadDecryptor,
     ReadStream,
@@ -77,11 +79,13 @@ def encrypt(
     *,
     armor: bool = False,
     random: Random = os.urandom,
+    buffers: Buffers | None = None,
 ) -> int:
     """Encrypt src to dst for recipients, streaming; returns the plaintext bytes written.
 
     random supplies the file key, nonce, ephemeral keys and salts (os.urandom unless a test
-    needs reproducible output).
+    needs reproducible output). The payload is read and written a block (1 MiB) at a time in
+    buffers from `buffers` (by default fresh ones, never reused); see `encrypt_payload`.
     """
     if not recipients:
         raise ValueError("at least one recipient is required")
@@ -93,7 +97,7 @@ def encrypt(
     write_all(out, encode_header(stanzas, file_key))
     nonce = random(NONCE_SIZE)
     write_all(out, nonce)
-    total = encrypt_payload(src, out, file_key, nonce)
+    total = encrypt_payload(src, out, file_key, nonce, buffers)
     if armor:
         out.finish()
     return total
@@ -135,27 +139,48 @@ def decrypt(
     chunk reaches dst only after it authenticated; on error the chunks already written stay.
     """
     decryptor = _open(src, identities, armor)
+    buf = memoryview(bytearray(CHUNK))  # grows to one write per block of BLOCK_CHUNKS
     total = 0
-    while (chunk := decryptor.next_chunk()) is not None:
-        write_all(dst, chunk)
-        total += len(chunk)
-    return total
+    while True:
+        if len(buf) < BLOCK_CHUNKS * CHUNK and total:
+            buf = memoryview(bytearray(min(2 * len(buf), BLOCK_CHUNKS * CHUNK)))
+        filled = 0
+        try:
+            while filled + CHUNK <= len(buf):
+                n = decryptor.next_chunk_into(buf[filled:])
+                if n is None:
+                    break
+                filled += n
+        except AgeError:
+            write_all(dst, buf[:filled])  # what authenticated before the failure
+            raise
+        write_all(dst, buf[:filled])
+        total += filled
+        if filled < len(buf):
+            return total
 
 
 class _PlaintextRaw(io.RawIOBase):
-    """A raw readable stream over a PayloadDecryptor."""
+    """A raw readable stream over a PayloadDecryptor; a read of at least one chunk decrypts
+    straight into the caller's buffer."""
 
     def __init__(self, decryptor: PayloadDecryptor) -> None:
         super().__init__()
         self._decryptor: PayloadDecryptor | None = decryptor
         self._pending = memoryview(b"")
+        self._error: AgeError | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
+        if not self._pending and len(view) >= CHUNK:
+            return self._readinto_direct(view)
         while not self._pending:
+            if self._error is not None:
+                err, self._error = self._error, None
+                raise err
             if self._decryptor is None:
                 return 0
             chunk = self._decryptor.next_chunk()
@@ -167,6 +192,24 @@ class _PlaintextRaw(io.RawIOBase):
         view[:n] = self._pending[:n]
         self._pending = self._pending[n:]
         return n
+
+    def _readinto_direct(self, view: memoryview) -> int:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+        filled = 0
+        try:
+            while self._decryptor is not None and filled + CHUNK <= len(view):
+                n = self._decryptor.next_chunk_into(view[filled:])
+                if n is None:
+                    self._decryptor = None
+                    break
+                filled += n
+        except AgeError as exc:
+            if not filled:
+                raise
+            self._error = exc  # the chunks before it are returned first
+        return filled
 
 
 def open_decrypt(

@@ -29,6 +29,7 @@ from archive.pdf import pdfa
 from archive.pdf.stamp import StampFields, stamp_pdf
 from archive.records.service import ARCHIVE_PDF_NOW, FileResult, RecordService
 from archive.safetext import safe_filename
+from archive.search.limits import DEFAULT_LIMITS
 
 OWNER = "archival_pdf"
 VERSION = 1
@@ -46,6 +47,9 @@ SCHEMA = [
     )""",
 ]
 RENDERABLE = frozenset({".pdf"}) | pdfa.IMAGE_SUFFIXES | pdfa.OFFICE_SUFFIXES
+# rendering holds the original and its rendition in memory (several times its size): a bigger
+# original (a 1 GiB scan) gets no rendition, so memory never grows with file size
+MAX_SOURCE = DEFAULT_LIMITS.max_input
 
 Progress = Callable[[int, int, str], None]  # done, total, 档号
 
@@ -136,6 +140,11 @@ class ArchivalPdfService:
             fonds=self._k.station.fonds, year=str(rec.year), item_no=f"{rec.item:04d}",
             org=self._k.station.classes.get(rec.cls, rec.cls),
             retention=rec.retention)  # the stamp prints the code's label (30年, 永久 …)
+        if comp.size > MAX_SOURCE:  # decided from the catalogue: the object is never opened
+            error = f"文件过大（超过 {MAX_SOURCE >> 20} MiB），未制作长期保存版本"
+            self._save(rec, comp.seq, None, fields, None, error=error)
+            self._k.log("record.archive_pdf.failed", rec.ref, seq=comp.seq, error=error)
+            return StampOutcome(rec.ref, False, error=error)
         work = self._k.objects.session_dir() / f"apdf-{uuid.uuid4().hex}"
         work.mkdir(mode=0o700)
         try:

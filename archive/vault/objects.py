@@ -11,20 +11,19 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import queue
 import re
 import shutil
-import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
 from archive.fs.atomic import ensure_private_dir, fsync_dir
+from archive.fs.background import BLOCK, BlockWriter, BufferPool, OrderedWorker
 from archive.fs.filelock import FileLock
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
@@ -40,106 +39,47 @@ class StagedObject:
     fp_sm3: str
 
 
-_BLOCK = 1 << 20  # hashing hand-off unit: large enough that GIL hand-offs are rare
-
-
-_INLINE = 4 * _BLOCK  # up to this many bytes are hashed in the caller: no thread for small files
-
-
-class _HashWorker:
-    """Hashes on a second core: OpenSSL-backed hashlib/hmac updates release the GIL, so the
-    keyed fingerprint of the plaintext and the SHA-256 of the ciphertext run beside the
-    encryption. 1 MiB blocks and a bounded queue: memory stays flat whatever the file size
-    (measured 1.55× faster on 512 MiB; ADR 0003). The thread starts only once more than
-    `_INLINE` bytes were submitted: a small file (most filings) is hashed in the caller,
-    without starting a thread per file."""
-
-    def __init__(self) -> None:
-        self._q: queue.Queue[tuple[Any, bytes | bytearray] | None] = queue.Queue(maxsize=8)
-        self._error: BaseException | None = None
-        self._t: threading.Thread | None = None
-        self._inline = 0
-
-    def _run(self) -> None:
-        while (item := self._q.get()) is not None:
-            if self._error is None:
-                try:
-                    item[0].update(item[1])
-                except BaseException as exc:  # re-raised by close()
-                    self._error = exc
-
-    def submit(self, hasher: Any, block: bytes | bytearray) -> None:
-        if self._t is None and self._inline + len(block) <= _INLINE:
-            self._inline += len(block)
-            hasher.update(block)  # same order as the queue: nothing was queued yet
-            return
-        if self._t is None:
-            self._t = threading.Thread(target=self._run, name="sgz-hash", daemon=True)
-            self._t.start()
-        self._q.put((hasher, block))
-
-    def close(self) -> None:
-        if self._t is not None:
-            self._q.put(None)
-            self._t.join()
-        if self._error is not None:
-            raise self._error
-
-
 class _HashingReader:
-    """Reads the plaintext in 1 MiB blocks, hands each to the fingerprint worker, and serves
-    the encryptor's 64 KiB reads from the current block."""
+    """Reads the plaintext straight into the encryptor's block buffers and hands each read to
+    the fingerprint thread (the pool lends a buffer out again only once that thread is done)."""
 
-    def __init__(self, src: BinaryIO, fp: Fingerprinter, worker: _HashWorker) -> None:
+    def __init__(self, src: BinaryIO, fp: Fingerprinter, worker: OrderedWorker) -> None:
         self.src, self.fp, self.worker, self.size = src, fp, worker, 0
-        self._block = b""
-        self._pos = 0
+        self._readinto = getattr(src, "readinto", None)
 
-    def readinto(self, view: bytearray | memoryview) -> int:
-        if self._pos >= len(self._block):
-            self._block = self.src.read(_BLOCK)
-            self._pos = 0
-            if not self._block:
-                return 0
-            self.worker.submit(self.fp, self._block)
-            self.size += len(self._block)
-        n = min(len(view), len(self._block) - self._pos)
-        memoryview(view)[:n] = memoryview(self._block)[self._pos:self._pos + n]  # one copy
-        self._pos += n
+    def readinto(self, view: memoryview) -> int:
+        if self._readinto is not None:
+            n = self._readinto(view) or 0
+        else:
+            data = self.src.read(len(view))
+            n = len(data)
+            view[:n] = data
+        if n:
+            self.worker.submit(self.fp.update, view[:n])
+            self.size += n
         return n
 
     def read(self, n: int = -1) -> bytes:
-        buf = bytearray(n if n > 0 else _BLOCK)
-        got = self.readinto(buf)
-        return bytes(buf[:got])
+        buf = bytearray(n if n > 0 else BLOCK)  # never reused: the worker may still hold it
+        return bytes(buf[: self.readinto(memoryview(buf))])
 
 
 class _HashingWriter:
-    """Collects ciphertext into 1 MiB blocks; each goes to the worker (SHA-256 names the
-    object) and to the file."""
+    """Hands each ciphertext write (an encryptor's block buffer, or the header) to the hashing
+    thread (SHA-256 names the object) and to the writing thread (the file); no copies."""
 
-    def __init__(self, fd: int, worker: _HashWorker) -> None:
-        self.fd, self.worker, self.sha, self.size = fd, worker, hashlib.sha256(), 0
-        self._buf = bytearray()
+    def __init__(self, fd: int, hasher: OrderedWorker, writer: OrderedWorker) -> None:
+        self.sha, self.hasher, self.writer = hashlib.sha256(), hasher, writer
+        self.file = BlockWriter(fd)
 
-    def write(self, data: bytes | memoryview) -> int:
-        self._buf += data
-        if len(self._buf) >= _BLOCK:
-            self._emit()
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.hasher.submit(self.sha.update, data)
+        self.writer.submit(self.file.write, data)
         return len(data)
-
-    def _emit(self) -> None:
-        block = self._buf  # handed over whole (the worker only reads it): no copy
-        self._buf = bytearray()
-        self.worker.submit(self.sha, block)
-        view = memoryview(block)
-        while view:
-            view = view[os.write(self.fd, view):]
-        self.size += len(block)
-
-    def finish(self) -> None:
-        if self._buf:
-            self._emit()
 
     def flush(self) -> None:
         pass
@@ -210,15 +150,26 @@ class ObjectStore:
         session = self.session_dir()
         part = session / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        worker = _HashWorker()
-        reader = _HashingReader(src, fp, worker)
+        # three threads beside the encryption: the plaintext's fingerprint, the ciphertext's
+        # SHA-256 and the writing (each about as much work as the encryption itself)
+        pool = BufferPool()  # the encryptor's block buffers, reused once every thread is done
+        plain_hash = OrderedWorker("sgz-fp", pool=pool)
+        cipher_hash = OrderedWorker("sgz-sha", pool=pool)
+        writing = OrderedWorker("sgz-write", pool=pool)
+        reader = _HashingReader(src, fp, plain_hash)
         try:
-            writer = _HashingWriter(fd, worker)
+            writer = _HashingWriter(fd, cipher_hash, writing)
             try:
-                age.encrypt(reader, writer, [ident.recipient()])
-                writer.finish()
+                age.encrypt(reader, writer, [ident.recipient()], buffers=pool)
             finally:
-                worker.close()  # joins the hashing thread; re-raises its error, if any
+                # join every thread; re-raise the first error of any
+                try:
+                    writing.close()
+                finally:
+                    try:
+                        cipher_hash.close()
+                    finally:
+                        plain_hash.close()
             if sync:
                 os.fsync(fd)
         except BaseException:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +79,6 @@ class SearchService:
         self._indexes: dict[str, SearchIndex] = {}
         self._extractor: Extractor | None = None
         self._facts: tuple[Any, tuple[int, list[str], Visibility]] | None = None
-        self._threads: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ the index files
     def _compartments(self) -> list[str]:
@@ -155,9 +153,6 @@ class SearchService:
         return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
 
     def close(self) -> None:
-        if self._threads is not None:
-            self._threads.shutdown(wait=True)
-            self._threads = None
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
@@ -269,15 +264,12 @@ class SearchService:
         indexes = [(c, self._open_index(c)) for c in comps]
 
         def each(fallback: str) -> list[tuple[str, SearchResult]]:
-            def one(index: SearchIndex) -> SearchResult:
-                return index.search(
-                    query, visible, limit=limit + offset, offset=0, category=cls, year=year,
-                    retention=ret, household=household, snippets=False, fallback=fallback)
-            if len(indexes) == 1:
-                return [(indexes[0][0], one(indexes[0][1]))]
-            # one index per thread: SQLite releases the GIL while FTS5 works
-            return list(zip([c for c, _ in indexes],
-                            self._pool().map(one, [ix for _, ix in indexes]), strict=True))
+            # one index after another: searching them on threads (SQLite releases the GIL)
+            # was 20-35 % faster, but at 200,000 documents SQLCipher then failed a read with
+            # SQLITE_NOMEM after a few hundred searches; serial never did (ADR 0005)
+            return [(c, ix.search(query, visible, limit=limit + offset, offset=0,
+                                  category=cls, year=year, retention=ret, household=household,
+                                  snippets=False, fallback=fallback)) for c, ix in indexes]
 
         # no exact match in any index: the OR of the rarest bigrams, in every index
         parts = each("never")
@@ -299,12 +291,6 @@ class SearchService:
                 self._open_index(comp).add_snippets([h for h, _ in mine], mine[0][1])
         out.hits = [h for h, _, _ in page]
         return out
-
-    def _pool(self) -> ThreadPoolExecutor:
-        if self._threads is None:
-            self._threads = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
-                                               thread_name_prefix="sgz-search")
-        return self._threads
 
     def _preamble(self) -> tuple[int, list[str], Visibility]:
         """(live components no index holds yet, the indexes to query, what the user may

@@ -12,7 +12,6 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from archive.catalog.numbering import parse_retention
@@ -38,9 +37,14 @@ from archive.vault.objects import StagedObject
 
 Source = Path | InMemoryFile  # a file on disk, or one that exists only in memory
 
-# Called after a batch is committed with (档号, component id, source path, mime) per new
-# component: derived data (the search index); filing never fails because of it.
-IndexBatch = Callable[[list[tuple[str, int, Source, str]], dict[str, Any]], None]
+# Called after a batch is committed with (档号, component id, seq, kind, source, mime) per new
+# component, the records as filed (档号 → Record), and their texts if extracted ahead:
+# derived data (the search index); filing never fails because of it.
+IndexItem = tuple[str, int, int, str, Source, str]
+IndexBatch = Callable[[list[IndexItem], dict[str, Record], Any], None]
+# Starts extracting the text of (source, mime) items while filing goes on; returns a job
+# whose `results()` are the texts in order (SearchService.extract_ahead).
+ExtractAhead = Callable[[list[tuple[Source, str]]], Any]
 
 # After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
 AfterFile = Callable[[list["FileResult"], int], object]
@@ -90,10 +94,12 @@ class RecordService:
 
     def __init__(self, kernel: Kernel, *, default_retention: Callable[[str], str],
                  index_batch: IndexBatch | None = None,
-                 after_file: AfterFile | None = None) -> None:
+                 after_file: AfterFile | None = None,
+                 extract_ahead: ExtractAhead | None = None) -> None:
         self._k = kernel
         self._default_retention = default_retention
         self._index_batch = index_batch
+        self._extract_ahead = extract_ahead
         self._after_file = after_file
 
     # ------------------------------------------------------------------ file
@@ -166,8 +172,18 @@ class RecordService:
         }
         pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds], strict=True))
         results: list[FileResult] = []
-        for start in range(0, len(pairs), FILE_BATCH):
-            for res in self._file_batch(pairs[start:start + FILE_BATCH], meta):
+        batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
+        ahead = self._extract_ahead if index and self._index_batch is not None else None
+        jobs: list[Any] = []  # texts being extracted (other processes) while this one files
+
+        def extract(i: int) -> None:
+            if ahead is not None and i < len(batches):
+                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]]))
+
+        extract(0)
+        for i, batch in enumerate(batches):
+            extract(i + 1)  # one batch ahead: the workers never wait for this process
+            for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None):
                 results.append(res)
                 if on_result:
                     on_result(res)
@@ -176,9 +192,10 @@ class RecordService:
         return results
 
     def _file_batch(self, batch: list[tuple[Source, str, str | None]],
-                    meta: dict[str, Any]) -> list[FileResult]:
+                    meta: dict[str, Any], job: Any = None) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
-        catalogue commit for the whole batch; then publish. All or nothing per batch."""
+        catalogue commit for the whole batch; then publish. All or nothing per batch.
+        `job`: the batch's texts, extracted ahead in other processes (see `file`)."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
         try:
             for src, mime, doc_title in batch:
@@ -193,7 +210,7 @@ class RecordService:
                 self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
-            results, new_ids, component_ids = self._commit_batch(staged, meta)
+            results, new_ids, component_ids, records = self._commit_batch(staged, meta)
         except BaseException:
             for *_, obj in staged:
                 self._k.objects.discard(obj.object_id)
@@ -205,19 +222,19 @@ class RecordService:
             else:
                 self._k.objects.discard(obj.object_id)  # a duplicate
         if meta["index"] and self._index_batch is not None:
-            # what the filer typed: a write-only filer cannot read it back from the catalogue
-            filed = {res.ref: SimpleNamespace(title=res.title, doc_no=meta["doc_no"],
-                                              household=meta["household"])
-                     for res in results if res.status == "filed"}
-            self._index_batch([
-                (res.ref, cid, src, mime)
-                for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True)
-                if cid is not None], filed)
+            # the records as filed (what the filer typed: a write-only filer cannot read it
+            # back from the sealed catalogue), so indexing reads nothing back per item
+            texts = job.results() if job is not None else [None] * len(staged)
+            new = [((res.ref, cid, res.seq, meta["kind"], src, mime), text)
+                   for (src, mime, _, _obj), res, cid, text
+                   in zip(staged, results, component_ids, texts, strict=True) if cid is not None]
+            self._index_batch([item for item, _ in new], records,
+                              [text for _, text in new] if job is not None else None)
         return results
 
     def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
                       meta: dict[str, Any]
-                      ) -> tuple[list[FileResult], list[str], list[int | None]]:
+                      ) -> tuple[list[FileResult], list[str], list[int | None], dict[str, Record]]:
         """One transaction: 档号, records, components, wrapped keys and every audit entry."""
         parent: Record | None = meta["parent"]
         kind: str = meta["kind"]
@@ -227,6 +244,7 @@ class RecordService:
         new_ids: list[str] = []
         component_ids: list[int | None] = []
         seen: dict[str, tuple[str, int]] = {}
+        records: dict[str, Record] = {}  # 档号 → the record as filed (for the index)
         user = self._k.user
         who = (user.name, user.role)
         with self._k.writer_lock, self._k.db.transaction():
@@ -246,7 +264,7 @@ class RecordService:
                                                 meta["retention"], meta["cls"])
                     source = "given" if meta["given_title"] else (
                         "document" if doc_title else "filename")
-                    rid = self._k.records.insert(ref, {
+                    target = self._k.records.insert_record(ref, {
                         "title": title, "title_source": source, "doc_no": meta["doc_no"],
                         "author": meta["author"], "date": meta["date8"],
                         "secrecy": meta["secrecy"], "note": meta["note"],
@@ -257,7 +275,7 @@ class RecordService:
                     })
                     ref_text, status, action = str(ref), "filed", "record.file"
                 else:
-                    rid, ref_text, status, action = parent.id, parent.ref, "component", "record.component"
+                    target, ref_text, status, action = parent, parent.ref, "component", "record.component"
                 component: dict[str, Any] = {
                     "kind": kind, "reason": meta["reason"], "object_id": obj.object_id,
                     "filename": stored_name(src.name), "mime": mime, "size": obj.plain_size,
@@ -266,10 +284,9 @@ class RecordService:
                 }
                 if parent is not None and kind == "更正版本":
                     component["supersedes"] = self.current_component(parent).id
-                target = parent or self._k.records.get(ref_text)
                 self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size,
                                         target.compartment)
-                cid = self._k.records.add_component(rid, component)
+                cid = self._k.records.add_component(target.id, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {
                     "title": title, "filename": stored_name(src.name), "size": obj.plain_size,
@@ -278,9 +295,10 @@ class RecordService:
                 seen[obj.fp_sha] = (ref_text, seq)
                 new_ids.append(obj.object_id)
                 component_ids.append(cid)
+                records[ref_text] = target
                 results.append(FileResult(str(src), ref_text, status, seq, title))
             self._k.audit.append_many(audit_items)  # the state change and its entries go together
-        return results, new_ids, component_ids
+        return results, new_ids, component_ids, records
 
     # ------------------------------------------------------------------ read
     def current_component(self, rec: Record, seq: int | None = None) -> Component:

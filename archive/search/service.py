@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlcipher3
 
@@ -64,6 +64,13 @@ INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复）�
 def _doc_id(ref: str, seq: int) -> str:
     """The 正文 is indexed under the 档号 itself; other components as 档号#序号."""
     return ref if seq == 1 else f"{ref}#{seq}"
+
+
+class _Part(NamedTuple):
+    """What indexing needs of a component just filed (no catalogue read)."""
+
+    seq: int
+    kind: str
 
 
 def _ref_of(doc_id: str) -> str:
@@ -201,7 +208,7 @@ class SearchService:
             statuses.append((component_id, extracted.status))
             by_comp.setdefault(rec.compartment, []).append(
                 {"doc_id": _doc_id(rec.ref, seq), **self._index_fields(
-                    rec, seq, kind, rec, extracted.text, extracted.status)})
+                    rec, _Part(seq, kind), rec, extracted.text, extracted.status)})
         failed: set[int] = set()
         queued: list[tuple[str, dict[str, Any]]] = []
         for cname, docs in by_comp.items():
@@ -219,14 +226,14 @@ class SearchService:
             for cid, status in statuses:
                 self._k.records.set_text_status(cid, "failed" if cid in failed else status)
 
-    def _index_fields(self, rec: Record, seq: int, kind: str, fields: Any, text: str,
+    def _index_fields(self, rec: Record, comp: Component | _Part, fields: Any, text: str,
                       status: str) -> dict[str, Any]:
         """The document's text and the facts search filters on; who may see it is decided
         from the same facts the policy reads (kernel.facts)."""
         facts = self._k.facts(rec)
         title = fields.title
         return {
-            "title": title if seq == 1 else f"{title}（{kind}）",
+            "title": title if comp.seq == 1 else f"{title}（{comp.kind}）",
             "text": text, "doc_no": fields.doc_no, "date": rec.date, "category": rec.cls,
             "year": rec.year, "retention": rec.retention, "household": fields.household,
             "responsible": facts.responsible or "", "compartment": compartment_of(rec.cls),
@@ -342,8 +349,7 @@ class SearchService:
                                               size=comp.size)
                 statuses.append((comp.id, extracted.status))
                 yield {"doc_id": _doc_id(rec.ref, comp.seq),
-                       **self._index_fields(rec, comp.seq, comp.kind, rec, extracted.text,
-                                           extracted.status)}
+                       **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
             with self._k.db.transaction():
                 for cid, status in statuses:
                     self._k.records.set_text_status(cid, status)

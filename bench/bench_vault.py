@@ -100,21 +100,33 @@ res = arc.records.file(paths, category="FW", retention="D30", index=index)
 if pr:
     pr.disable()
     pr.dump_stats(prof)
-print(time.perf_counter() - t)
+wall = time.perf_counter() - t
 assert sum(r.status == "filed" for r in res) == len(paths), "not every file was filed"
 arc.close()
+import resource
+own = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime)
+print(wall)
 """.replace("PASSPHRASE", repr(PASS))
+
+
+CPU: dict[tuple[str, bool], list[tuple[float, float]]] = {}  # (code, index) → (parent, workers)
 
 
 def _service_file(code: Path, home: Path, listfile: Path, index: bool, prof: str = "") -> float:
     """Seconds of one in-process `arc.records.file(paths)` call (unlock excluded), run in a
-    child whose code is `code` (this tree, or a copy of main as the baseline)."""
+    child whose code is `code` (this tree, or a copy of main as the baseline). The CPU
+    seconds of the whole child (init included) and of its extraction workers go to CPU."""
     env = _env(home)
     env["PYTHONPATH"] = str(code)
     out = subprocess.run([sys.executable, "-c", _SERVICE_CHILD, str(home), str(listfile),
                           "1" if index else "0", prof], env=env, cwd=code, check=True,
                          capture_output=True, text=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    lines = out.stdout.strip().splitlines()
+    own, kids = map(float, lines[-2].split())
+    CPU.setdefault((str(code), index), []).append((own, kids))
+    return float(lines[-1])
 
 
 def _cli_file(code: Path, home: Path, paths: list[Path], index: bool) -> float:
@@ -186,6 +198,11 @@ def bench_small(work: Path, n: int, base: Path | None, runs: int, corpus: Path |
             goal = " (goal ≥ 300)" if index else ""
             print(f"[small] {what}, {'with' if index else 'without'} indexing{goal}: "
                   f"{'; '.join(row)}{ratio}")
+            if path == "service":
+                cpu = [f"{name} parent {statistics.median(c[0] for c in CPU[(str(code), index)]):.2f}"
+                       f" + workers {statistics.median(c[1] for c in CPU[(str(code), index)]):.2f}"
+                       for name, code in codes.items()]
+                print(f"        CPU seconds (medians, whole child incl. init): {'; '.join(cpu)}")
 
 
 def bench_big(work: Path, mib: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,7 @@ AfterFile = Callable[[list["FileResult"], int], object]
 ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
+STAGE_THREADS = 4  # objects of a batch staged at once (their creates and fsyncs overlap)
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
 
@@ -181,33 +183,44 @@ class RecordService:
                 jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]]))
 
         extract(0)
-        for i, batch in enumerate(batches):
-            extract(i + 1)  # one batch ahead: the workers never wait for this process
-            for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None):
-                results.append(res)
-                if on_result:
-                    on_result(res)
+        with ThreadPoolExecutor(min(STAGE_THREADS, len(sources)),
+                                thread_name_prefix="sgz-stage") as stager:
+            for i, batch in enumerate(batches):
+                extract(i + 1)  # one batch ahead: the workers never wait for this process
+                for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None,
+                                            stager):
+                    results.append(res)
+                    if on_result:
+                        on_result(res)
         if parent is None and self._after_file is not None and archive_pdf_now > 0:
             self._after_file(results, archive_pdf_now)
         return results
 
     def _file_batch(self, batch: list[tuple[Source, str, str | None]],
-                    meta: dict[str, Any], job: Any = None) -> list[FileResult]:
+                    meta: dict[str, Any], job: Any = None,
+                    stager: ThreadPoolExecutor | None = None) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
         catalogue commit for the whole batch; then publish. All or nothing per batch.
-        `job`: the batch's texts, extracted ahead in other processes (see `file`)."""
+        `job`: the batch's texts, extracted ahead in other processes (see `file`);
+        `stager`: threads that stage the batch's objects side by side."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
         try:
-            for src, mime, doc_title in batch:
-                try:
-                    with open_source(src) as f:
-                        obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=False,
-                                                   sm3=self._k.station.sm3_fingerprint)
-                except OSError as exc:
-                    raise storage_error(exc, f"“{src.name}”的归档") from None
-                staged.append((src, mime, doc_title, obj))
+            if stager is None or len(batch) == 1:
+                for src, mime, doc_title in batch:
+                    staged.append((src, mime, doc_title, self._stage(src)))
+            else:
+                self._k.objects.session_dir()  # created once, before the threads use it
+                error: BaseException | None = None
+                for (src, mime, doc_title), future in [
+                        (item, stager.submit(self._stage, item[0])) for item in batch]:
+                    try:
+                        staged.append((src, mime, doc_title, future.result()))
+                    except BaseException as exc:  # the others finish; all are discarded
+                        error = error or exc
+                if error is not None:
+                    raise error
             try:  # contents and names must be durable before the catalogue commits them
-                self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
+                self._k.objects.sync_session()
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
             results, new_ids, component_ids, records = self._commit_batch(staged, meta)
@@ -231,6 +244,17 @@ class RecordService:
             self._index_batch([item for item, _ in new], records,
                               [text for _, text in new] if job is not None else None)
         return results
+
+    def _stage(self, src: Source) -> StagedObject:
+        """Encrypt one file into the session folder, its contents fsynced (the folder is
+        fsynced once per batch). Safe to run in several threads at once: file creation,
+        writes and fsync release the GIL, so a batch's I/O waits overlap."""
+        try:
+            with open_source(src) as f:
+                return self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=True,
+                                             sm3=self._k.station.sm3_fingerprint)
+        except OSError as exc:
+            raise storage_error(exc, f"“{src.name}”的归档") from None
 
     def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
                       meta: dict[str, Any]

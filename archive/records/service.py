@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ AfterFile = Callable[[list["FileResult"], int], object]
 ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
-STAGE_THREADS = 4  # objects of a batch staged at once (their creates and fsyncs overlap)
+STAGE_THREADS = 4  # objects staged/published at once (their creates and fsyncs overlap)
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
 
@@ -165,54 +165,86 @@ class RecordService:
                 raise ValidationError(f"年度“{year}”无效", found=year)
         for p in sources:  # every input is checked before anything is written
             _check_source(p)
-        kinds = [inspect_file(p) for p in sources]
-        meta = {
-            "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
-            "cls": cls, "year": year, "retention": retention, "date8": date8, "doc_no": doc_no,
-            "author": author, "household": household, "secrecy": secrecy, "note": note,
-            "precious": precious, "responsible": responsible, "index": index,
-        }
-        pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds], strict=True))
-        results: list[FileResult] = []
-        batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
-        ahead = self._extract_ahead if index and self._index_batch is not None else None
-        jobs: list[Any] = []  # texts being extracted (other processes) while this one files
-
-        def extract(i: int) -> None:
-            if ahead is not None and i < len(batches):
-                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]]))
-
-        extract(0)
-        with ThreadPoolExecutor(min(STAGE_THREADS, len(sources)),
-                                thread_name_prefix="sgz-stage") as stager:
-            for i, batch in enumerate(batches):
-                extract(i + 1)  # one batch ahead: the workers never wait for this process
-                for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None,
-                                            stager):
-                    results.append(res)
-                    if on_result:
-                        on_result(res)
+        threads = min(STAGE_THREADS, len(sources))
+        with ThreadPoolExecutor(threads, thread_name_prefix="sgz-stage") as pool:
+            kinds = list(pool.map(inspect_file, sources)) if threads > 1 else [
+                inspect_file(sources[0])]
+            meta = {
+                "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
+                "cls": cls, "year": year, "retention": retention, "date8": date8,
+                "doc_no": doc_no, "author": author, "household": household, "secrecy": secrecy,
+                "note": note, "precious": precious, "responsible": responsible, "index": index,
+            }
+            pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
+                             strict=True))
+            results = self._file_batches(pairs, meta, pool if threads > 1 else None, on_result)
         if parent is None and self._after_file is not None and archive_pdf_now > 0:
             self._after_file(results, archive_pdf_now)
         return results
 
+    def _file_batches(self, pairs: list[tuple[Source, str, str | None]], meta: dict[str, Any],
+                      pool: ThreadPoolExecutor | None,
+                      on_result: Callable[[FileResult], None] | None) -> list[FileResult]:
+        """File in batches of FILE_BATCH, pipelined: while this thread commits and indexes
+        batch i, the pool's threads stage batch i+1 and publish batch i-1, and the
+        extraction workers parse ahead. A batch is committed only once all its objects are
+        durable; an error discards what was staged and not committed."""
+        results: list[FileResult] = []
+        batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
+        ahead = self._extract_ahead if meta["index"] and self._index_batch is not None else None
+        jobs: list[Any] = []  # texts being extracted (other processes) while this one files
+        staging: list[list[Future[StagedObject]]] = []
+        publishing: list[Future[None]] = []
+
+        def prepare(i: int) -> None:
+            if i >= len(batches):
+                return
+            if ahead is not None:
+                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]]))
+            if pool is not None:
+                self._k.objects.session_dir()  # created once, before the threads use it
+                staging.append([pool.submit(self._stage, src) for src, _m, _t in batches[i]])
+
+        prepare(0)
+        try:
+            for i, batch in enumerate(batches):
+                prepare(i + 1)  # one batch ahead: workers and threads never wait for this one
+                for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None,
+                                            staging.pop(0) if pool is not None else None,
+                                            pool, publishing):
+                    results.append(res)
+                    if on_result:
+                        on_result(res)
+        except BaseException:
+            for futures in staging:  # staged ahead, never to be committed
+                for future in futures:
+                    with contextlib.suppress(BaseException):
+                        self._k.objects.discard(future.result().object_id)
+            for done in publishing:
+                with contextlib.suppress(BaseException):
+                    done.result()
+            raise
+        for done in publishing:
+            done.result()  # an error here: committed, and published by the next start
+        return results
+
     def _file_batch(self, batch: list[tuple[Source, str, str | None]],
                     meta: dict[str, Any], job: Any = None,
-                    stager: ThreadPoolExecutor | None = None) -> list[FileResult]:
+                    staging: list[Future[StagedObject]] | None = None,
+                    pool: ThreadPoolExecutor | None = None,
+                    publishing: list[Future[None]] | None = None) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
         catalogue commit for the whole batch; then publish. All or nothing per batch.
-        `job`: the batch's texts, extracted ahead in other processes (see `file`);
-        `stager`: threads that stage the batch's objects side by side."""
+        `job`: the batch's texts, extracted ahead in other processes; `staging`: its objects
+        being staged by `pool`'s threads, which also publish them (into `publishing`)."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
         try:
-            if stager is None or len(batch) == 1:
+            if staging is None:
                 for src, mime, doc_title in batch:
                     staged.append((src, mime, doc_title, self._stage(src)))
             else:
-                self._k.objects.session_dir()  # created once, before the threads use it
                 error: BaseException | None = None
-                for (src, mime, doc_title), future in [
-                        (item, stager.submit(self._stage, item[0])) for item in batch]:
+                for (src, mime, doc_title), future in zip(batch, staging, strict=True):
                     try:
                         staged.append((src, mime, doc_title, future.result()))
                     except BaseException as exc:  # the others finish; all are discarded
@@ -230,10 +262,12 @@ class RecordService:
             raise
         published = set(new_ids)
         for *_, obj in staged:
-            if obj.object_id in published:
-                self._k.objects.publish(obj.object_id)
-            else:
+            if obj.object_id not in published:
                 self._k.objects.discard(obj.object_id)  # a duplicate
+            elif pool is not None and publishing is not None:
+                publishing.append(pool.submit(self._k.objects.publish, obj.object_id))
+            else:
+                self._k.objects.publish(obj.object_id)
         if meta["index"] and self._index_batch is not None:
             # the records as filed (what the filer typed: a write-only filer cannot read it
             # back from the sealed catalogue), so indexing reads nothing back per item

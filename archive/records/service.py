@@ -302,7 +302,7 @@ class RecordService:
         new_ids: list[str] = []
         component_ids: list[int | None] = []
         seen: dict[str, tuple[str, int]] = {}
-        records: dict[str, Record] = {}  # 档号 → the record as filed (for the index)
+        records: dict[str, Record] = {}  # 档号 → a new record as filed (for the index)
         user = self._k.user
         who = (user.name, user.role)
         with self._k.writer_lock, self._k.db.transaction():
@@ -353,7 +353,8 @@ class RecordService:
                 seen[obj.fp_sha] = (ref_text, seq)
                 new_ids.append(obj.object_id)
                 component_ids.append(cid)
-                records[ref_text] = target
+                if parent is None:
+                    records[ref_text] = target
                 results.append(FileResult(str(src), ref_text, status, seq, title))
             self._k.audit.append_many(audit_items)  # the state change and its entries go together
         return results, new_ids, component_ids, records

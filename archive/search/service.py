@@ -188,10 +188,10 @@ class SearchService:
         """Extract each new component's text from the user's file and index the batch in one
         transaction per compartment index. Derived data: a failure never undoes the filing;
         each component's text status says what happened and `sgz index rebuild` can retry.
-        Items are (档号, component id, seq, kind, file, mime). `records` (档号 → the record as
-        filed) spares reading each back, and lets a write-only filer index fields she cannot
-        read from the sealed catalogue. `texts`, one per item, were extracted ahead
-        (`extract_ahead`); without them the batch is extracted here."""
+        Items are (档号, component id, seq, kind, file, mime). `records` (档号 → a record
+        filed in this batch, so not on hold) spares reading each back, and lets a write-only
+        filer index fields she cannot read from the sealed catalogue. `texts`, one per item,
+        were extracted ahead (`extract_ahead`); without them the batch is extracted here."""
         if not items:
             return
         if texts is None:
@@ -203,12 +203,14 @@ class SearchService:
         filed = records or {}
         for (ref, component_id, seq, kind, _src, _mime), extracted in zip(items, texts,
                                                                           strict=True):
-            rec = filed.get(ref) or self._k.records.get(ref)
+            new = filed.get(ref)
+            rec = new or self._k.records.get(ref)
             compartments.append(rec.compartment)
             statuses.append((component_id, extracted.status))
             by_comp.setdefault(rec.compartment, []).append(
                 {"doc_id": _doc_id(rec.ref, seq), **self._index_fields(
-                    rec, _Part(seq, kind), rec, extracted.text, extracted.status)})
+                    rec, _Part(seq, kind), rec, extracted.text, extracted.status,
+                    held=False if new is not None else None)})
         failed: set[int] = set()
         queued: list[tuple[str, dict[str, Any]]] = []
         for cname, docs in by_comp.items():
@@ -227,10 +229,10 @@ class SearchService:
                 self._k.records.set_text_status(cid, "failed" if cid in failed else status)
 
     def _index_fields(self, rec: Record, comp: Component | _Part, fields: Any, text: str,
-                      status: str) -> dict[str, Any]:
+                      status: str, *, held: bool | None = None) -> dict[str, Any]:
         """The document's text and the facts search filters on; who may see it is decided
-        from the same facts the policy reads (kernel.facts)."""
-        facts = self._k.facts(rec)
+        from the same facts the policy reads (kernel.facts; `held` False: filed just now)."""
+        facts = self._k.facts(rec, held=held)
         title = fields.title
         return {
             "title": title if comp.seq == 1 else f"{title}（{comp.kind}）",

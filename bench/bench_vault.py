@@ -92,7 +92,7 @@ from archive.app import Archive
 home, listfile, index, prof = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
 arc, _ = Archive.init(Path(home), user="bench", role="head", passphrase=PASSPHRASE, kdf_work_factor=10)
 paths = Path(listfile).read_text(encoding="utf-8").splitlines()
-pr = cProfile.Profile() if prof else None
+pr = cProfile.Profile(time.thread_time) if prof else None
 t = time.perf_counter()
 if pr:
     pr.enable()

@@ -51,10 +51,18 @@ def _convert_bits(data: bytes | list[int], frombits: int, tobits: int, pad: bool
     return out
 
 
+def _to_5bit(data: bytes) -> list[int]:
+    """`_convert_bits(data, 8, 5, True)` at once on one integer (keys are encoded per object)."""
+    bits = 8 * len(data)
+    groups = -(-bits // 5)
+    n = int.from_bytes(data, "big") << (5 * groups - bits)
+    return [(n >> (5 * (groups - 1 - i))) & 31 for i in range(groups)]
+
+
 def encode(hrp: str, data: bytes) -> str:
     """Encode data under hrp; the result is lowercase (callers upper-case identities)."""
     hrp = hrp.lower()
-    values = _convert_bits(data, 8, 5, True)
+    values = _to_5bit(data)
     poly = _polymod(_hrp_expand(hrp) + values + [0] * 6) ^ 1
     checksum = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
     return hrp + "1" + "".join(_CHARSET[v] for v in values + checksum)

@@ -347,7 +347,7 @@ class RecordService:
                 cid = self._k.records.add_component(target.id, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {
-                    "title": title, "filename": stored_name(src.name), "size": obj.plain_size,
+                    "title": title, "filename": component["filename"], "size": obj.plain_size,
                     "kind": kind,
                     "seq": seq, "reason": meta["reason"] or None}))
                 seen[obj.fp_sha] = (ref_text, seq)

@@ -113,3 +113,32 @@ def test_insert_record_returns_what_get_reads(arc: Archive, make_file) -> None:
         made = arc.kernel.records.insert_record(ref, {**fields, "precious": 1})
     assert made == arc.kernel.records.get(str(ref))
     assert made.compartment == rec.compartment != ""
+
+
+def test_titles_read_by_the_workers_are_those_the_filing_process_reads(arc: Archive,
+                                                                       make_file) -> None:
+    """With indexing, each document's own title is read by the extraction workers; without,
+    by the filing process (records/sniff.py). Both give the same titles."""
+    from archive.records.sniff import inspect_file
+    from tests.test_vault_filing import _docx, _pdf
+
+    def corpus(tag: str) -> list[Path]:
+        return [
+            make_file(f"{tag}1.docx", _docx("核心属性题名", f"一级标题{tag}")),
+            make_file(f"{tag}2.docx", _docx(None, f"社工站档案管理制度{tag}")),
+            make_file(f"{tag}3.pdf", _pdf(f"PDF 的题名{tag}")),
+            make_file(f"{tag}4.docx", _docx("家访\u202efdp.exe\n第二行" + tag, "标题")),
+            make_file(f"{tag}5.pdf", cjk_pdf([f"无题名的协议{tag}"])),
+            make_file(f"{tag}6.docx", make_docx({"word/document.xml": HEAD + "<w:body"})),
+            make_file(f"会议纪要{tag}.txt", f"纪要{tag}"),
+            make_file(f"{tag}8.docx", docx(f"第一段即题名{tag}")),
+        ]
+
+    for tag, index in (("甲", True), ("乙", False)):
+        paths = corpus(tag)
+        assert len(paths) >= POOL_MIN_ITEMS
+        results = arc.records.file(paths, category="XZ", index=index)
+        got = [arc.records.show(r.ref)["title"] for r in results]
+        want = [inspect_file(p).title or p.stem for p in paths]
+        assert got == want, (tag, got)
+    assert got[0] == "核心属性题名" and got[3] == "家访fdp.exe 第二行乙"

@@ -32,8 +32,9 @@ from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
-from archive.records.sniff import inspect_file
+from archive.records.sniff import FileKind, inspect_file
 from archive.safetext import clean_title, safe_filename
+from archive.search.limits import DEFAULT_LIMITS
 from archive.vault.objects import StagedObject
 
 Source = Path | InMemoryFile  # a file on disk, or one that exists only in memory
@@ -43,9 +44,10 @@ Source = Path | InMemoryFile  # a file on disk, or one that exists only in memor
 # derived data (the search index); filing never fails because of it.
 IndexItem = tuple[str, int, int, str, Source, str]
 IndexBatch = Callable[[list[IndexItem], dict[str, Record], Any], None]
-# Starts extracting the text of (source, mime) items while filing goes on; returns a job
-# whose `results()` are the texts in order (SearchService.extract_ahead).
-ExtractAhead = Callable[[list[tuple[Source, str]]], Any]
+# Starts extracting the text (and, with titles=True, the document's own title) of
+# (source, mime) items while filing goes on; returns a job whose `results()` are the texts in
+# order, each with its `title` (SearchService.extract_ahead).
+ExtractAhead = Callable[..., Any]
 
 # After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
 AfterFile = Callable[[list["FileResult"], int], object]
@@ -165,10 +167,17 @@ class RecordService:
                 raise ValidationError(f"年度“{year}”无效", found=year)
         for p in sources:  # every input is checked before anything is written
             _check_source(p)
+        # with indexing, the extraction workers read each document's own title as they parse
+        # it anyway (isolated, capped); this process only checks the type of each file
+        ahead = index and self._index_batch is not None and self._extract_ahead is not None
+
+        def sniff(src: Source) -> FileKind:
+            size = src.size if isinstance(src, InMemoryFile) else src.stat().st_size
+            return inspect_file(src, title=not (ahead and size <= DEFAULT_LIMITS.max_input))
+
         threads = min(STAGE_THREADS, len(sources))
         with ThreadPoolExecutor(threads, thread_name_prefix="sgz-stage") as pool:
-            kinds = list(pool.map(inspect_file, sources)) if threads > 1 else [
-                inspect_file(sources[0])]
+            kinds = list(pool.map(sniff, sources)) if threads > 1 else [sniff(sources[0])]
             meta = {
                 "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
                 "cls": cls, "year": year, "retention": retention, "date8": date8,
@@ -200,7 +209,7 @@ class RecordService:
             if i >= len(batches):
                 return
             if ahead is not None:
-                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]]))
+                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]], titles=True))
             if pool is not None:
                 self._k.objects.session_dir()  # created once, before the threads use it
                 staging.append([pool.submit(self._stage, src) for src, _m, _t in batches[i]])
@@ -251,6 +260,10 @@ class RecordService:
                         error = error or exc
                 if error is not None:
                     raise error
+            texts = job.results() if job is not None else None
+            if texts is not None:  # titles the extraction workers read (see `file`)
+                staged = [(src, mime, doc_title or text.title, obj) for (src, mime, doc_title, obj),
+                          text in zip(staged, texts, strict=True)]
             try:  # contents and names must be durable before the catalogue commits them
                 self._k.objects.sync_session()
             except OSError as exc:
@@ -271,12 +284,12 @@ class RecordService:
         if meta["index"] and self._index_batch is not None:
             # the records as filed (what the filer typed: a write-only filer cannot read it
             # back from the sealed catalogue), so indexing reads nothing back per item
-            texts = job.results() if job is not None else [None] * len(staged)
             new = [((res.ref, cid, res.seq, meta["kind"], src, mime), text)
                    for (src, mime, _, _obj), res, cid, text
-                   in zip(staged, results, component_ids, texts, strict=True) if cid is not None]
+                   in zip(staged, results, component_ids, texts or [None] * len(staged),
+                          strict=True) if cid is not None]
             self._index_batch([item for item, _ in new], records,
-                              [text for _, text in new] if job is not None else None)
+                              [text for _, text in new] if texts is not None else None)
         return results
 
     def _stage(self, src: Source) -> StagedObject:

@@ -140,15 +140,25 @@ def _first_heading(f: IO[bytes]) -> str | None:
 def _pdf_title(path: Path | InMemoryFile) -> str | None:
     """The PDF's /Title, read only after the decoding pre-scan passed (qpdf has no caps)."""
     try:
+        from archive.search.limits import DEFAULT_LIMITS
+
+        size = path.size if isinstance(path, InMemoryFile) else path.stat().st_size
+        if size > DEFAULT_LIMITS.max_input:
+            return None
+        return _pdf_title_of(path.data if isinstance(path, InMemoryFile) else path.read_bytes())
+    except OSError:  # unreadable now: the file is still a record, just without a title
+        return None
+
+
+def _pdf_title_of(data: bytes) -> str | None:
+    try:
         import pikepdf
 
         from archive.search.limits import DEFAULT_LIMITS
         from archive.search.pdf_guard import check_pdf
 
-        size = path.size if isinstance(path, InMemoryFile) else path.stat().st_size
-        if size > DEFAULT_LIMITS.max_input:
+        if len(data) > DEFAULT_LIMITS.max_input:
             return None
-        data = path.data if isinstance(path, InMemoryFile) else path.read_bytes()
         if check_pdf(data, DEFAULT_LIMITS, time.monotonic() + 5).refuse:
             return None
         with pikepdf.open(io.BytesIO(data)) as pdf:
@@ -158,8 +168,25 @@ def _pdf_title(path: Path | InMemoryFile) -> str | None:
         return None
 
 
-def inspect_file(path: Path | InMemoryFile) -> FileKind:
-    """Sniff the type from the bytes; refuse a misleading extension; find the document's title.
+def document_title(data: bytes, mime: str) -> str | None:
+    """The title `inspect_file` finds, from the file's bytes (run by an extraction worker,
+    which parses the document anyway, so the filing process does not parse it twice)."""
+    title = None
+    if mime == _EXT_MIME[".docx"]:
+        title = _docx_title(io.BytesIO(data))
+    elif mime == "application/pdf":
+        title = _pdf_title_of(data)
+    return clean_title(title) or None if title else None
+
+
+def titled(mime: str) -> bool:
+    """Whether `inspect_file` looks for a title inside files of this type."""
+    return mime in (_EXT_MIME[".docx"], "application/pdf")
+
+
+def inspect_file(path: Path | InMemoryFile, *, title: bool = True) -> FileKind:
+    """Sniff the type from the bytes; refuse a misleading extension; find the document's title
+    (unless `title` is False: the caller has it read elsewhere, see `document_title`).
     `path` may be an in-memory file (a browser upload): nothing is written to read it."""
 
     def body() -> Path | BinaryIO:  # zipfile reads a path or a stream alike
@@ -189,14 +216,16 @@ def inspect_file(path: Path | InMemoryFile) -> FileKind:
                 ref=str(path), expected=expected, found=found,
             )
         mime = found if found != "application/x-ole" else (expected or "application/msword")
-    title = None
+    if not title:
+        return FileKind(mime=mime, title=None)
+    found_title = None
     if mime == _EXT_MIME[".docx"]:
-        title = _docx_title(body())
+        found_title = _docx_title(body())
     elif mime == "application/pdf":
-        title = _pdf_title(path)
-    if title:
-        title = clean_title(title)  # a document's title is untrusted: no controls, no bidi
-    return FileKind(mime=mime, title=title or None)
+        found_title = _pdf_title(path)
+    if found_title:
+        found_title = clean_title(found_title)  # untrusted: no controls, no bidi
+    return FileKind(mime=mime, title=found_title or None)
 
 
 def _compatible(expected: str, found: str) -> bool:

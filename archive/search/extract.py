@@ -152,6 +152,16 @@ def _text_only_fonts() -> None:
         pass
 
 
+def _title(data: bytes, mime: str) -> str | None:
+    """The document's own title (records/sniff.py), parsed here, under this worker's limits."""
+    from archive.records.sniff import document_title
+
+    try:
+        return document_title(data, mime)
+    except Exception:  # MemoryError included: the record is still filed, titled by its name
+        return None
+
+
 def _worker(conn: Any, memory: int) -> None:
     """Child process loop: apply RLIMIT_AS, then extract requests until the pipe closes."""
     try:
@@ -170,12 +180,15 @@ def _worker(conn: Any, memory: int) -> None:
             conn.send(_peak_rss())
             continue
         args, kwargs = msg
+        want_title = kwargs.pop("title", False)
         try:
             result = extract_here(*args, **kwargs)
         except MemoryError:
             result = Extracted("", "failed", "提取时内存超过上限，未提取文字", None)
         except Exception:
             result = Extracted("", "failed", "提取文字时出错（文件可能已损坏）", None)
+        if want_title and kwargs.get("mime"):
+            result.title = _title(args[0], kwargs["mime"])
         conn.send(result)
 
 
@@ -250,7 +263,7 @@ class Extractor:
         return peak
 
     def extract_many(self, items: Sequence[tuple[Input, str, str | None]], *,
-                     ocr: bool = True) -> list[Extracted]:
+                     ocr: bool = True, titles: bool = False) -> list[Extracted]:
         """Extract (input, filename, mime) items, in order, pipelined.
 
         An input is bytes, a stream, or a callable returning either (or an `Extracted` for
@@ -259,10 +272,12 @@ class Extractor:
         Requests are sent ahead (up to `_AHEAD` in flight), so the worker parses the next file
         while this process reads and unpickles the previous result: one round trip per batch
         instead of one per file. A timeout or crash fails that item only; the rest of the
-        batch goes on in a fresh worker.
+        batch goes on in a fresh worker. With `titles`, each result also carries the
+        document's own title (`Extracted.title`, read by the worker as filing would).
         """
         limits = self.limits
-        kwargs = {"mime": None, "ocr": ocr, "limits": limits, "tmpdir": self.tmpdir}
+        kwargs = {"mime": None, "ocr": ocr, "limits": limits, "tmpdir": self.tmpdir,
+                  "title": titles}
         out: list[Extracted | None] = [None] * len(items)
         pending = iter(enumerate(items))
         ahead: tuple[int, bytes, str, str | None] | None = None  # read, not yet sent

@@ -64,16 +64,18 @@ class ExtractionPool:
         return self._extractors[i], self._feeders[i]
 
     def submit(self, items: Sequence[tuple[Input, str, str | None]], *,
-               ocr: bool = True) -> ExtractionJob:
+               ocr: bool = True, titles: bool = False) -> ExtractionJob:
         """Start extracting (input, filename, mime) items; inputs are read by the feeding
-        threads when their turn comes (a callable input is called there)."""
+        threads when their turn comes (a callable input is called there). With `titles`,
+        the workers also read each document's own title (`Extracted.title`)."""
         lanes = self.workers if len(items) >= POOL_MIN_ITEMS else 1
         parts: list[tuple[list[int], Future[list[Extracted]]]] = []
         for lane in range(min(lanes, len(items))):
             positions = list(range(lane, len(items), lanes))
             extractor, feeder = self._lane(lane)
             parts.append((positions, feeder.submit(
-                extractor.extract_many, [items[p] for p in positions], ocr=ocr)))
+                extractor.extract_many, [items[p] for p in positions], ocr=ocr,
+                titles=titles)))
         return ExtractionJob(len(items), parts)
 
     def extract_many(self, items: Sequence[tuple[Input, str, str | None]], *,

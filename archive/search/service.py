@@ -162,13 +162,15 @@ class SearchService:
             self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
         return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
 
-    def extract_ahead(self, items: list[tuple[Path | InMemoryFile, str]]) -> ExtractionJob:
-        """Start extracting the text of (file, mime) items in the pool of isolated workers
-        while the caller goes on (filing); `index_batch(..., texts=job.results())` takes it."""
+    def extract_ahead(self, items: list[tuple[Path | InMemoryFile, str]], *,
+                      titles: bool = False) -> ExtractionJob:
+        """Start extracting the text (and with `titles` the document's own title) of
+        (file, mime) items in the pool of isolated workers while the caller goes on
+        (filing); `index_batch(..., texts=job.results())` takes the texts."""
         if self._pool is None:
             self._pool = ExtractionPool(tmpdir=str(self._k.objects.tmp))
         return self._pool.submit([(functools.partial(_load, src), src.name, mime)
-                                  for src, mime in items])
+                                  for src, mime in items], titles=titles)
 
     def close(self) -> None:
         if self._extractor is not None:

@@ -1,11 +1,16 @@
-"""Vault benchmarks (issue #2), each as a ratio to a baseline measured in the same run.
+"""Vault benchmarks (issues #2, #12), each as a ratio to a baseline measured in the same run.
 
-1. Filing 1,000 small .docx/PDF files in one `sgz file` call vs bare age encryption of the same
-   bytes (indexing excluded).  Goal ≥ 200 documents/s.
+1. Filing 1,000 small .docx/PDF files (half Word, half PDF with a non-embedded CJK font, as
+   WPS/Word exports them) in one call, on the path users take: the service call
+   `arc.records.file(paths)` and the whole `sgz file a b c …` process, with and without
+   indexing; against `--base` (a copy of main's code, e.g. `git archive main | tar -x -C DIR`)
+   in the same run, interleaved, medians of `--runs`; bare age+fsync for scale.
+   Goal (issue 12): ≥ 300 documents/s with indexing.
 2. Filing and getting a 1 GiB file vs a plain file copy (goal ≥ 70 %), peak RSS (goal ≤ 150 MB).
 3. Cold start of `sgz --help` vs `python -c pass` (goal ≤ 150 ms more).
 
-Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--big-mib 1024]`.
+Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--big-mib 1024]
+[--base DIR] [--runs 3] [--corpus DIR] [--only small|big|cold]`.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_titles_read_by_the_workers_are_those_the_filing_process_reads(arc: Arch
             make_file(f"{tag}3.pdf", _pdf(f"PDF 的题名{tag}")),
             make_file(f"{tag}4.docx", _docx("家访\u202efdp.exe\n第二行" + tag, "标题")),
             make_file(f"{tag}5.pdf", cjk_pdf([f"无题名的协议{tag}"])),
-            make_file(f"{tag}6.docx", make_docx({"word/document.xml": HEAD + "<w:body"})),
+            make_file(f"{tag}6.docx", make_docx({"word/document.xml": HEAD + "<w:body>" + tag})),
             make_file(f"会议纪要{tag}.txt", f"纪要{tag}"),
             make_file(f"{tag}8.docx", docx(f"第一段即题名{tag}")),
         ]

@@ -35,9 +35,12 @@ from archive.policy.rules import RecordFacts
 from archive.records.sniff import FileKind, inspect_file
 from archive.safetext import clean_title, safe_filename
 from archive.search.limits import DEFAULT_LIMITS
+from archive.vault.compartments import compartment_for
+from archive.vault.objectkeys import WrappedKey
 from archive.vault.objects import StagedObject
 
 Source = Path | InMemoryFile  # a file on disk, or one that exists only in memory
+Staged = tuple[StagedObject, WrappedKey]  # an encrypted object and its wrapped identity
 
 # Called after a batch is committed with (档号, component id, seq, kind, source, mime) per new
 # component, the records as filed (档号 → Record), and their texts if extracted ahead:
@@ -183,6 +186,9 @@ class RecordService:
                 "cls": cls, "year": year, "retention": retention, "date8": date8,
                 "doc_no": doc_no, "author": author, "household": household, "secrecy": secrecy,
                 "note": note, "precious": precious, "responsible": responsible, "index": index,
+                # where the items' keys go: the parent's, or what sealing puts a new record in
+                "compartment": parent.compartment if parent is not None else compartment_for(
+                    cls, secrecy),
             }
             pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
                              strict=True))
@@ -202,7 +208,7 @@ class RecordService:
         batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
         ahead = self._extract_ahead if meta["index"] and self._index_batch is not None else None
         jobs: list[Any] = []  # texts being extracted (other processes) while this one files
-        staging: list[list[Future[StagedObject]]] = []
+        staging: list[list[Future[Staged]]] = []
         publishing: list[Future[None]] = []
 
         def prepare(i: int) -> None:
@@ -212,7 +218,8 @@ class RecordService:
                 jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]], titles=True))
             if pool is not None:
                 self._k.objects.session_dir()  # created once, before the threads use it
-                staging.append([pool.submit(self._stage, src) for src, _m, _t in batches[i]])
+                staging.append([pool.submit(self._stage, src, meta["compartment"])
+                                for src, _m, _t in batches[i]])
 
         prepare(0)
         try:
@@ -228,7 +235,7 @@ class RecordService:
             for futures in staging:  # staged ahead, never to be committed
                 for future in futures:
                     with contextlib.suppress(BaseException):
-                        self._k.objects.discard(future.result().object_id)
+                        self._k.objects.discard(future.result()[0].object_id)
             for done in publishing:
                 with contextlib.suppress(BaseException):
                     done.result()
@@ -239,7 +246,7 @@ class RecordService:
 
     def _file_batch(self, batch: list[tuple[Source, str, str | None]],
                     meta: dict[str, Any], job: Any = None,
-                    staging: list[Future[StagedObject]] | None = None,
+                    staging: list[Future[Staged]] | None = None,
                     pool: ThreadPoolExecutor | None = None,
                     publishing: list[Future[None]] | None = None) -> list[FileResult]:
         """Group commit: stage every object, then one transaction, one audit write and one
@@ -247,15 +254,21 @@ class RecordService:
         `job`: the batch's texts, extracted ahead in other processes; `staging`: its objects
         being staged by `pool`'s threads, which also publish them (into `publishing`)."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
+        wrapped: dict[str, WrappedKey] = {}  # object id → its identity, wrapped while staged
+
+        def add(src: Source, mime: str, doc_title: str | None, done: Staged) -> None:
+            staged.append((src, mime, doc_title, done[0]))
+            wrapped[done[0].object_id] = done[1]
+
         try:
             if staging is None:
                 for src, mime, doc_title in batch:
-                    staged.append((src, mime, doc_title, self._stage(src)))
+                    add(src, mime, doc_title, self._stage(src, meta["compartment"]))
             else:
                 error: BaseException | None = None
                 for (src, mime, doc_title), future in zip(batch, staging, strict=True):
                     try:
-                        staged.append((src, mime, doc_title, future.result()))
+                        add(src, mime, doc_title, future.result())
                     except BaseException as exc:  # the others finish; all are discarded
                         error = error or exc
                 if error is not None:
@@ -268,7 +281,7 @@ class RecordService:
                 self._k.objects.sync_session()
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
-            results, new_ids, component_ids, records = self._commit_batch(staged, meta)
+            results, new_ids, component_ids, records = self._commit_batch(staged, meta, wrapped)
         except BaseException:
             for *_, obj in staged:
                 self._k.objects.discard(obj.object_id)
@@ -292,19 +305,21 @@ class RecordService:
                               [text for _, text in new] if texts is not None else None)
         return results
 
-    def _stage(self, src: Source) -> StagedObject:
+    def _stage(self, src: Source, compartment: str) -> Staged:
         """Encrypt one file into the session folder, its contents fsynced (the folder is
-        fsynced once per batch). Safe to run in several threads at once: file creation,
-        writes and fsync release the GIL, so a batch's I/O waits overlap."""
+        fsynced once per batch), and wrap its identity to `compartment` (checked again in
+        the transaction). Safe to run in several threads at once: file creation, writes and
+        fsync release the GIL, so a batch's I/O waits overlap."""
         try:
             with open_source(src) as f:
-                return self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=True,
-                                             sm3=self._k.station.sm3_fingerprint)
+                obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=True,
+                                            sm3=self._k.station.sm3_fingerprint)
         except OSError as exc:
             raise storage_error(exc, f"“{src.name}”的归档") from None
+        return obj, self._k.object_keys.wrap(obj.identity, compartment)
 
     def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
-                      meta: dict[str, Any]
+                      meta: dict[str, Any], wrapped: dict[str, WrappedKey] | None = None
                       ) -> tuple[list[FileResult], list[str], list[int | None], dict[str, Record]]:
         """One transaction: 档号, records, components, wrapped keys and every audit entry."""
         parent: Record | None = meta["parent"]
@@ -356,7 +371,8 @@ class RecordService:
                 if parent is not None and kind == "更正版本":
                     component["supersedes"] = self.current_component(parent).id
                 self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size,
-                                        target.compartment)
+                                        target.compartment,
+                                        wrapped=(wrapped or {}).get(obj.object_id))
                 cid = self._k.records.add_component(target.id, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {

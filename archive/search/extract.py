@@ -154,7 +154,7 @@ def _text_only_fonts() -> None:
 
 def _title(data: bytes, mime: str) -> str | None:
     """The document's own title (records/sniff.py), parsed here, under this worker's limits."""
-    from archive.records.sniff import document_title
+    from archive.search.doc_titles import document_title
 
     try:
         return document_title(data, mime)

@@ -161,7 +161,7 @@ def test_no_plaintext_at_rest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         text = ex.extract(doc, filename="a.docx").text
     assert canary in text
     ix.rebuild([dict(doc_id=f"D{i}", title=f"{canary}{i}", text=text * 50) for i in range(300)])
-    assert ix.search("王小明").total == 300
+    assert (ix.search("王小明").total, ix.search("王小明").total_exact) == (200, False)
     ix.remove("D7")
     ix.close()
     needles = [canary.encode(), canary.encode("utf-16-le"), "王小明".encode(),

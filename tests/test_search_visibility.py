@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from archive.search.index import RANK_ALL, SearchIndex
+from archive.search.index import TOTAL_EXACT_UP_TO, SearchIndex
 from archive.search.visibility import Visibility, ref_of
 
 WORDS = ["低保", "临时救助", "困境儿童", "走访", "慰问", "残疾", "医疗", "取暖", "辍学", "心理疏导",
@@ -71,17 +71,22 @@ def check(ix: SearchIndex, docs: list[dict[str, Any]], word: str, vis: Visibilit
     by_id = {d["doc_id"]: d for d in docs}
     want = expected(docs, vis, word)
     res = ix.search(word, vis, limit=10)
-    assert res.total == len(want), (word, vis)
+    # exact up to TOTAL_EXACT_UP_TO visible 档号, then a lower bound (never more than there are)
+    if len(want) <= TOTAL_EXACT_UP_TO:
+        assert (res.total, res.total_exact) == (len(want), True), (word, vis)
+    else:
+        assert (res.total, res.total_exact) == (TOTAL_EXACT_UP_TO, False), (word, vis)
+        assert res.count_text.startswith(f"{TOTAL_EXACT_UP_TO} 条以上")
     got: list[str] = []
     offset = 0
     while True:
-        hits, total = ix.search(word, vis, limit=page, offset=offset)
-        assert total == len(want)
-        for h in hits:
+        out = ix.search(word, vis, limit=page, offset=offset)
+        assert (out.total, out.total_exact) == (res.total, res.total_exact)
+        for h in out.hits:
             assert may(vis, by_id[h.doc_id]), h.doc_id  # never a hit the user may not read
-        got += [h.ref for h in hits]
+        got += [h.ref for h in out.hits]
         offset += page
-        if offset >= total:
+        if len(out.hits) < page:  # the pages go on until the last match, whatever the count
             break
     assert len(got) == len(set(got)) == len(want) and set(got) == want
     assert [h.ref for h in res.hits] == got[:10]  # the first page is the same either way
@@ -105,7 +110,9 @@ def test_visibility_counts_and_pages(small: tuple[SearchIndex, list[dict[str, An
         if name == "nobody":
             assert n == 0
         if word == "记录" and name == "head":
-            assert n > RANK_ALL  # every title: the ranked head + newest-first tail path
+            assert n > TOTAL_EXACT_UP_TO  # every title: the lower-bound count and tail path
+        if word == "鞠" and name == "head":
+            assert n <= TOTAL_EXACT_UP_TO  # the exactly counted, bm25-ranked path
 
 
 def test_the_old_callback_and_the_visibility_agree(
@@ -151,7 +158,7 @@ def test_fifty_thousand_documents_permission_filter(tmp_path: Path) -> None:
         ix.add_many(docs[start:start + 5000])
     views = visibilities(docs)
     big = check(ix, docs, "走访", views["head"], page=2000)
-    assert big > RANK_ALL  # the candidate-ranking path with its newest-first tail
+    assert big > TOTAL_EXACT_UP_TO  # the title-first path with its newest-first tail
     for vis in views.values():
         for word in ("低保", "阚", "高龄津贴", "附件"):
             check(ix, docs, word, vis, page=5000)

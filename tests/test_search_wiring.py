@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import PASS
 
 from archive.app import Archive
 from archive.cli.main import cli
@@ -132,3 +133,29 @@ def test_web_marks_hits_by_offsets_not_brackets() -> None:
               spans=((7, 9), (11, 13)), cut_after=True)
     assert marked(hit) == [("【通知】第1次", False), ("走访", True), ("　　", False),
                            ("走访", True), ("日期", False), ("…", False)]
+
+
+def test_a_long_running_search_sees_what_another_process_filed(
+        arc: Archive, home: Path, clock, make_file) -> None:
+    """The service remembers what it derives from the catalogue and the indexes (counts,
+    visibility) between searches; a commit by another connection must end that."""
+    arc.records.file([make_file("a.txt", "临时救助金申请")], category="XZ")
+    assert arc.search.query("临时救助").total == 1
+    assert arc.search.query("临时救助").total == 1  # served from the remembered facts
+    other = Archive.unlock(home, user=arc.kernel.user.name, passphrase=PASS,
+                           clock=clock)
+    try:
+        other.records.file([make_file("b.txt", "临时救助审批表")], category="XZ")
+        other.records.file([make_file("c.txt", "服务记录 临时救助")], category="FW",
+                           responsible="wangwu")
+    finally:
+        other.close()
+    res = arc.search.query("临时救助")
+    assert (res.total, res.unindexed) == (3, 0)
+    assert {h.ref[-7:] for h in res.hits} == {"XZ-0001", "XZ-0002", "FW-0001"}
+    other = Archive.unlock(home, user=arc.kernel.user.name, passphrase=PASS, clock=clock)
+    try:  # only the catalogue changes: the index must now be reported incomplete
+        other.records.file([make_file("d.txt", "临时救助回访")], category="XZ", index=False)
+    finally:
+        other.close()
+    assert arc.search.query("临时救助").unindexed == 1

@@ -102,6 +102,13 @@ class Database:
         else:
             c.execute("COMMIT")
 
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever the database may have changed: a commit by another connection
+        (PRAGMA data_version) or any row this connection wrote (total_changes). Lets a
+        long-running process cache what it derived from the catalogue."""
+        return (int(self.conn.execute("PRAGMA data_version").fetchone()[0]),
+                int(self.conn.total_changes))
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlcipher3.Cursor:
         """Run one statement; a page that fails SQLCipher's HMAC becomes DamagedFile."""
         try:

@@ -56,7 +56,10 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
       sgz search 临时救助 --category 服务 --year 2026
       sgz search "title:保密" --json
     只显示你无需说明事由即可查阅的档案，共计条数也只计这些；每次检索都记入审计日志。
-    --json 输出的摘要为原文片段（text）加命中位置（spans，按字符计的起止偏移）。
+    结果很多的常用词（每个全文索引超过 1000 件）只显示“N 条以上”，标题或文号命中的排在前面，
+    其余按归档先后（新的在前），可用 --offset 继续翻页；加词可缩小范围。
+    --json 输出的摘要为原文片段（text）加命中位置（spans，按字符计的起止偏移）；
+    total_exact 为 false 时 total 是下限。
     """
     arc = open_archive(ctx)
     res = arc.search.query(query, category=category, year=year, retention=retention,
@@ -64,7 +67,8 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
     if as_json:
         from archive.search.service import hit_dict
 
-        emit_json({"total": res.total, "no_text_records": res.no_text_count,
+        emit_json({"total": res.total, "total_exact": res.total_exact,
+                   "no_text_records": res.no_text_count,
                    "fallback": res.fallback, "unindexed": res.unindexed,
                    "hits": [hit_dict(h) for h in res.hits]})
         return
@@ -79,7 +83,7 @@ def search_cmd(ctx: click.Context, query: str, category: str | None, year: int |
         if h.snippet_text:
             click.echo(f"    {render_snippet(_shown(h.snippet_obj), color=color)}")
     note = "（未找到完全匹配，以下为相近结果）" if res.fallback else ""
-    info(f"共 {res.total} 条{note}")
+    info(f"{res.count_text}{note}")
     if res.unindexed:
         info(f"注意：全文索引缺少 {res.unindexed} 个文档，结果可能不全；请运行 sgz index rebuild")
     if res.no_text_count:

@@ -18,6 +18,8 @@ from archive.catalog.db import connect_keyed
 from archive.errors import Conflict, NotFound, ValidationError
 from archive.search.normalize import normalize
 from archive.search.query import COLUMNS, ParsedQuery, parse
+from archive.search.rank import SCORE_CHARS, varints
+from archive.search.rank import score as bm25_score
 from archive.search.results import Hit, SearchResult
 from archive.search.snippet import make_snippet
 from archive.search.tokens import index_tokens
@@ -32,22 +34,52 @@ from archive.search.visibility import (
     token,
 )
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"  # 3: + the title index (tfts); a "2" index gains it on open
 # bm25 weights per column, in FTS_COLUMNS order: title counts most, then 文号, then body;
 # the access tokens never rank.
 WEIGHTS = {"title_bi": 6.0, "title_uni": 6.0, "body_bi": 1.0, "body_uni": 1.0,
            "no_bi": 3.0, "no_uni": 3.0, "acl": 0.0}
 FTS_COLUMNS = (*COLUMNS, "acl")
 FALLBACK_MIN_BIGRAMS = 3
+FALLBACK_DF_CAP = 100  # a bigram in more documents than this is common enough for the fallback
 FALLBACK_MAX_TERMS = 8  # rarest bigrams OR-ed when nothing matches exactly (24 → 8: same recall, p50 −15 %)
-# Ranking every match of a very common word costs one bm25 call per match. Beyond RANK_ALL
-# visible matches, bm25 ranks only candidates: the newest RANK_CANDIDATES matches plus the
-# newest RANK_CANDIDATES whose title or 文号 matches (those rank first anyway, weight 6 / 3).
-# The total still counts every visible match. See docs/adr/0005-search-visibility-in-query.md.
-RANK_ALL = 2000
-RANK_CANDIDATES = 1000
-TITLE_TIER_MAX_BIGRAMS = 3  # words of up to 4 characters
+# Work per query is bounded by the size of the answer the user can look at, not by how many
+# documents contain a common word (docs/adr/0005-search-visibility-in-query.md):
+# - the visible 档号 are counted exactly up to TOTAL_EXACT_UP_TO and ranked by bm25 (rank.py,
+#   from what the index stores); beyond it the total is a lower bound ("200 条以上"), as
+#   Elasticsearch's track_total_hits does, and the answer lists title/文号 matches first (from
+#   the small title index), then the other matches, newest first.
+TOTAL_EXACT_UP_TO = 200
+# A long query (a pasted sentence) costs FTS5 a position check per word per document, so
+# it is counted exactly only up to EXACT_TOKEN_BUDGET / its number of bigrams (at least
+# EXACT_LONG_QUERY_MIN): about 80 for a sentence of 30 characters.
+EXACT_TOKEN_BUDGET = 2400
+EXACT_LONG_QUERY_MIN = 50
+
+
+def literals_tokens(literals: list[str]) -> list[str]:
+    """The bigrams (or single units) FTS5 checks for these normalised literals."""
+    out: list[str] = []
+    for lit in literals:
+        out += [lit[i:i + 2] for i in range(len(lit) - 1)] or [lit]
+    return out
+
+
+def exact_up_to(tokens: int) -> int:
+    """How many visible 档号 a query of this many bigrams is counted (and ranked) up to."""
+    return max(EXACT_LONG_QUERY_MIN, min(TOTAL_EXACT_UP_TO, EXACT_TOKEN_BUDGET // max(1, tokens)))
+TITLE_TIER_MAX = 1000
+OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
 Allowed = Callable[[str], bool] | set[str] | frozenset[str] | None
+
+# The title index: the same columns (so the same MATCH expression applies) holding only the
+# title, the 文号 and the access tokens: "which matches have the word in the title" is then
+# a small doclist, not a column filter over every body match.
+_TITLE_SCHEMA = [
+    f"""CREATE VIRTUAL TABLE tfts USING fts5({", ".join(FTS_COLUMNS)}, content='',
+       contentless_delete=1, tokenize='unicode61 remove_diacritics 0')""",
+    "INSERT INTO tfts(tfts, rank) VALUES('secure-delete', 1)",
+]
 
 _SCHEMA = [
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -63,6 +95,7 @@ _SCHEMA = [
        contentless_delete=1, tokenize='unicode61 remove_diacritics 0')""",
     "INSERT INTO fts(fts, rank) VALUES('secure-delete', 1)",
     "CREATE VIRTUAL TABLE vocab USING fts5vocab(fts, row)",
+    *_TITLE_SCHEMA,
 ]
 _STATUSES = {"ok", "no_text", "ocr", "truncated", "failed"}
 _FIELDS = ("title", "text", "doc_no", "date", "category", "year", "retention", "household",
@@ -88,6 +121,38 @@ def _connect(path: Path, key: bytes) -> Any:
     return conn
 
 
+def _title_row(rowid: int, doc_id: str, title: str, doc_no: str, acl: str) -> tuple[Any, ...]:
+    t_bi, t_uni = index_tokens(title)
+    n_bi, n_uni = index_tokens(doc_no)
+    return (rowid, t_bi, t_uni, "", "", n_bi, n_uni, acl)
+
+
+_INSERT_TITLE = f"INSERT INTO tfts(rowid, {', '.join(FTS_COLUMNS)}) VALUES(?,?,?,?,?,?,?,?)"
+
+
+def _add_title_index(conn: Any) -> None:
+    """Schema 2 → 3: build the title index from the catalogue rows the index already holds
+    (titles, 文号 and access facts are stored; no document text is needed)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for stmt in _TITLE_SCHEMA:
+            conn.execute(stmt)
+        rows = conn.execute(
+            "SELECT id, doc_id, title, doc_no, category, year, retention, household,"
+            " responsible, compartment, secret, status FROM docs").fetchall()
+        for (rowid, doc_id, title, doc_no, category, year, retention, household, responsible,
+             compartment, secret, status) in rows:
+            acl = doc_tokens(doc_id, category=category, compartment=compartment,
+                             responsible=responsible, household=household, year=year,
+                             retention=retention, status=status, secret=bool(secret))
+            conn.execute(_INSERT_TITLE, _title_row(rowid, doc_id, title, doc_no, acl))
+        conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 class SearchIndex:
     """Encrypted FTS5 index of extracted record text, keyed by 档号 (doc_id)."""
 
@@ -95,6 +160,7 @@ class SearchIndex:
         self._conn = conn
         self.path = path
         self._multi: bool | None = None
+        self._counted: tuple[tuple[int, int], int] | None = None
 
     @classmethod
     def create(cls, path: Path, key: bytes) -> SearchIndex:
@@ -123,7 +189,9 @@ class SearchIndex:
             raise NotFound(f"索引文件不存在：{path.name}（可运行 sgz index rebuild 重建）")
         conn = _connect(path, key)
         row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
-        if row is None or row[0] != SCHEMA_VERSION:
+        if row is not None and row[0] == "2":
+            _add_title_index(conn)
+        elif row is None or row[0] != SCHEMA_VERSION:
             conn.close()
             raise IndexOutdated(OUTDATED, found=row and row[0], expected=SCHEMA_VERSION)
         return cls(conn, path)
@@ -154,9 +222,19 @@ class SearchIndex:
                 f" UNION SELECT ref FROM docs WHERE seq > 1 AND ref IN ({marks})", part + part))
         return held
 
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever the index may have: another process's commit or our own write."""
+        return (int(self._conn.execute("PRAGMA data_version").fetchone()[0]),
+                int(self._conn.total_changes))
+
     def count(self) -> int:
-        """Indexed documents (components)."""
-        return int(self._conn.execute("SELECT count(*) FROM docs").fetchone()[0])
+        """Indexed documents (components); remembered until the index changes (this
+        connection's writes or another process's commit), as every search asks."""
+        gen = self.generation()
+        if self._counted is None or self._counted[0] != gen:
+            self._counted = (gen, int(self._conn.execute("SELECT count(*) FROM docs")
+                                      .fetchone()[0]))
+        return self._counted[1]
 
     def integrity(self) -> list[str]:
         """Page MACs (SQLCipher), b-tree structure and the FTS index's own consistency check;
@@ -168,6 +246,7 @@ class SearchIndex:
         if not problems:
             try:
                 self._conn.execute("INSERT INTO fts(fts) VALUES('integrity-check')")
+                self._conn.execute("INSERT INTO tfts(tfts) VALUES('integrity-check')")
             except sqlcipher3.DatabaseError as exc:
                 problems.append(f"fts: {exc}")
         return problems
@@ -202,11 +281,25 @@ class SearchIndex:
             for doc in docs:
                 self._add(doc)
                 n += 1
+            self._settle(n)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
         return n
+
+    def _settle(self, added: int) -> None:
+        """Merge FTS5's segments into one when the index has grown by OPTIMIZE_GROWTH since
+        the last merge: each filing writes a segment, and a word's lookup seeks in every
+        segment (at 50,000 documents filed in batches, a phrase's first hits took 10 ms
+        unmerged and 1.7 ms merged). Costs about a second per 10,000 documents."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key='unmerged'").fetchone()
+        pending = int(row[0]) + added if row else added
+        if pending >= max(OPTIMIZE_MIN_DOCS, OPTIMIZE_GROWTH * self.count()):
+            for table in ("fts", "tfts"):
+                self._conn.execute(f"INSERT INTO {table}({table}) VALUES('optimize')")
+            pending = 0
+        self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', ?)", (str(pending),))
 
     def _add(self, doc: dict[str, Any]) -> None:
         unknown = set(doc) - {"doc_id", *_FIELDS}
@@ -234,13 +327,13 @@ class SearchIndex:
              facts["responsible"], facts["compartment"], int(secret), status))
         rowid = cur.lastrowid
         self._conn.execute("INSERT INTO texts(id, text) VALUES(?, ?)", (rowid, text))
-        t_bi, t_uni = index_tokens(title)
         b_bi, b_uni = index_tokens(normalize(text), normalized=True)
-        n_bi, n_uni = index_tokens(doc_no)
         acl = doc_tokens(doc_id, year=year, status=status, secret=secret, **facts)
+        trow = _title_row(rowid, doc_id, title, doc_no, acl)
         self._conn.execute(
             f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES(?,?,?,?,?,?,?,?)",
-            (rowid, t_bi, t_uni, b_bi, b_uni, n_bi, n_uni, acl))
+            (rowid, trow[1], trow[2], b_bi, b_uni, trow[5], trow[6], acl))
+        self._conn.execute(_INSERT_TITLE, trow)
         self._multi = None
 
     def _delete(self, doc_id: str) -> bool:
@@ -248,6 +341,7 @@ class SearchIndex:
         if row is None:
             return False
         self._conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
+        self._conn.execute("DELETE FROM tfts WHERE rowid=?", (row[0],))
         self._conn.execute("DELETE FROM texts WHERE id=?", (row[0],))
         self._conn.execute("DELETE FROM docs WHERE id=?", (row[0],))
         self._multi = None
@@ -279,12 +373,15 @@ class SearchIndex:
             self._conn.execute("DELETE FROM docs")
             self._conn.execute("DELETE FROM texts")
             self._conn.execute("INSERT INTO fts(fts) VALUES('delete-all')")
+            self._conn.execute("INSERT INTO tfts(tfts) VALUES('delete-all')")
             for doc in docs:
                 self._add(doc)
                 done += 1
                 if progress and done % 100 == 0:
                     progress(done, total)
             self._conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
+            self._conn.execute("INSERT INTO tfts(tfts) VALUES('optimize')")
+            self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', '0')")
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -305,14 +402,19 @@ class SearchIndex:
     def search(self, query: str, visible: Visibility | None = None, *, limit: int = 20,
                offset: int = 0, category: str | None = None, year: int | None = None,
                retention: str | None = None, household: str | None = None,
-               allowed: Allowed = None) -> SearchResult:
+               allowed: Allowed = None, snippets: bool = True,
+               fallback: str = "auto") -> SearchResult:
         """Ranked hits the caller may read, one per 档号, with snippets as text + spans.
 
         `visible` (default: everything) is applied inside the FTS5 query, before counting,
         ranking and paging; `total` counts visible 档号 only. A plain query of several
         characters with no exact match falls back to an OR of its rarest bigrams.
         `allowed` (a per-document callback or set) is the old interface, kept until every
-        caller passes a Visibility; it is slow on common words.
+        caller passes a Visibility; it is slow on common words. With `snippets=False` the
+        hits come without snippets: a caller merging several indexes makes them for the
+        hits it keeps (`add_snippets`). `fallback`: "auto" (as above), "never", or "only"
+        (just the fallback: a caller of several indexes falls back only when none of them
+        has an exact match).
         """
         if limit < 1:
             raise ValidationError("结果条数必须大于 0")
@@ -335,14 +437,18 @@ class SearchIndex:
         check = None if allowed is None else (
             allowed if callable(allowed) else allowed.__contains__)
         literals = parsed.literals
-        total, rows = self._run(expr(parsed.fts), expr, parsed, limit, offset, check)
-        fallback = False
-        if total == 0 and parsed.plain and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS:
+        total, exact, rows = (0, True, []) if fallback == "only" else self._run(
+            parsed.fts, expr, literals, limit, offset, check)
+        fell_back = False
+        if (total == 0 and fallback != "never" and parsed.plain
+                and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS):
             words = self._fallback_expr(parsed)
             if words:
-                total, rows = self._run(expr(words), expr, None, limit, offset, check)
-                literals, fallback = parsed.bigrams, total > 0
-        out = SearchResult(total=total, fallback=fallback, hits=self._hits(rows, literals))
+                total, exact, rows = self._run(words, expr, parsed.bigrams, limit, offset, check)
+                literals, fell_back = parsed.bigrams, total > 0
+        out = SearchResult(total=total, total_exact=exact, fallback=fell_back,
+                           hits=self._hits(rows, literals if snippets else None),
+                           literals=literals)
         no_text = f'acl : "{token(STATUS, "no_text")}"'
         if check is None:
             out.no_text_count = self._count(expr(no_text))
@@ -372,60 +478,83 @@ class SearchIndex:
             sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
         return int(self._sql(sql, [match])[0][0])
 
-    def _top(self, match: str, newest: int | None, n: int | None, *,
-             by_rowid: bool = False) -> list[tuple[int, float]]:
-        """(rowid, bm25) of the best `n` (None: all) among the `newest` matches (None: all);
-        with `by_rowid`, the newest matches themselves, newest first."""
-        weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
-        inner = f"SELECT rowid AS id, bm25(fts, {weights}) AS score FROM fts WHERE fts MATCH ?"
-        if newest is not None:
-            inner += f" ORDER BY rowid DESC LIMIT {int(newest)}"
-        sql = inner if by_rowid else f"SELECT id, score FROM ({inner}) ORDER BY score, id"
-        params: list[Any] = [match]
-        if n is not None:
-            sql += " LIMIT ?"
-            params.append(n)
-        return [(int(r[0]), float(r[1])) for r in self._sql(sql, params)]
+    def _newest(self, match: str, n: int, *, table: str = "fts") -> list[int]:
+        """Rowids of the newest `n` matches, newest first: FTS5 walks the doclists backwards
+        and stops, so this costs what the answer is, not what the word's doclist is."""
+        sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?"
+        return [int(r[0]) for r in self._sql(sql, [match, n])]
 
-    def _run(self, match: str, expr: Callable[[str], str], parsed: ParsedQuery | None,
-             limit: int, offset: int, check: Callable[[str], bool] | None,
-             ) -> tuple[int, list[tuple[int, float]]]:
-        """(visible 档号 count, the page of (rowid, score)), one row per 档号."""
+    def _probe(self, match: str, multi: bool, cap: int) -> tuple[list[int], int]:
+        """The newest matches until cap + 1 distinct 档号 are seen (or all of them): (their
+        rowids newest first, how many 档号 they hold)."""
+        want = cap + 1
+        rows = self._newest(match, want)
+        if not multi:
+            return rows, len(rows)
+        refs = set(self._refs(rows).values())
+        while len(refs) < want and len(rows) % want == 0 and rows:
+            more = [int(r[0]) for r in self._sql(
+                "SELECT rowid FROM fts WHERE fts MATCH ? AND rowid < ? ORDER BY rowid DESC"
+                " LIMIT ?", [match, rows[-1], want])]
+            if not more:
+                break
+            rows += more
+            refs |= set(self._refs(more).values())
+        return rows, len(refs)
+
+    def _avg_tokens(self) -> float:
+        """Tokens per row over all columns, from FTS5's averages record (what bm25 uses)."""
+        nums = varints(self._conn.execute("SELECT block FROM fts_data WHERE id=1").fetchone()[0])
+        return sum(nums[1:]) / nums[0] if nums and nums[0] else 0.0
+
+    def _rank(self, ids: list[int], literals: list[str]) -> list[tuple[int, float]]:
+        """(rowid, -bm25) of these documents, best first (rank.py)."""
+        avg = self._avg_tokens()
+        weights = (WEIGHTS["title_bi"], WEIGHTS["no_bi"], WEIGHTS["body_bi"])
+        rows: list[tuple[int, float]] = []
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            for rowid, title, doc_no, text, sz in self._conn.execute(
+                    "SELECT d.id, d.title, d.doc_no, substr(t.text, 1, ?), s.sz FROM docs d"
+                    " JOIN texts t ON t.id = d.id JOIN fts_docsize s ON s.id = d.id"
+                    f" WHERE d.id IN ({','.join('?' * len(part))})", [SCORE_CHARS, *part]):
+                rows.append((int(rowid), -bm25_score(literals, title, doc_no, text,
+                                                     sum(varints(sz)), avg, weights)))
+        return sorted(rows, key=lambda r: (r[1], r[0]))
+
+    def _run(self, words: str, expr: Callable[[str], str], literals: list[str], limit: int,
+             offset: int, check: Callable[[str], bool] | None
+             ) -> tuple[int, bool, list[tuple[int, float]]]:
+        """(visible 档号 count, whether it is exact, the page of (rowid, score)), one row per
+        档号. The order is the same for every page."""
+        match = expr(words)
         if check is not None:
-            return self._run_checked(match, limit, offset, check)
-        # One pass answers most queries: the newest RANK_ALL + 1 matches with their bm25. If
-        # that is all of them, they are the whole result (count and ranking) ...
-        newest = self._top(match, RANK_ALL + 1, None, by_rowid=True)
+            total, page = self._run_checked(match, limit, offset, check)
+            return total, True, page
         multi = self._has_multi()
         need = offset + limit
-        if len(newest) <= RANK_ALL:
-            rows = sorted(newest, key=lambda r: (r[1], r[0]))
+        cap = exact_up_to(len(literals_tokens(literals)))
+        probe, counted = self._probe(match, multi, cap)
+        exact = counted <= cap
+        if not probe:
+            return 0, True, []
+        if exact:
+            rows = self._rank(probe, literals)
             if multi:
                 rows = self._one_per_ref(rows)
-            return len(rows), rows[offset:need]
-        # ... otherwise (very common words) count every match without ranking it, and rank a
-        # fixed head: title / 文号 matches, then the newest matches; the rest follows newest
-        # first. The order is the same for every page.
-        total = self._count(match)
-        if offset >= total:
-            return total, []
-        head: list[tuple[int, float]] = []
-        # title tier for short words only: FTS5 checks a column filter on the position lists,
-        # so it costs a second full pass, and a pasted sentence is rarely a title
-        if parsed is not None and len(parsed.bigrams) <= TITLE_TIER_MAX_BIGRAMS:
-            words = parsed.fts
-            head = self._top(expr(f"({{title_bi title_uni no_bi no_uni}} : ({words}))"
-                                  f" AND ({words})"), RANK_CANDIDATES, None)
-        newest = sorted(newest[:RANK_CANDIDATES], key=lambda r: (r[1], r[0]))
-        in_head = {r[0] for r in head}
-        head += [r for r in newest if r[0] not in in_head]
+            return len(rows), True, rows[offset:need]
+        # a large answer: title/文号 matches first, then the other matches, newest first
+        # only as deep as this page: the order (every title match, then the rest) is the same
+        head = self._newest(match, min(need, TITLE_TIER_MAX), table="tfts")
+        in_head = set(head)
+        order = [(r, 0.0) for r in head + [r for r in probe if r not in in_head]]
         if multi:
-            head = self._one_per_ref(head)
-        if need <= len(head):
-            return total, head[offset:need]
-        return total, head[offset:] + self._tail(match, head, min(r[0] for r in newest),
-                                                 max(0, offset - len(head)),
-                                                 need - max(offset, len(head)))
+            order = self._one_per_ref(order)
+        total = min(counted, cap)
+        if need <= len(order):
+            return total, exact, order[offset:need]
+        return total, exact, order[offset:] + self._tail(
+            match, order, probe[-1], max(0, offset - len(order)), need - max(offset, len(order)))
 
     def _tail(self, match: str, head: list[tuple[int, float]], below: int, skip: int,
               n: int) -> list[tuple[int, float]]:
@@ -484,21 +613,31 @@ class SearchIndex:
         return len(seen), page
 
     def _fallback_expr(self, parsed: ParsedQuery) -> str:
-        marks = ",".join("?" * len(parsed.bigrams))
-        rows = self._conn.execute(
-            f"SELECT term, doc FROM vocab WHERE term IN ({marks}) ORDER BY doc",
-            parsed.bigrams).fetchall()
-        terms = [t for t, _ in rows[:FALLBACK_MAX_TERMS]]
+        """OR of the query's rarest bigrams. How rare is measured up to FALLBACK_DF_CAP
+        documents (a bounded walk per bigram; fts5vocab would read whole doclists)."""
         cols = "{title_bi body_bi no_bi}"
-        return " OR ".join(f'{cols} : "{t}"' for t in terms)
+        df = {t: len(self._newest(f'{cols} : "{t}"', FALLBACK_DF_CAP)) for t in parsed.bigrams}
+        terms = sorted((t for t in parsed.bigrams if df[t]), key=lambda t: df[t])
+        return " OR ".join(f'{cols} : "{t}"' for t in terms[:FALLBACK_MAX_TERMS])
 
-    def _hits(self, rows: list[tuple[int, float]], literals: list[str]) -> list[Hit]:
+    def _hits(self, rows: list[tuple[int, float]], literals: list[str] | None) -> list[Hit]:
         hits = []
         for rowid, score in rows:
-            doc_id, title, date, doc_no, category, text = self._conn.execute(
-                "SELECT d.doc_id, d.title, d.date, d.doc_no, d.category, t.text FROM docs d"
-                " JOIN texts t ON t.id = d.id WHERE d.id=?", (rowid,)).fetchone()
-            snip = make_snippet(text if text.strip() else title, literals)
-            hits.append(Hit(doc_id, title, date, snip.text, -score, doc_no, category,
-                            snip.spans, snip.cut_before, snip.cut_after))
+            doc_id, title, date, doc_no, category = self._conn.execute(
+                "SELECT doc_id, title, date, doc_no, category FROM docs WHERE id=?",
+                (rowid,)).fetchone()
+            hits.append(Hit(doc_id, title, date, "", 0.0 - score, doc_no, category))  # never -0.0
+        if literals is not None:
+            self.add_snippets(hits, literals)
         return hits
+
+    def add_snippets(self, hits: list[Hit], literals: list[str]) -> None:
+        """Give these hits (of this index) their snippets: text + highlight spans."""
+        for hit in hits:
+            row = self._conn.execute(
+                "SELECT t.text FROM docs d JOIN texts t ON t.id = d.id WHERE d.doc_id=?",
+                (hit.doc_id,)).fetchone()
+            text = row[0] if row else ""
+            snip = make_snippet(text if text.strip() else hit.title, literals)
+            hit.snippet_text, hit.spans = snip.text, snip.spans
+            hit.cut_before, hit.cut_after = snip.cut_before, snip.cut_after

@@ -42,12 +42,23 @@ class Hit:
 
 @dataclass
 class SearchResult:
-    """Hits the caller may read; `total` counts only those (one per 档号), never hidden ones."""
+    """Hits the caller may read; `total` counts only those (one per 档号), never hidden ones.
+    When `total_exact` is false there are more than `total` (a very common word: counting
+    every match is not worth its time; the hits are still complete page by page)."""
 
     hits: list[Hit] = field(default_factory=list)
     total: int = 0
+    total_exact: bool = True
     no_text_count: int = 0
     fallback: bool = False
+    literals: list[str] = field(default_factory=list)  # what the snippets highlight
+
+    @property
+    def count_text(self) -> str:
+        """The count as people read it: "共 12 条", or "1000 条以上（…）" for a common word."""
+        if self.total_exact:
+            return f"共 {self.total} 条"
+        return f"{self.total} 条以上（标题命中的在前，其余按归档先后；加词可缩小范围）"
 
     def __iter__(self) -> Iterator[Any]:
         """`hits, total = index.search(...)` unpacks like a pair."""

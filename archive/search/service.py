@@ -18,6 +18,7 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -88,7 +89,9 @@ class SearchService:
         self._destroyed = destroyed
         self._indexes: dict[str, SearchIndex] = {}
         self._extractor: Extractor | None = None
-        self._pool: ExtractionPool | None = None
+        self._extraction: ExtractionPool | None = None
+        self._facts: tuple[Any, tuple[int, list[str], Visibility]] | None = None
+        self._threads: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------------ the index files
     def _compartments(self) -> list[str]:
@@ -167,18 +170,21 @@ class SearchService:
         """Start extracting the text (and with `titles` the document's own title) of
         (file, mime) items in the pool of isolated workers while the caller goes on
         (filing); `index_batch(..., texts=job.results())` takes the texts."""
-        if self._pool is None:
-            self._pool = ExtractionPool(tmpdir=str(self._k.objects.tmp))
-        return self._pool.submit([(functools.partial(_load, src), src.name, mime)
-                                  for src, mime in items], titles=titles)
+        if self._extraction is None:
+            self._extraction = ExtractionPool(tmpdir=str(self._k.objects.tmp))
+        return self._extraction.submit([(functools.partial(_load, src), src.name, mime)
+                                        for src, mime in items], titles=titles)
 
     def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=True)
+            self._threads = None
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        if self._extraction is not None:
+            self._extraction.close()
+            self._extraction = None
         for index in self._indexes.values():
             index.close()
         self._indexes.clear()
@@ -282,8 +288,59 @@ class SearchService:
         ret = parse_retention(retention) if retention else None
         self._k.log("search", None, query=query, category=cls, year=year, retention=ret,
                     household=household or None, offset=offset or None)
+        unindexed, comps, visible = self._preamble()
+        indexes = [(c, self._open_index(c)) for c in comps]
+
+        def each(fallback: str) -> list[tuple[str, SearchResult]]:
+            def one(index: SearchIndex) -> SearchResult:
+                return index.search(
+                    query, visible, limit=limit + offset, offset=0, category=cls, year=year,
+                    retention=ret, household=household, snippets=False, fallback=fallback)
+            if len(indexes) == 1:
+                return [(indexes[0][0], one(indexes[0][1]))]
+            # one index per thread: SQLite releases the GIL while FTS5 works
+            return list(zip([c for c, _ in indexes],
+                            self._pool().map(one, [ix for _, ix in indexes]), strict=True))
+
+        # no exact match in any index: the OR of the rarest bigrams, in every index
+        parts = each("never")
+        if not any(p.total for _, p in parts):
+            parts = each("only")
+        out = SearchResults(unindexed=unindexed)
+        hits: list[tuple[Hit, str, list[str]]] = []
+        for comp, part in parts:
+            hits += [(h, comp, part.literals) for h in part.hits]
+            out.total += part.total
+            out.total_exact = out.total_exact and part.total_exact
+            out.no_text_count += part.no_text_count
+            out.fallback = out.fallback or part.fallback
+        hits.sort(key=lambda h: h[0].score, reverse=True)  # bm25 per index, merged
+        page = hits[offset:offset + limit]
+        for comp, _ in parts:  # snippets only for the hits shown
+            mine = [(h, lits) for h, c, lits in page if c == comp]
+            if mine:
+                self._open_index(comp).add_snippets([h for h, _ in mine], mine[0][1])
+        out.hits = [h for h, _, _ in page]
+        return out
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1),
+                                               thread_name_prefix="sgz-search")
+        return self._threads
+
+    def _preamble(self) -> tuple[int, list[str], Visibility]:
+        """(live components no index holds yet, the indexes to query, what the user may
+        find): derived from the catalogue and the indexes, so remembered until either
+        changes (a long-running `sgz serve` asks this on every search)."""
+        comps = self._compartments()
+        key = (self._k.db.generation(), tuple(
+            (c, self._path(c).exists(), c in self._indexes and self._indexes[c].generation())
+            for c in comps))
+        if self._facts is not None and self._facts[0] == key:
+            return self._facts[1]
         expected = docs = 0
-        for comp in self._compartments():  # never "共 0 条" from an index that is not there
+        for comp in comps:  # never "共 0 条" from an index that is not there
             live = self._k.records.count_live_components([comp])
             if not live:
                 continue
@@ -293,25 +350,11 @@ class SearchService:
             if not n:
                 raise Conflict(INDEX_MISSING)
             expected, docs = expected + live, docs + n
-        comps = self._searchable()
-        visible = self._visibility(self._destroyed_refs(), comps)
-        parts = [self._open_index(c).search(query, visible, limit=limit + offset, offset=0,
-                                            category=cls, year=year, retention=ret,
-                                            household=household) for c in comps]
-        # an index that found nothing exact falls back to OR-ed bigrams; when another index
-        # has exact hits, those fallback hits are noise (one index would not have fallen back)
-        if any(p.total and not p.fallback for p in parts):
-            parts = [p for p in parts if not p.fallback]
-        out = SearchResults(unindexed=max(0, expected - docs))
-        hits: list[Hit] = []
-        for part in parts:
-            hits += part.hits
-            out.total += part.total
-            out.no_text_count += part.no_text_count
-            out.fallback = out.fallback or part.fallback
-        hits.sort(key=lambda h: h.score, reverse=True)  # bm25 per index, merged
-        out.hits = hits[offset:offset + limit]
-        return out
+        searchable = self._searchable()
+        found = (max(0, expected - docs), searchable,
+                 self._visibility(self._destroyed_refs(), searchable))
+        self._facts = (key, found)
+        return found
 
     # ------------------------------------------------------------------ rebuild / status
     def rebuild(self, *, fresh_key: bool = False,

@@ -12,7 +12,9 @@ lets spaces sit between two Chinese characters of a word (OCR output), like the 
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from archive.search.normalize import fold, is_cjk
@@ -38,7 +40,11 @@ class Snippet:
 
 
 def _pattern(literals: list[str]) -> re.Pattern[str] | None:
-    lits = sorted({x for x in literals if x}, key=len, reverse=True)
+    return _compiled(tuple(sorted({x for x in literals if x}, key=lambda x: (-len(x), x))))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(lits: tuple[str, ...]) -> re.Pattern[str] | None:
     if not lits:
         return None
     alts = []
@@ -80,22 +86,34 @@ def make_snippet(text: str, literals: list[str], width: int = 60) -> Snippet:
     shown = _BREAKS.sub(" ", text[start:end])
     window = shown[:width]
     cut_after = len(shown) > width or end < tail
-    folded: list[str] = []
+    whole = fold(window)
     index: list[int] = []
-    for i, ch in enumerate(window):
-        f = fold(ch)
-        folded.append(f)
-        index.extend([i] * len(f))
+    if len(whole) == len(window) and unicodedata.is_normalized("NFKC", window):
+        # NFKC leaves it as is and the t2s table maps one character to one, so only lower()
+        # could change a length, by growing it: equal lengths mean aligned characters
+        index = list(range(len(window)))
+    else:
+        parts: list[str] = []
+        for i, ch in enumerate(window):
+            f = _fold_char(ch)
+            parts.append(f)
+            index.extend([i] * len(f))
+        whole = "".join(parts)
     spans: list[tuple[int, int]] = []
     if pattern:
         pos = 0
-        for m in pattern.finditer("".join(folded)):
+        for m in pattern.finditer(whole):
             s, e = index[m.start()], index[m.end() - 1] + 1
             if s < pos:
                 continue
             spans.append((s, e))
             pos = e
     return Snippet(window, tuple(spans), cut_before=start > lead, cut_after=cut_after)
+
+
+@functools.lru_cache(maxsize=8192)
+def _fold_char(ch: str) -> str:
+    return fold(ch)
 
 
 def render_snippet(snippet: Snippet, *, color: bool = False) -> str:

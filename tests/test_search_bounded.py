@@ -1,0 +1,139 @@
+"""Bounded search work (issue 12): counts exact up to TOTAL_EXACT_UP_TO then a lower bound,
+bm25 for those answers computed from the stored text (the same order as FTS5's bm25 over every
+match), title/文号 matches first for large ones, and the title index added to a schema-2
+index on open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from archive.search.index import (
+    EXACT_LONG_QUERY_MIN,
+    FTS_COLUMNS,
+    OPTIMIZE_MIN_DOCS,
+    TOTAL_EXACT_UP_TO,
+    WEIGHTS,
+    SearchIndex,
+    exact_up_to,
+    literals_tokens,
+)
+from archive.search.query import parse
+
+KEY = os.urandom(32)
+
+
+def _doc(i: int, title: str, text: str) -> dict[str, object]:
+    return {"doc_id": f"Z001-WS·2026-D30-XZ-{i:04d}", "title": title, "text": text,
+            "category": "XZ", "compartment": "general", "year": 2026}
+
+
+@pytest.fixture(scope="module")
+def ix(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+    docs = []
+    for i in range(1, 1401):
+        title = "关于入户走访的通知" if i in (3, 500, 900) else f"工作记录{i}"
+        body = "本月开展入户走访，" + "了解情况。" * (i % 7 + 1)
+        if i % 10 == 0:
+            body += "慰问困难群众。" * (i % 4 + 1)  # 140 documents: counted and ranked
+        if i % 50 == 0:
+            body += "开展心理疏导" + "。心理疏导" * (i % 3)  # 28 documents, bm25-ranked
+        docs.append(_doc(i, title, body))
+    index = SearchIndex.create(tmp_path_factory.mktemp("b") / "f.db", KEY)
+    index.add_many(docs)
+    return index
+
+
+def test_a_common_word_is_counted_to_the_cap_with_title_matches_first(ix: SearchIndex) -> None:
+    res = ix.search("走访", limit=5)
+    assert (res.total, res.total_exact) == (TOTAL_EXACT_UP_TO, False)
+    assert res.count_text.startswith(f"{TOTAL_EXACT_UP_TO} 条以上")
+    # the three title matches lead (newest first), even the oldest of all
+    assert [h.ref[-4:] for h in res.hits[:3]] == ["0900", "0500", "0003"]
+    assert [h.ref[-4:] for h in res.hits[3:]] == ["1400", "1399"]  # then the newest
+
+
+def test_paging_a_large_answer_finds_every_document_once(ix: SearchIndex) -> None:
+    got: list[str] = []
+    offset = 0
+    while True:
+        page = ix.search("走访", limit=300, offset=offset)
+        got += [h.ref for h in page.hits]
+        offset += 300
+        if len(page.hits) < 300:
+            break
+    assert len(got) == len(set(got)) == 1400
+
+
+def _fts5_order(ix: SearchIndex, query: str) -> list[str]:
+    weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
+    return [r[0] for r in ix._conn.execute(
+        f"SELECT d.doc_id FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?"
+        f" ORDER BY bm25(fts, {weights}), fts.rowid", (parse(query).fts,))]
+
+
+@pytest.mark.parametrize("word", ["心理疏导", "慰问", "疏"])
+def test_an_answer_in_the_cap_is_ranked_as_fts5_bm25_ranks_it(ix: SearchIndex, word: str) -> None:
+    res = ix.search(word, limit=200)
+    assert res.total_exact and res.total == len(res.hits) == {"心理疏导": 28, "疏": 28}.get(
+        word, 140) and res.count_text == f"共 {res.total} 条"
+    assert [h.doc_id for h in res.hits] == _fts5_order(ix, word)
+    assert res.hits[0].score > res.hits[-1].score  # more occurrences rank higher
+
+
+def test_the_title_outranks_the_body_within_the_cap(tmp_path: Path) -> None:
+    ix = SearchIndex.create(tmp_path / "t.db", KEY)
+    ix.add_many([_doc(1, "记录", "困境儿童走访。" * 3), _doc(2, "困境儿童台账", "台账。"),
+                 _doc(3, "记录", "困境儿童。"), _doc(4, "記錄", "困境兒童（繁体）")])
+    res = ix.search("困境儿童")
+    assert [h.ref[-4:] for h in res.hits] == ["0002", "0001", "0003", "0004"]
+    assert [h.doc_id for h in res.hits] == _fts5_order(ix, "困境儿童")  # folded text counted
+    ix.close()
+
+
+def test_a_schema_2_index_gains_the_title_index_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    ix = SearchIndex.create(path, KEY)
+    ix.add_many([_doc(i, "走访通知" if i == 1 else f"记录{i}", "入户走访。")
+                 for i in range(1, 1202)])
+    ix._conn.execute("DROP TABLE tfts")  # as version 0.2's index was written
+    ix._conn.execute("UPDATE meta SET value='2' WHERE key='schema'")
+    ix._conn.commit()
+    ix.close()
+    again = SearchIndex.open(path, KEY)
+    assert again._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    res = again.search("走访", limit=2)
+    assert res.hits[0].ref.endswith("0001") and not res.total_exact  # title first, oldest
+    assert again.integrity() == []
+    again.close()
+
+
+def test_a_long_query_is_counted_to_a_smaller_cap(tmp_path: Path) -> None:
+    sentence = "要加强社会工作专业人才队伍建设每个站点至少配备四名持证社工"
+    ix = SearchIndex.create(tmp_path / "s.db", KEY)
+    ix.add_many([_doc(i, f"通知{i}", f"第{i}号。{sentence}。") for i in range(1, 301)])
+    cap = exact_up_to(len(literals_tokens(parse(sentence).literals)))
+    assert EXACT_LONG_QUERY_MIN <= cap < TOTAL_EXACT_UP_TO == exact_up_to(1)
+    res = ix.search(sentence, limit=10)
+    assert (res.total, res.total_exact) == (cap, False)
+    assert [h.ref[-4:] for h in res.hits[:2]] == ["0300", "0299"]  # newest first
+    assert ix.search(f"第7号 {sentence}").total == 1  # a small answer is still exact
+    ix.close()
+
+
+def test_segments_are_merged_after_growth(tmp_path: Path) -> None:
+    ix = SearchIndex.create(tmp_path / "m.db", KEY)
+
+    def unmerged() -> int:
+        return int(ix._conn.execute("SELECT value FROM meta WHERE key='unmerged'").fetchone()[0])
+
+    pages = []
+    for batch in range(30):  # a filing at a time: a new FTS5 segment each
+        ix.add_many([_doc(batch * 20 + j, f"记录{j}", "入户走访，了解情况。") for j in range(1, 21)])
+        pages.append(ix._conn.execute("SELECT count(*) FROM fts_data").fetchone()[0])
+        assert unmerged() == (batch + 1) * 20 % OPTIMIZE_MIN_DOCS  # merged at 500 documents
+    assert pages[24] < pages[23]  # the merge left fewer pages than 25 segments needed
+    assert ix.integrity() == [] and ix.search("走访", limit=1).total == TOTAL_EXACT_UP_TO
+    ix.close()

@@ -193,7 +193,8 @@ def bench_small(work: Path, n: int, base: Path | None, runs: int, corpus: Path |
             row = []
             for name in codes:
                 med = statistics.median(times[(name, path, index)])
-                row.append(f"{name} {n / med:.0f} docs/s ({med:.2f} s)")
+                runs_s = "/".join(f"{t:.1f}" for t in times[(name, path, index)])
+                row.append(f"{name} {n / med:.0f} docs/s ({med:.2f} s; runs {runs_s} s)")
             ratio = ""
             if base:
                 before = statistics.median(times[("main", path, index)])

@@ -142,3 +142,19 @@ def test_titles_read_by_the_workers_are_those_the_filing_process_reads(arc: Arch
         want = [inspect_file(p).title or p.stem for p in paths]
         assert got == want, (tag, got)
     assert got[0] == "核心属性题名" and got[3] == "家访fdp.exe 第二行乙"
+
+
+def test_a_failed_extraction_job_never_stops_the_filing(arc: Archive, make_file,
+                                                        monkeypatch) -> None:
+    class Broken:
+        def results(self) -> list[Extracted]:
+            raise RuntimeError("feeding thread died")
+
+    monkeypatch.setattr(arc.records, "_extract_ahead", lambda items, titles=False: Broken())
+    paths = [make_file(f"走访{i}.docx", docx(f"困难家庭走访编号戊{i}己")) for i in range(9)]
+    results = arc.records.file(paths, category="FW")
+    assert [r.status for r in results] == ["filed"] * 9
+    # titles the workers would have read fall back to the file names; the texts are
+    # extracted by the index hook itself
+    assert [r.title for r in results] == [p.stem for p in paths]
+    assert [h.ref for h in arc.search.query("戊3己").hits] == [results[3].ref]

@@ -273,7 +273,12 @@ class RecordService:
                         error = error or exc
                 if error is not None:
                     raise error
-            texts = job.results() if job is not None else None
+            texts = None
+            if job is not None:
+                try:
+                    texts = job.results()
+                except Exception:  # derived data never stops a filing: indexed below instead
+                    texts = None
             if texts is not None:  # titles the extraction workers read (see `file`)
                 staged = [(src, mime, doc_title or text.title, obj) for (src, mime, doc_title, obj),
                           text in zip(staged, texts, strict=True)]

@@ -140,7 +140,7 @@ def _text_only_fonts() -> None:
     Text comes from the PDF's encodings, CMaps and ToUnicode maps and its width tables; a
     substitute system font only draws the glyphs. Finding and loading one (a 20 MB CJK .ttc
     for STSong-Light, as Word/WPS/reportlab exports use) took 7-9 ms of every page's 8-10 ms;
-    without it a page takes ~1 ms and the text is the same (ADR 0003). Rendering for OCR
+    without it a page takes ~1 ms and the text is the same (ADR 0010). Rendering for OCR
     happens only for pages without a useful text layer, where a missing glyph changes nothing.
     """
     try:
@@ -153,7 +153,8 @@ def _text_only_fonts() -> None:
 
 
 def _title(data: bytes, mime: str) -> str | None:
-    """The document's own title (records/sniff.py), parsed here, under this worker's limits."""
+    """The document's own title (doc_titles.py, as records/sniff.py reads it), parsed here
+    under this worker's limits."""
     from archive.search.doc_titles import document_title
 
     try:

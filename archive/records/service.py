@@ -180,7 +180,8 @@ class RecordService:
 
         threads = min(STAGE_THREADS, len(sources))
         with ThreadPoolExecutor(threads, thread_name_prefix="sgz-stage") as pool:
-            kinds = list(pool.map(sniff, sources)) if threads > 1 else [sniff(sources[0])]
+            kinds = list(pool.map(sniff, sources)) if threads > 1 else [
+                sniff(src) for src in sources]
             meta = {
                 "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
                 "cls": cls, "year": year, "retention": retention, "date8": date8,

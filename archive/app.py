@@ -74,6 +74,7 @@ class Archive:
         self.retention = RetentionService(k)
         self.records = RecordService(k, default_retention=self.retention.default_for,
                                      index_batch=self.search.index_batch,
+                                     extract_ahead=self.search.extract_ahead,
                                      after_file=lambda res, n: self.archival.after_filing(res, n))
         self.archival = ArchivalPdfService(k, records=self.records)
         self.holds = HoldService(k)

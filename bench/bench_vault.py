@@ -1,11 +1,16 @@
-"""Vault benchmarks (issue #2), each as a ratio to a baseline measured in the same run.
+"""Vault benchmarks (issues #2, #12), each as a ratio to a baseline measured in the same run.
 
-1. Filing 1,000 small .docx/PDF files in one `sgz file` call vs bare age encryption of the same
-   bytes (indexing excluded).  Goal ≥ 200 documents/s.
+1. Filing 1,000 small .docx/PDF files (half Word, half PDF with a non-embedded CJK font, as
+   WPS/Word exports them) in one call, on the path users take: the service call
+   `arc.records.file(paths)` and the whole `sgz file a b c …` process, with and without
+   indexing; against `--base` (a copy of main's code, e.g. `git archive main | tar -x -C DIR`)
+   in the same run, interleaved, medians of `--runs`; bare age+fsync for scale.
+   Goal (issue 12): ≥ 300 documents/s with indexing.
 2. Filing and getting a 1 GiB file vs a plain file copy (goal ≥ 70 %), peak RSS (goal ≤ 150 MB).
 3. Cold start of `sgz --help` vs `python -c pass` (goal ≤ 150 ms more).
 
-Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--big-mib 1024]`.
+Run: `make bench` or `.venv/bin/python bench/bench_vault.py [--small 1000] [--big-mib 1024]
+[--base DIR] [--runs 3] [--corpus DIR] [--only small|big|cold]`.
 """
 
 from __future__ import annotations
@@ -85,11 +90,76 @@ def _small_corpus(folder: Path, n: int) -> list[Path]:
     return paths
 
 
-def bench_small(work: Path, n: int) -> None:
-    src = work / "small"
-    src.mkdir()
-    paths = _small_corpus(src, n)
+_SERVICE_CHILD = """
+import cProfile, sys, time
+from pathlib import Path
+from archive.app import Archive
+home, listfile, index, prof = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+arc, _ = Archive.init(Path(home), user="bench", role="head", passphrase=PASSPHRASE, kdf_work_factor=10)
+paths = Path(listfile).read_text(encoding="utf-8").splitlines()
+pr = cProfile.Profile(time.thread_time) if prof else None
+t = time.perf_counter()
+if pr:
+    pr.enable()
+res = arc.records.file(paths, category="FW", retention="D30", index=index)
+if pr:
+    pr.disable()
+    pr.dump_stats(prof)
+wall = time.perf_counter() - t
+assert sum(r.status == "filed" for r in res) == len(paths), "not every file was filed"
+arc.close()
+import resource
+own = resource.getrusage(resource.RUSAGE_SELF)
+kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime)
+print(wall)
+""".replace("PASSPHRASE", repr(PASS))
+
+
+CPU: dict[tuple[str, bool], list[tuple[float, float]]] = {}  # (code, index) → (parent, workers)
+
+
+def _service_file(code: Path, home: Path, listfile: Path, index: bool, prof: str = "") -> float:
+    """Seconds of one in-process `arc.records.file(paths)` call (unlock excluded), run in a
+    child whose code is `code` (this tree, or a copy of main as the baseline). The CPU
+    seconds of the whole child (init included) and of its extraction workers go to CPU."""
+    env = _env(home)
+    env["PYTHONPATH"] = str(code)
+    out = subprocess.run([sys.executable, "-c", _SERVICE_CHILD, str(home), str(listfile),
+                          "1" if index else "0", prof], env=env, cwd=code, check=True,
+                         capture_output=True, text=True)
+    lines = out.stdout.strip().splitlines()
+    own, kids = map(float, lines[-2].split())
+    CPU.setdefault((str(code), index), []).append((own, kids))
+    return float(lines[-1])
+
+
+def _cli_file(code: Path, home: Path, paths: list[Path], index: bool) -> float:
+    """Seconds of the whole `sgz file a b c …` process (start, unlock, filing, exit)."""
+    env = _env(home)
+    env["PYTHONPATH"] = str(code)
+    subprocess.run([sys.executable, "-m", "archive.cli.main", "init", "--user", "bench",
+                    "--role", "head"], env=env, cwd=code, check=True, capture_output=True)
+    args = [sys.executable, "-m", "archive.cli.main", "file", *map(str, paths),
+            "--category", "FW", "--retention", "D30", *([] if index else ["--no-index"])]
+    t = time.perf_counter()
+    subprocess.run(args, env=env, cwd=code, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def bench_small(work: Path, n: int, base: Path | None, runs: int, corpus: Path | None) -> None:
+    """1,000 small files in one call, on the path users call: the service call
+    `arc.records.file(paths)` and the whole `sgz file` command, with and without indexing;
+    against `base` (a copy of main's code) in the same run, interleaved, medians of `runs`."""
+    if corpus is not None and corpus.is_dir() and len(list(corpus.iterdir())) >= n:
+        paths = sorted(corpus.iterdir())[:n]
+    else:
+        src = corpus or work / "small"
+        src.mkdir(exist_ok=True)
+        paths = _small_corpus(src, n)
     total = sum(p.stat().st_size for p in paths)
+    listfile = work / "paths.txt"
+    listfile.write_text("\n".join(map(str, paths)), encoding="utf-8")
     # baseline: bare age encryption of the same bytes to files, same process
     out = work / "bare"
     out.mkdir()
@@ -101,21 +171,44 @@ def bench_small(work: Path, n: int) -> None:
             g.flush()
             os.fsync(g.fileno())
     bare = time.perf_counter() - t
-    home = work / "home-small"
-    env = _env(home)
-    _sgz(["init", "--user", "bench", "--role", "head"], env)
-    secs, _ = _sgz(["file", *map(str, paths), "--category", "FW", "--retention", "D30",
-                    "--no-index"], env)
-    isecs, _ = _sgz(["index", "rebuild"], env)
-    home2 = work / "home-small-indexed"
-    env2 = _env(home2)
-    _sgz(["init", "--user", "bench", "--role", "head"], env2)
-    wsecs, _ = _sgz(["file", *map(str, paths), "--category", "FW", "--retention", "D30"], env2)
-    print(f"[ingest+index] {n} docs filed with extraction and indexing: {wsecs:.2f} s = "
-          f"{n / wsecs:.0f} docs/s (goal ≥ 100); index rebuild afterwards {n / isecs:.0f} docs/s")
-    print(f"[ingest] {n} small docs ({total / n / 1024:.1f} KiB avg): sgz file {secs:.2f} s = "
-          f"{n / secs:.0f} docs/s (goal ≥ 200); bare age+fsync {bare:.2f} s = {n / bare:.0f} docs/s; "
-          f"ratio sgz/bare time {secs / bare:.2f}×")
+    shutil.rmtree(out)
+    here = Path(__file__).resolve().parents[1]
+    codes = {"this": here, **({"main": base} if base else {})}
+    times: dict[tuple[str, str, bool], list[float]] = {}
+    k = 0
+    for _ in range(runs):
+        for path in ("service", "cli"):
+            for index in (True, False):
+                for name, code in codes.items():
+                    k += 1
+                    home = work / f"home{k}"
+                    secs = (_service_file(code, home, listfile, index) if path == "service"
+                            else _cli_file(code, home, paths, index))
+                    times.setdefault((name, path, index), []).append(secs)
+                    shutil.rmtree(home)
+    print(f"[small] {n} files ({total / n / 1024:.1f} KiB avg, half .docx, half PDF); "
+          f"bare age+fsync {n / bare:.0f} docs/s; medians of {runs}")
+    for path in ("service", "cli"):
+        for index in (True, False):
+            row = []
+            for name in codes:
+                med = statistics.median(times[(name, path, index)])
+                runs_s = "/".join(f"{t:.1f}" for t in times[(name, path, index)])
+                row.append(f"{name} {n / med:.0f} docs/s ({med:.2f} s; runs {runs_s} s)")
+            ratio = ""
+            if base:
+                before = statistics.median(times[("main", path, index)])
+                after = statistics.median(times[("this", path, index)])
+                ratio = f"; speed-up {before / after:.2f}×"
+            what = "arc.records.file" if path == "service" else "sgz file (whole process)"
+            goal = " (goal ≥ 300)" if index else ""
+            print(f"[small] {what}, {'with' if index else 'without'} indexing{goal}: "
+                  f"{'; '.join(row)}{ratio}")
+            if path == "service":
+                cpu = [f"{name} parent {statistics.median(c[0] for c in CPU[(str(code), index)]):.2f}"
+                       f" + workers {statistics.median(c[1] for c in CPU[(str(code), index)]):.2f}"
+                       for name, code in codes.items()]
+                print(f"        CPU seconds (medians, whole child incl. init): {'; '.join(cpu)}")
 
 
 def bench_big(work: Path, mib: int) -> None:
@@ -163,12 +256,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", type=int, default=1000)
     ap.add_argument("--big-mib", type=int, default=1024)
+    ap.add_argument("--base", type=Path, help="a copy of main's code, measured in the same run")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--corpus", type=Path, help="folder of small files to reuse (made if absent)")
+    ap.add_argument("--only", choices=("small", "big", "cold"))
     a = ap.parse_args()
-    bench_cold_start()
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
-        bench_small(Path(d), a.small)
-    with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
-        bench_big(Path(d), a.big_mib)
+    if a.only in (None, "cold"):
+        bench_cold_start()
+    if a.only in (None, "small"):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+            bench_small(Path(d), a.small, a.base, a.runs, a.corpus)
+    if a.only in (None, "big"):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+            bench_big(Path(d), a.big_mib)
 
 
 

@@ -97,6 +97,31 @@ def test_kill_during_file(station, tmp_path: Path, target: str, when: str) -> No
     assert not any((home / "vault" / "tmp").iterdir())
 
 
+@pytest.mark.parametrize("target, when, n, filed", [
+    # objects staged side by side in threads, extraction running ahead in workers
+    ("archive.vault.objects:ObjectStore.stage", "after", 7, 0),
+    ("archive.vault.objects:ObjectStore.sync_session", "after", 1, 0),  # durable, not committed
+    ("archive.audit.log:AuditLog.append_many", "after", 2, 64),  # batch 1 committed, 2 not
+    ("archive.vault.objects:ObjectStore.publish", "before", 70, 128),  # both committed
+    ("archive.search.service:SearchService.index_batch", "before", 2, 128),
+])
+def test_kill_during_a_many_file_filing(station, tmp_path: Path, target: str, when: str,
+                                        n: int, filed: int) -> None:
+    """A crash in a 150-file `sgz file` (batches of 64) leaves whole batches or nothing:
+    never a catalogue row whose object is missing or partial."""
+    home, env, refs = station
+    srcs = []
+    for i in range(150):
+        src = tmp_path / f"many{i:03d}.txt"
+        src.write_bytes(f"第 {i} 份批量归档的服务记录".encode() * 20)
+        srcs.append(str(src))
+    crash(env, target, when, n, "file", *srcs, "--category", "FW")
+    healthy(home, env, refs, extra=filed)
+    r = run_sgz(["ls", "--json"], env)
+    assert r.stdout.count('"ref"') == len(refs) + filed
+    assert not any((home / "vault" / "tmp").iterdir())
+
+
 def test_kill_during_get(station, tmp_path: Path) -> None:
     home, env, refs = station
     out = tmp_path / "got.txt"

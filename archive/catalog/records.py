@@ -163,6 +163,12 @@ class Records:
         return ArchivalRef(fonds, genre, year, retention, cls, n)
 
     def insert(self, ref: ArchivalRef, fields: dict[str, Any]) -> int:
+        return self.insert_record(ref, fields).id
+
+    def insert_record(self, ref: ArchivalRef, fields: dict[str, Any]) -> Record:
+        """Insert a new record; return it as `get` would show it to its filer, without
+        reading it back (filing many items: no query and no unsealing per item)."""
+        clear = fields
         if self.sealing is not None:
             fields = self.sealing.record_columns(str(ref), ref.cls, str(fields.get("secrecy", "")),
                                                  fields)
@@ -173,7 +179,14 @@ class Records:
         names = ", ".join(cols)
         marks = ", ".join("?" for _ in cols)
         cur = self.db.execute(f"INSERT INTO records ({names}) VALUES ({marks})", tuple(cols.values()))
-        return int(cur.lastrowid)
+        d: dict[str, Any] = {"doc_no": "", "author": "", "date": "", "secrecy": "", "pages": None,
+                             "note": "", "household": "", "responsible": "", "precious": 0,
+                             "status": "active", "destroyed_at": None}
+        d.update({k: v for k, v in cols.items() if k in RECORD_COLUMNS})
+        d.update({k: v for k, v in clear.items() if k in RECORD_COLUMNS})
+        d["precious"] = bool(d["precious"])
+        return Record(id=int(cur.lastrowid), **d,
+                      compartment=str(fields.get("compartment", "")) if self.sealing else "")
 
     def add_component(self, record_id: int, fields: dict[str, Any]) -> int:
         seq = self.db.execute(

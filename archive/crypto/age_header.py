@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import hmac
+import re
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -56,8 +57,11 @@ def b64decode(s: bytes | str) -> bytes:
     return data
 
 
+_ARG = re.compile(rb"[\x21-\x7e]+")  # one or more visible ASCII characters
+
+
 def _valid_arg(arg: bytes) -> bool:
-    return bool(arg) and all(33 <= c <= 126 for c in arg)
+    return _ARG.fullmatch(arg) is not None
 
 
 def _mac_key(file_key: bytes) -> bytes:

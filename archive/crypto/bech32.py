@@ -7,14 +7,24 @@ _REVERSE = {c: i for i, c in enumerate(_CHARSET)}
 _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 
 
+def _gen_xor(top: int) -> int:
+    out = 0
+    for i in range(5):
+        if (top >> i) & 1:
+            out ^= _GEN[i]
+    return out
+
+
+# the XOR of the generators each 5-bit value of the checksum's top bits selects: one look-up
+# per character instead of five tests (filing encodes and parses keys for every object)
+_GEN_XOR = tuple(_gen_xor(top) for top in range(32))
+
+
 def _polymod(values: list[int]) -> int:
     chk = 1
+    table = _GEN_XOR
     for v in values:
-        top = chk >> 25
-        chk = (chk & 0x1FFFFFF) << 5 ^ v
-        for i in range(5):
-            if (top >> i) & 1:
-                chk ^= _GEN[i]
+        chk = (chk & 0x1FFFFFF) << 5 ^ v ^ table[chk >> 25]
     return chk
 
 
@@ -41,10 +51,18 @@ def _convert_bits(data: bytes | list[int], frombits: int, tobits: int, pad: bool
     return out
 
 
+def _to_5bit(data: bytes) -> list[int]:
+    """`_convert_bits(data, 8, 5, True)` at once on one integer (keys are encoded per object)."""
+    bits = 8 * len(data)
+    groups = -(-bits // 5)
+    n = int.from_bytes(data, "big") << (5 * groups - bits)
+    return [(n >> (5 * (groups - 1 - i))) & 31 for i in range(groups)]
+
+
 def encode(hrp: str, data: bytes) -> str:
     """Encode data under hrp; the result is lowercase (callers upper-case identities)."""
     hrp = hrp.lower()
-    values = _convert_bits(data, 8, 5, True)
+    values = _to_5bit(data)
     poly = _polymod(_hrp_expand(hrp) + values + [0] * 6) ^ 1
     checksum = [(poly >> 5 * (5 - i)) & 31 for i in range(6)]
     return hrp + "1" + "".join(_CHARSET[v] for v in values + checksum)

@@ -140,9 +140,12 @@ class Kernel:
         self.audit_keys = replace(self.audit_keys, station_seed=current)
 
     # ----------------------------------------------------------------- policy and audit
-    def facts(self, rec: Record) -> RecordFacts:
-        """What the policy needs to know about a record."""
-        return _facts(rec, held=self.holds.active(rec.id) is not None)
+    def facts(self, rec: Record, *, held: bool | None = None) -> RecordFacts:
+        """What the policy needs to know about a record (`held`: known by the caller, e.g.
+        False for a record filed in the same transaction; else looked up)."""
+        if held is None:
+            held = self.holds.active(rec.id) is not None
+        return _facts(rec, held=held)
 
     def authorize(self, action: str, record: Record | RecordFacts | None = None, *,
                   ref: str | None = None, **ctx: Any) -> Grant:

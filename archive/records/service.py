@@ -10,9 +10,9 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from archive.catalog.numbering import parse_retention
@@ -32,21 +32,32 @@ from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import RecordFacts
-from archive.records.sniff import inspect_file
+from archive.records.sniff import FileKind, inspect_file
 from archive.safetext import clean_title, safe_filename
+from archive.search.limits import DEFAULT_LIMITS
+from archive.vault.compartments import compartment_for
+from archive.vault.objectkeys import WrappedKey
 from archive.vault.objects import StagedObject
 
 Source = Path | InMemoryFile  # a file on disk, or one that exists only in memory
+Staged = tuple[StagedObject, WrappedKey]  # an encrypted object and its wrapped identity
 
-# Called after a batch is committed with (档号, component id, source path, mime) per new
-# component: derived data (the search index); filing never fails because of it.
-IndexBatch = Callable[[list[tuple[str, int, Source, str]], dict[str, Any]], None]
+# Called after a batch is committed with (档号, component id, seq, kind, source, mime) per new
+# component, the records as filed (档号 → Record), and their texts if extracted ahead:
+# derived data (the search index); filing never fails because of it.
+IndexItem = tuple[str, int, int, str, Source, str]
+IndexBatch = Callable[[list[IndexItem], dict[str, Record], Any], None]
+# Starts extracting the text (and, with titles=True, the document's own title) of
+# (source, mime) items while filing goes on; returns a job whose `results()` are the texts in
+# order, each with its `title` (SearchService.extract_ahead).
+ExtractAhead = Callable[..., Any]
 
 # After a `file` call: make the archival PDFs (归档章) of up to N new items (archival.py).
 AfterFile = Callable[[list["FileResult"], int], object]
 ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
+STAGE_THREADS = 4  # objects staged/published at once (their creates and fsyncs overlap)
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
 
@@ -90,10 +101,12 @@ class RecordService:
 
     def __init__(self, kernel: Kernel, *, default_retention: Callable[[str], str],
                  index_batch: IndexBatch | None = None,
-                 after_file: AfterFile | None = None) -> None:
+                 after_file: AfterFile | None = None,
+                 extract_ahead: ExtractAhead | None = None) -> None:
         self._k = kernel
         self._default_retention = default_retention
         self._index_batch = index_batch
+        self._extract_ahead = extract_ahead
         self._after_file = after_file
 
     # ------------------------------------------------------------------ file
@@ -157,67 +170,163 @@ class RecordService:
                 raise ValidationError(f"年度“{year}”无效", found=year)
         for p in sources:  # every input is checked before anything is written
             _check_source(p)
-        kinds = [inspect_file(p) for p in sources]
-        meta = {
-            "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
-            "cls": cls, "year": year, "retention": retention, "date8": date8, "doc_no": doc_no,
-            "author": author, "household": household, "secrecy": secrecy, "note": note,
-            "precious": precious, "responsible": responsible, "index": index,
-        }
-        pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds], strict=True))
-        results: list[FileResult] = []
-        for start in range(0, len(pairs), FILE_BATCH):
-            for res in self._file_batch(pairs[start:start + FILE_BATCH], meta):
-                results.append(res)
-                if on_result:
-                    on_result(res)
+        # with indexing, the extraction workers read each document's own title as they parse
+        # it anyway (isolated, capped); this process only checks the type of each file
+        ahead = index and self._index_batch is not None and self._extract_ahead is not None
+
+        def sniff(src: Source) -> FileKind:
+            size = src.size if isinstance(src, InMemoryFile) else src.stat().st_size
+            return inspect_file(src, title=not (ahead and size <= DEFAULT_LIMITS.max_input))
+
+        threads = min(STAGE_THREADS, len(sources))
+        with ThreadPoolExecutor(threads, thread_name_prefix="sgz-stage") as pool:
+            kinds = list(pool.map(sniff, sources)) if threads > 1 else [
+                sniff(src) for src in sources]
+            meta = {
+                "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
+                "cls": cls, "year": year, "retention": retention, "date8": date8,
+                "doc_no": doc_no, "author": author, "household": household, "secrecy": secrecy,
+                "note": note, "precious": precious, "responsible": responsible, "index": index,
+                # where the items' keys go: the parent's, or what sealing puts a new record in
+                "compartment": parent.compartment if parent is not None else compartment_for(
+                    cls, secrecy),
+            }
+            pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
+                             strict=True))
+            results = self._file_batches(pairs, meta, pool if threads > 1 else None, on_result)
         if parent is None and self._after_file is not None and archive_pdf_now > 0:
             self._after_file(results, archive_pdf_now)
         return results
 
-    def _file_batch(self, batch: list[tuple[Source, str, str | None]],
-                    meta: dict[str, Any]) -> list[FileResult]:
-        """Group commit: stage every object, then one transaction, one audit write and one
-        catalogue commit for the whole batch; then publish. All or nothing per batch."""
-        staged: list[tuple[Source, str, str | None, StagedObject]] = []
+    def _file_batches(self, pairs: list[tuple[Source, str, str | None]], meta: dict[str, Any],
+                      pool: ThreadPoolExecutor | None,
+                      on_result: Callable[[FileResult], None] | None) -> list[FileResult]:
+        """File in batches of FILE_BATCH, pipelined: while this thread commits and indexes
+        batch i, the pool's threads stage batch i+1 and publish batch i-1, and the
+        extraction workers parse ahead. A batch is committed only once all its objects are
+        durable; an error discards what was staged and not committed."""
+        results: list[FileResult] = []
+        batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
+        ahead = self._extract_ahead if meta["index"] and self._index_batch is not None else None
+        jobs: list[Any] = []  # texts being extracted (other processes) while this one files
+        staging: list[list[Future[Staged]]] = []
+        publishing: list[Future[None]] = []
+
+        def prepare(i: int) -> None:
+            if i >= len(batches):
+                return
+            if ahead is not None:
+                jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]], titles=True))
+            if pool is not None:
+                self._k.objects.session_dir()  # created once, before the threads use it
+                staging.append([pool.submit(self._stage, src, meta["compartment"])
+                                for src, _m, _t in batches[i]])
+
+        prepare(0)
         try:
-            for src, mime, doc_title in batch:
+            for i, batch in enumerate(batches):
+                prepare(i + 1)  # one batch ahead: workers and threads never wait for this one
+                for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None,
+                                            staging.pop(0) if pool is not None else None,
+                                            pool, publishing):
+                    results.append(res)
+                    if on_result:
+                        on_result(res)
+        except BaseException:
+            for futures in staging:  # staged ahead, never to be committed
+                for future in futures:
+                    with contextlib.suppress(BaseException):
+                        self._k.objects.discard(future.result()[0].object_id)
+            for done in publishing:
+                with contextlib.suppress(BaseException):
+                    done.result()
+            raise
+        for done in publishing:
+            done.result()  # an error here: committed, and published by the next start
+        return results
+
+    def _file_batch(self, batch: list[tuple[Source, str, str | None]],
+                    meta: dict[str, Any], job: Any = None,
+                    staging: list[Future[Staged]] | None = None,
+                    pool: ThreadPoolExecutor | None = None,
+                    publishing: list[Future[None]] | None = None) -> list[FileResult]:
+        """Group commit: stage every object, then one transaction, one audit write and one
+        catalogue commit for the whole batch; then publish. All or nothing per batch.
+        `job`: the batch's texts, extracted ahead in other processes; `staging`: its objects
+        being staged by `pool`'s threads, which also publish them (into `publishing`)."""
+        staged: list[tuple[Source, str, str | None, StagedObject]] = []
+        wrapped: dict[str, WrappedKey] = {}  # object id → its identity, wrapped while staged
+
+        def add(src: Source, mime: str, doc_title: str | None, done: Staged) -> None:
+            staged.append((src, mime, doc_title, done[0]))
+            wrapped[done[0].object_id] = done[1]
+
+        try:
+            if staging is None:
+                for src, mime, doc_title in batch:
+                    add(src, mime, doc_title, self._stage(src, meta["compartment"]))
+            else:
+                error: BaseException | None = None
+                for (src, mime, doc_title), future in zip(batch, staging, strict=True):
+                    try:
+                        add(src, mime, doc_title, future.result())
+                    except BaseException as exc:  # the others finish; all are discarded
+                        error = error or exc
+                if error is not None:
+                    raise error
+            texts = None
+            if job is not None:
                 try:
-                    with open_source(src) as f:
-                        obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=False,
-                                                   sm3=self._k.station.sm3_fingerprint)
-                except OSError as exc:
-                    raise storage_error(exc, f"“{src.name}”的归档") from None
-                staged.append((src, mime, doc_title, obj))
+                    texts = job.results()
+                except Exception:  # derived data never stops a filing: indexed below instead
+                    texts = None
+            if texts is not None:  # titles the extraction workers read (see `file`)
+                staged = [(src, mime, doc_title or text.title, obj) for (src, mime, doc_title, obj),
+                          text in zip(staged, texts, strict=True)]
             try:  # contents and names must be durable before the catalogue commits them
-                self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
+                self._k.objects.sync_session()
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
-            results, new_ids, component_ids = self._commit_batch(staged, meta)
+            results, new_ids, component_ids, records = self._commit_batch(staged, meta, wrapped)
         except BaseException:
             for *_, obj in staged:
                 self._k.objects.discard(obj.object_id)
             raise
         published = set(new_ids)
         for *_, obj in staged:
-            if obj.object_id in published:
-                self._k.objects.publish(obj.object_id)
-            else:
+            if obj.object_id not in published:
                 self._k.objects.discard(obj.object_id)  # a duplicate
+            elif pool is not None and publishing is not None:
+                publishing.append(pool.submit(self._k.objects.publish, obj.object_id))
+            else:
+                self._k.objects.publish(obj.object_id)
         if meta["index"] and self._index_batch is not None:
-            # what the filer typed: a write-only filer cannot read it back from the catalogue
-            filed = {res.ref: SimpleNamespace(title=res.title, doc_no=meta["doc_no"],
-                                              household=meta["household"])
-                     for res in results if res.status == "filed"}
-            self._index_batch([
-                (res.ref, cid, src, mime)
-                for (src, mime, _, _obj), res, cid in zip(staged, results, component_ids, strict=True)
-                if cid is not None], filed)
+            # the records as filed (what the filer typed: a write-only filer cannot read it
+            # back from the sealed catalogue), so indexing reads nothing back per item
+            new = [((res.ref, cid, res.seq, meta["kind"], src, mime), text)
+                   for (src, mime, _, _obj), res, cid, text
+                   in zip(staged, results, component_ids, texts or [None] * len(staged),
+                          strict=True) if cid is not None]
+            self._index_batch([item for item, _ in new], records,
+                              [text for _, text in new] if texts is not None else None)
         return results
 
+    def _stage(self, src: Source, compartment: str) -> Staged:
+        """Encrypt one file into the session folder, its contents fsynced (the folder is
+        fsynced once per batch), and wrap its identity to `compartment` (checked again in
+        the transaction). Safe to run in several threads at once: file creation, writes and
+        fsync release the GIL, so a batch's I/O waits overlap."""
+        try:
+            with open_source(src) as f:
+                obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=True,
+                                            sm3=self._k.station.sm3_fingerprint)
+        except OSError as exc:
+            raise storage_error(exc, f"“{src.name}”的归档") from None
+        return obj, self._k.object_keys.wrap(obj.identity, compartment)
+
     def _commit_batch(self, staged: list[tuple[Source, str, str | None, StagedObject]],
-                      meta: dict[str, Any]
-                      ) -> tuple[list[FileResult], list[str], list[int | None]]:
+                      meta: dict[str, Any], wrapped: dict[str, WrappedKey] | None = None
+                      ) -> tuple[list[FileResult], list[str], list[int | None], dict[str, Record]]:
         """One transaction: 档号, records, components, wrapped keys and every audit entry."""
         parent: Record | None = meta["parent"]
         kind: str = meta["kind"]
@@ -227,6 +336,7 @@ class RecordService:
         new_ids: list[str] = []
         component_ids: list[int | None] = []
         seen: dict[str, tuple[str, int]] = {}
+        records: dict[str, Record] = {}  # 档号 → a new record as filed (for the index)
         user = self._k.user
         who = (user.name, user.role)
         with self._k.writer_lock, self._k.db.transaction():
@@ -246,7 +356,7 @@ class RecordService:
                                                 meta["retention"], meta["cls"])
                     source = "given" if meta["given_title"] else (
                         "document" if doc_title else "filename")
-                    rid = self._k.records.insert(ref, {
+                    target = self._k.records.insert_record(ref, {
                         "title": title, "title_source": source, "doc_no": meta["doc_no"],
                         "author": meta["author"], "date": meta["date8"],
                         "secrecy": meta["secrecy"], "note": meta["note"],
@@ -257,7 +367,7 @@ class RecordService:
                     })
                     ref_text, status, action = str(ref), "filed", "record.file"
                 else:
-                    rid, ref_text, status, action = parent.id, parent.ref, "component", "record.component"
+                    target, ref_text, status, action = parent, parent.ref, "component", "record.component"
                 component: dict[str, Any] = {
                     "kind": kind, "reason": meta["reason"], "object_id": obj.object_id,
                     "filename": stored_name(src.name), "mime": mime, "size": obj.plain_size,
@@ -266,21 +376,23 @@ class RecordService:
                 }
                 if parent is not None and kind == "更正版本":
                     component["supersedes"] = self.current_component(parent).id
-                target = parent or self._k.records.get(ref_text)
                 self._k.object_keys.add(obj.object_id, obj.identity, obj.cipher_size,
-                                        target.compartment)
-                cid = self._k.records.add_component(rid, component)
+                                        target.compartment,
+                                        wrapped=(wrapped or {}).get(obj.object_id))
+                cid = self._k.records.add_component(target.id, component)
                 seq = self._k.records.component_seq(cid)
                 audit_items.append((*who, action, ref_text, {
-                    "title": title, "filename": stored_name(src.name), "size": obj.plain_size,
+                    "title": title, "filename": component["filename"], "size": obj.plain_size,
                     "kind": kind,
                     "seq": seq, "reason": meta["reason"] or None}))
                 seen[obj.fp_sha] = (ref_text, seq)
                 new_ids.append(obj.object_id)
                 component_ids.append(cid)
+                if parent is None:
+                    records[ref_text] = target
                 results.append(FileResult(str(src), ref_text, status, seq, title))
             self._k.audit.append_many(audit_items)  # the state change and its entries go together
-        return results, new_ids, component_ids
+        return results, new_ids, component_ids, records
 
     # ------------------------------------------------------------------ read
     def current_component(self, rec: Record, seq: int | None = None) -> Component:

@@ -6,18 +6,15 @@ refused, so the catalogue never lies about what an object holds.
 
 from __future__ import annotations
 
-import io
-import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
-
-from lxml import etree
+from typing import BinaryIO
 
 from archive.errors import ValidationError
 from archive.fs.sources import InMemoryFile, open_source
 from archive.safetext import clean_title
+from archive.search.doc_titles import docx_title, pdf_title
 
 _EXT_MIME = {
     ".pdf": "application/pdf",
@@ -32,7 +29,6 @@ _EXT_MIME = {
     ".mp3": "audio/mpeg", ".mp4": "video/mp4", ".wav": "audio/wav",
 }
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_MAX_CORE_XML = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -86,80 +82,9 @@ def _zip_kind(path: Path | BinaryIO) -> str:
     return "application/zip"
 
 
-_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
-_TITLE_SCAN_PARAGRAPHS = 2000  # the title is near the top; never walk a huge body
-
-
-def _docx_title(path: Path | BinaryIO) -> str | None:
-    """The core-properties title, else the first Title/Heading paragraph, else the first text.
-
-    Runs in the filing process (not the extraction worker), so the body is streamed with
-    iterparse and each paragraph freed: memory stays flat whatever document.xml holds.
-    """
-    try:
-        with zipfile.ZipFile(path) as z:
-            parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False,
-                                     load_dtd=False)
-            if "docProps/core.xml" in z.namelist() and z.getinfo("docProps/core.xml").file_size < _MAX_CORE_XML:
-                root = etree.fromstring(z.read("docProps/core.xml"), parser)
-                for el in root.iter("{http://purl.org/dc/elements/1.1/}title"):
-                    if el.text and el.text.strip():
-                        return el.text.strip()
-            info = z.getinfo("word/document.xml")
-            if info.file_size > 64 << 20:
-                return None
-            with z.open(info) as f:
-                return _first_heading(f)
-    except (zipfile.BadZipFile, KeyError, etree.XMLSyntaxError, OSError, EOFError,
-            NotImplementedError):
-        return None
-
-
-def _first_heading(f: IO[bytes]) -> str | None:
-    first_text = None
-    events = etree.iterparse(f, events=("end",), tag=f"{_W}p", resolve_entities=False,
-                             no_network=True, load_dtd=False, huge_tree=False)
-    for n, (_, p) in enumerate(events):
-        if n >= _TITLE_SCAN_PARAGRAPHS:
-            break
-        text = "".join(t.text or "" for t in p.iter(f"{_W}t")).strip()
-        style = p.find(f"{_W}pPr/{_W}pStyle")
-        sval = style.get(f"{_W}val", "") if style is not None else ""
-        p.clear()
-        while p.getprevious() is not None:
-            del p.getparent()[0]
-        if not text:
-            continue
-        if sval.lower().startswith(("title", "heading")) or sval in ("1", "2"):
-            return text[:200]
-        if first_text is None:
-            first_text = text[:200]
-    return first_text
-
-
-def _pdf_title(path: Path | InMemoryFile) -> str | None:
-    """The PDF's /Title, read only after the decoding pre-scan passed (qpdf has no caps)."""
-    try:
-        import pikepdf
-
-        from archive.search.limits import DEFAULT_LIMITS
-        from archive.search.pdf_guard import check_pdf
-
-        size = path.size if isinstance(path, InMemoryFile) else path.stat().st_size
-        if size > DEFAULT_LIMITS.max_input:
-            return None
-        data = path.data if isinstance(path, InMemoryFile) else path.read_bytes()
-        if check_pdf(data, DEFAULT_LIMITS, time.monotonic() + 5).refuse:
-            return None
-        with pikepdf.open(io.BytesIO(data)) as pdf:
-            title = pdf.docinfo.get("/Title") if pdf.docinfo is not None else None
-            return str(title).strip() or None if title is not None else None
-    except Exception:  # any damage: the file is still a record, just without a title
-        return None
-
-
-def inspect_file(path: Path | InMemoryFile) -> FileKind:
-    """Sniff the type from the bytes; refuse a misleading extension; find the document's title.
+def inspect_file(path: Path | InMemoryFile, *, title: bool = True) -> FileKind:
+    """Sniff the type from the bytes; refuse a misleading extension; find the document's title
+    (unless `title` is False: the caller has it read elsewhere, see `document_title`).
     `path` may be an in-memory file (a browser upload): nothing is written to read it."""
 
     def body() -> Path | BinaryIO:  # zipfile reads a path or a stream alike
@@ -189,14 +114,16 @@ def inspect_file(path: Path | InMemoryFile) -> FileKind:
                 ref=str(path), expected=expected, found=found,
             )
         mime = found if found != "application/x-ole" else (expected or "application/msword")
-    title = None
+    if not title:
+        return FileKind(mime=mime, title=None)
+    found_title = None
     if mime == _EXT_MIME[".docx"]:
-        title = _docx_title(body())
+        found_title = docx_title(body())
     elif mime == "application/pdf":
-        title = _pdf_title(path)
-    if title:
-        title = clean_title(title)  # a document's title is untrusted: no controls, no bidi
-    return FileKind(mime=mime, title=title or None)
+        found_title = pdf_title(path)
+    if found_title:
+        found_title = clean_title(found_title)  # untrusted: no controls, no bidi
+    return FileKind(mime=mime, title=found_title or None)
 
 
 def _compatible(expected: str, found: str) -> bool:

@@ -44,6 +44,7 @@ class Extracted:
     status: str
     reason: str | None = None
     pages: int | None = None
+    title: str | None = None  # the document's own title, when asked for (filing)
 
 
 NO_TEXT_REASON = "未识别文字"

@@ -15,11 +15,12 @@ so hidden records are never counted, ranked or shown.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlcipher3
 
@@ -31,7 +32,9 @@ from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
 from archive.search.extract import Extractor, too_large
+from archive.search.extract_pool import ExtractionJob, ExtractionPool
 from archive.search.index import IndexOutdated, SearchIndex
+from archive.search.limits import DEFAULT_LIMITS, Extracted
 from archive.search.policy_view import compartment_of, visibility_for
 from archive.search.results import Hit, SearchResult
 from archive.search.visibility import Visibility
@@ -58,9 +61,16 @@ INDEX_MISSING = ("全文索引不存在或为空（例如刚从备份恢复）�
                  "请先运行 sgz index rebuild 重建索引")
 
 
-def _doc_id(ref: str, comp: Component) -> str:
+def _doc_id(ref: str, seq: int) -> str:
     """The 正文 is indexed under the 档号 itself; other components as 档号#序号."""
-    return ref if comp.seq == 1 else f"{ref}#{comp.seq}"
+    return ref if seq == 1 else f"{ref}#{seq}"
+
+
+class _Part(NamedTuple):
+    """What indexing needs of a component just filed (no catalogue read)."""
+
+    seq: int
+    kind: str
 
 
 def _ref_of(doc_id: str) -> str:
@@ -78,6 +88,7 @@ class SearchService:
         self._destroyed = destroyed
         self._indexes: dict[str, SearchIndex] = {}
         self._extractor: Extractor | None = None
+        self._extraction: ExtractionPool | None = None
         self._facts: tuple[Any, tuple[int, list[str], Visibility]] | None = None
 
     # ------------------------------------------------------------------ the index files
@@ -152,44 +163,57 @@ class SearchService:
             self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
         return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
 
+    def extract_ahead(self, items: list[tuple[Path | InMemoryFile, str]], *,
+                      titles: bool = False) -> ExtractionJob:
+        """Start extracting the text (and with `titles` the document's own title) of
+        (file, mime) items in the pool of isolated workers while the caller goes on
+        (filing); `index_batch(..., texts=job.results())` takes the texts."""
+        if self._extraction is None:
+            self._extraction = ExtractionPool(tmpdir=str(self._k.objects.tmp))
+        return self._extraction.submit([(functools.partial(_load, src), src.name, mime)
+                                        for src, mime in items], titles=titles)
+
     def close(self) -> None:
         if self._extractor is not None:
             self._extractor.close()
             self._extractor = None
+        if self._extraction is not None:
+            self._extraction.close()
+            self._extraction = None
         for index in self._indexes.values():
             index.close()
         self._indexes.clear()
 
     # ------------------------------------------------------------------ filing hook
-    def index_batch(self, items: list[tuple[str, int, Path | InMemoryFile, str]],
-                    titles: dict[str, Any] | None = None) -> None:
+    def index_batch(self, items: list[tuple[str, int, int, str, Path | InMemoryFile, str]],
+                    records: dict[str, Record] | None = None,
+                    texts: list[Extracted] | None = None) -> None:
         """Extract each new component's text from the user's file and index the batch in one
         transaction per compartment index. Derived data: a failure never undoes the filing;
         each component's text status says what happened and `sgz index rebuild` can retry.
-        `titles` (档号 → record as filed) lets a write-only filer index fields she cannot read
-        back from the sealed catalogue."""
+        Items are (档号, component id, seq, kind, file, mime). `records` (档号 → a record
+        filed in this batch, so not on hold) spares reading each back, and lets a write-only
+        filer index fields she cannot read from the sealed catalogue. `texts`, one per item,
+        were extracted ahead (`extract_ahead`); without them the batch is extracted here."""
         if not items:
             return
+        if texts is None:
+            texts = self.extract_ahead([(src, mime) for *_, src, mime in items]).results()
         by_comp: dict[str, list[dict[str, Any]]] = {}
         statuses: list[tuple[int, str]] = []
         ids = [i[1] for i in items]
-        refs = [i[0] for i in items]
-        meta = titles or {}
-        for ref, component_id, src, mime in items:
-            rec = self._k.records.get(ref)
-            comp = next(c for c in self._k.records.components(rec.id) if c.id == component_id)
-            try:
-                with open_source(src) as f:
-                    size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
-                    extracted = self._extract(f, filename=src.name, mime=mime, size=size)
-            except OSError:
-                statuses.append((component_id, "failed"))
-                continue
+        compartments: list[str] = []
+        filed = records or {}
+        for (ref, component_id, seq, kind, _src, _mime), extracted in zip(items, texts,
+                                                                          strict=True):
+            new = filed.get(ref)
+            rec = new or self._k.records.get(ref)
+            compartments.append(rec.compartment)
             statuses.append((component_id, extracted.status))
             by_comp.setdefault(rec.compartment, []).append(
-                {"doc_id": _doc_id(rec.ref, comp), **self._index_fields(
-                    rec, comp, rec if rec.readable else meta.get(ref, rec), extracted.text,
-                    extracted.status)})
+                {"doc_id": _doc_id(rec.ref, seq), **self._index_fields(
+                    rec, _Part(seq, kind), rec, extracted.text, extracted.status,
+                    held=False if new is not None else None)})
         failed: set[int] = set()
         queued: list[tuple[str, dict[str, Any]]] = []
         for cname, docs in by_comp.items():
@@ -199,8 +223,7 @@ class SearchService:
             try:
                 self._open_index(cname).add_many(docs)
             except ArchiveError:
-                failed |= {cid for cid, r in zip(ids, refs, strict=True)
-                           if self._k.records.get(r).compartment == cname}
+                failed |= {cid for cid, c in zip(ids, compartments, strict=True) if c == cname}
         with self._k.db.transaction():
             queue = IndexQueue(self._k.db)
             for cname, d in queued:
@@ -208,11 +231,11 @@ class SearchService:
             for cid, status in statuses:
                 self._k.records.set_text_status(cid, "failed" if cid in failed else status)
 
-    def _index_fields(self, rec: Record, comp: Component, fields: Any, text: str,
-                      status: str) -> dict[str, Any]:
+    def _index_fields(self, rec: Record, comp: Component | _Part, fields: Any, text: str,
+                      status: str, *, held: bool | None = None) -> dict[str, Any]:
         """The document's text and the facts search filters on; who may see it is decided
-        from the same facts the policy reads (kernel.facts)."""
-        facts = self._k.facts(rec)
+        from the same facts the policy reads (kernel.facts; `held` False: filed just now)."""
+        facts = self._k.facts(rec, held=held)
         title = fields.title
         return {
             "title": title if comp.seq == 1 else f"{title}（{comp.kind}）",
@@ -358,7 +381,7 @@ class SearchService:
                     extracted = self._extract(stream, filename=comp.filename, mime=comp.mime,
                                               size=comp.size)
                 statuses.append((comp.id, extracted.status))
-                yield {"doc_id": _doc_id(rec.ref, comp),
+                yield {"doc_id": _doc_id(rec.ref, comp.seq),
                        **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
             with self._k.db.transaction():
                 for cid, status in statuses:
@@ -433,7 +456,7 @@ class SearchService:
             finally:
                 idx.close()
             queued = {ref for ref, _e, _b in queue.sealed(cname)}
-            expected = {_doc_id(rec.ref, comp) for rec in live if rec.compartment == cname
+            expected = {_doc_id(rec.ref, comp.seq) for rec in live if rec.compartment == cname
                         and rec.ref not in queued
                         for comp in self._k.records.components(rec.id)}
             verdict.missing += sorted(expected - held)
@@ -457,6 +480,19 @@ def _offset(progress: Callable[[int, int], None] | None, base: int,
     if progress is None:
         return None
     return lambda done, _t: progress(base + done, total)
+
+
+def _load(src: Path | InMemoryFile) -> bytes | Extracted:
+    """A file's bytes for extraction (in a feeding thread), or why it is not extracted."""
+    try:
+        with open_source(src) as f:
+            size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
+            skipped = too_large(size)
+            if skipped is not None:
+                return skipped  # decided from the size alone: never read into memory
+            return f.read(DEFAULT_LIMITS.max_input + 1)
+    except OSError:
+        return Extracted("", "failed", "无法读取文件，未提取文字", None)
 
 
 def _remove_db(path: Path) -> None:

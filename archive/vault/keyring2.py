@@ -16,6 +16,7 @@ wrap to make filings open to her.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,12 @@ def _b64(b: bytes) -> str:
 
 def _unb64(s: str) -> bytes:
     return base64.b64decode(s, validate=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _recipient(public: str) -> age.X25519Recipient:
+    """A parsed public key (filing wraps every object to the same few)."""
+    return age.X25519Recipient.parse(public)
 
 
 def wrap_identity(identity: age.X25519Identity, to: list[age.X25519Recipient]) -> bytes:
@@ -197,7 +204,7 @@ class KeyringV2:
     def recipient(self, compartment: str, epoch: int | None = None) -> age.X25519Recipient:
         """The public key filings of `compartment` are wrapped to (current epoch by default)."""
         c = self.compartments[compartment]
-        return age.X25519Recipient.parse(c.epochs[c.current if epoch is None else epoch].public)
+        return _recipient(c.epochs[c.current if epoch is None else epoch].public)
 
     def current(self, compartment: str) -> int:
         return self.compartments[compartment].current

@@ -10,6 +10,7 @@ slot → compartment key (keyring) → object identity (here) → object.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from archive.catalog.db import Database
@@ -34,6 +35,15 @@ SCHEMA = [
 ]
 
 
+@dataclass(frozen=True)
+class WrappedKey:
+    """An object identity wrapped to `compartment`'s epoch `epoch` (an age file)."""
+
+    compartment: str
+    epoch: int
+    blob: bytes
+
+
 class ObjectKeysV2:
     """Wrap (public), unwrap (members, audited first), re-wrap and destroy object identities."""
 
@@ -42,15 +52,27 @@ class ObjectKeysV2:
         self.ring = ring
         db.ensure_schema("vault.objects", SCHEMA_VERSION, SCHEMA)
 
-    def add(self, object_id: str, identity: bytes, cipher_size: int, compartment: str) -> None:
-        """Insert inside the caller's transaction; needs no secret (write-only filing)."""
+    def wrap(self, identity: bytes, compartment: str) -> WrappedKey:
+        """Wrap an object identity to its compartment's current epoch (public; no catalogue
+        access, so filing does it beside the encryption, outside the transaction)."""
         epoch = self.ring.current(compartment)
-        wrapped = wrap_identity(age.X25519Identity.from_secret_bytes(identity),
-                                [self.ring.recipient(compartment, epoch)])
+        return WrappedKey(compartment, epoch, wrap_identity(
+            age.X25519Identity.from_secret_bytes(identity),
+            [self.ring.recipient(compartment, epoch)]))
+
+    def add(self, object_id: str, identity: bytes, cipher_size: int, compartment: str, *,
+            wrapped: WrappedKey | None = None) -> None:
+        """Insert inside the caller's transaction; needs no secret (write-only filing).
+        `wrapped` (from `wrap`) is used if it still names this compartment's current epoch;
+        otherwise (a rotation in between, another compartment) the identity is wrapped here."""
+        if wrapped is None or wrapped.compartment != compartment or \
+                wrapped.epoch != self.ring.current(compartment):
+            wrapped = self.wrap(identity, compartment)
+        epoch, blob = wrapped.epoch, wrapped.blob
         self.db.execute(
             "INSERT OR IGNORE INTO objects (id, compartment, epoch, wrapped, cipher_size) "
             "VALUES (?, ?, ?, ?, ?)",
-            (object_id, compartment, epoch, wrapped, cipher_size),
+            (object_id, compartment, epoch, blob, cipher_size),
         )
 
     def known(self, object_id: str) -> bool:

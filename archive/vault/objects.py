@@ -194,6 +194,11 @@ class ObjectStore:
                 os.close(fd)
         fsync_dir(session)
 
+    def sync_session(self) -> None:
+        """fsync the session folder: the names of objects staged with `sync=True` (their
+        contents already durable) survive a crash. One folder fsync for a whole batch."""
+        fsync_dir(self.session_dir())
+
     def discard(self, object_id: str) -> None:
         if self._session is not None:
             with contextlib.suppress(FileNotFoundError):

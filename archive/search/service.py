@@ -320,14 +320,18 @@ class SearchService:
         find): derived from the catalogue and the indexes, so remembered until either
         changes (a long-running `sgz serve` asks this on every search)."""
         comps = self._compartments()
+        for c in comps:  # open first, so the key below is the same from one search to the next
+            if self._path(c).exists():
+                self._open_index(c)
         key = (self._k.db.generation(), tuple(
             (c, self._path(c).exists(), c in self._indexes and self._indexes[c].generation())
             for c in comps))
         if self._facts is not None and self._facts[0] == key:
             return self._facts[1]
         expected = docs = 0
+        lives = self._k.records.count_live_by_compartment()  # one pass over the catalogue
         for comp in comps:  # never "共 0 条" from an index that is not there
-            live = self._k.records.count_live_components([comp])
+            live = lives.get(comp, 0)
             if not live:
                 continue
             if not self._path(comp).exists() and not IndexQueue(self._k.db).pending(comp):

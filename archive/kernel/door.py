@@ -8,6 +8,7 @@ other use of the decryption API.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -73,7 +74,7 @@ class PlaintextDoor:
             raise AccessDenied("授权与所读档案不符")
 
     def open(self, grant: Grant, rec: Record, comp: Component, *, action: str,
-             detail: dict[str, Any]) -> BinaryIO:
+             detail: dict[str, Any]) -> io.BufferedReader:
         """One component's plaintext stream; the audit entry `action` is written first."""
         self._check(grant, rec)
         ident = self._k.object_keys.unwrap(
@@ -137,10 +138,11 @@ class PlaintextDoor:
                 continue  # a compartment this user does not hold (e.g. the archivist: 服务)
         return out
 
-    def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity) -> BinaryIO:
+    def _decrypt(self, rec: Record, comp: Component, ident: age.X25519Identity
+                 ) -> io.BufferedReader:
         src = self._k.objects.open(comp.object_id)
         try:
-            return age.open_decrypt(src, [ident])  # type: ignore[return-value]
+            return age.open_decrypt(src, [ident])
         except age.AgeError:
             src.close()
             self._k.log("decrypt.failed", rec.ref, seq=comp.seq)

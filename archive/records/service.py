@@ -28,6 +28,7 @@ from archive.errors import (
     storage_error,
 )
 from archive.fs.atomic import private_open_for_write
+from archive.fs.background import BLOCK, BlockWriter
 from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
@@ -467,11 +468,12 @@ class RecordService:
                                            "flagged": grant.flag})
         try:
             with stream, private_open_for_write(part, exclusive=False) as f:  # plaintext: 0600
-                while True:
-                    chunk = stream.read(1 << 20)
-                    if not chunk:
-                        break
-                    f.write(chunk)
+                # one reused buffer, and write-back started every 8 MiB: left to the final
+                # fsync, a 1 GiB file's dirty pages cost 2.5 s of kernel time in write()
+                buf = bytearray(BLOCK)
+                view, writer = memoryview(buf), BlockWriter(f.fileno())
+                while n := stream.readinto(buf):
+                    writer.write(view[:n])
                 f.flush()
                 os.fsync(f.fileno())
         except age.AgeError:

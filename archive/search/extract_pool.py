@@ -13,6 +13,7 @@ A batch is dealt round-robin, so PDFs and .docx files spread evenly over the wor
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -44,7 +45,7 @@ class ExtractionJob:
         return out
 
 
-class ExtractionPool:
+class ExtractionPool(contextlib.AbstractContextManager["ExtractionPool"]):
     """Up to `workers` isolated extraction processes, each fed by one thread."""
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS, tmpdir: str | None = None, *,
@@ -92,8 +93,5 @@ class ExtractionPool:
         self._extractors.clear()
         self._feeders.clear()
 
-    def __enter__(self) -> ExtractionPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: object) -> None:  # __enter__ (returns the pool) from the base
         self.close()

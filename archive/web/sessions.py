@@ -3,7 +3,8 @@
 A session is a random id (the cookie value), a CSRF token, and one worker thread that owns the
 user's unlocked `Archive`. Every piece of work on that archive runs in that one thread, one job at
 a time: the single-thread executor is both the per-session lock and the guarantee that the
-SQLCipher connections are only ever used by the thread that opened them. Sessions end on sign-out,
+SQLCipher connections are only ever used by the thread that opened them; across sessions,
+`DATABASES` makes them take turns (see there). Sessions end on sign-out,
 after `idle` without a request and after `max_age` in total; ending one closes the archive (its
 database connections and staging), drops every reference to it and stops the thread.
 """
@@ -22,6 +23,13 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+# One session at a time works on the encrypted databases. Two sessions' threads using their
+# own SQLCipher connections to the same index files at once made reads fail with
+# SQLITE_NOMEM (MemoryError) at 200,000 documents (two archives searching side by side in one
+# process: two failures in 28 s; one after the other: none). Archive work is milliseconds to
+# seconds and a station has a handful of users, so they take turns.
+DATABASES = threading.Lock()
 
 IDLE = timedelta(minutes=15)
 LISTING_TTL = timedelta(seconds=60)
@@ -64,9 +72,10 @@ class Session:
         return await loop.run_in_executor(self.worker, functools.partial(self._call, fn, args, kw))
 
     def _call(self, fn: Callable[..., T], args: tuple[Any, ...], kw: dict[str, Any]) -> T:
-        if self.closed or self.archive is None:
-            raise SessionEnded()
-        return fn(self.archive, *args, **kw)
+        with DATABASES:
+            if self.closed or self.archive is None:
+                raise SessionEnded()
+            return fn(self.archive, *args, **kw)
 
     def wipe(self, *, wait: bool = True) -> None:
         """Close the archive in its own thread, drop it, stop the thread. Idempotent.
@@ -84,7 +93,7 @@ class Session:
         def _close() -> None:
             arc, self.archive = self.archive, None
             if arc is not None:
-                with contextlib.suppress(Exception):
+                with DATABASES, contextlib.suppress(Exception):
                     arc.close()
             del arc
 
@@ -122,7 +131,8 @@ class SessionStore:
         loop = asyncio.get_running_loop()
 
         def _unlock() -> None:
-            arc = unlock()
+            with DATABASES:
+                arc = unlock()
             sess.archive = arc
             sess.user = arc.kernel.user.name
             sess.role = arc.kernel.user.role

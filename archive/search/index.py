@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sized
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlcipher3
 
@@ -55,6 +55,8 @@ TOTAL_EXACT_UP_TO = 200
 # EXACT_LONG_QUERY_MIN): about 80 for a sentence of 30 characters.
 EXACT_TOKEN_BUDGET = 2400
 EXACT_LONG_QUERY_MIN = 50
+TITLE_TIER_MAX = 1000
+OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
 
 
 def literals_tokens(literals: list[str]) -> list[str]:
@@ -68,8 +70,8 @@ def literals_tokens(literals: list[str]) -> list[str]:
 def exact_up_to(tokens: int) -> int:
     """How many visible 档号 a query of this many bigrams is counted (and ranked) up to."""
     return max(EXACT_LONG_QUERY_MIN, min(TOTAL_EXACT_UP_TO, EXACT_TOKEN_BUDGET // max(1, tokens)))
-TITLE_TIER_MAX = 1000
-OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
+
+
 Allowed = Callable[[str], bool] | set[str] | frozenset[str] | None
 
 # The title index: the same columns (so the same MATCH expression applies) holding only the
@@ -403,7 +405,7 @@ class SearchIndex:
                offset: int = 0, category: str | None = None, year: int | None = None,
                retention: str | None = None, household: str | None = None,
                allowed: Allowed = None, snippets: bool = True,
-               fallback: str = "auto") -> SearchResult:
+               fallback: Literal["auto", "never", "only"] = "auto") -> SearchResult:
         """Ranked hits the caller may read, one per 档号, with snippets as text + spans.
 
         `visible` (default: everything) is applied inside the FTS5 query, before counting,
@@ -478,10 +480,14 @@ class SearchIndex:
             sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
         return int(self._sql(sql, [match])[0][0])
 
-    def _newest(self, match: str, n: int, *, table: str = "fts") -> list[int]:
-        """Rowids of the newest `n` matches, newest first: FTS5 walks the doclists backwards
-        and stops, so this costs what the answer is, not what the word's doclist is."""
-        sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid DESC LIMIT ?"
+    def _newest(self, match: str, n: int, *, table: str = "fts",
+                below: int | None = None) -> list[int]:
+        """Rowids of the newest `n` matches (older than `below`), newest first: FTS5 walks
+        the doclists backwards and stops, so this costs what the answer is, not what the
+        word's doclist is."""
+        older = "" if below is None else f" AND rowid < {int(below)}"
+        sql = (f"SELECT rowid FROM {table} WHERE {table} MATCH ?{older}"
+               " ORDER BY rowid DESC LIMIT ?")
         return [int(r[0]) for r in self._sql(sql, [match, n])]
 
     def _probe(self, match: str, multi: bool, cap: int) -> tuple[list[int], int]:
@@ -493,9 +499,7 @@ class SearchIndex:
             return rows, len(rows)
         refs = set(self._refs(rows).values())
         while len(refs) < want and len(rows) % want == 0 and rows:
-            more = [int(r[0]) for r in self._sql(
-                "SELECT rowid FROM fts WHERE fts MATCH ? AND rowid < ? ORDER BY rowid DESC"
-                " LIMIT ?", [match, rows[-1], want])]
+            more = self._newest(match, want, below=rows[-1])
             if not more:
                 break
             rows += more

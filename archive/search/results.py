@@ -55,7 +55,7 @@ class SearchResult:
 
     @property
     def count_text(self) -> str:
-        """The count as people read it: "共 12 条", or "1000 条以上（…）" for a common word."""
+        """The count as people read it: "共 12 条", or "200 条以上（…）" past the cap."""
         if self.total_exact:
             return f"共 {self.total} 条"
         return f"{self.total} 条以上（标题命中的在前，其余按归档先后；加词可缩小范围）"

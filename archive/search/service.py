@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import sqlcipher3
 
@@ -286,7 +286,7 @@ class SearchService:
         unindexed, comps, visible = self._preamble()
         indexes = [(c, self._open_index(c)) for c in comps]
 
-        def each(fallback: str) -> list[tuple[str, SearchResult]]:
+        def each(fallback: Literal["never", "only"]) -> list[tuple[str, SearchResult]]:
             # one index after another: searching them on threads (SQLite releases the GIL)
             # was 20-35 % faster, but at 200,000 documents SQLCipher then failed a read with
             # SQLITE_NOMEM after a few hundred searches; serial never did (ADR 0005)

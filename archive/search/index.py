@@ -480,26 +480,33 @@ class SearchIndex:
             sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
         return int(self._sql(sql, [match])[0][0])
 
-    def _newest(self, match: str, n: int, *, table: str = "fts",
-                below: int | None = None) -> list[int]:
-        """Rowids of the newest `n` matches (older than `below`), newest first: FTS5 walks
-        the doclists backwards and stops, so this costs what the answer is, not what the
-        word's doclist is."""
-        older = "" if below is None else f" AND rowid < {int(below)}"
-        sql = (f"SELECT rowid FROM {table} WHERE {table} MATCH ?{older}"
-               " ORDER BY rowid DESC LIMIT ?")
+    def _walk(self, match: str, n: int, *, table: str = "fts", newest: bool = True,
+              past: int | None = None) -> list[int]:
+        """Rowids of `n` matches past rowid `past`: the newest first (older than `past`), or
+        in FTS5's own order (oldest first, newer than `past`) when the order does not matter.
+        FTS5 stops after `n`, so this costs what the answer is, not what the word's doclist
+        is; walking backwards costs FTS5 2–4× more per match (measured on phrases at 50,000
+        documents), so counting walks forwards and only the page a person sees walks back."""
+        older, order = ("<", "DESC") if newest else (">", "ASC")
+        after = "" if past is None else f" AND rowid {older} {int(past)}"
+        sql = (f"SELECT rowid FROM {table} WHERE {table} MATCH ?{after}"
+               f" ORDER BY rowid {order} LIMIT ?")
         return [int(r[0]) for r in self._sql(sql, [match, n])]
 
+    def _newest(self, match: str, n: int, *, table: str = "fts") -> list[int]:
+        """Rowids of the newest `n` matches, newest first."""
+        return self._walk(match, n, table=table)
+
     def _probe(self, match: str, multi: bool, cap: int) -> tuple[list[int], int]:
-        """The newest matches until cap + 1 distinct 档号 are seen (or all of them): (their
-        rowids newest first, how many 档号 they hold)."""
+        """Matches (oldest first) until cap + 1 distinct 档号 are seen, or all of them:
+        (their rowids, how many 档号 they hold)."""
         want = cap + 1
-        rows = self._newest(match, want)
+        rows = self._walk(match, want, newest=False)
         if not multi:
             return rows, len(rows)
         refs = set(self._refs(rows).values())
         while len(refs) < want and len(rows) % want == 0 and rows:
-            more = self._newest(match, want, below=rows[-1])
+            more = self._walk(match, want, newest=False, past=rows[-1])
             if not more:
                 break
             rows += more
@@ -551,14 +558,15 @@ class SearchIndex:
         # only as deep as this page: the order (every title match, then the rest) is the same
         head = self._newest(match, min(need, TITLE_TIER_MAX), table="tfts")
         in_head = set(head)
-        order = [(r, 0.0) for r in head + [r for r in probe if r not in in_head]]
+        newest = self._newest(match, need)
+        order = [(r, 0.0) for r in head + [r for r in newest if r not in in_head]]
         if multi:
             order = self._one_per_ref(order)
         total = min(counted, cap)
-        if need <= len(order):
+        if need <= len(order) or len(newest) < need:
             return total, exact, order[offset:need]
         return total, exact, order[offset:] + self._tail(
-            match, order, probe[-1], max(0, offset - len(order)), need - max(offset, len(order)))
+            match, order, newest[-1], max(0, offset - len(order)), need - max(offset, len(order)))
 
     def _tail(self, match: str, head: list[tuple[int, float]], below: int, skip: int,
               n: int) -> list[tuple[int, float]]:
@@ -620,7 +628,8 @@ class SearchIndex:
         """OR of the query's rarest bigrams. How rare is measured up to FALLBACK_DF_CAP
         documents (a bounded walk per bigram; fts5vocab would read whole doclists)."""
         cols = "{title_bi body_bi no_bi}"
-        df = {t: len(self._newest(f'{cols} : "{t}"', FALLBACK_DF_CAP)) for t in parsed.bigrams}
+        df = {t: len(self._walk(f'{cols} : "{t}"', FALLBACK_DF_CAP, newest=False))
+              for t in parsed.bigrams}
         terms = sorted((t for t in parsed.bigrams if df[t]), key=lambda t: df[t])
         return " OR ".join(f'{cols} : "{t}"' for t in terms[:FALLBACK_MAX_TERMS])
 

@@ -30,8 +30,16 @@ def _doc(i: int, title: str, text: str) -> dict[str, object]:
             "category": "XZ", "compartment": "general", "year": 2026}
 
 
-@pytest.fixture(scope="module")
-def ix(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
+def _old_order(index: SearchIndex, schema: str = "3") -> SearchIndex:
+    """Write the rest as an index of schema 2/3 was written: rowids count up, the newest
+    document last in FTS5's forward order."""
+    index.newest_lowest = False
+    index._conn.execute("UPDATE meta SET value=? WHERE key='schema'", (schema,))
+    return index
+
+
+@pytest.fixture(scope="module", params=["schema 4", "schema 3"])
+def ix(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> SearchIndex:
     docs = []
     for i in range(1, 1401):
         title = "关于入户走访的通知" if i in (3, 500, 900) else f"工作记录{i}"
@@ -41,9 +49,36 @@ def ix(tmp_path_factory: pytest.TempPathFactory) -> SearchIndex:
         if i % 50 == 0:
             body += "开展心理疏导" + "。心理疏导" * (i % 3)  # 28 documents, bm25-ranked
         docs.append(_doc(i, title, body))
-    index = SearchIndex.create(tmp_path_factory.mktemp("b") / "f.db", KEY)
+    path = tmp_path_factory.mktemp("b") / "f.db"
+    index = SearchIndex.create(path, KEY)
+    if request.param == "schema 3":
+        _old_order(index)
     index.add_many(docs)
+    index.close()
+    index = SearchIndex.open(path, KEY)  # as a later process finds it
+    assert index.newest_lowest == (request.param == "schema 4")
     return index
+
+
+def test_the_newest_document_has_the_lowest_rowid_and_a_rebuild_renumbers(
+        tmp_path: Path) -> None:
+    """Schema 4 walks newest first forwards; rebuilding an old-order index makes it schema 4
+    with the same answers."""
+    path = tmp_path / "r.db"
+    old = _old_order(SearchIndex.create(path, KEY))
+    docs = [_doc(i, f"记录{i}", "入户走访。" if i % 2 else "节日慰问。") for i in range(1, 301)]
+    old.add_many(docs)
+    before = [h.ref for h in old.search("走访", limit=200).hits]
+    assert before[:2] == [docs[-2]["doc_id"], docs[-4]["doc_id"]]  # equal scores: newest
+    old.rebuild(docs)
+    assert old.newest_lowest
+    assert old._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "4"
+    ids = [r[0] for r in old._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
+    assert ids == sorted(ids, reverse=True)  # filed later, lower rowid
+    assert [h.ref for h in old.search("走访", limit=200).hits] == before
+    old.add(**{**_doc(301, "记录301", "入户走访。"), "doc_id": "Z001-WS·2026-D30-XZ-0301"})
+    assert old.search("走访", limit=1).hits[0].ref.endswith("0301")
+    old.close()
 
 
 def test_a_common_word_is_counted_to_the_cap_with_title_matches_first(ix: SearchIndex) -> None:
@@ -71,7 +106,8 @@ def _fts5_order(ix: SearchIndex, query: str) -> list[str]:
     weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
     return [r[0] for r in ix._conn.execute(
         f"SELECT d.doc_id FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?"
-        f" ORDER BY bm25(fts, {weights}), fts.rowid", (parse(query).fts,))]
+        f" ORDER BY bm25(fts, {weights}), fts.rowid {'ASC' if ix.newest_lowest else 'DESC'}",
+        (parse(query).fts,))]  # equal scores: the newest first
 
 
 @pytest.mark.parametrize("word", ["心理疏导", "慰问", "疏"])
@@ -95,17 +131,18 @@ def test_the_title_outranks_the_body_within_the_cap(tmp_path: Path) -> None:
 
 def test_a_schema_2_index_gains_the_title_index_on_open(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    ix = SearchIndex.create(path, KEY)
+    ix = _old_order(SearchIndex.create(path, KEY), "2")
     ix.add_many([_doc(i, "走访通知" if i == 1 else f"记录{i}", "入户走访。")
                  for i in range(1, 1202)])
     ix._conn.execute("DROP TABLE tfts")  # as version 0.2's index was written
-    ix._conn.execute("UPDATE meta SET value='2' WHERE key='schema'")
     ix._conn.commit()
     ix.close()
     again = SearchIndex.open(path, KEY)
     assert again._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    assert not again.newest_lowest  # its rowids still count up
     res = again.search("走访", limit=2)
     assert res.hits[0].ref.endswith("0001") and not res.total_exact  # title first, oldest
+    assert res.hits[1].ref.endswith("1201")  # then the newest
     assert again.integrity() == []
     again.close()
 
@@ -136,4 +173,14 @@ def test_segments_are_merged_after_growth(tmp_path: Path) -> None:
         assert unmerged() == (batch + 1) * 20 % OPTIMIZE_MIN_DOCS  # merged at 500 documents
     assert pages[24] < pages[23]  # the merge left fewer pages than 25 segments needed
     assert ix.integrity() == [] and ix.search("走访", limit=1).total == TOTAL_EXACT_UP_TO
+    ix.close()
+
+
+def test_the_same_document_twice_in_one_batch_keeps_the_later(tmp_path: Path) -> None:
+    ix = SearchIndex.create(tmp_path / "d.db", KEY)
+    first, later = _doc(1, "记录", "入户走访。"), _doc(1, "记录", "节日慰问。")
+    ix.add_many([first, _doc(2, "记录", "入户走访。"), later])
+    assert ix.search("慰问").total == 1 and ix.search("走访").total == 1
+    assert ix.search("走访").hits[0].ref.endswith("0002")
+    assert ix.integrity() == []
     ix.close()

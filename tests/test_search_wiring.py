@@ -68,6 +68,46 @@ def test_an_outdated_index_is_refused_and_rebuild_fixes_it(arc: Archive, make_fi
     assert arc.search.query("临时救助").total == 1
 
 
+def test_an_old_order_index_is_searched_and_status_suggests_a_rebuild(
+        cli_home: tuple[Path, dict[str, str]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An index of schema 3 (rowids counting up, written before the newest-first order) still
+    answers; `sgz index status` says a rebuild makes search faster, and the rebuild does."""
+    home, env = cli_home
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    runner = CliRunner()
+    for i in range(3):
+        src = tmp_path / f"v{i}.txt"
+        src.write_text(f"第{i + 1}次入户走访记录", encoding="utf-8")
+        assert runner.invoke(cli, ["file", str(src), "--category", "XZ"]).exit_code == 0
+    arc = Archive.unlock(home, user=env["SGZ_USER"], passphrase=env["SGZ_PASSPHRASE"])
+    try:
+        newest = [h.ref for h in arc.search.query("走访").hits]
+        arc.search.close()
+        from archive.catalog.db import connect_keyed
+
+        path = arc.kernel.home.indexes / "general.db"
+        conn = connect_keyed(path, arc.kernel.keys.index_keys("general")[0])
+        # as a schema-3 writer numbered them: the oldest first
+        ids = [r[0] for r in conn.execute("SELECT id FROM docs ORDER BY id DESC")]
+        assert len(ids) == 3
+        conn.execute("UPDATE meta SET value='3' WHERE key='schema'")
+        conn.commit()
+        conn.close()
+    finally:
+        arc.close()
+    r = runner.invoke(cli, ["index", "status"])
+    assert r.exit_code == 0 and "旧版排列" in r.output and "sgz index rebuild" in r.output
+    r = runner.invoke(cli, ["search", "走访", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["total"] == 3
+    assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
+    r = runner.invoke(cli, ["index", "status", "--json"])
+    assert json.loads(r.output)["old_order"] == 0
+    r = runner.invoke(cli, ["search", "走访", "--json"])
+    assert [h["ref"] for h in json.loads(r.output)["hits"]] == newest
+
+
 def test_json_gives_text_and_spans(cli_home: tuple[Path, dict[str, str]], tmp_path: Path,
                                    monkeypatch: pytest.MonkeyPatch) -> None:
     home, env = cli_home

@@ -124,13 +124,14 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     示例：
       sgz index status --json
     """
+    from archive.search.index import OLD_ORDER, OUTDATED
+
     arc = open_archive(ctx)
     st = arc.search.status()
     if as_json:
         emit_json(st)
         return
     if st.get("outdated"):
-        from archive.search.index import OUTDATED
 
         click.echo(OUTDATED)
         return
@@ -142,3 +143,5 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
     click.echo(f"索引大小：{st.get('size_bytes', 0) / 1024:.0f} KiB")
     if st["needs_rebuild"]:
         click.echo("需要重建：sgz index rebuild")
+    elif st.get("old_order"):
+        click.echo(OLD_ORDER)

@@ -344,6 +344,7 @@ def main() -> None:
           f"{'yes' if not mismatches else f'NO ({mismatches} differ)'}"
           f"; hits a user may not read: {leaks}; tantivy counts differing: {tv_mismatch}")
     report(engines, lat)
+    print(_order(head))
     head.close()
     worker.close()
     if args.process:
@@ -381,10 +382,17 @@ def service_only(home: Path, sample: list[dict[str, Any]],
                 leaks += sum(1 for h in res.hits if not vis.may_see(
                     h.ref, category=facts[h.ref][0], compartment="",
                     responsible=facts[h.ref][1], household="", secret=False))
-    print(f"corpus: {args.docs} docs (service only); hits a user may not read: {leaks}")
+    print(f"corpus: {args.docs} docs (service only); hits a user may not read: {leaks};"
+          f" {_order(head)}")
     report(engines, lat, ratios=False)
     head.close()
     worker.close()
+
+
+def _order(arc: Archive) -> str:
+    """Which rowid order the indexes have (a home built before schema 4 has the old one)."""
+    old = [c for c, ix in arc.search._indexes.items() if not ix.newest_lowest]
+    return f"old-order (schema 2/3) indexes: {', '.join(old)}" if old else "indexes: schema 4"
 
 
 def report(engines: dict[str, Any], lat: dict[str, dict[str, list[float]]],

@@ -114,7 +114,6 @@ _SCHEMA = [
     f"""CREATE VIRTUAL TABLE fts USING fts5({", ".join(FTS_COLUMNS)}, content='',
        contentless_delete=1, tokenize='unicode61 remove_diacritics 0')""",
     "INSERT INTO fts(fts, rank) VALUES('secure-delete', 1)",
-    "CREATE VIRTUAL TABLE vocab USING fts5vocab(fts, row)",
     *_TITLE_SCHEMA,
 ]
 _STATUSES = {"ok", "no_text", "ocr", "truncated", "failed"}

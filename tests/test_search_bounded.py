@@ -184,3 +184,26 @@ def test_the_same_document_twice_in_one_batch_keeps_the_later(tmp_path: Path) ->
     assert ix.search("走访").hits[0].ref.endswith("0002")
     assert ix.integrity() == []
     ix.close()
+
+
+def test_a_rebuild_in_many_chunks_keeps_the_filing_order(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild inserts in chunks bounded by documents and by characters of text (memory
+    does not grow with the archive); the rowids still fall in filing order across chunks."""
+    import archive.search.index as index_module
+
+    monkeypatch.setattr(index_module, "REBUILD_CHUNK", 7)
+    monkeypatch.setattr(index_module, "REBUILD_CHUNK_CHARS", 12)
+    ix = SearchIndex.create(tmp_path / "c.db", KEY)
+    # long texts make chunks of 3 (the characters bound), short ones of 7 (the count)
+    docs = [_doc(i, f"记录{i}", "入户走访。" if i > 30 else "入户走访，了解情况。")
+            for i in range(1, 61)]
+    seen: list[int] = []
+    assert ix.rebuild(docs, progress=lambda done, total: seen.append(done)) == 60
+    assert seen == [60]  # fewer than 100 pulled: only the final call
+    ids = [r[0] for r in ix._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
+    assert ids == sorted(ids, reverse=True) and len(set(ids)) == 60
+    got = [h.ref for h in ix.search("记录", limit=60).hits]
+    assert got == [d["doc_id"] for d in reversed(docs)]  # equal scores: newest first
+    assert ix.integrity() == []
+    ix.close()

@@ -41,7 +41,9 @@ from archive.search.visibility import (
 SCHEMA_VERSION = "4"
 OLD_ORDER_SCHEMAS = ("2", "3")
 FIRST_ROWID = 2**62  # schema 4 counts rowids down from here
-ADD_CHUNK = 1000  # documents numbered and inserted together (FTS5 flushes at a lower rowid)
+# a rebuild numbers and inserts this many documents (or characters of text) together: FTS5
+# writes a segment whenever a rowid is lower than the one before
+REBUILD_CHUNK, REBUILD_CHUNK_CHARS = 1000, 16_000_000
 # bm25 weights per column, in FTS_COLUMNS order: title counts most, then 文号, then body;
 # the access tokens never rank.
 WEIGHTS = {"title_bi": 6.0, "title_uni": 6.0, "body_bi": 1.0, "body_uni": 1.0,
@@ -66,13 +68,17 @@ TITLE_TIER_MAX = 1000
 OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
 
 
-def _chunks(items: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def _chunks(items: Iterable[dict[str, Any]], size: int,
+            chars: int) -> Iterator[list[dict[str, Any]]]:
+    """Lists of up to `size` documents holding up to about `chars` characters of text."""
     chunk: list[dict[str, Any]] = []
+    held = 0
     for item in items:
         chunk.append(item)
-        if len(chunk) == size:
+        held += len(item.get("text", ""))
+        if len(chunk) == size or held >= chars:
             yield chunk
-            chunk = []
+            chunk, held = [], 0
     if chunk:
         yield chunk
 
@@ -297,12 +303,11 @@ class SearchIndex:
 
     def add_many(self, docs: Iterable[dict[str, Any]]) -> int:
         """Index several documents (dicts of add()'s arguments) in one transaction."""
-        n = 0
+        batch = list(docs)  # numbered together: one FTS5 segment per call, as before schema 4
+        n = len(batch)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            for chunk in _chunks(docs, ADD_CHUNK):
-                self._add_chunk(chunk)
-                n += len(chunk)
+            self._add_chunk(batch)
             self._settle(n)
             self._conn.execute("COMMIT")
         except BaseException:
@@ -415,11 +420,19 @@ class SearchIndex:
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('delete-all')")
             self._conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
             was, self.newest_lowest = self.newest_lowest, True  # written anew: schema 4
-            for chunk in _chunks(docs, 100):
+            pulled = 0
+
+            def counted() -> Iterator[dict[str, Any]]:
+                nonlocal pulled
+                for doc in docs:  # extracted as they are pulled: progress per 100 pulled
+                    yield doc
+                    pulled += 1
+                    if progress and pulled % 100 == 0:
+                        progress(pulled, total)
+
+            for chunk in _chunks(counted(), REBUILD_CHUNK, REBUILD_CHUNK_CHARS):
                 self._add_chunk(chunk)
                 done += len(chunk)
-                if progress and len(chunk) == 100:
-                    progress(done, total)
             self._conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('optimize')")
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', '0')")

@@ -73,8 +73,12 @@ def test_the_newest_document_has_the_lowest_rowid_and_a_rebuild_renumbers(
     old.rebuild(docs)
     assert old.newest_lowest
     assert old._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "4"
-    ids = [r[0] for r in old._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
-    assert ids == sorted(ids, reverse=True)  # filed later, lower rowid
+    keys = [r[0] for r in old._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
+    assert keys == sorted(keys)  # the catalogue rows append (SQLite's b-trees stay full)
+    ids = [old._rowid(k) for k in keys]
+    assert ids == sorted(ids, reverse=True)  # filed later, lower FTS5 rowid
+    fts = {r[0] for r in old._conn.execute("SELECT rowid FROM fts_docsize")}
+    assert fts == set(ids)
     assert [h.ref for h in old.search("走访", limit=200).hits] == before
     old.add(**{**_doc(301, "记录301", "入户走访。"), "doc_id": "Z001-WS·2026-D30-XZ-0301"})
     assert old.search("走访", limit=1).hits[0].ref.endswith("0301")
@@ -105,7 +109,8 @@ def test_paging_a_large_answer_finds_every_document_once(ix: SearchIndex) -> Non
 def _fts5_order(ix: SearchIndex, query: str) -> list[str]:
     weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
     return [r[0] for r in ix._conn.execute(
-        f"SELECT d.doc_id FROM fts JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ?"
+        f"SELECT d.doc_id FROM fts JOIN docs d ON d.id = {ix._key_sql('fts.rowid')}"
+        " WHERE fts MATCH ?"
         f" ORDER BY bm25(fts, {weights}), fts.rowid {'ASC' if ix.newest_lowest else 'DESC'}",
         (parse(query).fts,))]  # equal scores: the newest first
 
@@ -201,7 +206,7 @@ def test_a_rebuild_in_many_chunks_keeps_the_filing_order(tmp_path: Path,
     seen: list[int] = []
     assert ix.rebuild(docs, progress=lambda done, total: seen.append(done)) == 60
     assert seen == [60]  # fewer than 100 pulled: only the final call
-    ids = [r[0] for r in ix._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
+    ids = [ix._rowid(r[0]) for r in ix._conn.execute("SELECT id FROM docs ORDER BY doc_id")]
     assert ids == sorted(ids, reverse=True) and len(set(ids)) == 60
     got = [h.ref for h in ix.search("记录", limit=60).hits]
     assert got == [d["doc_id"] for d in reversed(docs)]  # equal scores: newest first

@@ -14,6 +14,7 @@ from conftest import PASS
 from archive.app import Archive
 from archive.cli.main import cli
 from archive.errors import Conflict
+from archive.search.index import SearchIndex
 
 
 def _user(arc: Archive, home: Path, clock, name: str, role: str) -> Archive:
@@ -85,22 +86,29 @@ def test_an_old_order_index_is_searched_and_status_suggests_a_rebuild(
     try:
         newest = [h.ref for h in arc.search.query("走访").hits]
         arc.search.close()
-        from archive.catalog.db import connect_keyed
-
         path = arc.kernel.home.indexes / "general.db"
-        conn = connect_keyed(path, arc.kernel.keys.index_keys("general")[0])
-        # as a schema-3 writer numbered them: the oldest first
-        ids = [r[0] for r in conn.execute("SELECT id FROM docs ORDER BY id DESC")]
-        assert len(ids) == 3
-        conn.execute("UPDATE meta SET value='3' WHERE key='schema'")
-        conn.commit()
-        conn.close()
+        key = arc.kernel.keys.index_keys("general")[0]
+        ix = SearchIndex.open(path, key)
+        cols = ("doc_id", "title", "text", "doc_no", "date", "category", "year", "retention",
+                "household", "responsible", "compartment", "secret", "status")
+        rows = [dict(zip(cols, r, strict=True)) for r in ix._conn.execute(
+            f"SELECT {', '.join('t.text' if c == 'text' else 'd.' + c for c in cols)}"
+            " FROM docs d JOIN texts t ON t.id = d.id ORDER BY d.id")]
+        ix.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        old = SearchIndex.create(path, key)  # as a schema-3 writer wrote it: rowids count up
+        old.newest_lowest = False
+        old._conn.execute("UPDATE meta SET value='3' WHERE key='schema'")
+        assert old.add_many(rows) == 3
+        old.close()
     finally:
         arc.close()
     r = runner.invoke(cli, ["index", "status"])
     assert r.exit_code == 0 and "旧版排列" in r.output and "sgz index rebuild" in r.output
     r = runner.invoke(cli, ["search", "走访", "--json"])
     assert r.exit_code == 0 and json.loads(r.output)["total"] == 3
+    assert [h["ref"] for h in json.loads(r.output)["hits"]] == newest  # same order
     assert runner.invoke(cli, ["index", "rebuild"]).exit_code == 0
     r = runner.invoke(cli, ["index", "status", "--json"])
     assert json.loads(r.output)["old_order"] == 0

@@ -329,22 +329,33 @@ class SearchIndex:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', ?)", (str(pending),))
 
     def _add_chunk(self, docs: list[dict[str, Any]]) -> None:
-        """Index these documents, the last the newest. Schema 4 numbers them down from the
-        lowest rowid so far, and inserts them in rising rowid order: FTS5 writes its pending
-        terms out as a new segment whenever a rowid is lower than the one before (inserting
-        newest first made a segment per document: 82 documents/s)."""
-        if not self.newest_lowest:
-            for doc in docs:
-                self._add(doc)
-            return
+        """Index these documents, the last the newest. The catalogue rows go in first, in
+        filing order (rising `docs.id`: SQLite appends at the right edge of its b-trees);
+        then the FTS5 rows, in rising FTS5 rowid order (schema 4: the reverse), because FTS5
+        writes its pending terms out as a new segment whenever a rowid is lower than the one
+        before (newest first made a segment per document: 82 documents/s)."""
         last = {doc.get("doc_id"): i for i, doc in enumerate(docs)}  # the same one twice:
         docs = [doc for i, doc in enumerate(docs) if last[doc.get("doc_id")] == i]  # the last
-        low = self._conn.execute("SELECT min(id) FROM docs").fetchone()[0]
-        top = (FIRST_ROWID if low is None else int(low)) - 1
-        for k in range(len(docs) - 1, -1, -1):
-            self._add(docs[k], rowid=top - k)
+        rows = [self._add_row(doc) for doc in docs]
+        if self.newest_lowest:
+            rows.reverse()
+        for fts_row, title_row in rows:
+            self._conn.execute(
+                f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES(?,?,?,?,?,?,?,?)",
+                fts_row)
+            self._conn.execute(_INSERT_TITLE, title_row)
 
-    def _add(self, doc: dict[str, Any], rowid: int | None = None) -> None:
+    def _rowid(self, key: int) -> int:
+        """FTS5 rowid of the document with `docs.id` = key, and back (an involution): schema 4
+        counts FTS5 rowids down from FIRST_ROWID as `docs.id` counts up."""
+        return FIRST_ROWID - key if self.newest_lowest else key
+
+    def _key_sql(self, rowid: str) -> str:
+        """SQL for the `docs.id` of an FTS5 rowid expression."""
+        return f"({FIRST_ROWID} - {rowid})" if self.newest_lowest else rowid
+
+    def _add_row(self, doc: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Write a document's catalogue row and text; return its FTS5 and title-index rows."""
         unknown = set(doc) - {"doc_id", *_FIELDS}
         if unknown:
             raise ValidationError("索引条目含未知字段", found=sorted(unknown))
@@ -362,30 +373,26 @@ class SearchIndex:
         self._delete(doc_id)
         ref, _, seq = doc_id.partition("#")
         cur = self._conn.execute(
-            "INSERT INTO docs(id, doc_id, ref, seq, title, doc_no, date, category, year,"
-            " retention, household, responsible, compartment, secret, status)"
-            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (rowid, doc_id, ref, int(seq) if seq.isdigit() else 1, title, doc_no,
-             doc.get("date", ""), facts["category"], year, facts["retention"],
-             facts["household"], facts["responsible"], facts["compartment"], int(secret),
-             status))
-        rowid = cur.lastrowid
-        self._conn.execute("INSERT INTO texts(id, text) VALUES(?, ?)", (rowid, text))
+            "INSERT INTO docs(doc_id, ref, seq, title, doc_no, date, category, year, retention,"
+            " household, responsible, compartment, secret, status)"
+            " VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (doc_id, ref, int(seq) if seq.isdigit() else 1, title, doc_no, doc.get("date", ""),
+             facts["category"], year, facts["retention"], facts["household"],
+             facts["responsible"], facts["compartment"], int(secret), status))
+        key = int(cur.lastrowid)
+        self._conn.execute("INSERT INTO texts(id, text) VALUES(?, ?)", (key, text))
         b_bi, b_uni = index_tokens(normalize(text), normalized=True)
         acl = doc_tokens(doc_id, year=year, status=status, secret=secret, **facts)
-        trow = _title_row(rowid, doc_id, title, doc_no, acl)
-        self._conn.execute(
-            f"INSERT INTO fts(rowid, {', '.join(FTS_COLUMNS)}) VALUES(?,?,?,?,?,?,?,?)",
-            (rowid, trow[1], trow[2], b_bi, b_uni, trow[5], trow[6], acl))
-        self._conn.execute(_INSERT_TITLE, trow)
+        trow = _title_row(self._rowid(key), doc_id, title, doc_no, acl)
         self._multi = None
+        return (trow[0], trow[1], trow[2], b_bi, b_uni, trow[5], trow[6], acl), trow
 
     def _delete(self, doc_id: str) -> bool:
         row = self._conn.execute("SELECT id FROM docs WHERE doc_id=?", (doc_id,)).fetchone()
         if row is None:
             return False
-        self._conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
-        self._conn.execute("DELETE FROM tfts WHERE rowid=?", (row[0],))
+        self._conn.execute("DELETE FROM fts WHERE rowid=?", (self._rowid(row[0]),))
+        self._conn.execute("DELETE FROM tfts WHERE rowid=?", (self._rowid(row[0]),))
         self._conn.execute("DELETE FROM texts WHERE id=?", (row[0],))
         self._conn.execute("DELETE FROM docs WHERE id=?", (row[0],))
         self._multi = None
@@ -530,8 +537,8 @@ class SearchIndex:
 
     def _count(self, match: str) -> int:
         if self._has_multi():
-            sql = ("SELECT count(DISTINCT d.ref) FROM fts JOIN docs d ON d.id = fts.rowid"
-                   " WHERE fts MATCH ?")
+            sql = ("SELECT count(DISTINCT d.ref) FROM fts JOIN docs d"
+                   f" ON d.id = {self._key_sql('fts.rowid')} WHERE fts MATCH ?")
         else:
             sql = "SELECT count(*) FROM fts WHERE fts MATCH ?"
         return int(self._sql(sql, [match])[0][0])
@@ -580,12 +587,13 @@ class SearchIndex:
         weights = (WEIGHTS["title_bi"], WEIGHTS["no_bi"], WEIGHTS["body_bi"])
         rows: list[tuple[int, float]] = []
         for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            for rowid, title, doc_no, text, sz in self._conn.execute(
+            part = [self._rowid(r) for r in ids[start:start + 500]]  # their docs.id
+            for key, title, doc_no, text, sz in self._conn.execute(
                     "SELECT d.id, d.title, d.doc_no, substr(t.text, 1, ?), s.sz FROM docs d"
-                    " JOIN texts t ON t.id = d.id JOIN fts_docsize s ON s.id = d.id"
+                    " JOIN texts t ON t.id = d.id JOIN fts_docsize s"
+                    f" ON s.id = {self._key_sql('d.id')}"
                     f" WHERE d.id IN ({','.join('?' * len(part))})", [SCORE_CHARS, *part]):
-                rows.append((int(rowid), -bm25_score(literals, title, doc_no, text,
+                rows.append((self._rowid(int(key)), -bm25_score(literals, title, doc_no, text,
                                                      sum(varints(sz)), avg, weights)))
         newest = 1 if self.newest_lowest else -1  # equal scores: the newest first
         return sorted(rows, key=lambda r: (r[1], newest * r[0]))
@@ -634,7 +642,7 @@ class SearchIndex:
         refs = {ref for _, ref in self._refs([r[0] for r in head]).items()}
         out: list[tuple[int, float]] = []
         forward = self.newest_lowest
-        sql = ("SELECT fts.rowid, d.ref FROM fts JOIN docs d ON d.id = fts.rowid"
+        sql = (f"SELECT fts.rowid, d.ref FROM fts JOIN docs d ON d.id = {self._key_sql('fts.rowid')}"
                f" WHERE fts MATCH ? AND fts.rowid {'>' if forward else '<'} ?"
                f" ORDER BY fts.rowid {'ASC' if forward else 'DESC'}")
         for rowid, ref in self._conn.execute(sql, [match, past]):
@@ -652,8 +660,8 @@ class SearchIndex:
     def _refs(self, ids: list[int]) -> dict[int, str]:
         refs: dict[int, str] = {}
         for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            refs.update(self._conn.execute(
+            part = [self._rowid(r) for r in ids[start:start + 500]]  # their docs.id
+            refs.update((self._rowid(key), ref) for key, ref in self._conn.execute(
                 f"SELECT id, ref FROM docs WHERE id IN ({','.join('?' * len(part))})", part))
         return refs
 
@@ -671,8 +679,9 @@ class SearchIndex:
     def _run_checked(self, match: str, limit: int, offset: int,
                      check: Callable[[str], bool]) -> tuple[int, list[tuple[int, float]]]:
         weights = ", ".join(str(WEIGHTS[c]) for c in FTS_COLUMNS)
-        sql = (f"SELECT d.id, d.doc_id, d.ref, bm25(fts, {weights}) AS score FROM fts"
-               " JOIN docs d ON d.id = fts.rowid WHERE fts MATCH ? ORDER BY score")
+        sql = (f"SELECT fts.rowid, d.doc_id, d.ref, bm25(fts, {weights}) AS score FROM fts"
+               f" JOIN docs d ON d.id = {self._key_sql('fts.rowid')} WHERE fts MATCH ?"
+               " ORDER BY score")
         page: list[tuple[int, float]] = []
         seen: set[str] = set()
         try:
@@ -699,7 +708,7 @@ class SearchIndex:
         for rowid, score in rows:
             doc_id, title, date, doc_no, category = self._conn.execute(
                 "SELECT doc_id, title, date, doc_no, category FROM docs WHERE id=?",
-                (rowid,)).fetchone()
+                (self._rowid(rowid),)).fetchone()
             hits.append(Hit(doc_id, title, date, "", 0.0 - score, doc_no, category))  # never -0.0
         if literals is not None:
             self.add_snippets(hits, literals)

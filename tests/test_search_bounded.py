@@ -212,3 +212,18 @@ def test_a_rebuild_in_many_chunks_keeps_the_filing_order(tmp_path: Path,
     assert got == [d["doc_id"] for d in reversed(docs)]  # equal scores: newest first
     assert ix.integrity() == []
     ix.close()
+
+
+def test_a_failed_rebuild_leaves_an_old_order_index_as_it_was(tmp_path: Path) -> None:
+    from archive.errors import ValidationError
+
+    ix = _old_order(SearchIndex.create(tmp_path / "f.db", KEY))
+    docs = [_doc(i, f"记录{i}", "入户走访。") for i in range(1, 6)]
+    ix.add_many(docs)
+    before = [h.ref for h in ix.search("走访").hits]
+    with pytest.raises(ValidationError):
+        ix.rebuild([*docs, {"title": "没有档号"}])
+    assert not ix.newest_lowest  # rolled back: still schema 3, still its old order
+    assert ix._conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()[0] == "3"
+    assert [h.ref for h in ix.search("走访").hits] == before
+    ix.close()

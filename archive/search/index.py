@@ -35,12 +35,12 @@ from archive.search.visibility import (
 )
 
 # 3: + the title index (tfts); a "2" index gains it on open. 4: the newest document has the
-# lowest rowid, so "newest first" is FTS5's forward walk (a backward walk first reads each
-# word's whole doclist: 2-4x the cost). A "3" index keeps working in its old order until
+# lowest FTS5 rowid (FIRST_ROWID - docs.id), so "newest first" is FTS5's forward walk (a
+# backward walk first reads each word's whole doclist: 2-4x the cost). A "3" index keeps working in its old order until
 # `sgz index rebuild` (or SearchIndex.rebuild) writes it anew.
 SCHEMA_VERSION = "4"
 OLD_ORDER_SCHEMAS = ("2", "3")
-FIRST_ROWID = 2**62  # schema 4 counts rowids down from here
+FIRST_ROWID = 2**62  # schema 4: FTS5 rowid = FIRST_ROWID - docs.id (docs.id counts up)
 # a rebuild numbers and inserts this many documents (or characters of text) together: FTS5
 # writes a segment whenever a rowid is lower than the one before
 REBUILD_CHUNK, REBUILD_CHUNK_CHARS = 1000, 16_000_000
@@ -185,7 +185,7 @@ class SearchIndex:
     def __init__(self, conn: Any, path: Path, *, newest_lowest: bool = True) -> None:
         self._conn = conn
         self.path = path
-        # schema 4: rowids count down, the newest document first in FTS5's forward order
+        # schema 4: FTS5 rowids count down, the newest document first in FTS5's forward order
         self.newest_lowest = newest_lowest
         self._multi: bool | None = None
         self._counted: tuple[tuple[int, int], int] | None = None
@@ -329,8 +329,8 @@ class SearchIndex:
         self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', ?)", (str(pending),))
 
     def _add_chunk(self, docs: list[dict[str, Any]]) -> None:
-        """Index these documents, the last the newest. The catalogue rows go in first, in
-        filing order (rising `docs.id`: SQLite appends at the right edge of its b-trees);
+        """Index these documents, the last the newest. The `docs` and `texts` rows go in first,
+        in filing order (rising `docs.id`: SQLite appends at the right edge of its b-trees);
         then the FTS5 rows, in rising FTS5 rowid order (schema 4: the reverse), because FTS5
         writes its pending terms out as a new segment whenever a rowid is lower than the one
         before (newest first made a segment per document: 82 documents/s)."""
@@ -419,6 +419,7 @@ class SearchIndex:
         """
         total = len(docs) if isinstance(docs, Sized) else 0
         done = 0
+        was = self.newest_lowest  # restored if the rebuild fails (rolled back: old order)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             self._conn.execute("DELETE FROM docs")
@@ -426,7 +427,7 @@ class SearchIndex:
             self._conn.execute("INSERT INTO fts(fts) VALUES('delete-all')")
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('delete-all')")
             self._conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
-            was, self.newest_lowest = self.newest_lowest, True  # written anew: schema 4
+            self.newest_lowest = True  # written anew: schema 4
             pulled = 0
 
             def counted() -> Iterator[dict[str, Any]]:

@@ -17,7 +17,7 @@ import pytest
 from conftest import run_sgz, sgz_env
 
 KILLER = r"""
-import importlib, os, signal, sys
+import importlib, os, signal, sys, threading
 target, when, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 mod_name, _, path = target.partition(":")
 owner = importlib.import_module(mod_name)
@@ -26,12 +26,15 @@ for p in parents:
     owner = getattr(owner, p)
 orig = getattr(owner, attr)
 calls = [0]
+lock = threading.Lock()  # staging runs on several threads: each call knows its own number
 def wrapped(*a, **k):
-    calls[0] += 1
-    if when == "before" and calls[0] == n:
+    with lock:
+        calls[0] += 1
+        mine = calls[0]
+    if when == "before" and mine == n:
         os.kill(os.getpid(), signal.SIGKILL)
     r = orig(*a, **k)
-    if when == "after" and calls[0] == n:
+    if when == "after" and mine == n:
         os.kill(os.getpid(), signal.SIGKILL)
     return r
 setattr(owner, attr, wrapped)

@@ -418,7 +418,6 @@ class SearchIndex:
         `docs` has no length.
         """
         total = len(docs) if isinstance(docs, Sized) else 0
-        done = 0
         was = self.newest_lowest  # restored if the rebuild fails (rolled back: old order)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
@@ -428,19 +427,18 @@ class SearchIndex:
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('delete-all')")
             self._conn.execute("UPDATE meta SET value=? WHERE key='schema'", (SCHEMA_VERSION,))
             self.newest_lowest = True  # written anew: schema 4
-            pulled = 0
+            done = 0  # documents pulled from `docs` (each is indexed in its chunk)
 
             def counted() -> Iterator[dict[str, Any]]:
-                nonlocal pulled
+                nonlocal done
                 for doc in docs:  # extracted as they are pulled: progress per 100 pulled
                     yield doc
-                    pulled += 1
-                    if progress and pulled % 100 == 0:
-                        progress(pulled, total)
+                    done += 1
+                    if progress and done % 100 == 0:
+                        progress(done, total)
 
             for chunk in _chunks(counted(), REBUILD_CHUNK, REBUILD_CHUNK_CHARS):
                 self._add_chunk(chunk)
-                done += len(chunk)
             self._conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('optimize')")
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', '0')")

@@ -13,7 +13,10 @@ from typing import Any
 
 import sqlcipher3
 
+from archive.catalog import sqlite_memory
 from archive.errors import DamagedFile, DecryptionFailed, IntegrityError
+
+sqlite_memory.configure()  # before the first connection: lookaside for memory security
 
 Row = sqlcipher3.Row
 

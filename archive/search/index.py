@@ -61,9 +61,11 @@ FALLBACK_MAX_TERMS = 8  # rarest bigrams OR-ed when nothing matches exactly (24 
 TOTAL_EXACT_UP_TO = 200
 # A long query (a pasted sentence) costs FTS5 a position check per word per document, so
 # it is counted exactly only up to EXACT_TOKEN_BUDGET / its number of bigrams (at least
-# EXACT_LONG_QUERY_MIN): about 80 for a sentence of 30 characters.
-EXACT_TOKEN_BUDGET = 2400
-EXACT_LONG_QUERY_MIN = 50
+# EXACT_LONG_QUERY_MIN): about 40 for a sentence of 30 characters, 200 up to 6 bigrams.
+# (2,400 / 50 until round 4: the probe of a common pasted sentence, 86 matches per index,
+# was most of its 33 ms median; ADR 0005 "Round 4".)
+EXACT_TOKEN_BUDGET = 1200
+EXACT_LONG_QUERY_MIN = 30
 TITLE_TIER_MAX = 1000
 OPTIMIZE_GROWTH, OPTIMIZE_MIN_DOCS = 0.10, 500  # merge FTS5 segments after this much growth
 

@@ -165,6 +165,24 @@ def test_a_long_query_is_counted_to_a_smaller_cap(tmp_path: Path) -> None:
     ix.close()
 
 
+def test_a_long_question_with_no_exact_match_is_ranked_not_listed_by_date(
+        tmp_path: Path) -> None:
+    """The fallback (an OR of the rarest bigrams) checks no positions, so a question keeps
+    the full cap: its answer is ranked by bm25, not cut to the long-query cap and listed
+    newest first (which put the one relevant record off the first page of the eval set)."""
+    a, b = "困难老人冬季取暖补贴", "怎么申请要准备哪些材料"
+    question = a + b  # "贴怎" is in no document: no exact match, the fallback answers
+    ix = SearchIndex.create(tmp_path / "q.db", KEY)
+    target = _doc(1, a, f"{a}。{b}。")  # the relevant record (its title) is the oldest
+    others = [_doc(i, f"工作简报{i}", f"{a}。{b}。第{i}期。") for i in range(2, 200)]
+    ix.add_many([target, *others])
+    assert exact_up_to(len(literals_tokens(parse(question).literals))) < 199
+    res = ix.search(question, limit=10)
+    assert (res.fallback, res.total, res.total_exact) == (True, 199, True)
+    assert res.hits[0].ref.endswith("0001")
+    ix.close()
+
+
 def test_segments_are_merged_after_growth(tmp_path: Path) -> None:
     ix = SearchIndex.create(tmp_path / "m.db", KEY)
 

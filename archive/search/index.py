@@ -510,7 +510,10 @@ class SearchIndex:
                 and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS):
             words = self._fallback_expr(parsed)
             if words:
-                total, exact, rows = self._run(words, expr, parsed.bigrams, limit, offset, check)
+                # an OR of single bigrams checks no positions: the long-query budget does
+                # not apply, and its answer is only useful ranked (bm25 over every bigram)
+                total, exact, rows = self._run(words, expr, parsed.bigrams, limit, offset, check,
+                                               cap=TOTAL_EXACT_UP_TO)
                 literals, fell_back = parsed.bigrams, total > 0
         out = SearchResult(total=total, total_exact=exact, fallback=fell_back,
                            hits=self._hits(rows, literals if snippets else None),
@@ -600,17 +603,19 @@ class SearchIndex:
         return sorted(rows, key=lambda r: (r[1], newest * r[0]))
 
     def _run(self, words: str, expr: Callable[[str], str], literals: list[str], limit: int,
-             offset: int, check: Callable[[str], bool] | None
+             offset: int, check: Callable[[str], bool] | None, *, cap: int | None = None
              ) -> tuple[int, bool, list[tuple[int, float]]]:
         """(visible 档号 count, whether it is exact, the page of (rowid, score)), one row per
-        档号. The order is the same for every page."""
+        档号. The order is the same for every page. `cap`: counted exactly up to this many
+        (default: by the literals' bigrams, `exact_up_to`)."""
         match = expr(words)
         if check is not None:
             total, page = self._run_checked(match, limit, offset, check)
             return total, True, page
         multi = self._has_multi()
         need = offset + limit
-        cap = exact_up_to(len(literals_tokens(literals)))
+        if cap is None:
+            cap = exact_up_to(len(literals_tokens(literals)))
         probe, counted = self._probe(match, multi, cap)
         exact = counted <= cap
         if not probe:

@@ -287,9 +287,9 @@ class SearchService:
         indexes = [(c, self._open_index(c)) for c in comps]
 
         def each(fallback: Literal["never", "only"]) -> list[tuple[str, SearchResult]]:
-            # one index after another: searching them on threads (SQLite releases the GIL)
-            # was 20-35 % faster, but at 200,000 documents SQLCipher then failed a read with
-            # SQLITE_NOMEM after a few hundred searches; serial never did (ADR 0005)
+            # one index after another: on threads it was 20-35 % faster in round 2 but saw
+            # SQLCipher fail reads (SQLITE_NOMEM) at 200,000 documents; since round 4 most
+            # searches take a few ms per index and threads measure slower (ADR 0005)
             return [(c, ix.search(query, visible, limit=limit + offset, offset=0,
                                   category=cls, year=year, retention=ret, household=household,
                                   snippets=False, fallback=fallback)) for c, ix in indexes]

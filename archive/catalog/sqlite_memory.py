@@ -10,8 +10,8 @@ files. 500 slots per connection (600 KiB, allocated once when the connection ope
 itself mlocked and wiped when it closes) bring that to ~27 per document.
 
 The lookaside size is a process-wide setting SQLite accepts only before it is initialised,
-or after `sqlite3_shutdown()` with no connection open. `configure()` runs once, when this
-package is imported, through the C functions of the SQLCipher library `sqlcipher3` loaded
+or after `sqlite3_shutdown()` with no connection open. `configure()` runs once, when
+`archive.catalog.db` is imported, through the C functions of the SQLCipher library `sqlcipher3` loaded
 (ctypes on the same shared object: the same SQLite). It changes nothing when it cannot be
 sure that no connection is open (SQLite's memory in use is more than SQLCipher's own heap
 takes) or on a machine other than x86-64 (ctypes passes variadic arguments as fixed ones,

@@ -132,7 +132,6 @@ def index_status(ctx: click.Context, as_json: bool) -> None:
         emit_json(st)
         return
     if st.get("outdated"):
-
         click.echo(OUTDATED)
         return
     if not st["exists"]:

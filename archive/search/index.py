@@ -36,8 +36,8 @@ from archive.search.visibility import (
 
 # 3: + the title index (tfts); a "2" index gains it on open. 4: the newest document has the
 # lowest FTS5 rowid (FIRST_ROWID - docs.id), so "newest first" is FTS5's forward walk (a
-# backward walk first reads each word's whole doclist: 2-4x the cost). A "3" index keeps working in its old order until
-# `sgz index rebuild` (or SearchIndex.rebuild) writes it anew.
+# backward walk first reads each word's whole doclist: 2-4x the cost). A "3" index keeps
+# working in its old order until `sgz index rebuild` (or SearchIndex.rebuild) writes it anew.
 SCHEMA_VERSION = "4"
 OLD_ORDER_SCHEMAS = ("2", "3")
 FIRST_ROWID = 2**62  # schema 4: FTS5 rowid = FIRST_ROWID - docs.id (docs.id counts up)
@@ -336,8 +336,9 @@ class SearchIndex:
         then the FTS5 rows, in rising FTS5 rowid order (schema 4: the reverse), because FTS5
         writes its pending terms out as a new segment whenever a rowid is lower than the one
         before (newest first made a segment per document: 82 documents/s)."""
-        last = {doc.get("doc_id"): i for i, doc in enumerate(docs)}  # the same one twice:
-        docs = [doc for i, doc in enumerate(docs) if last[doc.get("doc_id")] == i]  # the last
+        # the same document twice in one batch: the later one is what the index keeps
+        last = {doc.get("doc_id"): i for i, doc in enumerate(docs)}
+        docs = [doc for i, doc in enumerate(docs) if last[doc.get("doc_id")] == i]
         rows = [self._add_row(doc) for doc in docs]
         if self.newest_lowest:
             rows.reverse()

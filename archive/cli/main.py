@@ -113,7 +113,9 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; map library errors to `错误：…` and their exit code (DESIGN §8)."""
     from archive.errors import ArchiveError
+    from archive.host.memory import forbid_core_dumps
 
+    forbid_core_dumps()  # before a passphrase is read: a crash writes no memory to disk
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
         rv = cli.main(args=argv, prog_name="sgz", standalone_mode=False)

@@ -22,6 +22,7 @@ from archive.catalog.users import User, Users
 from archive.clock import Clock, StationClock
 from archive.errors import AccessDenied, ArchiveError, IntegrityError
 from archive.fs.filelock import FileLock
+from archive.host.memory import forbid_core_dumps
 from archive.kernel.door import _MINT, Grant, PlaintextDoor, mint_grant
 from archive.kernel.home import HomePaths
 from archive.kernel.keys import StationKeys
@@ -45,6 +46,7 @@ class Kernel:
     def __init__(self, home: HomePaths, *, vault_id: str, keys: StationKeys, user: User | str,
                  clock: Clock, lock_timeout: float = 30.0,
                  kdf_work_factor: int = DEFAULT_WORK_FACTOR) -> None:
+        forbid_core_dumps()  # this process holds keys and decrypted pages from here on
         self.home = home
         self.vault_id = vault_id
         self.keys = keys

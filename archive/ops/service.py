@@ -23,6 +23,7 @@ from archive.audit.names import action_code, action_name
 from archive.catalog.numbering import parse_ref
 from archive.crypto import age
 from archive.errors import ArchiveError, StorageError, ValidationError, storage_error
+from archive.host.memory import memlock_limit, swap_areas, swap_note
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
 from archive.ops import backup as _backup
@@ -67,6 +68,9 @@ class MaintenanceService:
             if st["failed"]:
                 report.notes.append(f"有 {st['failed']} 件档案未能制作长期保存版本"
                                     "（sgz stamp --pending --retry 重试，原因见审计日志）")
+        swap = swap_note(swap_areas(), memlock_limit())
+        if swap:
+            report.notes.append(swap)
         if read_data:
             _check.read_data(self._k, grant, report, _check.sample(pairs, subset, rng))
         self._k.log("check", None, read_data=read_data, problems=len(report.problems),

@@ -1,0 +1,1 @@
+"""The computer sgz runs on: what it may do with an unlocked process's memory."""

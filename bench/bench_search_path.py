@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive.app import Archive  # noqa: E402
 from archive.catalog.numbering import ArchivalRef  # noqa: E402
+from archive.host.memory import locking_summary  # noqa: E402
 from archive.search.index import (  # noqa: E402
     FTS_COLUMNS,
     WEIGHTS,
@@ -281,6 +282,7 @@ def main() -> None:
     if worker.search.visibility() != WORKER or head.search.visibility() != HEAD:
         raise SystemExit(f"policy view changed: {worker.search.visibility()}")
     size = sum(f.stat().st_size for f in (home / "indexes").glob("*.db"))
+    print(locking_summary())
     print(f"corpus: {args.docs} docs; service indexes {ix_rate:.0f} docs/s ({size / 1e6:.0f} MB),"
           f" bare FTS5 {args.docs / t_bare:.0f} docs/s; Archive.unlock {t_unlock * 1000:.0f} ms")
     qs = queries(sample, args.queries)
@@ -382,6 +384,7 @@ def service_only(home: Path, sample: list[dict[str, Any]],
                 leaks += sum(1 for h in res.hits if not vis.may_see(
                     h.ref, category=facts[h.ref][0], compartment="",
                     responsible=facts[h.ref][1], household="", secret=False))
+    print(locking_summary())
     print(f"corpus: {args.docs} docs (service only); hits a user may not read: {leaks};"
           f" {_order(head)}")
     report(engines, lat, ratios=False)

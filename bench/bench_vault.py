@@ -30,6 +30,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive.crypto import age  # noqa: E402
+from archive.host.memory import locking_summary  # noqa: E402
 
 PASS = "bench-passphrase"
 
@@ -189,6 +190,7 @@ def bench_small(work: Path, n: int, base: Path | None, runs: int, corpus: Path |
                     times.setdefault((name, path, index), []).append(secs)
     for home in [out, *work.glob("home*")]:
         shutil.rmtree(home)
+    print(f"[small] {locking_summary()}")
     print(f"[small] {n} files ({total / n / 1024:.1f} KiB avg, half .docx, half PDF); "
           f"bare age+fsync {n / bare:.0f} docs/s; medians of {runs}")
     for path in ("service", "cli"):

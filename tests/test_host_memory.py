@@ -134,3 +134,13 @@ def test_the_cli_forbids_core_files_before_reading_a_passphrase() -> None:
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True,
                        check=True)
     assert r.stderr.strip().splitlines()[-1] == "0"
+
+
+def test_the_locking_regime_is_read_from_the_effective_capabilities(tmp_path: Path) -> None:
+    (tmp_path / "self").mkdir()
+    status = tmp_path / "self" / "status"
+    status.write_text("Name:\tpython\nCapEff:\t000001ffffffffff\n", encoding="utf-8")
+    assert memory.may_lock_everything(tmp_path)
+    status.write_text("Name:\tpython\nCapEff:\t000001fffeffbfff\n", encoding="utf-8")  # no bit 14
+    assert memory.may_lock_everything(tmp_path) is (memory.memlock_limit() is None)
+    assert memory.locking_summary().startswith("memory locking: ")

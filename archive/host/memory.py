@@ -61,6 +61,26 @@ def memlock_limit() -> int | None:
     return None if soft == resource.RLIM_INFINITY else int(soft)
 
 
+def may_lock_everything(proc: Path | None = None) -> bool:
+    """Whether this process may lock any amount of memory (root's CAP_IPC_LOCK, or no
+    limit): then every SQLCipher lock succeeds, and each one costs the kernel a split of the
+    memory map, which a normal user's failing locks do not (ADR 0005 round 5)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in ((proc or PROC) / "self" / "status").read_text(encoding="utf-8").splitlines():
+            if line.startswith("CapEff:") and int(line.split()[1], 16) >> 14 & 1:  # CAP_IPC_LOCK
+                return True
+    return memlock_limit() is None
+
+
+def locking_summary() -> str:
+    """One line for a benchmark's output: which of the two regimes it measured."""
+    if may_lock_everything():
+        return "memory locking: unlimited (CAP_IPC_LOCK or no limit; every SQLCipher lock succeeds)"
+    limit = memlock_limit() or 0
+    return (f"memory locking: limited to {limit // 1024 // 1024} MiB (a normal user: SQLCipher's"
+            " locks past it fail at once)")
+
+
 def swap_areas(proc: Path | None = None, sys_root: Path | None = None) -> list[SwapArea] | None:
     """The swap areas in use and whether each is encrypted; None where there is no
     /proc/swaps to read (not Linux)."""

@@ -6,6 +6,8 @@
    indexing; against `--base` (a copy of main's code, e.g. `git archive main | tar -x -C DIR`)
    in the same run, interleaved, medians of `--runs`; bare age+fsync for scale.
    Goal (issue 12): ≥ 300 documents/s with indexing.
+   `--only rebuild`: `sgz index rebuild` of the same files filed without indexing (the service
+   call and the whole command), against `--base` the same way.
 2. Filing and getting a 1 GiB file vs a plain file copy (goal ≥ 70 %), peak RSS (goal ≤ 150 MB).
 3. Cold start of `sgz --help` vs `python -c pass` (goal ≤ 150 ms more).
 
@@ -216,6 +218,64 @@ def bench_small(work: Path, n: int, base: Path | None, runs: int, corpus: Path |
                 print(f"        CPU seconds (medians, whole child incl. init): {'; '.join(cpu)}")
 
 
+_REBUILD_CHILD = """
+import sys, time
+from pathlib import Path
+from archive.app import Archive
+arc = Archive.unlock(Path(sys.argv[1]), user="bench", passphrase=PASSPHRASE, kdf_work_factor=10)
+t = time.perf_counter()
+n = arc.search.rebuild()
+wall = time.perf_counter() - t
+arc.close()
+print(n)
+print(wall)
+""".replace("PASSPHRASE", repr(PASS))
+
+
+def bench_rebuild(work: Path, n: int, base: Path | None, runs: int, corpus: Path | None) -> None:
+    """`sgz index rebuild` of 1,000 small files filed without indexing, on the path users
+    call: the service call `arc.search.rebuild()` and the whole command; against `base` (a
+    copy of main's code) in the same run, on the same home, interleaved, medians of `runs`."""
+    src = corpus or work / "small"
+    if corpus is not None and corpus.is_dir() and len(list(corpus.iterdir())) >= n:
+        paths = sorted(corpus.iterdir())[:n]
+    else:
+        src.mkdir(exist_ok=True)
+        paths = _small_corpus(src, n)
+    listfile = work / "paths.txt"
+    listfile.write_text("\n".join(map(str, paths)), encoding="utf-8")
+    here = Path(__file__).resolve().parents[1]
+    home = work / "home-rebuild"
+    _service_file(here, home, listfile, False)  # filed once, not indexed
+    codes = {"this": here, **({"main": base} if base else {})}
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(runs):
+        for name, code in codes.items():
+            env = _env(home)
+            env["PYTHONPATH"] = str(code)
+            out = subprocess.run([sys.executable, "-c", _REBUILD_CHILD, str(home)], env=env,
+                                 cwd=code, check=True, capture_output=True, text=True)
+            count, secs = out.stdout.split()
+            assert int(count) == n, f"rebuilt {count} of {n}"
+            times.setdefault((name, "service"), []).append(float(secs))
+            t = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "archive.cli.main", "index", "rebuild"],
+                           env=env, cwd=code, check=True, capture_output=True)
+            times.setdefault((name, "cli"), []).append(time.perf_counter() - t)
+    print(f"[rebuild] {locking_summary()}")
+    for path, what in (("service", "arc.search.rebuild()"), ("cli", "sgz index rebuild (whole process)")):
+        row = []
+        for name in codes:
+            med = statistics.median(times[(name, path)])
+            runs_s = "/".join(f"{t:.1f}" for t in times[(name, path)])
+            row.append(f"{name} {n / med:.0f} docs/s ({med:.2f} s; runs {runs_s} s)")
+        ratio = ""
+        if base:
+            before = statistics.median(times[("main", path)])
+            ratio = f"; speed-up {before / statistics.median(times[('this', path)]):.2f}×"
+        print(f"[rebuild] {n} files, {what}: {'; '.join(row)}{ratio}")
+
+
 def bench_big(work: Path, mib: int) -> None:
     src = work / "big.bin"
     block = os.urandom(1 << 20)
@@ -264,13 +324,16 @@ def main() -> None:
     ap.add_argument("--base", type=Path, help="a copy of main's code, measured in the same run")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--corpus", type=Path, help="folder of small files to reuse (made if absent)")
-    ap.add_argument("--only", choices=("small", "big", "cold"))
+    ap.add_argument("--only", choices=("small", "rebuild", "big", "cold"))
     a = ap.parse_args()
     if a.only in (None, "cold"):
         bench_cold_start()
     if a.only in (None, "small"):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
             bench_small(Path(d), a.small, a.base, a.runs, a.corpus)
+    if a.only in (None, "rebuild"):
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
+            bench_rebuild(Path(d), a.small, a.base, a.runs, a.corpus)
     if a.only in (None, "big"):
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_DIR")) as d:
             bench_big(Path(d), a.big_mib)

@@ -99,3 +99,24 @@ def test_utf16_and_gbk_text_are_searchable(arc: Archive, make_file) -> None:
     arc.records.file([make_file("b.txt", "残疾人两项补贴".encode("gb18030"))], category="FW")
     assert arc.search.query("特困供养").total == 1
     assert arc.search.query("两项补贴").total == 1
+
+
+def test_rebuild_extracts_in_the_pool_and_keeps_each_text_with_its_document(
+        arc: Archive, make_file) -> None:
+    """70 components: two door batches (64 + 6), each parsed by the pool's workers while the
+    index takes the previous one; every text must land on its own document."""
+    names = [a + b for a in "甲乙丙丁戊己庚辛壬癸" for b in "子丑寅卯辰巳午"]
+    paths = [make_file(f"{i:02d}.txt", f"入户走访记录 第{i}件 对象代号{n}{n}")
+             for i, n in enumerate(names)]
+    refs = [r.ref for r in arc.records.file(paths, category="FW", index=False)]
+    assert arc.search.status()["needs_rebuild"]
+    assert arc.search.rebuild() == 70
+    for ref, name in zip(refs, names, strict=True):
+        assert [h.ref for h in arc.search.query(name + name).hits] == [ref], name
+    reads = [e for e in arc.kernel.audit.entries(decrypt=True) if e.action == "index.read"]
+    assert [len(e.detail["items"]) for e in reads] == [64, 6]
+    assert sorted(i for e in reads for i in e.detail["items"]) == sorted(f"{r}#1" for r in refs)
+    statuses = {c.text_status for r in arc.kernel.records.list()
+                for c in arc.kernel.records.components(r.id)}
+    assert statuses == {"ok"}
+    assert arc.search._extraction is not None and arc.search._extraction.workers >= 1

@@ -31,7 +31,7 @@ from archive.fs.atomic import ensure_private_dir
 from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
 from archive.policy.rules import Actor
-from archive.search.extract import Extractor, too_large
+from archive.search.extract import too_large
 from archive.search.extract_pool import ExtractionJob, ExtractionPool
 from archive.search.index import IndexOutdated, SearchIndex
 from archive.search.limits import DEFAULT_LIMITS, Extracted
@@ -87,7 +87,6 @@ class SearchService:
         self._k = kernel
         self._destroyed = destroyed
         self._indexes: dict[str, SearchIndex] = {}
-        self._extractor: Extractor | None = None
         self._extraction: ExtractionPool | None = None
         self._facts: tuple[Any, tuple[int, list[str], Visibility]] | None = None
 
@@ -154,29 +153,20 @@ class SearchService:
             for d in docs:
                 queue.done(d["doc_id"])
 
-    def _extract(self, data_or_stream: Any, *, filename: str, mime: str,
-                 size: int) -> Any:
-        skipped = too_large(size)
-        if skipped is not None:
-            return skipped  # decided from the size alone: a huge file is never read into memory
-        if self._extractor is None:
-            self._extractor = Extractor(tmpdir=str(self._k.objects.tmp))
-        return self._extractor.extract(data_or_stream, filename=filename, mime=mime)
-
     def extract_ahead(self, items: list[tuple[Path | InMemoryFile, str]], *,
                       titles: bool = False) -> ExtractionJob:
         """Start extracting the text (and with `titles` the document's own title) of
         (file, mime) items in the pool of isolated workers while the caller goes on
         (filing); `index_batch(..., texts=job.results())` takes the texts."""
+        return self._pool().submit([(functools.partial(_load, src), src.name, mime)
+                                    for src, mime in items], titles=titles)
+
+    def _pool(self) -> ExtractionPool:
         if self._extraction is None:
             self._extraction = ExtractionPool(tmpdir=str(self._k.objects.tmp))
-        return self._extraction.submit([(functools.partial(_load, src), src.name, mime)
-                                        for src, mime in items], titles=titles)
+        return self._extraction
 
     def close(self) -> None:
-        if self._extractor is not None:
-            self._extractor.close()
-            self._extractor = None
         if self._extraction is not None:
             self._extraction.close()
             self._extraction = None
@@ -377,19 +367,32 @@ class SearchService:
 
     def _reindex_docs(self, grant: Any, pairs: list[tuple[Record, Component]],
                       batch: int = 64) -> Iterator[dict[str, Any]]:
+        """The documents of `pairs`, read through the door (one audit entry per batch of
+        `batch`) and extracted by the pool of isolated workers, as filing does: while the index
+        takes one batch, the workers decrypt and parse the next."""
+        ahead: tuple[list[tuple[Record, Component, Any]], ExtractionJob] | None = None
         for start in range(0, len(pairs), batch):
-            statuses: list[tuple[int, str]] = []
-            for rec, comp, stream in self._k.door.open_many(grant, pairs[start:start + batch],
-                                                            action="index.read", detail={}):
-                with stream:
-                    extracted = self._extract(stream, filename=comp.filename, mime=comp.mime,
-                                              size=comp.size)
-                statuses.append((comp.id, extracted.status))
-                yield {"doc_id": _doc_id(rec.ref, comp.seq),
-                       **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
-            with self._k.db.transaction():
-                for cid, status in statuses:
-                    self._k.records.set_text_status(cid, status)
+            opened = list(self._k.door.open_many(grant, pairs[start:start + batch],
+                                                 action="index.read", detail={}))
+            job = self._pool().submit([(functools.partial(_read_stream, stream, comp.size),
+                                        comp.filename, comp.mime)
+                                       for _rec, comp, stream in opened])
+            if ahead is not None:
+                yield from self._reindexed(*ahead)
+            ahead = (opened, job)
+        if ahead is not None:
+            yield from self._reindexed(*ahead)
+
+    def _reindexed(self, opened: list[tuple[Record, Component, Any]],
+                   job: ExtractionJob) -> Iterator[dict[str, Any]]:
+        statuses: list[tuple[int, str]] = []
+        for (rec, comp, _stream), extracted in zip(opened, job.results(), strict=True):
+            statuses.append((comp.id, extracted.status))
+            yield {"doc_id": _doc_id(rec.ref, comp.seq),
+                   **self._index_fields(rec, comp, rec, extracted.text, extracted.status)}
+        with self._k.db.transaction():
+            for cid, status in statuses:
+                self._k.records.set_text_status(cid, status)
 
     def status(self) -> dict[str, Any]:
         """Index counts vs the catalogue, over the compartments this user holds; says whether
@@ -497,6 +500,16 @@ def _load(src: Path | InMemoryFile) -> bytes | Extracted:
             return f.read(DEFAULT_LIMITS.max_input + 1)
     except OSError:
         return Extracted("", "failed", "无法读取文件，未提取文字", None)
+
+
+def _read_stream(stream: Any, size: int) -> bytes | Extracted:
+    """A decrypted component's bytes for extraction (in a feeding thread), then closed."""
+    with stream:
+        skipped = too_large(size)
+        if skipped is not None:
+            return skipped  # decided from the size alone: never decrypted into memory
+        data: bytes = stream.read(DEFAULT_LIMITS.max_input + 1)
+        return data
 
 
 def _remove_db(path: Path) -> None:

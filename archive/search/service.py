@@ -494,10 +494,7 @@ def _load(src: Path | InMemoryFile) -> bytes | Extracted:
     try:
         with open_source(src) as f:
             size = src.size if isinstance(src, InMemoryFile) else os.fstat(f.fileno()).st_size
-            skipped = too_large(size)
-            if skipped is not None:
-                return skipped  # decided from the size alone: never read into memory
-            return f.read(DEFAULT_LIMITS.max_input + 1)
+            return _read_limited(f, size)
     except OSError:
         return Extracted("", "failed", "无法读取文件，未提取文字", None)
 
@@ -505,11 +502,17 @@ def _load(src: Path | InMemoryFile) -> bytes | Extracted:
 def _read_stream(stream: Any, size: int) -> bytes | Extracted:
     """A decrypted component's bytes for extraction (in a feeding thread), then closed."""
     with stream:
-        skipped = too_large(size)
-        if skipped is not None:
-            return skipped  # decided from the size alone: never decrypted into memory
-        data: bytes = stream.read(DEFAULT_LIMITS.max_input + 1)
-        return data
+        return _read_limited(stream, size)
+
+
+def _read_limited(f: Any, size: int) -> bytes | Extracted:
+    """Up to one byte past the extraction limit of `f` (the extractor says "too large"), or,
+    decided from the size alone, why it is not read into memory at all."""
+    skipped = too_large(size)
+    if skipped is not None:
+        return skipped
+    data: bytes = f.read(DEFAULT_LIMITS.max_input + 1)
+    return data
 
 
 def _remove_db(path: Path) -> None:

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import CHEAP_WF, PASS, REPO
 
 from archive.host import memory
 from archive.host.memory import SwapArea, swap_areas, swap_note
-from tests.conftest import CHEAP_WF, PASS, REPO
 
 HEADER = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
 

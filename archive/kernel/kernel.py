@@ -59,6 +59,7 @@ class Kernel:
                 self.db = keys.open_catalogue()
         else:
             self.db = keys.open_catalogue()
+        SealedCatalogue.ensure_indexes(self.db)
         self.records = Records(self.db, RecordSealing(keys.sealer, keys.household_key))
         self.users = Users(self.db)
         self.holds = Holds(self.db)

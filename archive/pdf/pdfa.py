@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pikepdf
-import pikepdf.pdfa
 from PIL import Image, ImageSequence
 
 from archive.errors import ValidationError
@@ -47,6 +46,8 @@ class PdfaCheck:
 
 def check_pdfa(data: bytes | Path) -> PdfaCheck:
     """Validate a PDF (bytes in memory, or a file read in place) as PDF/A-2b; no repair."""
+    import pikepdf.pdfa  # its validator (jsonschema, fontTools) costs every command 0.17 s
+
     src: Path | io.BytesIO = data if isinstance(data, Path) else io.BytesIO(data)
     try:
         with pikepdf.open(src) as pdf:
@@ -64,6 +65,8 @@ def check_pdfa(data: bytes | Path) -> PdfaCheck:
 
 def pdf_to_pdfa(src: BinaryIO | bytes, dst: BinaryIO) -> None:
     """Write a PDF/A-2b rendition of a PDF, or raise ValidationError naming why it cannot."""
+    import pikepdf.pdfa  # see check_pdfa
+
     data = src if isinstance(src, bytes) else src.read()
     try:
         pdf = pikepdf.open(io.BytesIO(data))

@@ -15,11 +15,6 @@ import io
 from collections.abc import Iterable
 from typing import BinaryIO
 
-import pypdfium2 as pdfium
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfgen import canvas
-
 from archive.anonymize.detect import mask_text
 from archive.anonymize.names import Harvest, KnownNames
 from archive.anonymize.report import Report
@@ -34,6 +29,8 @@ MAX_PAGES = 2000
 
 
 def _extract(data: bytes) -> list[str]:
+    import pypdfium2 as pdfium  # loaded when a PDF is anonymised, not by every command
+
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as e:
@@ -56,6 +53,8 @@ def _extract(data: bytes) -> list[str]:
 
 def _wrap(line: str, font: str, width: float) -> list[str]:
     """Break a line at the text width: CJK has no spaces, so break by character."""
+    from reportlab.pdfbase import pdfmetrics
+
     out: list[str] = []
     cur = ""
     for ch in line:
@@ -74,6 +73,9 @@ def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = (),
     Names are collected from every page first (person fields, places in context), then
     every page is masked with the full list.
     """
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
     report = Report()
     pages = _extract(src.read())
     known = known or KnownNames()

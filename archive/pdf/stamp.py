@@ -18,10 +18,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import pikepdf
-import pypdfium2 as pdfium
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfgen import canvas
 
 from archive.errors import ValidationError
 from archive.pdf.fonts import cjk_ttf
@@ -73,6 +69,8 @@ def _ink(bitmap: Any, box: tuple[int, int, int, int]) -> int:
 
 def _choose_offset(data: bytes) -> tuple[float, bool]:
     """The first top offset whose stamp area (plus 1 mm) is blank on page 1 (reader's view)."""
+    import pypdfium2 as pdfium  # renderer and PDF writer are loaded when a stamp is made
+
     doc = pdfium.PdfDocument(data)
     try:
         page = doc[0]
@@ -99,6 +97,10 @@ def _choose_offset(data: bytes) -> tuple[float, bool]:
 def _overlay(width: float, height: float, cells: list[str], font_path: Path | None,
              top_mm: float) -> bytes:
     """A page of width×height with only the stamp drawn, as PDF bytes."""
+    from reportlab.lib.units import mm
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfgen import canvas
+
     font = cjk_ttf(font_path).name
     w, h = WIDTH_MM * mm, HEIGHT_MM * mm
     x0, y0 = (width - w) / 2, height - top_mm * mm - h

@@ -16,8 +16,6 @@ import secrets
 from typing import BinaryIO
 
 import pikepdf
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfgen import canvas
 
 from archive.errors import ValidationError
 from archive.pdf.fonts import reportlab_font
@@ -37,6 +35,7 @@ def cjk_font(text: str | None = None) -> str:
     built-in, non-embedded CID font; new code should pass the text.
     """
     if text is None:
+        from reportlab.pdfbase import pdfmetrics
         from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
         if LEGACY_CID not in pdfmetrics.getRegisteredFontNames():
@@ -47,6 +46,9 @@ def cjk_font(text: str | None = None) -> str:
 
 def _overlay_page(width: float, height: float, lines: list[str]) -> pikepdf.Pdf:
     """One page of size width×height (as the reader sees it) carrying the tiled watermark."""
+    from reportlab.pdfbase import pdfmetrics  # loaded when a copy is made, not by every command
+    from reportlab.pdfgen import canvas
+
     font = cjk_font("".join(lines))
     size = max(8.0, min(width, height) / 42)
     leading = size * 1.35

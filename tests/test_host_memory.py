@@ -92,6 +92,7 @@ def test_swap_note_names_the_exposed_areas_and_the_lock_limit() -> None:
     note = swap_note(areas, 8 * 1024 * 1024) or ""
     assert "/dev/sda3" in note and "zram0" not in note and "dm-2" not in note
     assert "8 MiB" in note and "加密交换区" in note and "threat-model" in note
+    assert "64 KiB" in (swap_note(areas, 64 * 1024) or "")  # the old Linux default
     assert swap_note(areas[1:], None) is None
 
 

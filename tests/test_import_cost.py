@@ -28,7 +28,10 @@ def test_the_libraries_still_load_where_they_are_used(tmp_path) -> None:
             "from archive.pdf.stamp import _overlay\n"
             "_overlay(595.0, 842.0, ['Z001', '2026', '0001', '10年', '行政', '1'], None, 40.0)\n"
             "from archive.paper.catalogue import catalogue_xlsx\n"
-            "try:\n    catalogue_xlsx([], None)\nexcept Exception:\n    pass\n"
+            "from archive.paper.items import Fonds, Group, PaperItem\n"
+            "item = PaperItem('Z001-WS·2026-D30-XZ-0001', 2026, 'D30', 'XZ', '行政', 1, '通知')\n"
+            "assert catalogue_xlsx([Group(2026, 'D30', 'XZ', '行政', (item,))],"
+            " Fonds('Z001', '测试站'))[:2] == b'PK'\n"
             f"print(json.dumps([m for m in {list(HEAVY[:5])!r} if m in sys.modules]))\n")
     r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -76,8 +76,7 @@ def locking_summary() -> str:
     """One line for a benchmark's output: which of the two regimes it measured."""
     if may_lock_everything():
         return "memory locking: unlimited (CAP_IPC_LOCK or no limit; every SQLCipher lock succeeds)"
-    limit = memlock_limit() or 0
-    return (f"memory locking: limited to {limit // 1024 // 1024} MiB (a normal user: SQLCipher's"
+    return (f"memory locking: limited to {_size(memlock_limit() or 0)} (a normal user: SQLCipher's"
             " locks past it fail at once)")
 
 
@@ -129,12 +128,16 @@ def _on_dm_crypt(block: Path, depth: int = 0) -> bool:
     return False
 
 
+def _size(n: int) -> str:
+    return f"{n // 2**20} MiB" if n >= 2**20 else f"{n // 1024} KiB"
+
+
 def swap_note(areas: list[SwapArea] | None, limit: int | None) -> str | None:
     """The `sgz check` note for swap areas that would hold decrypted pages in clear."""
     exposed = [a.name for a in areas or [] if a.exposed]
     if not exposed:
         return None
-    locked = "" if limit is None else f"（本进程最多只能锁定 {limit // 1024 // 1024} MiB 内存，其余页面可被换出）"
+    locked = "" if limit is None else f"（本进程最多只能锁定 {_size(limit)} 内存，其余页面可被换出）"
     return (f"本机交换区未加密：{'、'.join(exposed)}。sgz 解锁期间解密的档案内容可能被系统换出，"
             f"以明文写入该磁盘{locked}。请改用加密交换区（或 zram），或关闭交换区；"
             "休眠镜像同理（见 docs/threat-model.md）")

@@ -101,9 +101,9 @@ def test_kill_during_file(station, tmp_path: Path, target: str, when: str) -> No
 
 
 @pytest.mark.parametrize("target, when, n, filed", [
-    # objects staged side by side in threads, extraction running ahead in workers
+    # objects staged in turn, extraction running ahead in workers
     ("archive.vault.objects:ObjectStore.stage", "after", 7, 0),
-    ("archive.vault.objects:ObjectStore.sync_session", "after", 1, 0),  # durable, not committed
+    ("archive.vault.objects:ObjectStore.sync_staged", "after", 1, 0),  # durable, not committed
     ("archive.audit.log:AuditLog.append_many", "after", 2, 64),  # batch 1 committed, 2 not
     ("archive.vault.objects:ObjectStore.publish", "before", 70, 128),  # both committed
     ("archive.search.service:SearchService.index_batch", "before", 2, 128),

@@ -7,6 +7,7 @@
 - `ensure_private_dir`: folders 0700, created or tightened.
 - `private_open_for_write`: a new file opened 0600 (exclusive by default), for appends and
   files written in place.
+- `sync_files`: many new files in one folder made durable together (one `syncfs` on Linux).
 
 Modes are set with fchmod/chmod after creation, so the result does not depend on the umask.
 """
@@ -14,10 +15,13 @@ Modes are set with fchmod/chmod after creation, so the result does not depend on
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform
 import secrets
 import stat
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -37,6 +41,55 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    """Linux's syncfs(2), where it reports write-back errors: since 5.8 it returns the error
+    of any file on the file system that failed to reach the disk since the descriptor was
+    opened (before, it returned 0 regardless, which is no proof of durability)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        major, minor = (int(x) for x in platform.release().split(".")[:2])
+    except ValueError:
+        return None
+    if (major, minor) < (5, 8):
+        return None
+    try:
+        fn = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_SYNCFS = _load_syncfs()
+
+
+def sync_files(folder: Path, files: Sequence[Path]) -> None:
+    """Make the contents and names of `files` (new files in `folder`) durable.
+
+    On Linux ≥ 5.8 one `syncfs` flushes the folder's whole file system in one journal commit
+    and reports any file's write-back error: 64 small files cost one call instead of 64
+    fsyncs (each a journal commit; ~0.3 ms here, more on a desktop disk). Elsewhere, an
+    fsync per file, then the folder. Raises OSError; the caller commits nothing then."""
+    if _SYNCFS is not None:
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            if _SYNCFS(fd) != 0:
+                err = ctypes.get_errno()
+                raise OSError(err, os.strerror(err), str(folder))
+        finally:
+            os.close(fd)
+        return
+    for path in files:
+        fd = os.open(path, os.O_RDWR | _O_BINARY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    fsync_dir(folder)
 
 
 def _chmod_fd(fd: int, mode: int) -> None:

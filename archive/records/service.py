@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ AfterFile = Callable[[list["FileResult"], int], object]
 ARCHIVE_PDF_NOW = 5  # `sgz file` of at most this many items stamps them at once; more: pending
 
 FILE_BATCH = 64  # items per group commit: one catalogue commit and one audit fsync
-STAGE_THREADS = 4  # objects staged/published at once (their creates and fsyncs overlap)
+SNIFF_THREADS = 4  # files whose type is checked at once (reads of their first bytes overlap)
 COMPONENT_KINDS = ("正文", "附件", "定稿", "签字扫描件", "归档PDF", "更正版本", "其他")
 
 
@@ -179,102 +179,62 @@ class RecordService:
             size = src.size if isinstance(src, InMemoryFile) else src.stat().st_size
             return inspect_file(src, title=not (ahead and size <= DEFAULT_LIMITS.max_input))
 
-        threads = min(STAGE_THREADS, len(sources))
-        with ThreadPoolExecutor(threads, thread_name_prefix="sgz-stage") as pool:
-            kinds = list(pool.map(sniff, sources)) if threads > 1 else [
-                sniff(src) for src in sources]
-            meta = {
-                "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
-                "cls": cls, "year": year, "retention": retention, "date8": date8,
-                "doc_no": doc_no, "author": author, "household": household, "secrecy": secrecy,
-                "note": note, "precious": precious, "responsible": responsible, "index": index,
-                # where the items' keys go: the parent's, or what sealing puts a new record in
-                "compartment": parent.compartment if parent is not None else compartment_for(
-                    cls, secrecy),
-            }
-            pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
-                             strict=True))
-            results = self._file_batches(pairs, meta, pool if threads > 1 else None, on_result)
+        # the checks read only each file's head: their reads overlap in a few threads
+        with ThreadPoolExecutor(min(SNIFF_THREADS, len(sources)),
+                                thread_name_prefix="sgz-sniff") as pool:
+            kinds = list(pool.map(sniff, sources))
+        meta = {
+            "parent": parent, "kind": kind or "正文", "reason": reason, "given_title": title,
+            "cls": cls, "year": year, "retention": retention, "date8": date8,
+            "doc_no": doc_no, "author": author, "household": household, "secrecy": secrecy,
+            "note": note, "precious": precious, "responsible": responsible, "index": index,
+            # where the items' keys go: the parent's, or what sealing puts a new record in
+            "compartment": parent.compartment if parent is not None else compartment_for(
+                cls, secrecy),
+        }
+        pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
+                         strict=True))
+        results = self._file_batches(pairs, meta, on_result)
         if parent is None and self._after_file is not None and archive_pdf_now > 0:
             self._after_file(results, archive_pdf_now)
         return results
 
     def _file_batches(self, pairs: list[tuple[Source, str, str | None]], meta: dict[str, Any],
-                      pool: ThreadPoolExecutor | None,
                       on_result: Callable[[FileResult], None] | None) -> list[FileResult]:
-        """File in batches of FILE_BATCH, pipelined: while this thread commits and indexes
-        batch i, the pool's threads stage batch i+1 and publish batch i-1, and the
-        extraction workers parse ahead. A batch is committed only once all its objects are
-        durable; an error discards what was staged and not committed."""
+        """File in batches of FILE_BATCH. The extraction workers (other processes) parse one
+        batch ahead while this thread stages, commits and indexes the current one; staging
+        is serial on purpose (ADR 0005 round 6: staging threads fought over the GIL)."""
         results: list[FileResult] = []
         batches = [pairs[start:start + FILE_BATCH] for start in range(0, len(pairs), FILE_BATCH)]
         ahead = self._extract_ahead if meta["index"] and self._index_batch is not None else None
         jobs: list[Any] = []  # texts being extracted (other processes) while this one files
-        staging: list[list[Future[Staged]]] = []
-        publishing: list[Future[None]] = []
 
         def prepare(i: int) -> None:
-            if i >= len(batches):
-                return
-            if ahead is not None:
+            if ahead is not None and i < len(batches):
                 jobs.append(ahead([(src, mime) for src, mime, _t in batches[i]], titles=True))
-            if pool is not None:
-                self._k.objects.session_dir()  # created once, before the threads use it
-                staging.append([pool.submit(self._stage, src, meta["compartment"])
-                                for src, _m, _t in batches[i]])
 
         prepare(0)
-        try:
-            for i, batch in enumerate(batches):
-                prepare(i + 1)  # one batch ahead: workers and threads never wait for this one
-                for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None,
-                                            staging.pop(0) if pool is not None else None,
-                                            pool, publishing):
-                    results.append(res)
-                    if on_result:
-                        on_result(res)
-        except BaseException:
-            for futures in staging:  # staged ahead, never to be committed
-                for future in futures:
-                    with contextlib.suppress(BaseException):
-                        self._k.objects.discard(future.result()[0].object_id)
-            for done in publishing:
-                with contextlib.suppress(BaseException):
-                    done.result()
-            raise
-        for done in publishing:
-            done.result()  # an error here: committed, and published by the next start
+        for i, batch in enumerate(batches):
+            prepare(i + 1)  # one batch ahead: the workers never wait for this one
+            for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None):
+                results.append(res)
+                if on_result:
+                    on_result(res)
         return results
 
     def _file_batch(self, batch: list[tuple[Source, str, str | None]],
-                    meta: dict[str, Any], job: Any = None,
-                    staging: list[Future[Staged]] | None = None,
-                    pool: ThreadPoolExecutor | None = None,
-                    publishing: list[Future[None]] | None = None) -> list[FileResult]:
-        """Group commit: stage every object, then one transaction, one audit write and one
-        catalogue commit for the whole batch; then publish. All or nothing per batch.
-        `job`: the batch's texts, extracted ahead in other processes; `staging`: its objects
-        being staged by `pool`'s threads, which also publish them (into `publishing`)."""
+                    meta: dict[str, Any], job: Any = None) -> list[FileResult]:
+        """Group commit: stage every object, make them all durable at once, then one
+        transaction, one audit write and one catalogue commit for the whole batch; then
+        publish. All or nothing per batch. `job`: the batch's texts, extracted ahead in
+        other processes."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
         wrapped: dict[str, WrappedKey] = {}  # object id → its identity, wrapped while staged
-
-        def add(src: Source, mime: str, doc_title: str | None, done: Staged) -> None:
-            staged.append((src, mime, doc_title, done[0]))
-            wrapped[done[0].object_id] = done[1]
-
         try:
-            if staging is None:
-                for src, mime, doc_title in batch:
-                    add(src, mime, doc_title, self._stage(src, meta["compartment"]))
-            else:
-                error: BaseException | None = None
-                for (src, mime, doc_title), future in zip(batch, staging, strict=True):
-                    try:
-                        add(src, mime, doc_title, future.result())
-                    except BaseException as exc:  # the others finish; all are discarded
-                        error = error or exc
-                if error is not None:
-                    raise error
+            for src, mime, doc_title in batch:
+                obj, key = self._stage(src, meta["compartment"])
+                staged.append((src, mime, doc_title, obj))
+                wrapped[obj.object_id] = key
             texts = None
             if job is not None:
                 try:
@@ -285,7 +245,7 @@ class RecordService:
                 staged = [(src, mime, doc_title or text.title, obj) for (src, mime, doc_title, obj),
                           text in zip(staged, texts, strict=True)]
             try:  # contents and names must be durable before the catalogue commits them
-                self._k.objects.sync_session()
+                self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
             results, new_ids, component_ids, records = self._commit_batch(staged, meta, wrapped)
@@ -295,12 +255,10 @@ class RecordService:
             raise
         published = set(new_ids)
         for *_, obj in staged:
-            if obj.object_id not in published:
-                self._k.objects.discard(obj.object_id)  # a duplicate
-            elif pool is not None and publishing is not None:
-                publishing.append(pool.submit(self._k.objects.publish, obj.object_id))
-            else:
+            if obj.object_id in published:
                 self._k.objects.publish(obj.object_id)
+            else:
+                self._k.objects.discard(obj.object_id)  # a duplicate
         if meta["index"] and self._index_batch is not None:
             # the records as filed (what the filer typed: a write-only filer cannot read it
             # back from the sealed catalogue), so indexing reads nothing back per item
@@ -313,13 +271,12 @@ class RecordService:
         return results
 
     def _stage(self, src: Source, compartment: str) -> Staged:
-        """Encrypt one file into the session folder, its contents fsynced (the folder is
-        fsynced once per batch), and wrap its identity to `compartment` (checked again in
-        the transaction). Safe to run in several threads at once: file creation, writes and
-        fsync release the GIL, so a batch's I/O waits overlap."""
+        """Encrypt one file into the session folder (made durable with its batch by
+        `sync_staged`) and wrap its identity to `compartment` (checked again in the
+        transaction)."""
         try:
             with open_source(src) as f:
-                obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=True,
+                obj = self._k.objects.stage(f, self._k.keys.fingerprint_key, sync=False,
                                             sm3=self._k.station.sm3_fingerprint)
         except OSError as exc:
             raise storage_error(exc, f"“{src.name}”的归档") from None

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -22,7 +22,7 @@ from typing import BinaryIO
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
-from archive.fs.atomic import ensure_private_dir, fsync_dir
+from archive.fs.atomic import ensure_private_dir, fsync_dir, sync_files
 from archive.fs.background import BLOCK, BlockWriter, BufferPool, OrderedWorker
 from archive.fs.filelock import FileLock
 
@@ -183,21 +183,12 @@ class ObjectStore:
         fp_sha, fp_sm3 = fp.finalize()
         return StagedObject(object_id, ident.secret_bytes(), reader.size, writer.size, fp_sha, fp_sm3)
 
-    def sync_staged(self, object_ids: list[str]) -> None:
-        """fsync staged objects, then the session folder, so their names survive a crash."""
+    def sync_staged(self, object_ids: Sequence[str]) -> None:
+        """Make staged objects (contents and names) durable before the catalogue names them:
+        one `syncfs` for the whole batch where the system reports its errors (Linux ≥ 5.8),
+        else an fsync per object and one for the session folder (`sync_files`)."""
         session = self.session_dir()
-        for oid in object_ids:
-            fd = os.open(session / f"{oid}.age", os.O_RDWR | getattr(os, "O_BINARY", 0))
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        fsync_dir(session)
-
-    def sync_session(self) -> None:
-        """fsync the session folder: the names of objects staged with `sync=True` (their
-        contents already durable) survive a crash. One folder fsync for a whole batch."""
-        fsync_dir(self.session_dir())
+        sync_files(session, [session / f"{oid}.age" for oid in object_ids])
 
     def discard(self, object_id: str) -> None:
         if self._session is not None:

@@ -24,12 +24,14 @@ from archive.crypto.age_stream import BLOCK_CHUNKS
 from archive.errors import DecryptionFailed
 from archive.fs import background
 from archive.fs.background import INLINE, BufferPool, OrderedWorker
-from archive.vault.objects import ObjectStore
+from archive.vault.objects import SMALL, ObjectStore
 
 BLOCK = BLOCK_CHUNKS * CHUNK
-# past INLINE the threads start; past 2 * DEPTH + 4 blocks every pool buffer has been reused
-SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 1, BLOCK, 31 * CHUNK + 1,
-         INLINE + BLOCK + 17, 24 * BLOCK + CHUNK + 1]
+# up to SMALL in memory; past it streaming; past INLINE the threads start; past
+# 2 * DEPTH + 4 blocks every pool buffer has been reused
+SIZES = [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 7 * CHUNK + 1, 31 * CHUNK + 1, SMALL, SMALL + 1,
+         BLOCK, INLINE + BLOCK + 17, 24 * BLOCK + CHUNK + 1]
+EVERY_SOURCE = (0, 31 * CHUNK + 1, SMALL, SMALL + 1, 24 * BLOCK + CHUNK + 1)
 KEY = bytes(range(32))
 
 
@@ -85,7 +87,7 @@ def test_stage_at_boundaries_names_hashes_and_encrypts_exactly(tmp_path: Path, s
     store = ObjectStore(tmp_path / "vault")
     store.create_dirs()
     for name, make in SOURCES.items():
-        if name != "file" and size not in (31 * CHUNK + 1, 24 * BLOCK + CHUNK + 1):
+        if name != "file" and size not in EVERY_SOURCE:
             continue
         f = make(src, data)
         try:
@@ -125,6 +127,23 @@ def test_a_write_error_on_the_writing_thread_fails_the_stage_and_leaves_nothing(
     assert calls["n"] > 0
     assert list(store.session_dir().iterdir()) == []
     assert [t.name for t in threading.enumerate() if t.name.startswith("sgz-")] == []
+
+
+@pytest.mark.parametrize("size", [100, SMALL])
+def test_a_write_error_on_a_small_object_fails_the_stage_and_leaves_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int) -> None:
+    store = ObjectStore(tmp_path / "vault")
+    store.create_dirs()
+
+    def full(fd: int, buf: Any) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(background.os, "write", full)
+    with pytest.raises(OSError) as exc:
+        store.stage(io.BytesIO(_data(size)), KEY)
+    assert exc.value.errno == errno.ENOSPC
+    monkeypatch.undo()
+    assert list(store.session_dir().iterdir()) == []
 
 
 def test_get_of_a_big_file_round_trips_and_a_damaged_block_leaves_no_file(

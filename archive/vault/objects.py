@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -27,6 +28,9 @@ from archive.fs.background import BLOCK, BlockWriter, BufferPool, OrderedWorker
 from archive.fs.filelock import FileLock
 
 _OBJECT_RE = re.compile(r"^[0-9a-f]{64}\.age$")
+# A plaintext up to this size is encrypted in memory and written with one call: for the many
+# small files of a filing, the helper threads and per-block hand-offs cost more than they save.
+SMALL = BLOCK
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,8 @@ class _HashingReader:
     """Reads the plaintext straight into the encryptor's block buffers and hands each read to
     the fingerprint thread (the pool lends a buffer out again only once that thread is done)."""
 
-    def __init__(self, src: BinaryIO, fp: Fingerprinter, worker: OrderedWorker) -> None:
+    def __init__(self, src: BinaryIO | _Prefixed, fp: Fingerprinter,
+                 worker: OrderedWorker) -> None:
         self.src, self.fp, self.worker, self.size = src, fp, worker, 0
         self._readinto = getattr(src, "readinto", None)
 
@@ -83,6 +88,84 @@ class _HashingWriter:
 
     def flush(self) -> None:
         pass
+
+
+class _Prefixed:
+    """`head` (already read to choose the path), then the rest of `src`."""
+
+    def __init__(self, head: bytes, src: BinaryIO) -> None:
+        self._head = memoryview(head)
+        self._src = src
+
+    def readinto(self, view: memoryview) -> int:
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        readinto = getattr(self._src, "readinto", None)
+        if readinto is not None:
+            return readinto(view) or 0
+        data = self._src.read(len(view))
+        view[:len(data)] = data
+        return len(data)
+
+    def read(self, n: int = -1) -> bytes:
+        buf = bytearray(n if n > 0 else BLOCK)
+        return bytes(buf[: self.readinto(memoryview(buf))])
+
+
+def _read_up_to(src: BinaryIO, n: int) -> bytes:
+    """Up to `n` bytes: fewer only at the end of `src` (a pipe or raw stream may return less
+    per read)."""
+    parts: list[bytes] = []
+    left = n
+    while left > 0:
+        data = src.read(left)
+        if not data:
+            break
+        parts.append(data)
+        left -= len(data)
+    return b"".join(parts)
+
+
+def _write_small(fd: int, plain: bytes, ident: age.X25519Identity,
+                 fp: Fingerprinter) -> tuple[str, int, int]:
+    """A small object: encrypted in memory, hashed, written with one call (no threads)."""
+    fp.update(plain)
+    out = io.BytesIO()
+    age.encrypt(io.BytesIO(plain), out, [ident.recipient()])
+    blob = out.getbuffer()
+    try:
+        BlockWriter(fd).write(blob)
+        return hashlib.sha256(blob).hexdigest(), len(plain), len(blob)
+    finally:
+        blob.release()
+
+
+def _write_streaming(fd: int, src: _Prefixed, ident: age.X25519Identity,
+                     fp: Fingerprinter) -> tuple[str, int, int]:
+    """A large object, streaming: three threads beside the encryption — the plaintext's
+    fingerprint, the ciphertext's SHA-256 and the writing (each about as much work as the
+    encryption itself)."""
+    pool = BufferPool()  # the encryptor's block buffers, reused once every thread is done
+    plain_hash = OrderedWorker("sgz-fp", pool=pool)
+    cipher_hash = OrderedWorker("sgz-sha", pool=pool)
+    writing = OrderedWorker("sgz-write", pool=pool)
+    reader = _HashingReader(src, fp, plain_hash)
+    writer = _HashingWriter(fd, cipher_hash, writing)
+    try:
+        age.encrypt(reader, writer, [ident.recipient()], buffers=pool)
+    finally:
+        # join every thread; re-raise the first error of any
+        try:
+            writing.close()
+        finally:
+            try:
+                cipher_hash.close()
+            finally:
+                plain_hash.close()
+    return writer.sha.hexdigest(), reader.size, writer.size
 
 
 class ObjectStore:
@@ -141,35 +224,24 @@ class ObjectStore:
 
     def stage(self, src: BinaryIO, fingerprint_key: bytes, *, sm3: bool = False,
               sync: bool = True) -> StagedObject:
-        """Encrypt `src` to a fresh X25519 identity, streaming; memory does not grow with size.
+        """Encrypt `src` to a fresh X25519 identity; memory does not grow with size.
 
-        With `sync=False` the caller must `sync_staged()` before committing (batching lets
-        the file system flush many small objects in one journal commit)."""
+        A plaintext of at most `SMALL` bytes is encrypted in memory and written at once; a
+        larger one streams with hashing and writing on helper threads. With `sync=False` the
+        caller must `sync_staged()` before committing (batching lets the file system flush
+        many small objects in one journal commit)."""
         ident = age.X25519Identity.generate()
         fp = Fingerprinter(fingerprint_key, sm3=sm3)
+        head = _read_up_to(src, SMALL + 1)
         session = self.session_dir()
         part = session / f"{uuid.uuid4().hex}.part"
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o600)
-        # three threads beside the encryption: the plaintext's fingerprint, the ciphertext's
-        # SHA-256 and the writing (each about as much work as the encryption itself)
-        pool = BufferPool()  # the encryptor's block buffers, reused once every thread is done
-        plain_hash = OrderedWorker("sgz-fp", pool=pool)
-        cipher_hash = OrderedWorker("sgz-sha", pool=pool)
-        writing = OrderedWorker("sgz-write", pool=pool)
-        reader = _HashingReader(src, fp, plain_hash)
         try:
-            writer = _HashingWriter(fd, cipher_hash, writing)
-            try:
-                age.encrypt(reader, writer, [ident.recipient()], buffers=pool)
-            finally:
-                # join every thread; re-raise the first error of any
-                try:
-                    writing.close()
-                finally:
-                    try:
-                        cipher_hash.close()
-                    finally:
-                        plain_hash.close()
+            if len(head) <= SMALL:
+                object_id, plain_size, cipher_size = _write_small(fd, head, ident, fp)
+            else:
+                object_id, plain_size, cipher_size = _write_streaming(
+                    fd, _Prefixed(head, src), ident, fp)
             if sync:
                 os.fsync(fd)
         except BaseException:
@@ -178,10 +250,10 @@ class ObjectStore:
                 part.unlink()
             raise
         os.close(fd)
-        object_id = writer.sha.hexdigest()
         os.replace(part, session / f"{object_id}.age")
         fp_sha, fp_sm3 = fp.finalize()
-        return StagedObject(object_id, ident.secret_bytes(), reader.size, writer.size, fp_sha, fp_sm3)
+        return StagedObject(object_id, ident.secret_bytes(), plain_size, cipher_size, fp_sha,
+                            fp_sm3)
 
     def sync_staged(self, object_ids: Sequence[str]) -> None:
         """Make staged objects (contents and names) durable before the catalogue names them:

@@ -38,7 +38,14 @@ def test_syncfs_is_used_exactly_where_it_reports_errors() -> None:
     assert (atomic._SYNCFS is not None) == _linux_at_least(5, 8)
 
 
+def test_dirty_bytes_reads_the_kernels_counters() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.fail("this test runs on Linux")
+    assert 0 <= atomic._dirty_bytes() < 1 << 40
+
+
 def test_each_batch_is_flushed_once_before_its_commit(arc, make_file, monkeypatch) -> None:
+    monkeypatch.setattr(atomic, "_dirty_bytes", lambda: 0)  # a quiet machine
     real = atomic._SYNCFS
     if real is None:  # the fallback is tested below; here the group flush must exist
         pytest.fail("syncfs not available: this test runs on Linux ≥ 5.8")
@@ -76,8 +83,18 @@ def test_each_batch_is_flushed_once_before_its_commit(arc, make_file, monkeypatc
         assert data.decode() == f"第 {i} 份入户走访记录，困难家庭编号{i:03d}"
 
 
-def test_without_syncfs_every_object_is_fsynced(arc, make_file, monkeypatch) -> None:
-    monkeypatch.setattr(atomic, "_SYNCFS", None)
+@pytest.mark.parametrize("why", ["no syncfs", "much else to write"])
+def test_without_syncfs_every_object_is_fsynced(arc, make_file, monkeypatch, why: str) -> None:
+    """Where syncfs does not report errors, or when other programs left more than
+    SYNCFS_DIRTY_MAX unwritten (syncfs would wait for all of it): an fsync per object."""
+    if why == "no syncfs":
+        monkeypatch.setattr(atomic, "_SYNCFS", None)
+    else:
+        def syncfs(fd: int) -> int:
+            raise AssertionError("syncfs called with 1 GiB dirty")
+
+        monkeypatch.setattr(atomic, "_SYNCFS", syncfs)
+        monkeypatch.setattr(atomic, "_dirty_bytes", lambda: 1 << 30)
     synced: list[str] = []
     orig_fsync = os.fsync
 
@@ -106,6 +123,7 @@ def test_a_failed_flush_files_nothing_of_its_batch(arc, make_file, monkeypatch,
 
     if group:
         monkeypatch.setattr(atomic, "_SYNCFS", failing_syncfs)
+        monkeypatch.setattr(atomic, "_dirty_bytes", lambda: 0)
     else:
         monkeypatch.setattr(atomic, "_SYNCFS", None)
         monkeypatch.setattr(atomic.os, "fsync", failing_fsync)

@@ -177,7 +177,7 @@ def test_ten_thousand_page_pdf_is_capped(extractor: Extractor) -> None:
 
 
 def test_worker_crash_is_reported_not_raised() -> None:
-    with Extractor(Limits(memory=64 * 1024 * 1024, timeout=20)) as ex:
+    with Extractor(Limits(memory=48 * 1024 * 1024, timeout=20)) as ex:
         got = ex.extract(cjk_pdf(["内存"]), filename="a.pdf")
         assert got.status == "failed"
 

@@ -1,14 +1,6 @@
-"""Full-text search: extraction, Chinese segmentation and the encrypted FTS5 index (§6a)."""
+"""Full-text search: extraction, Chinese segmentation and the encrypted FTS5 index (§6a).
 
-from archive.search.extract import Extractor, extract
-from archive.search.index import SearchIndex
-from archive.search.limits import DEFAULT_LIMITS, Extracted, Limits
-from archive.search.normalize import normalize
-from archive.search.query import parse
-from archive.search.results import Hit, SearchResult
-from archive.search.snippet import Snippet, render_snippet
-from archive.search.visibility import Visibility
-
-__all__ = ["DEFAULT_LIMITS", "Extracted", "Extractor", "Hit", "Limits", "SearchIndex",
-           "SearchResult", "Snippet", "Visibility", "extract", "normalize", "parse",
-           "render_snippet"]
+Import the modules themselves (`archive.search.index`, `.extract`, …): this package imports
+nothing, so an extraction worker (a spawned process that imports `archive.search.extract`)
+does not load the index, SQLCipher and the query code it never uses.
+"""

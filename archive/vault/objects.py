@@ -47,18 +47,11 @@ class _HashingReader:
     """Reads the plaintext straight into the encryptor's block buffers and hands each read to
     the fingerprint thread (the pool lends a buffer out again only once that thread is done)."""
 
-    def __init__(self, src: BinaryIO | _Prefixed, fp: Fingerprinter,
-                 worker: OrderedWorker) -> None:
+    def __init__(self, src: _Prefixed, fp: Fingerprinter, worker: OrderedWorker) -> None:
         self.src, self.fp, self.worker, self.size = src, fp, worker, 0
-        self._readinto = getattr(src, "readinto", None)
 
     def readinto(self, view: memoryview) -> int:
-        if self._readinto is not None:
-            n = self._readinto(view) or 0
-        else:
-            data = self.src.read(len(view))
-            n = len(data)
-            view[:n] = data
+        n = self.src.readinto(view)
         if n:
             self.worker.submit(self.fp.update, view[:n])
             self.size += n
@@ -91,7 +84,8 @@ class _HashingWriter:
 
 
 class _Prefixed:
-    """`head` (already read to choose the path), then the rest of `src`."""
+    """`head` (already read to choose the path), then the rest of `src`, through `readinto`
+    whether or not `src` has one."""
 
     def __init__(self, head: bytes, src: BinaryIO) -> None:
         self._head = memoryview(head)

@@ -104,4 +104,6 @@ def storage_error(exc: OSError, what: str) -> StorageError:
         return StorageError(f"目标路径不存在或其中有同名文件（不是文件夹），{what}未完成")
     if exc.errno == errno.ENAMETOOLONG:
         return StorageError(f"文件名或路径过长，{what}未完成")
+    if exc.errno == errno.EIO:
+        return StorageError(f"磁盘读写出错（硬盘、U 盘或网络盘可能有故障），{what}未完成")
     return StorageError(f"写入失败（{exc.strerror or exc}），{what}未完成")

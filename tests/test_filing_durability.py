@@ -138,3 +138,35 @@ def test_a_failed_flush_files_nothing_of_its_batch(arc, make_file, monkeypatch,
     # the next filing works and is numbered from 1
     again = arc.records.file(_files(make_file, 2), category="FW", index=False)
     assert [r.ref[-4:] for r in again] == ["0001", "0002"]
+
+
+def test_a_failed_publish_after_the_commit_says_so_and_the_next_start_finishes(
+        arc, make_file, monkeypatch, home, clock) -> None:
+    """The batch is committed and durable when publishing fails (here: the disk fills up while
+    object folders are made): a clear Chinese error saying the records are filed, and the
+    next unlock moves the objects in place — every record reads back."""
+    from conftest import PASS
+
+    from archive.app import Archive
+    from archive.vault.objects import ObjectStore
+
+    real, calls = ObjectStore.publish, {"n": 0}
+
+    def publish(self, object_id: str) -> None:  # noqa: ANN001
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real(self, object_id)
+
+    monkeypatch.setattr(ObjectStore, "publish", publish)
+    files = _files(make_file, 5)
+    with pytest.raises(StorageError, match="磁盘空间不足.*本批档案已登记，下次打开档案库时自动补完"):
+        arc.records.file(files, category="FW", index=False)
+    monkeypatch.undo()
+    refs = [r.ref for r in arc.records.ls()]
+    assert len(refs) == 5  # committed before publishing
+    arc.close()
+    with Archive.unlock(home, user="zhangsan", passphrase=PASS, clock=clock) as again:
+        for i, ref in enumerate(sorted(refs)):
+            _comp, data = again.records.read(ref, reason="核对")
+            assert data.decode() == f"第 {i} 份入户走访记录，困难家庭编号{i:03d}"

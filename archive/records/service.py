@@ -23,6 +23,7 @@ from archive.errors import (
     Conflict,
     DecryptionFailed,
     NotFound,
+    StorageError,
     UsageError,
     ValidationError,
     storage_error,
@@ -252,11 +253,15 @@ class RecordService:
                 self._k.objects.discard(obj.object_id)
             raise
         published = set(new_ids)
-        for *_, obj in staged:
-            if obj.object_id in published:
-                self._k.objects.publish(obj.object_id)
-            else:
-                self._k.objects.discard(obj.object_id)  # a duplicate
+        try:
+            for *_, obj in staged:
+                if obj.object_id in published:
+                    self._k.objects.publish(obj.object_id)
+                else:
+                    self._k.objects.discard(obj.object_id)  # a duplicate
+        except OSError as exc:  # committed and durable: the next start moves them in place
+            raise StorageError(f"{storage_error(exc, '归档文件移入档案库').msg}；"
+                               "本批档案已登记，下次打开档案库时自动补完") from None
         if meta["index"] and self._index_batch is not None:
             # the records as filed (what the filer typed: a write-only filer cannot read it
             # back from the sealed catalogue), so indexing reads nothing back per item

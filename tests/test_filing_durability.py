@@ -34,7 +34,7 @@ def _linux_at_least(major: int, minor: int) -> bool:
 
 def test_syncfs_is_used_exactly_where_it_reports_errors() -> None:
     """Linux ≥ 5.8 (syncfs returns write-back errors): the group flush; elsewhere None, and
-    `sync_files` falls back to an fsync per file."""
+    `FolderSync` falls back to an fsync per file."""
     assert (atomic._SYNCFS is not None) == _linux_at_least(5, 8)
 
 
@@ -170,3 +170,38 @@ def test_a_failed_publish_after_the_commit_says_so_and_the_next_start_finishes(
         for i, ref in enumerate(sorted(refs)):
             _comp, data = again.records.read(ref, reason="核对")
             assert data.decode() == f"第 {i} 份入户走访记录，困难家庭编号{i:03d}"
+
+
+def test_the_flush_is_opened_before_the_batch_is_written(arc, make_file, monkeypatch) -> None:
+    """`syncfs` reports the write-back errors recorded since its descriptor was opened (even
+    ones another program's `syncfs` saw first): so the descriptor of each batch's flush is
+    opened before its first object is written, and that descriptor is the one flushed."""
+    from archive.vault.objects import ObjectStore
+
+    if atomic._SYNCFS is None:
+        pytest.fail("syncfs not available: this test runs on Linux ≥ 5.8")
+    monkeypatch.setattr(atomic, "_dirty_bytes", lambda: 0)
+    events: list[str] = []
+    opened: list[int] = []
+    real_init, real_stage, real_syncfs = (atomic.FolderSync.__init__, ObjectStore.stage,
+                                          atomic._SYNCFS)
+
+    def init(self, folder):  # noqa: ANN001, ANN202
+        real_init(self, folder)
+        events.append("open")
+        opened.append(self._fd)
+
+    def stage(self, *a, **k):  # noqa: ANN002, ANN003, ANN202
+        events.append("stage")
+        return real_stage(self, *a, **k)
+
+    def syncfs(fd: int) -> int:
+        events.append(f"flush {'own' if fd == opened[-1] else 'other'}")
+        return real_syncfs(fd)
+
+    monkeypatch.setattr(atomic.FolderSync, "__init__", init)
+    monkeypatch.setattr(ObjectStore, "stage", stage)
+    monkeypatch.setattr(atomic, "_SYNCFS", syncfs)
+    arc.records.file(_files(make_file), category="FW", index=False)
+    assert events == (["open"] + ["stage"] * FILE_BATCH + ["flush own"]
+                      + ["open"] + ["stage"] * (N - FILE_BATCH) + ["flush own"])

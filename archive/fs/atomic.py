@@ -7,7 +7,7 @@
 - `ensure_private_dir`: folders 0700, created or tightened.
 - `private_open_for_write`: a new file opened 0600 (exclusive by default), for appends and
   files written in place.
-- `sync_files`: many new files in one folder made durable together (one `syncfs` on Linux).
+- `FolderSync`: many new files in one folder made durable together (one `syncfs` on Linux).
 
 Modes are set with fchmod/chmod after creation, so the result does not depend on the umask.
 """
@@ -86,38 +86,54 @@ def _dirty_bytes() -> int:
     return total
 
 
-def sync_files(folder: Path, files: Sequence[Path]) -> None:
-    """Make the contents and names of `files` (new files in `folder`) durable.
+class FolderSync:
+    """Make the contents and names of new files in `folder` durable together.
 
-    On Linux ≥ 5.8 one `syncfs` flushes the folder's whole file system in one journal commit
-    and reports any file's write-back error: 64 small files cost one call instead of 64
-    fsyncs (each a journal commit; ~0.3 ms here, more on a desktop disk) — unless other
-    programs left more than SYNCFS_DIRTY_MAX to write, which `syncfs` would wait for.
-    Elsewhere, and then, an fsync per file (on FSYNC_THREADS threads) and one of the folder.
-    Raises OSError; the caller commits nothing then."""
-    if _SYNCFS is not None and _dirty_bytes() <= SYNCFS_DIRTY_MAX:
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            if _SYNCFS(fd) != 0:
+    Open it *before* the files are written. On Linux ≥ 5.8 `sync` is one `syncfs` of the
+    folder's whole file system (one journal commit instead of an fsync per file; ~0.3 ms each
+    here, more on a desktop disk), and `syncfs` reports every write-back error recorded on
+    the file system since this descriptor was opened — even one another program's `syncfs`
+    saw first — so opened before the first write it proves what an fsync per file would.
+    When other programs left more than SYNCFS_DIRTY_MAX to write (which `syncfs` would wait
+    for), and where there is no such `syncfs`, each file is fsynced (on FSYNC_THREADS
+    threads), then the folder. `sync` raises OSError; the caller commits nothing then."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._fd = os.open(folder, os.O_RDONLY) if _SYNCFS is not None else None
+
+    def sync(self, files: Sequence[Path]) -> None:
+        if self._fd is not None and _SYNCFS is not None and _dirty_bytes() <= SYNCFS_DIRTY_MAX:
+            if _SYNCFS(self._fd) != 0:
                 err = ctypes.get_errno()
-                raise OSError(err, os.strerror(err), str(folder))
-        finally:
-            os.close(fd)
-        return
+                raise OSError(err, os.strerror(err), str(self.folder))
+            return
 
-    def fsync_one(path: Path) -> None:
-        fd = os.open(path, os.O_RDWR | _O_BINARY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        def fsync_one(path: Path) -> None:
+            fd = os.open(path, os.O_RDWR | _O_BINARY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
-    # the caller waits here anyway, so threads that only open and fsync overlap the disk's
-    # waits without competing with it for the GIL (the first error is raised after all ran)
-    with ThreadPoolExecutor(max(1, min(FSYNC_THREADS, len(files))),
-                            thread_name_prefix="sgz-fsync") as pool:
-        list(pool.map(fsync_one, files))
-    fsync_dir(folder)
+        # the caller waits here anyway, so threads that only open and fsync overlap the
+        # disk's waits without competing with it for the GIL (the first error is raised
+        # after all ran)
+        with ThreadPoolExecutor(max(1, min(FSYNC_THREADS, len(files))),
+                                thread_name_prefix="sgz-fsync") as pool:
+            list(pool.map(fsync_one, files))
+        fsync_dir(self.folder)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> FolderSync:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _chmod_fd(fd: int, mode: int) -> None:

@@ -229,6 +229,11 @@ class RecordService:
         other processes."""
         staged: list[tuple[Source, str, str | None, StagedObject]] = []
         wrapped: dict[str, WrappedKey] = {}  # object id → its identity, wrapped while staged
+        try:  # opened before the first object is written, so the flush reports any
+            # write-back error of the batch (FolderSync)
+            flush = self._k.objects.batch_sync()
+        except OSError as exc:
+            raise storage_error(exc, "归档") from None
         try:
             for src, mime, doc_title in batch:
                 obj, key = self._stage(src, meta["compartment"])
@@ -244,7 +249,7 @@ class RecordService:
                 staged = [(src, mime, doc_title or text.title, obj) for (src, mime, doc_title, obj),
                           text in zip(staged, texts, strict=True)]
             try:  # contents and names must be durable before the catalogue commits them
-                self._k.objects.sync_staged([obj.object_id for *_, obj in staged])
+                self._k.objects.sync_staged(flush, [obj.object_id for *_, obj in staged])
             except OSError as exc:
                 raise storage_error(exc, "归档") from None
             results, new_ids, component_ids, records = self._commit_batch(staged, meta, wrapped)
@@ -252,6 +257,8 @@ class RecordService:
             for *_, obj in staged:
                 self._k.objects.discard(obj.object_id)
             raise
+        finally:
+            flush.close()
         published = set(new_ids)
         try:
             for *_, obj in staged:

@@ -23,7 +23,7 @@ from typing import BinaryIO
 from archive.crypto import age
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
-from archive.fs.atomic import ensure_private_dir, fsync_dir, sync_files
+from archive.fs.atomic import FolderSync, ensure_private_dir, fsync_dir
 from archive.fs.background import BLOCK, BlockWriter, BufferPool, OrderedWorker
 from archive.fs.filelock import FileLock
 
@@ -222,8 +222,8 @@ class ObjectStore:
 
         A plaintext of at most `SMALL` bytes is encrypted in memory and written at once; a
         larger one streams with hashing and writing on helper threads. With `sync=False` the
-        caller must `sync_staged()` before committing (batching lets the file system flush
-        many small objects in one journal commit)."""
+        caller opens a `batch_sync()` before staging and calls `sync_staged` before
+        committing (the file system flushes many small objects in one journal commit)."""
         ident = age.X25519Identity.generate()
         fp = Fingerprinter(fingerprint_key, sm3=sm3)
         head = _read_up_to(src, SMALL + 1)
@@ -249,12 +249,17 @@ class ObjectStore:
         return StagedObject(object_id, ident.secret_bytes(), plain_size, cipher_size, fp_sha,
                             fp_sm3)
 
-    def sync_staged(self, object_ids: Sequence[str]) -> None:
+    def batch_sync(self) -> FolderSync:
+        """The flush of one batch of objects staged with `sync=False`: open it before the
+        first is staged, call `sync_staged` before committing them, close it after."""
+        return FolderSync(self.session_dir())
+
+    def sync_staged(self, flush: FolderSync, object_ids: Sequence[str]) -> None:
         """Make staged objects (contents and names) durable before the catalogue names them:
         one `syncfs` for the whole batch where the system reports its errors (Linux ≥ 5.8),
-        else an fsync per object and one for the session folder (`sync_files`)."""
+        else an fsync per object and one for the session folder (`FolderSync`)."""
         session = self.session_dir()
-        sync_files(session, [session / f"{oid}.age" for oid in object_ids])
+        flush.sync([session / f"{oid}.age" for oid in object_ids])
 
     def discard(self, object_id: str) -> None:
         if self._session is not None:

@@ -129,12 +129,6 @@ class FolderSync:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> FolderSync:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _chmod_fd(fd: int, mode: int) -> None:
     if hasattr(os, "fchmod"):

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archive.crypto import age
+from archive.crypto.age_stream import readinto_full
 from archive.crypto.keys import Fingerprinter
 from archive.errors import Conflict, IntegrityError
 from archive.fs.atomic import FolderSync, ensure_private_dir, fsync_dir
@@ -57,7 +58,7 @@ class _HashingReader:
             self.size += n
         return n
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1) -> bytes:  # the ReadStream protocol; the encryptor uses readinto
         buf = bytearray(n if n > 0 else BLOCK)  # never reused: the worker may still hold it
         return bytes(buf[: self.readinto(memoryview(buf))])
 
@@ -84,8 +85,8 @@ class _HashingWriter:
 
 
 class _Prefixed:
-    """`head` (already read to choose the path), then the rest of `src`, through `readinto`
-    whether or not `src` has one."""
+    """`head` (already read to choose the path), then the rest of `src` (`readinto_full`:
+    with or without a `readinto` of its own)."""
 
     def __init__(self, head: bytes, src: BinaryIO) -> None:
         self._head = memoryview(head)
@@ -97,16 +98,7 @@ class _Prefixed:
             view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        readinto = getattr(self._src, "readinto", None)
-        if readinto is not None:
-            return readinto(view) or 0
-        data = self._src.read(len(view))
-        view[:len(data)] = data
-        return len(data)
-
-    def read(self, n: int = -1) -> bytes:
-        buf = bytearray(n if n > 0 else BLOCK)
-        return bytes(buf[: self.readinto(memoryview(buf))])
+        return readinto_full(self._src, view)
 
 
 def _read_up_to(src: BinaryIO, n: int) -> bytes:

@@ -22,9 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archive.anonymize.docx import anonymize_docx
 from archive.anonymize.names import Harvest, KnownNames, looks_like_person
-from archive.anonymize.pdf import anonymize_pdf, anonymize_text
 from archive.anonymize.report import Report
 from archive.catalog.records import Component, Record
 from archive.errors import Conflict, NotFound, ValidationError, storage_error
@@ -254,6 +252,10 @@ class RightsService:
                 data = stream.read()
             buf = io.BytesIO()
             rep: Report
+            # imported here: the PDF and Word libraries cost every other command ~0.2 s
+            from archive.anonymize.docx import anonymize_docx
+            from archive.anonymize.pdf import anonymize_pdf, anonymize_text
+
             if ext == "pdf":
                 rep = anonymize_pdf(io.BytesIO(data), buf, known=known)
             elif ext == "docx":

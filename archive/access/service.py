@@ -20,9 +20,6 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import pikepdf
-
-from archive.access.register_doc import render_register
 from archive.access.requests import AccessRequest, IssuedCopy, Requests
 from archive.access.viewcopy import PDF, can_convert, refuse_format, to_pdf
 from archive.catalog.flags import Flag
@@ -33,7 +30,6 @@ from archive.fs.atomic import read_chunks, write_atomic
 from archive.fs.sources import InMemoryFile
 from archive.kernel.door import Grant
 from archive.kernel.kernel import Kernel
-from archive.pdf.watermark import make_view_copy
 from archive.records.service import RecordService, refuse_inside_home
 from archive.safetext import safe_filename
 
@@ -316,6 +312,8 @@ class AccessService:
                               "note": "、".join(issued)})
             rows.append((req, items, self._display_name(req.registered_by),
                          self._display_name(req.decided_by) if req.decided_by else ""))
+        from archive.access.register_doc import render_register  # docx templating: lazily
+
         blob = render_register(rows, self._k.station.template_vars(), today=self._k.clock.today())
         self._k.log("access.register_doc", None, year=year, count=len(reqs))
         return blob, len(reqs)
@@ -345,6 +343,10 @@ class AccessService:
 
 def _watermark(pdf: bytes, lines: builtins.list[str], copy_no: str, printable: bool) -> bytes:
     """Stamp `pdf`; a copy (printable) then has its restrictions lifted with its own password."""
+    import pikepdf  # the PDF libraries load only for commands that draw PDFs
+
+    from archive.pdf.watermark import make_view_copy
+
     owner = secrets.token_hex(16).encode()
     out = io.BytesIO()
     make_view_copy(io.BytesIO(pdf), out, lines=lines, copy_id=copy_no, owner_password=owner)

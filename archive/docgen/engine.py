@@ -13,7 +13,6 @@ from typing import Any
 
 from archive.docgen.fields import _is_blank, validate_data
 from archive.docgen.manifest import Manifest
-from archive.docgen.render import make_env, render_docx
 from archive.docgen.workdays import WorkCalendar
 from archive.errors import NotFound, ValidationError
 from archive.tomlzh import toml_error
@@ -174,6 +173,9 @@ def render(manifest: Manifest, data: Mapping[str, Any], station: Mapping[str, An
         raise NotFound(f"模板 {manifest.id} 缺少 template.docx，请先运行 "
                        f"python -m archive.docgen.build {manifest.id}")
     cal = calendar or WorkCalendar()
+    # the templating libraries (docxtpl, jinja2) load only where a document is drawn
+    from archive.docgen.render import make_env, render_docx
+
     blob = render_docx(manifest.docx_path, context, make_env(cal))
     if is_sample:
         from archive.docgen.mark import add_sample_mark

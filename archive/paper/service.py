@@ -19,9 +19,7 @@ from archive.errors import UsageError, ValidationError
 from archive.fs.atomic import write_atomic
 from archive.kernel.kernel import Kernel
 from archive.paper import register as _reg
-from archive.paper.boxes import BoxNote
 from archive.paper.items import Fonds, PaperItem
-from archive.paper.prints import KINDS, render_print
 from archive.paper.register import Loan, PaperRegister, ReturnCheck
 from archive.policy.rules import R_LEND
 from archive.records.service import refuse_inside_home
@@ -151,6 +149,10 @@ class PaperService:
                thickness_mm: int = 40, force: bool = False) -> tuple[Path, int]:
         """Write the 归档文件目录, 备考表 or 盒脊 (format by OUT's suffix); return (path, items)."""
         self._k.authorize("print")
+        # the Word/Excel/PDF writers load only for printing (~0.1 s for every other command)
+        from archive.paper.boxes import BoxNote
+        from archive.paper.prints import KINDS, render_print
+
         if KINDS.get(kind.strip().lower()) is None and KINDS.get(kind.strip()) is None:
             raise UsageError(f"未知的打印类型：{kind}，可选：catalogue（归档文件目录）、备考表、盒脊")
         dest = Path(out)

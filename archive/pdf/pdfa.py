@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import pikepdf
-from PIL import Image, ImageSequence
-
 from archive.errors import ValidationError
 from archive.pdf.office import ConversionFailed, _require_soffice
 
@@ -109,6 +106,9 @@ def image_to_pdfa(src: BinaryIO | bytes, dst: BinaryIO) -> None:
     Pixels are kept exactly: a baseline RGB/grey JPEG is embedded as is (DCTDecode), anything
     else is flattened onto white and stored losslessly (Flate).
     """
+    import pikepdf  # loaded by the commands that make PDF/A, not by every command
+    from PIL import Image, ImageSequence
+
     data = src if isinstance(src, bytes) else src.read()
     try:
         img = Image.open(io.BytesIO(data))

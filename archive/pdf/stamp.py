@@ -15,12 +15,13 @@ import io
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import pikepdf
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from archive.errors import ValidationError
 from archive.pdf.fonts import cjk_ttf
+
+if TYPE_CHECKING:
+    import pikepdf
 
 WIDTH_MM = 45.0
 HEIGHT_MM = 16.0
@@ -132,6 +133,8 @@ def _overlay(width: float, height: float, cells: list[str], font_path: Path | No
 
 
 def _open(data: bytes) -> pikepdf.Pdf:
+    import pikepdf  # loaded by the commands that stamp, not by every command
+
     try:
         return pikepdf.open(io.BytesIO(data))
     except pikepdf.PasswordError as e:
@@ -147,6 +150,8 @@ def stamp_pdf(src: BinaryIO | bytes, dst: BinaryIO, fields: StampFields, *,
     The stamp fields also go into the document's metadata (docinfo `/SgzArchiveStamp`, JSON) so
     a reader can compare what is printed with the catalogue.
     """
+    import pikepdf
+
     _check(fields)
     data = src if isinstance(src, bytes) else src.read()
     pdf = _open(data)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from archive.catalog.records import Component as CatComponent
 from archive.catalog.records import Record
@@ -21,10 +21,11 @@ from archive.errors import NotFound
 from archive.kernel.kernel import Kernel
 from archive.policy.roles import ROLES
 from archive.records.service import RecordService, refuse_inside_home
-from archive.transfer import adapt, checks
-from archive.transfer.bag import make_bag
+from archive.transfer import adapt
 from archive.transfer.model import Component, ExportSummary, Station, TransferRecord
-from archive.transfer.writer import export_year
+
+if TYPE_CHECKING:
+    from archive.transfer import checks
 
 Progress = Callable[[int, int, str], None]  # items opened, total, 档号
 
@@ -75,6 +76,11 @@ class TransferService:
             return stream
 
         created = k.clock.now().astimezone(STATION_TZ).strftime("%Y-%m-%dT%H:%M:%S")
+        # the package writer and its checks (PDF/A, images, BagIt, the Word register) load
+        # only here: importing them cost every other command ~0.15 s
+        from archive.transfer.bag import make_bag
+        from archive.transfer.writer import export_year
+
         summary, report = export_year(
             trecs, open_, dest, station=station, year=year, created_at=created, reason=reason,
             approved_by=who, exported_by=who, absent=adapt.absent_numbers(year_records),
@@ -93,4 +99,6 @@ class TransferService:
         root = Path(package)
         if not root.is_dir():
             raise NotFound(f"移交包文件夹不存在：{root}", ref=str(root))
+        from archive.transfer import checks  # see export
+
         return checks.verify_package(root)

@@ -36,7 +36,7 @@ def _docx(title: str | None, heading: str) -> bytes:
     return buf.getvalue()
 
 
-def _pdf(title: str) -> bytes:
+def _pdf(title: object) -> bytes:
     import pikepdf
 
     pdf = pikepdf.new()
@@ -45,6 +45,35 @@ def _pdf(title: str) -> bytes:
     buf = io.BytesIO()
     pdf.save(buf)
     return buf.getvalue()
+
+
+def _odd_titles() -> list[tuple[object, str | None]]:
+    """PDF /Title values as producers write them (and as they should not), with the title
+    filing takes from each."""
+    import pikepdf
+
+    return [
+        ("入户走访记录（张三）", "入户走访记录（张三）"),  # pikepdf writes UTF-16BE with a BOM
+        (pikepdf.String("Caf\u00e9 \u2013 \u7ae0\u7a0b"), "Caf\u00e9 \u2013 \u7ae0\u7a0b"),
+        (pikepdf.String(b"\xef\xbb\xbf\xe6\xa0\x87\xe9\xa2\x98"), "标题"),  # PDF 2.0 UTF-8
+        (pikepdf.String("  题名前后有空白 \n"), "题名前后有空白"),
+        (pikepdf.String(""), None),
+        (pikepdf.String("abc\u202edef"), "abcdef"),  # a bidi override is cleaned out
+        (pikepdf.Name("/Malformed"), "Malformed"),  # not a string: its bare name
+        (42, None),
+    ]
+
+
+@pytest.mark.parametrize("index", [True, False], ids=["worker", "filing process"])
+def test_pdf_titles_read_the_same_with_and_without_indexing(arc: Archive, make_file,
+                                                              index: bool) -> None:
+    """With indexing the extraction worker reads the title; without, the filing process.
+    Both read it with the same function, so a record's title never depends on --no-index."""
+    cases = _odd_titles()
+    srcs = [make_file(f"文件{i}.pdf", _pdf(raw)) for i, (raw, _want) in enumerate(cases)]
+    res = arc.records.file(srcs, category="XZ", index=index)
+    got = [arc.records.show(r.ref)["title"] for r in res]
+    assert got == [want or f"文件{i}" for i, (_raw, want) in enumerate(cases)]
 
 
 def test_file_and_get_round_trip(arc: Archive, make_file, tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ PER_RECORD = {
     "record.read_meta":  ["YYYYYY", "YYYYYY", "YYYYYY", "YYYNNY", "YYYNNY", "YYYNNN", "YYYYYY", "YYYYYY", "YYYYYY"],
     "record.read":       READ_ROWS,
     "record.correct":    ["CCCNNN", "CNCCNN", "CNCNNN", "CCCNNN", "CCCNNN", "CCCNNN", "CCCNNN", "CNCCNN", "NNNNNN"],
+    # a 定稿 or 签字扫描件 added to a filed record: the correction scope, no reason
+    "record.complete":   ["YYYNNN", "YNYYNN", "YNYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YYYNNN", "YNYYNN", "NNNNNN"],
     "record.export_subject": ["NNNNNN", "YNNYNN", "YNNNNN", "NNNNNN", "NNNNNN", "NNNNNN", "NNNNNN", "YNNYNN", "NNNNNN"],
     "record.refer":      ["NNNNNN", "YNNYNN", "YNNNNN", "NNNNNN", "NNNNNN", "NNNNNN", "NNNNNN", "YNNYNN", "NNNNNN"],
     "record.export_anon": READ_ROWS,
@@ -238,3 +240,13 @@ def test_refusal_message_names_role_action_and_rule() -> None:
     with pytest.raises(AccessDenied) as e:
         require(SW, "disposal.approve", XZ)
     assert str(e.value) == "社工不得批准销毁：档案法第二十一条：销毁须经站长批准，禁止擅自销毁"
+
+
+def test_an_admin_record_is_completed_by_whoever_filed_it() -> None:
+    """record.complete: the filer of an administrative record may add its 定稿 or signed scan;
+    another social worker may not, nor the filer of a secret or personnel record."""
+    mine = RecordFacts("XZ", filed_by="社工甲")
+    assert decide(SW, "record.complete", mine).allowed
+    assert not decide(Actor("社工乙", "social_worker"), "record.complete", mine).allowed
+    assert not decide(SW, "record.complete", RecordFacts("XZ", filed_by="社工甲", secret=True)).allowed
+    assert not decide(SW, "record.complete", RecordFacts("RS", filed_by="社工甲")).allowed

@@ -17,6 +17,7 @@ ACTION_NAMES: dict[str, str] = {
     "record.show": "查看著录",
     "record.get": "导出",
     "record.correct": "更正",
+    "record.complete": "补充定稿或签字扫描件",
     "catalog.list": "查看目录",
     "decrypt.failed": "解密失败",
     "user.add": "添加用户",

@@ -233,14 +233,15 @@ class Records:
             out.append(Component(**d))
         return out
 
-    def find_by_fingerprint(self, fp_sha: str) -> tuple[str, int] | None:
-        """(档号, component seq) of a live component with this keyed fingerprint."""
-        row = self.db.execute(
+    def find_by_fingerprint(self, fp_sha: str) -> list[tuple[str, int]]:
+        """(档号, component seq) of every live component with this keyed fingerprint, in
+        filing order (the same content can be in records of different compartments)."""
+        rows = self.db.execute(
             "SELECT r.ref, c.seq FROM components c JOIN records r ON r.id = c.record_id "
-            "WHERE c.fp_sha = ? AND r.status = 'active' LIMIT 1",
+            "WHERE c.fp_sha = ? AND r.status = 'active' ORDER BY c.id",
             (fp_sha,),
-        ).fetchone()
-        return (row[0], row[1]) if row else None
+        ).fetchall()
+        return [(row[0], row[1]) for row in rows]
 
     def list(
         self,

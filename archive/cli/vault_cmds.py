@@ -85,8 +85,10 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
 @click.option("--note", default="", help="备注。")
 @click.option("--precious", is_flag=True, help="珍贵档案：一律不得外借、复制。")
 @click.option("--of", "of", help="作为已有档案（档号）的组件归档：签字扫描件、附件、更正版本。")
-@click.option("--kind", help="组件类型：附件、定稿、签字扫描件、归档PDF、更正版本、其他。")
-@click.option("--reason", default="", help="更正原因（添加更正版本时必填）。")
+@click.option("--kind", help="组件类型：附件、定稿、签字扫描件、归档PDF、更正版本、其他。定稿、签字扫描件"
+              "由负责社工（行政档案为归档人）、档案管理员或站长补充；归档PDF 由档案管理员或站长添加"
+              "（或用 sgz stamp 制作）。")
+@click.option("--reason", default="", help="更正原因（添加更正版本或再添加正文时必填）。")
 @click.option("--no-index", "no_index", is_flag=True,
               help="暂不建全文索引（大批量导入时更快；之后运行 sgz index rebuild）。")
 @click.option("--archive-pdf-now", "archive_pdf_now", type=click.IntRange(min=0), default=5,  # ARCHIVE_PDF_NOW

@@ -287,5 +287,6 @@ class Kernel:
 
 def _facts(rec: Record, *, held: bool) -> RecordFacts:
     return RecordFacts(
-        category=rec.cls, responsible=rec.responsible or None, precious=rec.precious,
+        category=rec.cls, responsible=rec.responsible or None, filed_by=rec.filed_by or None,
+        precious=rec.precious,
         secret=bool(rec.secrecy), held=held, destroyed=rec.status == "destroyed")

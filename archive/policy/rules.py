@@ -25,6 +25,7 @@ ACTIONS: dict[str, str] = {
     "record.read_meta": "查看目录信息",
     "record.read": "查阅/解密导出",
     "record.correct": "更正（新增版本）",
+    "record.complete": "补充定稿或签字扫描件",
     "record.export_subject": "为服务对象导出其资料",
     "record.refer": "转介导出",
     "record.export_anon": "匿名化导出",
@@ -58,7 +59,7 @@ ACTIONS: dict[str, str] = {
 
 # Actions that concern one record: `decide` requires RecordFacts for them.
 RECORD_ACTIONS = frozenset({
-    "record.file", "record.read_meta", "record.read", "record.correct",
+    "record.file", "record.read_meta", "record.read", "record.correct", "record.complete",
     "record.export_subject", "record.refer", "record.export_anon",
     "access.view", "access.copy", "hold.manage",
     "disposal.propose", "disposal.approve", "disposal.execute",
@@ -83,6 +84,7 @@ class RecordFacts:
 
     category: str  # 问题 code: XZ FW RS CW
     responsible: str | None = None  # social worker in charge (service records)
+    filed_by: str | None = None  # who filed it (user name)
     precious: bool = False  # 珍贵
     secret: bool = False  # 密级 other than 公开
     held: bool = False  # under a hold: cannot be destroyed
@@ -131,6 +133,8 @@ R_RS_CW = "附件2 四(四)2：人事、财务档案仅限站长、副站长、�
 R_FILE = "附件2 四(二)2：工作人员形成的行政、服务文件由其本人或档案管理员归档"
 R_FILE_RS_CW = "附件2 四(二)：人事、财务档案由站长、副站长或档案管理员归档"
 R_CORRECT = "附件2 六(三)2：更正须由负责人员提出并说明理由，新增版本、不覆盖原件"
+R_COMPLETE = ("附件2 四(二)2、六(三)2：为已归档的档案补充定稿、签字扫描件，由负责社工"
+              "（行政档案为归档人）、档案管理员或站长办理；其他人员不得改变档案的内容")
 R_SUBJECT = "附件2 六(二)4、六(三)2：服务对象查阅、索取本人资料，由负责社工、档案管理员或站长办理"
 R_SUBJECT_FW = "附件2 六(二)4：仅服务档案（服务对象本人资料）可为服务对象导出"
 R_REFER = "附件2 八.5、六(三)1：转介须服务对象签署转介同意书，由负责社工或站长办理"
@@ -224,6 +228,21 @@ def _correct(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
     else:
         ok = role in MANAGERS
     return _with_reason(R_CORRECT, ctx, flag=False) if ok else _no(R_CORRECT)
+
+
+def _complete(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
+    """A 定稿 or 签字扫描件 added to a filed record is what readers and outside units are then
+    shown (access.service.served_component), so it is not anyone's to add: the correction
+    scope, without the reason (completing a record is the normal course, not a correction)."""
+    role = actor.role
+    if r.category == "FW":
+        ok = role in ("head", "archivist") or (
+            role == "social_worker" and r.responsible == actor.name)
+    elif r.category in ("RS", "CW"):
+        ok = role in MANAGERS
+    else:
+        ok = role in MANAGERS or (role in STAFF and r.filed_by == actor.name)
+    return _yes(R_COMPLETE) if ok else _no(R_COMPLETE)
 
 
 def _export_subject(actor: Actor, r: RecordFacts, ctx: dict[str, Any]) -> Decision:
@@ -333,6 +352,7 @@ _RECORD_RULES: dict[str, RecordRule] = {
     "record.read_meta": _read_meta,
     "record.read": _read,
     "record.correct": _correct,
+    "record.complete": _complete,
     "record.export_subject": _export_subject,
     "record.refer": _refer,
     "record.export_anon": _export_anon,
@@ -364,7 +384,7 @@ def record_compartment(r: RecordFacts) -> str:
 _DESTROYED_OK = frozenset({"record.read_meta", "disposal.execute"})
 # Actions that touch content (or its catalogue line) and are limited for secret records.
 _SECRET_LIMITED = frozenset({
-    "record.file", "record.read_meta", "record.read", "record.correct",
+    "record.file", "record.read_meta", "record.read", "record.correct", "record.complete",
     "record.export_subject", "record.refer", "record.export_anon",
     "access.view", "access.copy", "record.archive_pdf", "paper.lend",
 })

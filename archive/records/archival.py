@@ -162,7 +162,8 @@ class ArchivalPdfService:
                 self._save(rec, comp.seq, None, fields, None, error=str(exc))
                 self._k.log("record.archive_pdf.failed", rec.ref, seq=comp.seq, error=str(exc))
                 return StampOutcome(rec.ref, False, error=str(exc))
-            filed = self._records.file([out], of=rec.ref, kind="归档PDF", index=False)
+            filed = self._records.file([out], of=rec.ref, kind="归档PDF", index=False,
+                                       archival=grant)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         seq = filed[0].seq

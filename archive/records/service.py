@@ -133,6 +133,7 @@ class RecordService:
         index: bool = True,
         on_result: Callable[[FileResult], None] | None = None,
         archive_pdf_now: int = 0,
+        archival: Grant | None = None,
     ) -> list[FileResult]:
         """File `paths` as new items (or, with `of`, as components of an existing item).
         New items get their archival PDF at once when there are at most `archive_pdf_now` of
@@ -154,10 +155,7 @@ class RecordService:
                 kind = "更正版本" if reason else "附件"
             if kind not in COMPONENT_KINDS:
                 raise ValidationError(f"未知的组件类型“{kind}”，可选：{'、'.join(COMPONENT_KINDS)}")
-            if kind == "更正版本" and not reason.strip():
-                raise ValidationError("添加更正版本必须用 --reason 说明更正原因")
-            self._k.authorize("record.correct" if kind == "更正版本" else "record.file",
-                              parent, reason=reason)
+            self._authorize_component(parent, kind, reason, archival)
             cls = parent.cls
         else:
             if category is None:
@@ -312,7 +310,7 @@ class RecordService:
                 # control/bidi characters never reach the catalogue (finding 7)
                 title = (clean_title(meta["given_title"] or "") or clean_title(doc_title or "")
                          or clean_title(src.stem) or "未命名")
-                dup = seen.get(obj.fp_sha) or self._k.records.find_by_fingerprint(obj.fp_sha)
+                dup = seen.get(obj.fp_sha) or self._duplicate_of(obj.fp_sha)
                 if dup is not None:
                     results.append(FileResult(str(src), dup[0], "duplicate", dup[1], title))
                     audit_items.append((*who, "record.duplicate", dup[0],
@@ -361,6 +359,37 @@ class RecordService:
                 results.append(FileResult(str(src), ref_text, status, seq, title))
             self._k.audit.append_many(audit_items)  # the state change and its entries go together
         return results, new_ids, component_ids, records
+
+    def _duplicate_of(self, fp_sha: str) -> tuple[str, int] | None:
+        """A filed component with the same content that this user may see in the catalogue.
+        One she may not see is not named (that would tell her a hidden record's 档号 and that
+        it holds this document) and not a duplicate for her: she files her copy as her own
+        record, in her category and compartment, where she and her colleagues can read it."""
+        for ref, seq in self._k.records.find_by_fingerprint(fp_sha):
+            if self._k.may("record.read_meta", self._k.records.get(ref)):
+                return ref, seq
+        return None
+
+    def _authorize_component(self, parent: Record, kind: str, reason: str,
+                             archival: Grant | None) -> None:
+        """Who may add a component of `kind` to a filed record. What a record reads as (its
+        正文, which a later 正文 or 更正版本 replaces), what outside units are shown (the
+        latest 签字扫描件) and its final text (定稿) are the correction scope's; the 归档PDF is
+        the stamped rendition's (`archival`: the grant ArchivalService.make holds); 附件 and
+        其他 add to a record without changing what it reads as."""
+        if kind in ("更正版本", "正文"):
+            if not reason.strip():
+                raise ValidationError("添加更正版本必须用 --reason 说明更正原因" if kind == "更正版本"
+                                      else "为已归档的档案添加正文即是更正，须用 --reason 说明更正原因")
+            self._k.authorize("record.correct", parent, reason=reason)
+        elif kind in ("定稿", "签字扫描件"):
+            self._k.authorize("record.complete", parent)
+        elif kind == "归档PDF":
+            if archival is None or archival.action != "record.archive_pdf" or (
+                    archival.record != parent.ref or archival.user != self._k.user.name):
+                self._k.authorize("record.archive_pdf", parent)
+        else:
+            self._k.authorize("record.file", parent, reason=reason)
 
     # ------------------------------------------------------------------ read
     def current_component(self, rec: Record, seq: int | None = None) -> Component:

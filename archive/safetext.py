@@ -25,6 +25,18 @@ _EXT = re.compile(r"[A-Za-z0-9]{1,15}")  # what is kept as an extension when cap
 TITLE_MAX_CHARS = 200
 
 
+_BIDI_RE = re.compile(f"[{_BIDI}]")
+
+
+def without_bidi(text: str) -> str:
+    """Text for a web page: each bidi control written as its visible escape (\\u202e), so no
+    field (an applicant's name, an uploaded file's name) can reorder what follows it on the
+    page; everything else is left as it is (the page escapes HTML itself)."""
+    if not _BIDI_RE.search(text):
+        return text
+    return _BIDI_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def is_unsafe(ch: str) -> bool:
     """True for a character that must not reach a terminal or a file name as itself."""
     cat = unicodedata.category(ch)

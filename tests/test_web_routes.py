@@ -33,7 +33,8 @@ def test_literal_paths_come_before_parameterised_ones() -> None:
 
 
 def test_unsigned_requests_go_to_login_for_every_page(tmp_path: Path) -> None:
-    client = TestClient(create_app(tmp_path / "no-home"), follow_redirects=False)
+    client = TestClient(create_app(tmp_path / "no-home"), base_url="http://127.0.0.1",
+                        follow_redirects=False)
     for r in routes():
         assert isinstance(r, Route)
         path = r.path.replace("{no}", "CY-2026-0001").replace("{ref}", "X").replace(

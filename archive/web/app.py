@@ -29,6 +29,25 @@ from archive.web.sessions import IDLE, MAX_AGE, Session, SessionStore
 
 LOGIN_COOKIE = "sgz_login"
 SWEEP_SECONDS = 30.0
+# `sgz serve` listens on 127.0.0.1 only; a page asked for under any other host name came
+# through DNS rebinding (a web page that re-points its own name at this machine)
+ALLOWED_HOSTS = ("127.0.0.1", "localhost")
+HTTP_MESSAGES = {404: "没有这个页面：地址有误，或该页面已不存在。",
+                 405: "此页面不接受这种请求方式（例如需要从页面上的按钮提交）。"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """404, 405 and other HTTP errors as the site's own page, in Chinese."""
+    status = getattr(exc, "status_code", 500)
+    return refuse(request, status, HTTP_MESSAGES.get(status, "请求无法处理。"))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected error: a Chinese page. Starlette re-raises it afterwards, so the server
+    window still shows the traceback a maintainer needs (no passphrase or key is ever in a
+    local variable's message: the library raises its own errors for those)."""
+    return refuse(request, 500, "服务器内部错误，操作未完成。请重试；如反复出现，请联系维护人员"
+                                "（错误详情已显示在运行 sgz serve 的窗口中）。")
 
 
 def _utc_now() -> datetime:
@@ -149,11 +168,16 @@ def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
         *pages.routes(),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+    from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from archive.web.security import SecurityHeaders
 
-    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(SecurityHeaders)])
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(ALLOWED_HOSTS)),
+        Middleware(SecurityHeaders)],
+        exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.home = Path(home)
     app.state.clock = clock
     app.state.archive_kw = dict(archive_kw or {})

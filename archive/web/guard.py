@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, ValidationError
 from archive.web.render import allowed, render
 from archive.web.security import TooLarge, csrf_ok, read_form, same_origin
 from archive.web.sessions import Session, SessionEnded
@@ -113,6 +113,28 @@ class Pages:
             self.routes.append(Route(path, endpoint, methods=list(methods)))
             return endpoint
         return deco
+
+
+MAX_ID = 2**63 - 1  # what SQLite holds: a larger number from a link is a 500 without this
+
+
+def whole_number(text: str, what: str, *, lo: int = 0, hi: int = MAX_ID) -> int | None:
+    """A whole number typed into a form or carried in a link: None when blank; otherwise
+    ASCII digits within lo..hi, or a ValidationError in Chinese (the page says what is wrong)."""
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise ValidationError(f"{what}必须是数字：{text[:20]}", found=text[:20])
+    n = int(text[:30]) if len(text) <= 30 else hi + 1
+    if not lo <= n <= hi:
+        raise ValidationError(f"{what}超出范围（{lo}–{hi}）：{text[:20]}", found=text[:20])
+    return n
+
+
+def year_param(text: str) -> int | None:
+    """年度 from a form or a link (the catalogue holds years 1900-2999)."""
+    return whole_number(text, "年度", lo=1900, hi=2999)
 
 
 def form_text(request: Request, name: str, default: str = "") -> str:

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
+
+from archive.safetext import without_bidi
 
 HERE = Path(__file__).resolve().parent
 STATION_TZ = timezone(timedelta(hours=8), "北京时间")
@@ -124,8 +127,16 @@ def detail_text(detail: Any) -> str:
                     if v is not None and v != "")
 
 
+def _finalize(value: Any) -> Any:
+    """Every value a template prints: bidi controls shown as escapes (safetext.without_bidi)."""
+    if isinstance(value, Markup):
+        return Markup(without_bidi(str(value)))
+    return without_bidi(value) if isinstance(value, str) else value
+
+
 def make_env() -> Environment:
     env = Environment(
+        finalize=_finalize,
         loader=FileSystemLoader(str(HERE / "templates")),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,

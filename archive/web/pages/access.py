@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import Pages, error_status, form_flag, form_text
+from archive.web.guard import Pages, error_status, form_flag, form_text, year_param
 from archive.web.pages.filing import read_uploads
 from archive.web.render import render
 from archive.web.replies import DOCX, act, download
@@ -105,7 +105,7 @@ def _issue(kind: str) -> Any:
 async def register_doc(request: Request, sess: Session) -> Response:
     year = request.query_params.get("year", "")
     blob, _n = await sess.run(lambda arc: arc.access.register_doc(
-        year=int(year) if year.isdigit() else None))
+        year=year_param(year)))
     return download(blob, DOCX, "档案查阅申请与登记表.docx")
 page.post("/access/{no}/view", "access.register")(_issue("view"))
 page.post("/access/{no}/copy", "access.register")(_issue("copy"))

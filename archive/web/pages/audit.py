@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from archive.errors import ArchiveError
-from archive.web.guard import Pages, form_text
+from archive.web.guard import Pages, form_text, whole_number
 from archive.web.render import render
 from archive.web.replies import download
 from archive.web.sessions import Session
@@ -29,7 +29,7 @@ async def log_page(request: Request, sess: Session) -> Response:
     p = request.query_params
     actor, ref = p.get("actor") or None, p.get("ref") or None
     before_text = p.get("before", "")
-    before = int(before_text) if before_text.isdigit() else None
+    before = whole_number(before_text, "审计序号", lo=1)
     entries = list(reversed(await sess.run(history, actor, ref, before)))
     older = entries[-1]["seq"] if len(entries) == PAGE else None
     return render(request, "audit.html", title="审计", entries=entries, older=older,
@@ -68,9 +68,9 @@ async def flags(request: Request, sess: Session) -> Response:
 
 @page.post("/audit/flags/ack", "audit.details")
 async def ack(request: Request, sess: Session) -> Response:
-    fid = form_text(request, "id")
-    if fid.isdigit():
-        await sess.run(lambda arc: arc.access.ack_flag(int(fid)))
+    fid = whole_number(form_text(request, "id"), "提请关注编号", lo=1)
+    if fid is not None:
+        await sess.run(lambda arc: arc.access.ack_flag(fid))
     return RedirectResponse("/audit/flags", status_code=303)
 
 

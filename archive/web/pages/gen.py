@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import Pages, error_status, form_text
+from archive.web.guard import Pages, error_status, form_text, whole_number
 from archive.web.render import render
 from archive.web.replies import DOCX, download
 from archive.web.sessions import Session
@@ -26,6 +26,7 @@ page = Pages()
 
 KIND_ORDER = ("章程", "制度", "协议", "表单", "牌匾")
 TABLE_ROWS = 4
+MAX_TABLE_ROWS = 500  # rows a form can post: more is refused, not looped over
 MONEY_TYPES = ("money",)
 _PROBLEM = re.compile(r"^(?P<label>.*?)（(?P<name>[A-Za-z0-9_]+)）：(?P<msg>.*)$", re.S)
 
@@ -44,7 +45,9 @@ def form_data(manifest: Any, form: FormData) -> dict[str, Any]:
     for f in manifest.fields:
         if f.type == "table":
             rows = []
-            for i in range(int(str(form.get(f"{f.name}.rows") or TABLE_ROWS))):
+            n = whole_number(str(form.get(f"{f.name}.rows") or ""), f"{f.label}的行数",
+                             hi=MAX_TABLE_ROWS)
+            for i in range(TABLE_ROWS if n is None else n):
                 row = {c.name: str(form.get(f"{f.name}.{i}.{c.name}") or "").strip()
                        for c in f.columns}
                 if any(row.values()):

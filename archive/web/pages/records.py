@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from archive.errors import ArchiveError, ValidationError
-from archive.web.guard import Pages, form_text
+from archive.web.guard import Pages, form_text, whole_number, year_param
 from archive.web.render import CLASS_LABELS, RETENTION_LABELS, date8, render
 from archive.web.replies import XLSX, download
 from archive.web.sessions import Session
@@ -29,7 +29,7 @@ def _filters(request: Request) -> dict[str, Any]:
     year = q.get("year", "").strip()
     return {
         "category": q.get("category", "").strip() or None,
-        "year": int(year) if year.isdigit() else None,
+        "year": year_param(year),
         "retention": q.get("retention", "").strip() or None,
         "household": q.get("household", "").strip() or None,
         "include_destroyed": q.get("status") == "all",
@@ -53,10 +53,7 @@ async def catalogue(request: Request, sess: Session) -> Response:
     filters = _filters(request)
     q = request.query_params
     sort, desc = q.get("sort", "ref"), q.get("dir") == "desc"
-    try:
-        page = max(1, int(q.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = whole_number(q.get("page", ""), "页码", lo=1) or 1
     key = ("records", tuple(sorted(filters.items())))
     now = request.app.state.clock()
     rows = _sorted(await sess.listing(key, now, list_records, filters), sort, desc)
@@ -162,7 +159,7 @@ async def export(request: Request, sess: Session) -> Response:
     reason, seq = form_text(request, "reason"), form_text(request, "seq")
     try:
         comp, data = await sess.run(lambda arc: arc.records.read(
-            ref, reason=reason, component=int(seq) if seq.isdigit() else None))
+            ref, reason=reason, component=whole_number(seq, "组件序号", lo=1)))
     except ValidationError as exc:
         info = await sess.run(item_data, ref)
         return render(request, "item.html", status_code=422, title=ref, error=str(exc), **info)

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from archive.web.guard import Pages, form_text
+from archive.web.guard import Pages, form_text, year_param
 from archive.web.render import render
 from archive.web.sessions import Session
 
@@ -44,7 +44,7 @@ async def search(request: Request, sess: Session) -> Response:
     q = form_text(request, "q")
     year = form_text(request, "year")
     filters = {"category": form_text(request, "category") or None,
-               "year": int(year) if year.isdigit() else None,
+               "year": year_param(year),
                "retention": form_text(request, "retention") or None,
                "household": form_text(request, "household") or None}
     res = await sess.run(run_search, q, filters) if q else None

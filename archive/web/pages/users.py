@@ -19,7 +19,7 @@ _OK = {"add": "已添加用户。", "remove": "已移除用户。", "role": "已
 
 
 def _list(arc: Any) -> dict[str, Any]:
-    return {"users": arc.users.list(), "can_set_role": hasattr(arc.users, "set_role")}
+    return {"users": arc.users.list()}
 
 
 async def _page(request: Request, sess: Session, *, status: int = 200, error: str = "",
@@ -57,7 +57,7 @@ async def remove(request: Request, sess: Session) -> Response:
 @page.post("/users/role", "user.manage")
 async def set_role(request: Request, sess: Session) -> Response:
     name, role = form_text(request, "name"), form_text(request, "role")
-    return await act(sess, lambda arc: arc.users.set_role(name, role), "/users?ok=role",
+    return await act(sess, lambda arc: arc.users.role(name, role), "/users?ok=role",
                      functools.partial(_page, request, sess))
 
 

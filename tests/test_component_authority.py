@@ -98,3 +98,14 @@ def test_a_duplicate_of_a_hidden_record_is_not_named_and_is_filed_as_her_own(st:
     # and filing it once more finds her own record, which she may see
     [dup] = zhao.records.file([st.write("copy2.txt", data)], category="FW", household="H0002")
     assert (dup.status, dup.ref) == ("duplicate", mine.ref)
+
+
+def test_a_duplicate_is_one_in_the_same_category(st: Station) -> None:
+    """The same bytes filed under another 问题 are that category's record (an access letter
+    under 行政 that a worker also filed in a service record), not a pointer to the other."""
+    data = "介绍信：兹介绍我单位同志前来查阅".encode()
+    service = st.file("介绍信.txt", data, user="zhao", category="FW", household="H0003")
+    [admin] = st.as_("wang").records.file([st.write("letter.txt", data)], category="XZ")
+    assert admin.status == "filed" and "-XZ-" in admin.ref and admin.ref != service
+    [again] = st.as_("wang").records.file([st.write("letter2.txt", data)], category="XZ")
+    assert (again.status, again.ref) == ("duplicate", admin.ref)

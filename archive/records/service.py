@@ -310,7 +310,7 @@ class RecordService:
                 # control/bidi characters never reach the catalogue (finding 7)
                 title = (clean_title(meta["given_title"] or "") or clean_title(doc_title or "")
                          or clean_title(src.stem) or "未命名")
-                dup = seen.get(obj.fp_sha) or self._duplicate_of(obj.fp_sha)
+                dup = seen.get(obj.fp_sha) or self._duplicate_of(obj.fp_sha, meta["cls"])
                 if dup is not None:
                     results.append(FileResult(str(src), dup[0], "duplicate", dup[1], title))
                     audit_items.append((*who, "record.duplicate", dup[0],
@@ -360,13 +360,16 @@ class RecordService:
             self._k.audit.append_many(audit_items)  # the state change and its entries go together
         return results, new_ids, component_ids, records
 
-    def _duplicate_of(self, fp_sha: str) -> tuple[str, int] | None:
-        """A filed component with the same content that this user may see in the catalogue.
-        One she may not see is not named (that would tell her a hidden record's 档号 and that
-        it holds this document) and not a duplicate for her: she files her copy as her own
-        record, in her category and compartment, where she and her colleagues can read it."""
+    def _duplicate_of(self, fp_sha: str, cls: str) -> tuple[str, int] | None:
+        """A filed component with the same content, in a record of the same 问题 (category)
+        that this user may see in the catalogue. Any other is not a duplicate: a letter filed
+        under 行政 belongs there even if a worker filed the same bytes in a service record (it
+        would otherwise point to a record of another category and key compartment); and one
+        she may not see is not named to her (that would tell her a hidden record's 档号 and
+        that it holds this document)."""
         for ref, seq in self._k.records.find_by_fingerprint(fp_sha):
-            if self._k.may("record.read_meta", self._k.records.get(ref)):
+            rec = self._k.records.get(ref)
+            if rec.cls == cls and self._k.may("record.read_meta", rec):
                 return ref, seq
         return None
 

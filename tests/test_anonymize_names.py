@@ -169,3 +169,40 @@ def test_finding2_harvest_rules() -> None:
     assert h.fields == 3
     spans = find_pii("到长岭村看望刘长顺老人", people={"client": ["刘长顺"]}, places=["长岭村"])
     assert [(s.kind, s.mask) for s in spans] == [("place", "**村"), ("client", "刘**")]
+
+
+MINORITY = ["热依汗古丽", "阿依古丽·买买提", "欧阳秘密甲"]  # a CLI review's names left unmasked
+
+
+def test_long_and_minority_names_in_person_fields_are_masked() -> None:
+    """Names of minority nationalities in Han characters have no Han surname and run past 4
+    characters (热依汗古丽, 阿依古丽·买买提): in a person field they are names all the same."""
+    d = docx.Document()
+    form = d.add_table(rows=2, cols=2)
+    form.cell(0, 0).text, form.cell(0, 1).text = "户主（主要服务对象）", MINORITY[0]
+    form.cell(1, 0).text, form.cell(1, 1).text = "监护人", MINORITY[2]
+    d.add_paragraph(f"联系人：{MINORITY[1]}")
+    d.add_paragraph(f"户主（主要服务对象）{MINORITY[0]}")
+    d.add_paragraph(f"本月{MINORITY[0]}情绪稳定，{MINORITY[1]}陪同就医。社工开展入户走访活动。")
+    buf = io.BytesIO()
+    d.save(buf)
+    out = io.BytesIO()
+    report = anonymize_docx(io.BytesIO(buf.getvalue()), out, known=KnownNames())
+    doc = docx.Document(io.BytesIO(out.getvalue()))
+    text = "\n".join([p.text for p in doc.paragraphs]
+                     + [c.text for t in doc.tables for row in t.rows for c in row.cells])
+    for name in MINORITY:
+        assert name not in text, name
+    assert "社工开展入户走访活动" in text  # a label in a sentence does not make a name
+    assert report.masked["field"] >= 3 and not any("姓名" in w for w in report.warnings)
+
+
+def test_a_person_field_that_is_not_read_as_a_name_is_reported() -> None:
+    """Masking only what it recognises, the anonymiser says when a filled person field was
+    left as it is (by count, never the value)."""
+    h = Harvest()
+    h.table([["姓名", "某某某某某某某某某某某某某"]])  # 13 characters: not taken for a name
+    assert not h.names and h.unrecognised == 1
+    masked, report = anonymize_text("户主：某某某某某某某某某某某某某\n情况：稳定")
+    assert any("未能识别为姓名" in w for w in report.warnings)
+    assert not any("某某某某" in w for w in report.warnings)

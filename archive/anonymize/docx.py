@@ -162,7 +162,7 @@ def anonymize_docx(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = ()
             except etree.XMLSyntaxError as e:
                 raise ValidationError(f"docx 部件无法解析：{info.filename}") from e
             _harvest(trees[info.filename], harvest)
-    report.person_fields = harvest.fields
+    report.person_fields, report.unrecognised = harvest.fields, harvest.unrecognised
     mask = _Masker(harvest.people(known), harvest.all_places(known), report)
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zout:

@@ -26,10 +26,12 @@ PERSON_LABELS = ("姓名", "户主", "户主姓名", "监护人", "监护人姓�
                  "家庭成员", "老人姓名", "儿童姓名", "学生姓名", "填表人", "记录人", "走访人",
                  "走访社工", "社工", "负责社工", "经办人")
 _LABEL_RX = "|".join(sorted((re.escape(x) for x in PERSON_LABELS), key=len, reverse=True))
-# label, an optional parenthetical "（主要服务对象）", optional colon, then the value
+# label, an optional parenthetical "（主要服务对象）", optional colon, then the value (names
+# of minority nationalities in Han characters run to 10 or more: 阿依古丽·买买提)
 _KEY_VALUE = re.compile(
-    rf"(?<![{_HAN}])(?:{_LABEL_RX})(?:[（(][^）)\n]{{0,12}}[）)])?[ \t]*[:：]?[ \t]*"
-    rf"(?P<v>[{_HAN}][{_HAN}·•]{{1,5}})")
+    rf"(?<![{_HAN}])(?:{_LABEL_RX})(?P<q>[（(][^）)\n]{{0,12}}[）)])?[ \t]*(?P<c>[:：])?[ \t]*"
+    rf"(?P<v>[{_HAN}][{_HAN}·•]{{1,15}})")
+LONG_NAME_MAX = 12  # Han characters of a name in a person field (热依汗古丽, 买买提明·艾力)
 # a person field in free text: the label with a colon, or at a line start before a space
 _FIELD = re.compile(
     rf"(?:(?<=[\n，,；;。])|^)[ \t]*(?:{_LABEL_RX})(?:[（(][^）)\n]{{0,12}}[）)])?(?:[ \t]*[:：]|[ \t]+)"
@@ -89,19 +91,27 @@ def _clean(names: Iterable[str]) -> list[str]:
 
 
 def looks_like_person(value: str, *, strict: bool = True) -> bool:
-    """A field value that can be a Chinese personal name (2–4 Han, not a form word).
+    """A field value that can be a personal name, not a form word.
 
-    `strict` (free text) also wants a known surname; a table cell under 姓名 is a name
-    whatever its surname.
+    `strict` (a label without a colon in running text): 2–4 Han characters starting with a
+    known surname, or a name with "·". Otherwise (a table cell under or beside 姓名/户主…, or
+    "标签：值"): any 2–12 Han characters, with or without "·": names of minority nationalities
+    written in Han characters (热依汗古丽, 阿依古丽·买买提) have no Han surname and run long.
     """
     value = value.strip()
-    if not re.fullmatch(rf"[{_HAN}][{_HAN}·•]{{1,5}}", value) or value in _NOT_NAMES:
+    if not re.fullmatch(rf"[{_HAN}][{_HAN}·•]{{1,15}}", value) or value in _NOT_NAMES:
         return False
     if value in PERSON_LABELS or value in COLUMN_WORDS:
         return False
-    if len(value) > 4 and "·" not in value and "•" not in value:
+    dotted = "·" in value or "•" in value
+    han = len(value) - value.count("·") - value.count("•")
+    if han > LONG_NAME_MAX:
         return False
-    return not strict or value[0] in SURNAMES or value[:2] in COMPOUND_SURNAMES
+    if not strict:
+        return True
+    if dotted:
+        return han >= 3
+    return han <= 4 and (value[0] in SURNAMES or value[:2] in COMPOUND_SURNAMES)
 
 
 @dataclass
@@ -111,17 +121,22 @@ class Harvest:
     names: dict[str, None] = field(default_factory=dict)
     places: dict[str, None] = field(default_factory=dict)
     fields: int = 0
+    unrecognised: int = 0  # filled person fields whose value was not taken for a name
 
     def add_name(self, value: str, *, strict: bool = True) -> None:
         value = _trim_value(value)
         if looks_like_person(value, strict=strict):
             self.names[value] = None
+        elif not strict and value and value not in _NOT_NAMES and value not in PERSON_LABELS \
+                and value not in COLUMN_WORDS and re.search(f"[{_HAN}]", value):
+            self.unrecognised += 1
 
     def text(self, text: str) -> None:
         """Key-value lines ("户主（主要服务对象） 孙桂芝", "联系人：王五") and places in context."""
         self.fields += len(_FIELD.findall(text))
         for m in _KEY_VALUE.finditer(text):
-            self.add_name(m.group("v"))
+            # "户主（主要服务对象）…" or "联系人：…" is a field; a bare label in a sentence is not
+            self.add_name(m.group("v"), strict=not (m.group("q") or m.group("c")))
         for m in _PLACE_CONTEXT.finditer(text):
             place = _PLACE_LEAD.sub("", m.group("p"))
             if len(place) >= 3 and place not in _PLACE_STOP and not place.startswith(

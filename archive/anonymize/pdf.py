@@ -83,7 +83,7 @@ def anonymize_pdf(src: BinaryIO, dst: BinaryIO, known_names: Iterable[str] = (),
     harvest = Harvest()
     for text in pages:
         harvest.plain(text)
-    report.person_fields = harvest.fields
+    report.person_fields, report.unrecognised = harvest.fields, harvest.unrecognised
     people, places = harvest.people(known), harvest.all_places(known)
     font = cjk_font()
     width, height = A4
@@ -131,7 +131,7 @@ def anonymize_text(text: str, known_names: Iterable[str] = (), *,
     known = KnownNames(known.clients, known.staff, known.places, [*known.extra, *known_names])
     harvest = Harvest()
     harvest.plain(text)
-    report.person_fields = harvest.fields
+    report.person_fields, report.unrecognised = harvest.fields, harvest.unrecognised
     masked, spans = mask_text(text, people=harvest.people(known), places=harvest.all_places(known))
     report.masked.update(sp.kind for sp in spans)
     return masked, report.finish()

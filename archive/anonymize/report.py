@@ -21,6 +21,7 @@ class Report:
     dropped: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     person_fields: int = 0
+    unrecognised: int = 0  # filled person fields not taken for a name (not masked)
 
     def people_masked(self) -> int:
         """How many person-name spans were masked, whatever their kind."""
@@ -39,4 +40,8 @@ class Report:
             self.warnings.append(
                 f"文档中有 {self.person_fields} 处姓名类字段（姓名、户主、监护人、联系人等），"
                 "但没有遮蔽任何姓名：请核对输出，并用 --names 指定需要遮蔽的姓名")
+        if self.unrecognised:
+            self.warnings.append(
+                f"有 {self.unrecognised} 处姓名类字段的内容未能识别为姓名，未遮蔽：请核对输出，"
+                "必要时用 --names 指定需要遮蔽的姓名")
         return self

@@ -82,7 +82,8 @@ class Archive:
                                      today=k.clock.today, records=self.records,
                                      schedule=self.retention.schedule,
                                      workdir=k.objects.session_dir,
-                                     calendar=calendar_from_station(k.home.station_toml))
+                                     calendar=calendar_from_station(k.home.station_toml),
+                                     home=k.home)
         self.disposal = DisposalService(k, records=self.records, retention=self.retention,
                                         rebuild_index=self.search.rebuild,
                                         render_doc=self.gen.render_bytes)

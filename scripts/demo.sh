@@ -26,18 +26,18 @@ echo "…… 共 $(wc -l < "$OUT/templates.txt") 个模板" >&2
 
 step "生成并归档本站制度（档案管理制度、保密管理制度、服务章程）"
 for t in archive-rules confidentiality-rules service-charter; do
-  "${ARCH[@]}" sgz gen "$t" --data "scripts/demo-data/$t.toml" -o "$OUT/$t.docx" --file
+  "${ARCH[@]}" sgz gen "$t" --data "scripts/demo-data/$t.toml" -o "$OUT/$t.docx" --file --force
 done
 
 step "生成入户走访记录与个案服务记录，作为服务档案（一户一档）归档"
 for t in home-visit-record case-record; do
-  "${ARCH[@]}" sgz gen "$t" --data "scripts/demo-data/$t.toml" -o "$OUT/$t.docx"
+  "${ARCH[@]}" sgz gen "$t" --data "scripts/demo-data/$t.toml" -o "$OUT/$t.docx" --force
 done
 "${ARCH[@]}" sgz file "$OUT/home-visit-record.docx" "$OUT/case-record.docx" \
   --category 服务 --household H0012 --responsible wangwu --retention D30
 
 step "牌匾（真实尺寸 SVG 与 PDF），PDF 作为行政档案归档"
-PLAQUE_REF=$("${ARCH[@]}" sgz gen plaque --data scripts/demo-data/plaque.toml -o "$OUT/plaque.svg" --pdf --file | tail -n 1)
+PLAQUE_REF=$("${ARCH[@]}" sgz gen plaque --data scripts/demo-data/plaque.toml -o "$OUT/plaque.svg" --pdf --file --force | tail -n 1)
 echo "牌匾式样档号：$PLAQUE_REF" >&2
 
 step "归档文件目录"

@@ -200,3 +200,37 @@ def test_rendered_title_property(tmp_path: Path) -> None:
     doc = Document(io.BytesIO(out.read_bytes()))
     assert doc.core_properties.title == "归档文件目录"
     assert [c.text for c in doc.tables[0].rows[3].cells][:2] == ["3", "Z001-WS·2026-D30-FW-0003"]
+
+
+def test_gen_never_replaces_a_file_without_force(tmp_path: Path) -> None:
+    """A CLI review found `gen -o keep.docx` (and its .pdf) silently replaced: like `get`,
+    `templates blank` and `print`, it now refuses, naming every file, and writes nothing."""
+    keep = tmp_path / "keep.docx"
+    keep.write_bytes(b"important")
+    args = ["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample", "-o", str(keep)]
+    code, _, err = run(args)
+    assert code == 4 and "已存在" in err and "--force" in err and str(keep) in err
+    assert keep.read_bytes() == b"important"
+    code, _, err = run([*args, "--force"])
+    assert code == 0, err
+    assert "钥匙" in "\n".join(p.text for p in Document(str(keep)).paragraphs)
+    # a batch checks every file first: the first row's name is taken, nothing is written
+    rows = tmp_path / "rows.csv"
+    rows.write_text("key_keeper,adopted_date,effective_date\n甲,2026-01-01,2026-01-02\n"
+                    "乙,2026-01-01,2026-01-03\n", encoding="utf-8")
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    (outdir / "001-甲.docx").write_bytes(b"earlier")
+    code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
+                        "--rows", str(rows), "-o", str(outdir)])
+    assert code == 4 and "001-甲.docx" in err and not (outdir / "002-乙.docx").exists()
+
+
+@pytest.mark.parametrize("folder", ["vault", "indexes", "vault/tmp"])
+def test_gen_never_writes_plaintext_into_the_encrypted_folders(tmp_path: Path,
+                                                               folder: str) -> None:
+    (tmp_path / folder).mkdir(parents=True)
+    out = tmp_path / folder / "client.docx"
+    code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
+                        "-o", str(out)])
+    assert code == 6 and "加密目录" in err and not out.exists()

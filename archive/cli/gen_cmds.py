@@ -46,11 +46,12 @@ def _service(ctx: click.Context, sample: bool, file_it: bool) -> Any:
     from archive.clock import StationClock
     from archive.docgen.service import GenerationService
     from archive.docgen.workdays import calendar_from_station
+    from archive.kernel.home import HomePaths
 
     station, is_sample = _station_vars(ctx, sample)
     return GenerationService(station_vars=station, today=StationClock().today,
                              calendar=calendar_from_station(home_path(ctx) / "station.toml"),
-                             sample_station=is_sample)
+                             sample_station=is_sample, home=HomePaths(home_path(ctx)))
 
 
 @click.command("gen")
@@ -70,10 +71,12 @@ def _service(ctx: click.Context, sample: bool, file_it: bool) -> Any:
               help="生成后归档（类别取模板，保管期限取本站保管期限表，日期、户号取数据），打印档号；"
                    "未给 -o 时不在当前文件夹留下副本。")
 @click.option("--size", type=click.Choice(["60x40", "70x50"]), help="牌匾尺寸（厘米），仅用于 plaque。")
+@force_option
 @click.pass_context
 def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
             assignments: tuple[str, ...], sample: bool, rows_file: Path | None,
-            output: Path | None, pdf: bool, file_it: bool, size: str | None) -> None:
+            output: Path | None, pdf: bool, file_it: bool, size: str | None,
+            force: bool) -> None:
     """按模板生成文书（已填好本站信息）。模板可写 ID、中文名称或别名。
 
     \b
@@ -92,9 +95,10 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
     data = gen.data(manifest, data_file=data_file, assignments=assignments, size=size)
     if rows_file:
         res = gen.render_rows(manifest, data, rows_file, output, sample=sample, pdf=pdf,
-                              file=file_it, progress=info, warn=info)
+                              file=file_it, progress=info, warn=info, force=force)
     else:
-        res = gen.render(manifest, data, output, sample=sample, pdf=pdf, file=file_it, warn=info)
+        res = gen.render(manifest, data, output, sample=sample, pdf=pdf, file=file_it, warn=info,
+                         force=force)
     for note in res.notes:
         info(note)
     for path in res.paths:

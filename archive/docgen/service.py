@@ -23,10 +23,11 @@ from archive.docgen.lookup import default_output_name, find_template, safe_file_
 from archive.docgen.manifest import Manifest, default_templates_dir, list_manifests
 from archive.docgen.rows import read_rows
 from archive.docgen.workdays import WorkCalendar
-from archive.errors import UsageError, ValidationError
+from archive.errors import Conflict, UsageError, ValidationError
 from archive.fs.atomic import write_atomic
-from archive.records.service import RecordService
+from archive.records.service import RecordService, refuse_inside_home
 from archive.retention.schedule import Schedule
+from archive.safetext import display
 
 Progress = Callable[[str], None]
 Warn = Callable[[str], None]
@@ -58,8 +59,10 @@ class GenerationService:
                  records: RecordService | None = None, templates: Path | None = None,
                  schedule: Callable[[], Schedule] | None = None,
                  workdir: Callable[[], Path] | None = None,
-                 calendar: WorkCalendar | None = None, sample_station: bool = False) -> None:
+                 calendar: WorkCalendar | None = None, sample_station: bool = False,
+                 home: Any = None) -> None:
         self._station = dict(station_vars)
+        self._home = home  # HomePaths: no plaintext written into its encrypted folders
         self._today = today
         self._records = records
         self._templates = templates or default_templates_dir()
@@ -120,9 +123,10 @@ class GenerationService:
     # ------------------------------------------------------------------ one document
     def render(self, manifest: Manifest, data: Mapping[str, Any], out: Path | None = None, *,
                sample: bool = False, pdf: bool = False, file: bool = False,
-               warn: Warn | None = None) -> Generated:
+               warn: Warn | None = None, force: bool = False) -> Generated:
         """One document to `out` (default: Chinese title + date). With `file` and no `out`, it
-        is written only to the private staging folder and deleted once filed."""
+        is written only to the private staging folder and deleted once filed. An existing file
+        is not replaced unless `force`."""
         self._require_records(file)
         today = self._today()
         fmt = "docx"
@@ -138,6 +142,12 @@ class GenerationService:
         if file:
             self._refuse_sample(res)
         with self._place(out, file, self.default_name(manifest)) as target:
+            if out is not None or not file:
+                docx_target = target.with_suffix(".docx") if (
+                    manifest.layout != "plaque" and target.suffix.lower() == ".pdf") else target
+                pdf_wanted = pdf or target.suffix.lower() == ".pdf"
+                self._refuse_overwrite([docx_target, *([target.with_suffix(".pdf")]
+                                                       if pdf_wanted else [])], force)
             if manifest.layout == "plaque":
                 write_atomic(target, res.data, parents=True)
                 result.paths.append(target)
@@ -164,7 +174,7 @@ class GenerationService:
     def render_rows(self, manifest: Manifest, base: Mapping[str, Any], rows_file: Path,
                     out_dir: Path | None = None, *, sample: bool = False, pdf: bool = False,
                     file: bool = False, progress: Progress | None = None,
-                    warn: Warn | None = None) -> Generated:
+                    warn: Warn | None = None, force: bool = False) -> Generated:
         """One document per row of a .csv/.xlsx; every row is validated (all problems at once)
         before anything is written."""
         self._require_records(file)
@@ -197,10 +207,15 @@ class GenerationService:
         key = next((f.name for f in manifest.fields if f.type == "string"), None)
         with self._place(out_dir, file, Path(f"{manifest.title}-批量")) as folder:
             written: list[Path] = []
+            paths = []
             for i, res in enumerate(results, 1):
                 label = safe_file_name(str(res.values.get(key) or ""), 30) if key else ""
                 label = "" if label == "文书" else label
-                path = folder / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx")
+                paths.append(folder / (f"{i:03d}-{label}.docx" if label else f"{i:03d}.docx"))
+            if out_dir is not None or not file:
+                self._refuse_overwrite(
+                    paths + ([p.with_suffix(".pdf") for p in paths] if pdf else []), force)
+            for i, (res, path) in enumerate(zip(results, paths, strict=True), 1):
                 write_atomic(path, res.data, parents=True)
                 written.append(path)
                 if progress:
@@ -226,6 +241,15 @@ class GenerationService:
         return notes
 
     @staticmethod
+    def _refuse_overwrite(paths: Sequence[Path], force: bool) -> None:
+        """Every file this run would replace, refused at once before anything is written."""
+        existing = [p for p in paths if p.exists()]
+        if existing and not force:
+            raise Conflict("以下文件已存在，未生成任何文件（如确需覆盖请加 --force）：\n  - "
+                           + "\n  - ".join(display(str(p)) for p in existing),
+                           details=[str(p) for p in existing])
+
+    @staticmethod
     def _refuse_sample(res: RenderResult) -> None:
         if res.sample_used:
             raise ValidationError("本文书含示例数据（样例），不能归档。请去掉 --sample，"
@@ -234,8 +258,10 @@ class GenerationService:
     @contextlib.contextmanager
     def _place(self, out: Path | None, file: bool, default: Path) -> Iterator[Path]:
         """Where to write: `out`, else the default name here, else (filing only) a private
-        staging folder that is removed afterwards."""
+        staging folder that is removed afterwards. Never the home's encrypted folders."""
         if out is not None or not file:
+            if self._home is not None:
+                refuse_inside_home(self._home, (out or default).absolute())
             yield out or default
             return
         if self._workdir is None:

@@ -109,6 +109,10 @@ class Archive:
             raise Conflict(f"{home.root} 已经是一个 sgz 站点目录，不能重复初始化")
         check_user_name(user)
         role = parse_role(role)
+        if role != "head":  # checked before anything is written: no half-built home
+            raise ValidationError("建库的第一个用户须是站长（--role head）：只有站长能添加其他用户，"
+                                  "站长和副站长持有站点签名密钥；其他人员建库后由站长添加",
+                                  found=role)
         secret = check_new_passphrase(passphrase)
         text = station_text if station_text is not None else EXAMPLE_TOML
         try:

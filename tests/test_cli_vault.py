@@ -118,3 +118,30 @@ def test_usage_errors_are_in_chinese(capsys, monkeypatch) -> None:
     assert got == 2 and "没有选项" in err
     got, _, err = sgz(capsys, monkeypatch, {}, "file", "--year", "abc", "x.pdf")
     assert got == 2 and "不是有效的整数" in err
+
+
+def test_init_as_another_role_writes_nothing(home: Path, capsys, monkeypatch) -> None:
+    """A CLI review found `init --role archivist` refused late, after station.toml and vault/
+    were written, so a retry as head was then refused too: the role is checked first."""
+    e = sgz_env(home)
+    code, _, err = sgz(capsys, monkeypatch, e, "init", "--user", "lisi", "--role", "archivist")
+    assert code == 6 and "站长" in err and "--role head" in err
+    assert not home.exists() or list(home.iterdir()) == []
+    code, _, err = sgz(capsys, monkeypatch, e, "init", "--user", "zhangsan", "--role", "head")
+    assert code == 0, err
+
+
+def test_new_passphrase_from_a_file_named_in_the_environment(env, capsys, monkeypatch,
+                                                             tmp_path: Path) -> None:
+    """`sgz user add --help` shows SGZ_NEW_PASSPHRASE_FILE=…: it is read, like
+    SGZ_PASSPHRASE_FILE; a missing file is reported in Chinese."""
+    pf = tmp_path / "new"
+    pf.write_text("a-new-passphrase-of-length\n", encoding="utf-8")
+    e = {k: v for k, v in env.items() if k != "SGZ_NEW_PASSPHRASE"}
+    monkeypatch.delenv("SGZ_NEW_PASSPHRASE", raising=False)
+    code, out, err = sgz(capsys, monkeypatch, {**e, "SGZ_NEW_PASSPHRASE_FILE": str(pf)},
+                         "user", "add", "zhaoliu", "--role", "社工")
+    assert code == 0 and out.strip() == "zhaoliu", err
+    code, _, err = sgz(capsys, monkeypatch, {**e, "SGZ_NEW_PASSPHRASE_FILE": str(tmp_path / "no")},
+                       "user", "add", "sunqi", "--role", "社工")
+    assert code == 2 and "文件不存在" in err and "No such file" not in err

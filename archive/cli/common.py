@@ -5,6 +5,7 @@ Secrets come from SGZ_PASSPHRASE / SGZ_PASSPHRASE_FILE / a hidden prompt — nev
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -60,7 +61,11 @@ def _read_secret_file(path: str, what: str) -> str:
     try:
         data = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"无法读取{what}文件 {path}：{exc.strerror}") from None
+        why = {errno.ENOENT: "文件不存在", errno.EACCES: "没有读取权限", errno.EPERM: "没有读取权限",
+               errno.EISDIR: "这是一个文件夹"}.get(exc.errno or 0, "读取出错")
+        raise UsageError(f"无法读取{what}文件 {path}：{why}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"无法读取{what}文件 {path}：不是 UTF-8 文本") from None
     return data.rstrip("\r\n")
 
 
@@ -75,13 +80,17 @@ def read_passphrase(prompt: str = "口令") -> str:
 
 
 def read_new_passphrase(file: str | None) -> str:
-    """A new passphrase from --new-passphrase-file, SGZ_NEW_PASSPHRASE, or a prompt asked twice."""
+    """A new passphrase from --new-passphrase-file, SGZ_NEW_PASSPHRASE, SGZ_NEW_PASSPHRASE_FILE
+    (like SGZ_PASSPHRASE_FILE), or a prompt asked twice."""
     if file:
         return _read_secret_file(file, "新口令")
     if "SGZ_NEW_PASSPHRASE" in os.environ:
         return os.environ["SGZ_NEW_PASSPHRASE"]
+    if os.environ.get("SGZ_NEW_PASSPHRASE_FILE"):
+        return _read_secret_file(os.environ["SGZ_NEW_PASSPHRASE_FILE"], "新口令")
     if not sys.stdin.isatty():
-        raise UsageError("需要新口令：请设置 SGZ_NEW_PASSPHRASE 或使用 --new-passphrase-file")
+        raise UsageError("需要新口令：请设置 SGZ_NEW_PASSPHRASE 或 SGZ_NEW_PASSPHRASE_FILE，"
+                         "或使用 --new-passphrase-file")
     return str(click.prompt("新口令", hide_input=True, confirmation_prompt="再输入一次新口令", err=True))
 
 

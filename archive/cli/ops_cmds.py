@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from archive.cli.common import emit_json, home_path, info, json_option, open_archive
+from archive.clock import station_text
 from archive.errors import IntegrityError
 from archive.safetext import display
 
@@ -129,7 +130,7 @@ def backup_verify_cmd(dest: str, as_json: bool) -> None:
             click.echo(f"问题：{display(str(p))}")
         if rep.ok:
             click.echo(f"完好：{rep.files} 个文件（{rep.objects} 个档案对象），审计日志 {rep.audit_entries} 条，"
-                       f"备份时间 {rep.created}")
+                       f"备份时间 {station_text(rep.created, seconds=True)}")
         else:
             click.echo(f"损坏：发现 {len(rep.problems)} 个问题；请换用另一份备份")
     if not rep.ok:

@@ -21,7 +21,7 @@ def transfer_group() -> None:
 @transfer_group.command("export")
 @click.option("--year", type=int, required=True, help="移交的年度。")
 @click.option("-o", "--out", "out", required=True, type=click.Path(file_okay=False),
-              help="目标文件夹（新建或空文件夹，不能在站点目录内）。")
+              help="目标文件夹（新建或空文件夹，不能在加密目录 vault/、indexes/ 内；宜用移交用的 U 盘或光盘）。")
 @click.option("--reason", required=True, help="移交事由（记入审计日志和移交登记表）。")
 @click.option("--bag", is_flag=True, help="再封装为 BagIt 包（data/ 下为移交包）。")
 @click.option("--no-renditions", is_flag=True, help="不制作 PDF/A 长期保存版本（只用于测试和估时）。")

@@ -152,8 +152,10 @@ def test_gen_plaque(tmp_path: Path) -> None:
 
 
 def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--file: class from the template, retention from the station's table, date from the
-    data; no copy left behind without -o; a sample document is refused."""
+    """--file: class from the template, retention from the template when the station's table
+    has no row for it (a review found 入户走访记录 filed 30 years while the station's own
+    档案管理制度 says 永久), the date it was made (通过/印发, not 施行) from the data; no copy
+    left behind without -o; a sample document is refused."""
     import datetime as dt
 
     from archive.docgen.engine import sample_station_vars
@@ -190,7 +192,7 @@ def test_gen_file_calls_archive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert call["paths"][0].name == "社工站保密管理制度-20261201.docx"
     assert list(stage.iterdir()) == []  # the staged copy is gone once filed
     assert {k: call[k] for k in ("category", "retention", "date", "household", "title")} == {
-        "category": "XZ", "retention": "D30", "date": "2026-02-02", "household": "",
+        "category": "XZ", "retention": "Y", "date": "2026-02-01", "household": "",
         "title": "社工站保密管理制度"}
 
 

@@ -73,13 +73,19 @@ def test_filing_metadata_home_visit() -> None:
     data.update(household_id="HH-0042", visit_date="2026-11-20")
     res = render(m, data, chalu(), today=TODAY)
     meta = filing_metadata(m, res.values, Schedule(), today=TODAY, sample_used=res.sample_used)
+    # the template's own period (永久: "所有的服务记录应长期存档", and the station's 档案管理制度
+    # lists 入户走访记录 as 永久), not the 服务 class default of 30 years
     assert (meta.category, meta.retention, meta.date, meta.household) == \
-        ("FW", "D30", "2026-11-20", "HH-0042")
+        ("FW", "Y", "2026-11-20", "HH-0042")
+    assert "模板" in meta.retention_source
     assert meta.as_kwargs()["household"] == "HH-0042"
-    # the station's own table decides
-    sched = parse_schedule({"classes": {"FW": "Y"}}, {"XZ": "行政", "FW": "服务", "RS": "人事",
-                                                      "CW": "财务"})
+    classes = {"XZ": "行政", "FW": "服务", "RS": "人事", "CW": "财务"}
+    # a class default does not override a template's own period …
+    sched = parse_schedule({"classes": {"FW": "D10"}}, classes)
     assert filing_metadata(m, res.values, sched, today=TODAY).retention == "Y"
+    # … a row of the station's table for this document type does
+    sched = parse_schedule({"types": {"入户走访记录": "D30"}}, classes)
+    assert filing_metadata(m, res.values, sched, today=TODAY).retention == "D30"
 
 
 def test_filing_refuses_sample_and_uses_type_rows() -> None:

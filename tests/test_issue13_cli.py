@@ -96,7 +96,7 @@ def test_gen_by_chinese_title_with_chinese_default_name(tmp_path: Path,
 
 
 # ---------------------------------------------------------------- finding 4: 一户一档
-def test_gen_file_home_visit_files_under_fw_d30_with_household(sgz: Sgz) -> None:
+def test_gen_file_home_visit_files_under_fw_permanent_with_household(sgz: Sgz) -> None:
     from archive.docgen.engine import fill_placeholders, load_station_vars
     from archive.docgen.lookup import find_template
     from archive.docgen.manifest import default_templates_dir
@@ -110,12 +110,12 @@ def test_gen_file_home_visit_files_under_fw_d30_with_household(sgz: Sgz) -> None
     assert code == 6 and "不能归档" in err
     out = sgz.ok("zhangsan", "gen", "入户走访记录", "--data", str(data_file), "--file")
     ref = out.strip()
-    assert re.fullmatch(r".+·\d{4}-D30-FW-\d{4}", ref), ref
+    assert re.fullmatch(r".+·\d{4}-Y-FW-\d{4}", ref), ref  # the template's 永久
     assert list(sgz.cwd.iterdir()) == []  # no plaintext copy left in the current folder
     listed = json.loads(sgz.ok("zhangsan", "ls", "--household", data["household_id"], "--json"))
     assert [(r["ref"], r["household"]) for r in listed] == [(ref, data["household_id"])]
     assert listed[0]["date"].replace("-", "") == str(data["visit_date"]).replace("-", "")
-    assert listed[0]["retention"] == "D30" and listed[0]["title"] == m.title
+    assert listed[0]["retention"] == "Y" and listed[0]["title"] == m.title
 
 
 # ---------------------------------------------------------------- finding 9: Chinese, station time

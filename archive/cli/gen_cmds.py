@@ -68,7 +68,8 @@ def _service(ctx: click.Context, sample: bool, file_it: bool) -> Any:
               help="输出文件（默认“中文题名-日期.docx”）。")
 @click.option("--pdf", is_flag=True, help="同时用 LibreOffice 转换为 PDF（嵌入字体）。")
 @click.option("--file", "file_it", is_flag=True,
-              help="生成后归档（类别取模板，保管期限取本站保管期限表，日期、户号取数据），打印档号；"
+              help="生成后归档（类别取模板；保管期限取本站保管期限表中该文书类型的期限，没有则取模板规定的期限；"
+                   "日期（成文日期）、户号取数据），打印档号；"
                    "未给 -o 时不在当前文件夹留下副本。")
 @click.option("--size", type=click.Choice(["60x40", "70x50"]), help="牌匾尺寸（厘米），仅用于 plaque。")
 @force_option

@@ -9,11 +9,14 @@ from typing import Any
 
 from archive.docgen.manifest import Manifest
 from archive.errors import ValidationError
-from archive.retention.schedule import Schedule
+from archive.retention.schedule import RETENTIONS, Schedule
 
 # Which field holds the document's date, in order of preference, when the manifest has several.
-_DATE_PREFERENCE = ("date", "visit_date", "sign_date", "apply_date", "effective_date",
-                    "register_date", "received_date", "record_date")
+# DA/T 22 dates a record by when it was made (成文日期): a rule's 印发/通过 date, not the day it
+# takes effect.
+_DATE_PREFERENCE = ("date", "visit_date", "sign_date", "issue_date", "adopted_date",
+                    "apply_date", "effective_date", "register_date", "received_date",
+                    "record_date")
 
 
 @dataclass(frozen=True)
@@ -47,9 +50,9 @@ def filing_metadata(manifest: Manifest, values: Mapping[str, Any], schedule: Sch
                     title: str | None = None) -> FilingMeta:
     """Filing metadata for a document generated from `manifest` with validated `values`.
 
-    Class from the manifest; retention from the station's retention table (a document-type
-    row matching the title wins over the class default); date and household (一户一档) from
-    the data. A document rendered with sample values is refused: it must not be filed.
+    Class from the manifest; retention from the station's retention table when a document-type
+    row matches the title, else the template's own (what the station's 档案管理制度 lists for
+    it: 入户走访记录 永久), else the class default; date and household (一户一档) from the data. A document rendered with sample values is refused: it must not be filed.
     """
     if sample_used:
         raise ValidationError("本文书含示例数据（样例），不能归档。请用本站真实数据重新生成后再归档")
@@ -57,6 +60,9 @@ def filing_metadata(manifest: Manifest, values: Mapping[str, Any], schedule: Sch
     rule = schedule.match(doc_title)
     if rule is not None and rule.code:
         retention, source = rule.code, f"保管期限表：{rule.name}（{rule.source}）"
+    elif manifest.retention:
+        retention = manifest.retention
+        source = f"模板《{manifest.title}》：{RETENTIONS.get(retention, retention)}"
     else:
         retention = schedule.for_class(manifest.category)
         source = f"保管期限表：{manifest.category} 类默认"

@@ -62,7 +62,10 @@ def rmb_upper(value: Any) -> str:
         raise ValidationError(f"金额不能为负数：{d}")
     if d == 0:
         return "零元整"
-    return str(cn2an.an2cn(str(d), "rmb"))
+    words = str(cn2an.an2cn(str(d), "rmb"))
+    # 会计基础工作规范 第五十二条：到“元”或“角”为止的，其后写“整”；有“分”的，不写。cn2an
+    # writes 整 after 元 but not after 角 (1005.50 → 壹仟零伍元伍角).
+    return words + "整" if words.endswith("角") else words
 
 
 def add_workdays(start: Any, n: int, calendar: WorkCalendar | None = None) -> dt.date:

@@ -10,8 +10,8 @@ import pytest
 
 from archive.docgen.engine import render
 from archive.docgen.manifest import default_templates_dir, get_manifest
-from archive.docgen.pdfprep import docx_to_pdf_with_fonts, font_map, pdf_ready_docx
 from archive.docgen.plaque import render_plaque
+from archive.pdf.docx_fonts import docx_to_pdf_with_fonts, font_map, pdf_ready_docx
 from archive.pdf.fonts import ROLES, choose, font_report, subset_truetype
 from archive.pdf.watermark import make_view_copy
 from tests.docgen_helpers import (
@@ -139,3 +139,57 @@ def test_libreoffice_pdf_fonts_embedded_and_sc(tmp_path: Path) -> None:
 
     _, bad = glyph_language_problems(docx_to_pdf(jp, tmp_path))
     assert bad
+
+
+def test_a_bold_stand_in_is_asked_for_bold() -> None:
+    """方正小标宋's stand-in is Noto Serif CJK SC *Bold*: the family name alone gave the
+    regular face (a review saw every title in the body's weight)."""
+    import zipfile
+
+    from archive.pdf.fonts import Choice, Face, FontReport
+
+    report = FontReport({"xiaobiaosong": Choice(
+        "xiaobiaosong", "方正小标宋简体", "Noto Serif CJK SC",
+        Face(("Noto Serif CJK SC",), "Bold", "/fonts/NotoSerifCJK-Bold.ttc", 0), exact=False)})
+    m = get_manifest(ROOT, "confidentiality-rules")
+    blob = render(m, {}, chalu(), today=dt.date(2026, 12, 1), sample=True).data
+    ready, _ = pdf_ready_docx(blob, report)
+    parts = zipfile.ZipFile(io.BytesIO(ready))
+    xml = parts.read("word/document.xml").decode() + parts.read("word/styles.xml").decode()
+    assert "方正小标宋简体" not in xml
+    import re
+
+    fonts = re.findall(r'<w:rFonts\b[^>]*"Noto Serif CJK SC"[^>]*/>(<w:b/>)?', xml)
+    assert fonts and all(fonts), "every run in the stand-in is bold"
+    assert docx_text(ready) == docx_text(blob)
+
+
+@pytest.mark.slow
+@pytest.mark.libreoffice
+@pytest.mark.skipif(not have("soffice"), reason="需要 LibreOffice")
+def test_the_stamped_pdfa_copy_uses_the_same_faces_as_gen(tmp_path: Path) -> None:
+    """The long-term PDF/A copy of a generated .docx (sgz stamp) and an outside unit's view
+    copy were converted without the 公文 stand-ins: set entirely in a sans face."""
+    from archive.access.viewcopy import _docx_to_pdf
+    from archive.pdf.pdfa import rendition
+
+    m = get_manifest(ROOT, "confidentiality-rules")
+    blob = render(m, {}, chalu(), today=dt.date(2026, 12, 1), sample=True).data
+    docx = tmp_path / "制度.docx"
+    docx.write_bytes(blob)
+
+    def faces(pdf: Path) -> set[str]:
+        return {r["name"].split("+", 1)[-1] for r in _all_embedded(pdf)}
+
+    want = faces(docx_to_pdf_with_fonts(docx))
+    work = tmp_path / "work"
+    work.mkdir()
+    out = io.BytesIO()
+    rendition("制度.docx", blob, out, workdir=work)
+    stamped = tmp_path / "pdfa.pdf"
+    stamped.write_bytes(out.getvalue())
+    view = tmp_path / "view.pdf"
+    view.write_bytes(_docx_to_pdf(blob, tmp_path / "v"))
+    assert faces(stamped) == want and faces(view) == want
+    if font_report().missing:  # the stand-ins are in use: a bold serif title, a serif body
+        assert any("Serif" in f and "Bold" in f for f in want), want

@@ -22,7 +22,7 @@ from archive.docgen.colwidth import DATE_CN_SAMPLE, column_floor, text_ems
 from archive.docgen.engine import merge_sample, render
 from archive.docgen.manifest import default_templates_dir, get_manifest, load_manifest
 from archive.docgen.markup import Table, parse_body
-from archive.docgen.pdfprep import docx_to_pdf_with_fonts
+from archive.pdf.docx_fonts import docx_to_pdf_with_fonts
 from tests.docgen_helpers import chalu, have, pdf_pages
 
 ROOT = default_templates_dir()

@@ -11,10 +11,12 @@ never touch the disk: they are handled in memory.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
 
 from archive.errors import ValidationError
@@ -40,6 +42,10 @@ def refuse_format(mime: str, filename: str) -> ValidationError:
 
 
 def _docx_to_pdf(data: bytes, tmp_root: Path) -> bytes:
+    from archive.pdf.docx_fonts import pdf_ready_docx  # the 公文 faces' stand-ins, as gen's
+
+    with contextlib.suppress(zipfile.BadZipFile, UnicodeDecodeError, KeyError):
+        data = pdf_ready_docx(data)[0]
     tmp_root.mkdir(parents=True, exist_ok=True)
     private = tmp_root / f"{PRIVATE_PREFIX}{secrets.token_hex(8)}"
     private.mkdir(mode=0o700)

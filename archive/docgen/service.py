@@ -274,14 +274,14 @@ class GenerationService:
 
     @staticmethod
     def _to_pdf(docx: Path, warn: Warn | None) -> Path:
-        from archive.docgen.pdfprep import docx_to_pdf_with_fonts
+        from archive.pdf.docx_fonts import docx_to_pdf_with_fonts
 
         return docx_to_pdf_with_fonts(docx, warn=warn)
 
     @staticmethod
     def _to_pdf_many(docs: list[Path], out_dir: Path, warn: Warn | None) -> list[Path]:
         """Batch conversion (one LibreOffice run) of SC-font copies; one font warning."""
-        from archive.docgen.pdfprep import pdf_ready_docx
+        from archive.pdf.docx_fonts import pdf_ready_docx
         from archive.pdf.fonts import font_report
         from archive.pdf.office import convert_to_pdf
 

@@ -5,7 +5,12 @@ correctly in Word/WPS at the station. LibreOffice on a machine without them lets
 a substitute — often Noto Sans CJK **JP**, with Japanese glyph shapes and a sans face for body
 text. For PDF conversion we therefore convert a copy in which each missing 公文 font is replaced
 by the closest installed Simplified-Chinese face (archive.pdf.fonts), and say so once, in
-Chinese. LibreOffice embeds (subsets) every font it uses in the PDF.
+Chinese. A stand-in chosen in its bold weight (Noto Serif CJK SC Bold for 方正小标宋, whose
+single weight is heavy) is asked for bold as well: the family name alone gives its regular
+face. LibreOffice embeds (subsets) every font it uses in the PDF.
+
+Every conversion of a .docx to PDF goes through this: `gen --pdf`, the stamped PDF/A copy
+(archive/pdf/pdfa.py) and the outside unit's view copy (archive/access/viewcopy.py).
 """
 
 from __future__ import annotations
@@ -34,6 +39,24 @@ def font_map(report: FontReport) -> dict[str, str]:
     return out
 
 
+def bold_stand_ins(report: FontReport) -> set[str]:
+    """The docx font names whose stand-in is a bold or black face (to be asked for bold)."""
+    out = set()
+    for docx_name, role in DOCX_ROLE_OF.items():
+        choice = report.choices.get(role)
+        if (choice is not None and not choice.exact and choice.face is not None
+                and choice.face.style.lower() in ("bold", "black", "heavy")):
+            out.add(docx_name)
+    return out
+
+
+def _embolden(xml: str, font: str) -> str:
+    """Add <w:b/><w:bCs/> right after every w:rFonts naming `font` (their place in w:rPr),
+    unless the run or style is bold already."""
+    rx = re.compile(r'(<w:rFonts\b[^>]*"' + re.escape(font) + r'"[^>]*/>)(?!\s*<w:b[\s/>])')
+    return rx.sub(r"\1<w:b/><w:bCs/>", xml)
+
+
 def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes, str]:
     """A copy of `docx` whose missing 公文 fonts name installed SC faces, and the warning.
 
@@ -43,6 +66,7 @@ def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes
     mapping = font_map(report)
     if not mapping:
         return docx, ""
+    bold = bold_stand_ins(report)
     src = zipfile.ZipFile(io.BytesIO(docx))
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -50,6 +74,8 @@ def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes
             blob = src.read(info)
             if _PARTS.match(info.filename):
                 text = blob.decode("utf-8")
+                for old in bold:
+                    text = _embolden(text, old)
                 for old, new in mapping.items():
                     text = text.replace(f'"{old}"', f'"{new}"')
                 blob = text.encode("utf-8")

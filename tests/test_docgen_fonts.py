@@ -167,9 +167,10 @@ def test_a_bold_stand_in_is_asked_for_bold() -> None:
 @pytest.mark.slow
 @pytest.mark.libreoffice
 @pytest.mark.skipif(not have("soffice"), reason="需要 LibreOffice")
-def test_the_stamped_pdfa_copy_uses_the_same_faces_as_gen(tmp_path: Path) -> None:
+def test_the_stamped_pdfa_copy_uses_the_same_faces_as_gen(tmp_path: Path, caplog) -> None:
     """The long-term PDF/A copy of a generated .docx (sgz stamp) and an outside unit's view
-    copy were converted without the 公文 stand-ins: set entirely in a sans face."""
+    copy were converted without the 公文 stand-ins: set entirely in a sans face. And
+    fontTools' English warnings no longer reach the terminal."""
     from archive.access.viewcopy import _docx_to_pdf
     from archive.pdf.pdfa import rendition
 
@@ -191,5 +192,6 @@ def test_the_stamped_pdfa_copy_uses_the_same_faces_as_gen(tmp_path: Path) -> Non
     view = tmp_path / "view.pdf"
     view.write_bytes(_docx_to_pdf(blob, tmp_path / "v"))
     assert faces(stamped) == want and faces(view) == want
+    assert not [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")]
     if font_report().missing:  # the stand-ins are in use: a bold serif title, a serif body
         assert any("Serif" in f and "Bold" in f for f in want), want

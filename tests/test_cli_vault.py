@@ -145,3 +145,13 @@ def test_new_passphrase_from_a_file_named_in_the_environment(env, capsys, monkey
     code, _, err = sgz(capsys, monkeypatch, {**e, "SGZ_NEW_PASSPHRASE_FILE": str(tmp_path / "no")},
                        "user", "add", "sunqi", "--role", "社工")
     assert code == 2 and "文件不存在" in err and "No such file" not in err
+
+
+def test_filing_under_the_built_in_example_station_says_so(env, capsys, monkeypatch,
+                                                           tmp_path: Path) -> None:
+    """`sgz init` without --station writes the example station: records filed under it get
+    its 全宗号 (Z001), so the filer is told, once filing succeeded."""
+    f = tmp_path / "a.txt"
+    f.write_text("内容", encoding="utf-8")
+    code, out, err = sgz(capsys, monkeypatch, env, "file", str(f), "-c", "XZ")
+    assert code == 0 and out.startswith("Z001-") and "仍是内置的示例站点" in err

@@ -236,3 +236,19 @@ def test_gen_never_writes_plaintext_into_the_encrypted_folders(tmp_path: Path,
     code, _, err = run(["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample",
                         "-o", str(out)])
     assert code == 6 and "加密目录" in err and not out.exists()
+
+
+def test_gen_warns_while_the_station_is_still_the_built_in_example(tmp_path: Path) -> None:
+    """A new station's walkthrough generated and filed under the example's name and 全宗号
+    Z001 with no word said: the example station is now named on stderr."""
+    from archive.kernel.station import EXAMPLE_TOML
+
+    (tmp_path / "station.toml").write_text(EXAMPLE_TOML, encoding="utf-8")
+    args = ["--home", str(tmp_path), "gen", "confidentiality-rules", "--sample", "-o"]
+    code, _, err = run([*args, str(tmp_path / "a.docx")])
+    assert code == 0 and "仍是内置的示例站点" in err and "全宗号 Z001" in err
+    own = EXAMPLE_TOML.replace('fonds = "Z001"', 'fonds = "Z017"').replace(
+        "长春市双阳区奢岭街道社会工作服务站", "柳河县安口镇社会工作服务站")
+    (tmp_path / "station.toml").write_text(own, encoding="utf-8")
+    code, _, err = run([*args, str(tmp_path / "b.docx")])
+    assert code == 0 and "仍是内置的示例站点" not in err

@@ -105,3 +105,13 @@ def test_the_head_changes_a_users_role(client: httpx.Client) -> None:
     assert re.search(r'<option value="archivist" selected>', row[:2000])
     # every user's role can be changed but one's own (the library refuses that anyway)
     assert rows.count('action="/users/role"') == len(USERS) - 1
+
+
+def test_every_page_says_while_the_station_is_the_built_in_example(client: httpx.Client,
+                                                                   server: Server) -> None:  # noqa: F811
+    """The test home was made with `sgz init`'s example station.toml: signed-in pages say so
+    (the login page does not: it is not for acting on the station)."""
+    assert "仍是内置的示例站点" not in client.get("/login").text
+    _login(client)
+    for path in ("/", "/records", "/gen"):
+        assert "仍是内置的示例站点" in client.get(path).text, path

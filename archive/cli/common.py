@@ -118,6 +118,15 @@ def open_archive(ctx: click.Context) -> Archive:
     return arc
 
 
+def warn_if_example(fonds: object, name: object) -> None:
+    """Say so (stderr) when the station is still `sgz init`'s built-in example: what is
+    generated or filed would carry the example's name and 全宗号."""
+    from archive.kernel.station import EXAMPLE_IDENTITY, EXAMPLE_WARNING
+
+    if (fonds, name) == EXAMPLE_IDENTITY:
+        info(EXAMPLE_WARNING)
+
+
 def info(message: str) -> None:
     """A message for people: stderr, so stdout stays data."""
     click.echo(message, err=True)

@@ -16,6 +16,7 @@ from archive.cli.common import (
     info,
     json_option,
     open_archive,
+    warn_if_example,
 )
 from archive.errors import NotFound, UsageError, ValidationError
 from archive.safetext import display
@@ -108,6 +109,7 @@ def gen_cmd(ctx: click.Context, template_id: str, data_file: Path | None,
         click.echo(ref)
     if res.filed:
         info(f"已归档 {len(res.filed)} 件（{manifest.title}）")
+    warn_if_example(gen.station_vars.get("fonds"), gen.station_vars.get("name"))
 
 
 @click.group("templates")

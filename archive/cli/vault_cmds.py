@@ -19,6 +19,7 @@ from archive.cli.common import (
     open_archive,
     read_new_passphrase,
     show_object,
+    warn_if_example,
 )
 from archive.safetext import display
 
@@ -135,6 +136,8 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
     if as_json:
         out = [{"id": r.ref, **r.as_dict()} for r in results]
         emit_json(out[0] if len(out) == 1 else out)
+    if filed:
+        warn_if_example(arc.kernel.station.fonds, arc.kernel.station.name)
 
 
 @click.command("show")

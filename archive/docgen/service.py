@@ -121,6 +121,11 @@ class GenerationService:
         return Path(default_output_name(manifest, self._today(), suffix=suffix))
 
     # ------------------------------------------------------------------ one document
+    @property
+    def station_vars(self) -> dict[str, Any]:
+        """The station variables documents are generated with (a copy)."""
+        return dict(self._station)
+
     def render(self, manifest: Manifest, data: Mapping[str, Any], out: Path | None = None, *,
                sample: bool = False, pdf: bool = False, file: bool = False,
                warn: Warn | None = None, force: bool = False) -> Generated:

@@ -100,6 +100,11 @@ class StationProfile:
             "staff": [vars(s).copy() for s in self.staff],
         }
 
+    @property
+    def is_example(self) -> bool:
+        """Still the built-in example station `sgz init` writes (its 全宗号 and name)."""
+        return (self.fonds, self.name) == EXAMPLE_IDENTITY
+
     def class_code(self, text: str) -> str:
         """Accept a 问题 code (`FW`) or its Chinese name (`服务`); return the code."""
         t = text.strip()
@@ -110,6 +115,12 @@ class StationProfile:
                 return code
         choices = "、".join(f"{c}（{n}）" for c, n in self.classes.items())
         raise ValidationError(f"未知的档案类别“{text}”，可选：{choices}", found=text)
+
+
+EXAMPLE_IDENTITY = ("Z001", "长春市双阳区奢岭街道社会工作服务站")
+EXAMPLE_WARNING = ("注意：station.toml 仍是内置的示例站点（长春市双阳区奢岭街道社会工作服务站，全宗号 Z001），"
+                   "生成的文书和归档的档号都会用示例站点的名称和全宗号。请先按本站实际情况修改 "
+                   "station.toml（全宗号、站名、县区、乡镇、站长等）。")
 
 
 def parse_station(data: dict[str, Any], source: str = STATION_FILE) -> StationProfile:

@@ -54,13 +54,16 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _station_name(home: Path) -> str:
-    from archive.kernel.station import load_station
+def _station_name(home: Path) -> tuple[str, str]:
+    """The station's name for every page's header, and the warning every signed-in page shows
+    while station.toml is still `sgz init`'s built-in example ('' otherwise)."""
+    from archive.kernel.station import EXAMPLE_WARNING, load_station
 
     try:
-        return load_station(home / "station.toml").name
+        station = load_station(home / "station.toml")
     except (ArchiveError, OSError):
-        return "社工站档案"
+        return "社工站档案", ""
+    return station.name, EXAMPLE_WARNING if station.is_example else ""
 
 
 def _safe_next(target: str) -> str:
@@ -182,5 +185,5 @@ def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
     app.state.clock = clock
     app.state.archive_kw = dict(archive_kw or {})
     app.state.sessions = sessions
-    app.state.station_name = _station_name(Path(home))
+    app.state.station_name, app.state.example_station = _station_name(Path(home))
     return app

@@ -166,6 +166,7 @@ def render(request: Request, name: str, status_code: int = 200, **ctx: Any) -> H
         "request": request, "session": sess, "nav": nav, "path": request.url.path,
         "csrf": sess.csrf if sess is not None else ctx.pop("csrf", ""),
         "station_name": request.app.state.station_name, "flash": ctx.pop("flash", None),
+        "example_station": getattr(request.app.state, "example_station", ""),
         "htmx": request.headers.get("hx-request") == "true",
     }
     html = ENV.get_template(name).render({**base, **ctx})

@@ -74,7 +74,8 @@ def build_context(manifest: Manifest, data: Mapping[str, Any], station: Mapping[
 
     `{station.x}` placeholders (as in [sample] values) are filled from `station` first.
     """
-    values = validate_data(manifest, fill_placeholders(dict(data), station), today)
+    values = validate_data(manifest, fill_placeholders(dict(data), station), today,
+                           fonds=str(station.get("fonds") or ""))
     return {**values, "station": dict(station), "today": today}
 
 

@@ -193,7 +193,7 @@ def _coerce_mapping(fields: tuple[Field, ...], data: Mapping[str, Any]) -> tuple
 
 
 def validate_data(manifest: Manifest, data: Mapping[str, Any],
-                  today: dt.date | None = None) -> dict[str, Any]:
+                  today: dt.date | None = None, *, fonds: str = "") -> dict[str, Any]:
     """Return typed values for every field, or raise ValidationError listing all problems.
 
     Keys may be the field name or its Chinese label (handy for CSV headers). The manifest's
@@ -203,7 +203,8 @@ def validate_data(manifest: Manifest, data: Mapping[str, Any],
     from archive.docgen.rules import check_rules
 
     out, problems = _coerce_mapping(manifest.fields, data)
-    problems += check_rules(manifest, out, today or StationClock().today())  # station date
+    problems += check_rules(manifest, out, today or StationClock().today(),  # station date
+                            fonds=fonds)
     if problems:
         raise ValidationError(
             f"“{manifest.title}”的输入有 {len(problems)} 处错误：\n  - " + "\n  - ".join(problems),

@@ -5,7 +5,18 @@ Rule kinds:
 - `order`: the dates in `fields` are in order (each no earlier than the one before);
 - `min_age`: the person is at least `years` old on the date field `at` (default: today),
   from the date field `birth` and/or the 身份证 field `id_number` (both are checked, and
-  must agree when both are given).
+  must agree when both are given); with `unless` (a yes/no field), only when that is no;
+- `sum` with `equals_value` instead of `equals`: the column adds up to that number (the
+  payment ratios of an agreement to 100);
+- `required_if`: the `fields` must be filled when the yes/no field `when` is yes (a minor's
+  guardian);
+- `range`: the number `fields` lie within `min` … `max`;
+- `min_count`: the list or table `fields` has at least `count` entries when filled (two
+  witnesses to a destruction);
+- `exclude`: the `column` of `table` (or the `fields`) never holds one of `values` (a record
+  kept 永久 is never on a destruction list);
+- `archival_ref`: the `column` of `table` (or the `fields`) holds 档号 of this station's
+  全宗 (DA/T 22 form, as `sgz` accepts them).
 Rules run only on values that passed their own field checks, so a bad date is reported once.
 """
 
@@ -21,9 +32,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from archive.docgen.manifest import Manifest
 
-RULE_KINDS = ("sum", "order", "min_age")
-_RULE_KEYS = {"kind", "table", "column", "equals", "fields", "birth", "id_number", "at",
-              "years", "message"}
+RULE_KINDS = ("sum", "order", "min_age", "required_if", "range", "min_count", "exclude",
+              "archival_ref")
+_RULE_KEYS = {"kind", "table", "column", "equals", "equals_value", "fields", "birth",
+              "id_number", "at", "years", "message", "unless", "when", "min", "max", "count",
+              "values"}
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -43,6 +56,13 @@ class Rule:
     at: str = ""
     years: int = 0
     message: str = ""
+    equals_value: Decimal | None = None
+    unless: str = ""
+    when: str = ""
+    low: Decimal | None = None
+    high: Decimal | None = None
+    count: int = 0
+    values: tuple[str, ...] = ()
 
 
 def id_check_digit(first17: str) -> str:
@@ -100,7 +120,12 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
                     birth=str(r.get("birth", "")), id_number=str(r.get("id_number", "")),
                     at=str(r.get("at", "")), years=r.get("years", 0) if isinstance(
                         r.get("years", 0), int) else -1,
-                    message=str(r.get("message", "")))
+                    message=str(r.get("message", "")),
+                    equals_value=_number(r.get("equals_value")), unless=str(r.get("unless", "")),
+                    when=str(r.get("when", "")), low=_number(r.get("min")),
+                    high=_number(r.get("max")),
+                    count=r.get("count", 0) if isinstance(r.get("count", 0), int) else -1,
+                    values=tuple(str(v) for v in r.get("values", []) or []))
 
         def need(name: str, types: tuple[str, ...], what: str, rule_where: str = where) -> None:
             f = fields.get(name)
@@ -115,7 +140,37 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
             elif not any(c.name == rule.column and c.type in ("money", "decimal", "int")
                          for c in tbl.columns):
                 problems.append(f"{where} 的 column“{rule.column}”应为该表格的数值列")
-            need(rule.equals, ("money", "decimal", "int"), "equals")
+            if rule.equals_value is None:
+                need(rule.equals, ("money", "decimal", "int"), "equals")
+        elif kind == "required_if":
+            need(rule.when, ("bool",), "when")
+            if not rule.fields:
+                problems.append(f"{where} 的 fields 不能为空")
+            for name in rule.fields:
+                if name not in fields:
+                    problems.append(f"{where} 的 fields 中“{name}”不是本模板的字段")
+        elif kind == "range":
+            if rule.low is None and rule.high is None:
+                problems.append(f"{where} 须给出 min 或 max")
+            for name in rule.fields:
+                need(name, ("int", "decimal", "money"), "fields")
+        elif kind == "min_count":
+            if rule.count <= 0:
+                problems.append(f"{where} 的 count 应为正整数")
+            for name in rule.fields:
+                need(name, ("list", "table"), "fields")
+        elif kind in ("exclude", "archival_ref"):
+            if kind == "exclude" and not rule.values:
+                problems.append(f"{where} 的 values 不能为空")
+            if rule.table:
+                tbl = fields.get(rule.table)
+                if tbl is None or tbl.type != "table" or not any(
+                        c.name == rule.column for c in tbl.columns):
+                    problems.append(f"{where} 的 table/column 应为本模板的表格及其一列")
+            elif not rule.fields:
+                problems.append(f"{where} 须给出 table 和 column，或 fields")
+            for name in rule.fields:
+                need(name, ("string",), "fields")
         elif kind == "order":
             if len(rule.fields) < 2:
                 problems.append(f"{where} 的 fields 至少要有两个日期字段")
@@ -130,10 +185,16 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
                 need(rule.id_number, ("idcard",), "id_number")
             if rule.at:
                 need(rule.at, ("date",), "at")
+            if rule.unless:
+                need(rule.unless, ("bool",), "unless")
             if rule.years <= 0:
                 problems.append(f"{where} 的 years 应为正整数")
         out.append(rule)
     return tuple(out)
+
+
+def _number(value: Any) -> Decimal | None:
+    return None if value is None or isinstance(value, bool) else Decimal(str(value))
 
 
 def _label(manifest: Manifest, name: str) -> str:
@@ -145,34 +206,106 @@ def _present(values: Mapping[str, Any], name: str) -> bool:
     return values.get(name) not in (None, "", [])
 
 
-def check_rules(manifest: Manifest, values: Mapping[str, Any], today: dt.date) -> list[str]:
-    """Problems (Chinese, one line each) with the manifest's rules; empty when all hold."""
+def _column_label(manifest: Manifest, table: str, column: str) -> str:
+    tbl = manifest.field_named(table)
+    return next((c.label for c in tbl.columns if c.name == column), column) if tbl else column
+
+
+def _cells(manifest: Manifest, rule: Rule, values: Mapping[str, Any]
+           ) -> list[tuple[str, str]]:
+    """(where, text) of every value a column rule looks at: the table column, row by row,
+    or the named fields."""
+    if rule.table:
+        rows = values.get(rule.table)
+        col = _column_label(manifest, rule.table, rule.column)
+        return [(f"{_label(manifest, rule.table)}第 {i} 行“{col}”", str(r.get(rule.column) or ""))
+                for i, r in enumerate(rows if isinstance(rows, list) else [], 1)
+                if isinstance(r, Mapping) and r.get(rule.column) not in (None, "")]
+    return [(_label(manifest, n), str(values[n])) for n in rule.fields if _present(values, n)]
+
+
+def check_rules(manifest: Manifest, values: Mapping[str, Any], today: dt.date, *,
+                fonds: str = "") -> list[str]:
+    """Problems (Chinese, one line each) with the manifest's rules; empty when all hold.
+    `fonds`: the station's 全宗号, which `archival_ref` rules hold 档号 to."""
     problems: list[str] = []
     for rule in manifest.rules:
         if rule.kind == "sum":
             rows = values.get(rule.table)
-            if not isinstance(rows, list) or not rows or not _present(values, rule.equals):
+            if not isinstance(rows, list) or not rows or (
+                    rule.equals_value is None and not _present(values, rule.equals)):
                 continue
             if any(rule.column not in r or r[rule.column] in (None, "") for r in rows):
                 continue
             total = sum((Decimal(str(r[rule.column])) for r in rows), Decimal(0))
-            want = Decimal(str(values[rule.equals]))
+            want = (rule.equals_value if rule.equals_value is not None
+                    else Decimal(str(values[rule.equals])))
             if total != want:
-                tbl = manifest.field_named(rule.table)
-                col = next((c.label for c in tbl.columns if c.name == rule.column),
-                           rule.column) if tbl else rule.column
+                col = _column_label(manifest, rule.table, rule.column)
+                against = (f"应为 {want:,.2f}" if rule.equals_value is not None
+                           else f"与{_label(manifest, rule.equals)} {want:,.2f} 不符")
                 problems.append(rule.message or
                                 f"{_label(manifest, rule.table)}：各行“{col}”合计 {total:,.2f}，"
-                                f"与{_label(manifest, rule.equals)} {want:,.2f} 不符")
+                                + against)
+        elif rule.kind == "required_if":
+            if values.get(rule.when) is True:
+                missing = [n for n in rule.fields if not _present(values, n)]
+                if missing:
+                    problems.append(rule.message or f"{_label(manifest, rule.when)}为“是”时，"
+                                    f"须填写{'、'.join(_label(manifest, n) for n in missing)}")
+        elif rule.kind == "range":
+            for name in rule.fields:
+                if not _present(values, name):
+                    continue
+                v = Decimal(str(values[name]))
+                if (rule.low is not None and v < rule.low) or (
+                        rule.high is not None and v > rule.high):
+                    span = f"{rule.low if rule.low is not None else ''}–" \
+                           f"{rule.high if rule.high is not None else ''}"
+                    problems.append(rule.message or f"{_label(manifest, name)}应在 {span} 之间"
+                                    f"（现为 {values[name]}）")
+        elif rule.kind == "min_count":
+            for name in rule.fields:
+                entries = values.get(name)
+                n = len(entries) if isinstance(entries, list) else 0
+                if 0 < n < rule.count:
+                    problems.append(rule.message or f"{_label(manifest, name)}至少须有 "
+                                    f"{rule.count} 项（现有 {n} 项）")
+        elif rule.kind == "exclude":
+            for where, text in _cells(manifest, rule, values):
+                if text.strip() in rule.values:
+                    problems.append(f"{where}为“{text.strip()}”"
+                                    + (f"：{rule.message}" if rule.message else "：不允许"))
+        elif rule.kind == "archival_ref":
+            problems += _ref_problems(manifest, rule, values, fonds)
         elif rule.kind == "order":
             present = [n for n in rule.fields if _present(values, n)]
             for a, b in zip(present, present[1:], strict=False):
                 if values[a] > values[b]:
                     problems.append(rule.message or f"{_label(manifest, b)}不能早于"
                                     f"{_label(manifest, a)}（{values[b]} 早于 {values[a]}）")
+        elif rule.unless and values.get(rule.unless) is True:
+            continue
         else:
             problems += _age_problems(manifest, rule, values, today)
     return problems
+
+
+def _ref_problems(manifest: Manifest, rule: Rule, values: Mapping[str, Any],
+                  fonds: str) -> list[str]:
+    from archive.catalog.numbering import ArchivalRef
+    from archive.errors import ValidationError
+
+    out = []
+    for where, text in _cells(manifest, rule, values):
+        try:
+            ref = ArchivalRef.parse(text)
+        except ValidationError:
+            out.append(f"{where}“{text}”不是有效的档号（应形如 Z001-WS·2026-D30-FW-0007）")
+            continue
+        if fonds and ref.fonds != fonds:
+            out.append(f"{where}“{text}”不是本站全宗（{fonds}）的档号")
+    return out
 
 
 def _age_problems(manifest: Manifest, rule: Rule, values: Mapping[str, Any],

@@ -102,3 +102,22 @@ def test_no_page_holds_only_the_closing(tid: str, tmp_path: Path) -> None:
             subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", str(n), "-l", str(n),
                             "-singlefile", str(pdf), str(PREVIEWS / f"after-{tid}-last")],
                            check=True, timeout=60)
+
+
+def test_an_agreements_closing_block_keeps_together_with_the_paragraph_before() -> None:
+    """Signatures and 签订日期 (`<<` lines at the end) stood alone on a new page: the closing
+    block and the paragraph before it now keep with what follows, to its last line."""
+    from archive.docgen.build import _closing_run, _keep_flags
+    from archive.docgen.markup import Para
+
+    m = load_manifest(ROOT / "volunteer-agreement")
+    blocks = parse_body(m.body_path.read_text("utf-8"))
+    first, last = _closing_run(blocks) or (0, 0)
+    kinds = [b.kind for b in blocks[first:last + 1] if isinstance(b, Para)]
+    assert kinds[0] == "body" and set(kinds[1:]) <= {"plain", "tag"}
+    assert blocks[last].text.startswith("签订日期")  # type: ignore[union-attr]
+    flags = _keep_flags(blocks)
+    assert all(flags[first:last]) and not flags[last]
+    # a document that does not end in a `<<` block is left as it was
+    rules = parse_body(load_manifest(ROOT / "archive-rules").body_path.read_text("utf-8"))
+    assert _closing_run(rules) is None

@@ -156,8 +156,15 @@ def _table(table: Table, lay: ooxml.Layout, manifest: Manifest | None = None) ->
 def _keep_flags(blocks: list[Block]) -> list[bool]:
     """keep-with-next for the paragraph(s) before a 落款 (right-aligned) block, so the station
     name and date never stand alone on the last page; `{%p %}` tag paragraphs, which docxtpl
-    removes, are skipped over."""
+    removes, are skipped over. Likewise the closing block of an agreement or form (its last
+    run of `<<` lines: signatures, 签订日期) is kept together and with the paragraph before
+    it (a review found 签订日期 alone on a sixth page)."""
     flags = [False] * len(blocks)
+    closing = _closing_run(blocks)
+    if closing:
+        first, last = closing
+        for k in range(first, last):
+            flags[k] = True
     for i, b in enumerate(blocks):
         if not (isinstance(b, Para) and b.kind == "right"):
             continue
@@ -169,6 +176,25 @@ def _keep_flags(blocks: list[Block]) -> list[bool]:
             for k in range(j + 1, i):
                 flags[k] = True
     return flags
+
+
+def _closing_run(blocks: list[Block]) -> tuple[int, int] | None:
+    """(first, last) block indexes of the document's closing block: the trailing run of `<<`
+    paragraphs (tags in it included) and the body paragraph just before it; None when the
+    document does not end with one, or only one line would be kept (nothing to hold)."""
+    end = len(blocks) - 1
+    while end >= 0 and isinstance(blocks[end], Para) and blocks[end].kind == "tag":  # type: ignore[union-attr]
+        end -= 1
+    start = end
+    while start >= 0 and isinstance(blocks[start], Para) and blocks[start].kind in (  # type: ignore[union-attr]
+            "plain", "tag"):
+        start -= 1
+    start += 1
+    if start > end or not any(isinstance(b, Para) and b.kind == "plain" for b in blocks[start:end + 1]):
+        return None
+    if start > 0 and isinstance(blocks[start - 1], Para) and blocks[start - 1].kind == "body":  # type: ignore[union-attr]
+        start -= 1
+    return (start, end) if end > start else None
 
 
 def document_xml(blocks: list[Block], lay: ooxml.Layout, manifest: Manifest | None = None) -> str:

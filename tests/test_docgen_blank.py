@@ -121,3 +121,30 @@ def test_reading_a_non_record_sheet_says_what_to_do(tmp_path: Path) -> None:
     path = write_blank_xlsx(m, tmp_path / "行.xlsx", rows=True)
     with pytest.raises(Exception, match="--rows"):
         read_data_xlsx(path)
+
+
+def test_blank_forms_show_examples_in_this_stations_words(tmp_path: Path) -> None:
+    """18 of the 38 blanks showed "{station.township}" and the like as examples, and a yes/no
+    default as "False": `sgz templates blank` now fills them from station.toml."""
+    import zipfile
+
+    from click.testing import CliRunner
+
+    from archive.cli.main import cli
+    from archive.kernel.station import EXAMPLE_TOML
+
+    own = EXAMPLE_TOML.replace("奢岭街道", "安口镇")
+    (tmp_path / "station.toml").write_text(own, encoding="utf-8")
+    found = []
+    for tid in ("case-record", "destruction-register", "volunteer-agreement"):
+        for suffix in ("xlsx", "toml"):
+            out = tmp_path / f"{tid}.{suffix}"
+            r = CliRunner().invoke(cli, ["--home", str(tmp_path), "templates", "blank", tid,
+                                         "-o", str(out)])
+            assert r.exit_code == 0, r.output
+            text = (out.read_text("utf-8") if suffix == "toml" else "".join(
+                zipfile.ZipFile(out).read(n).decode("utf-8", "replace")
+                for n in zipfile.ZipFile(out).namelist() if n.endswith(".xml")))
+            assert "{station." not in text and "False" not in text, (tid, suffix)
+            found.append("安口镇" in text or "Z001-WS" in text)
+    assert any(found)

@@ -259,7 +259,8 @@ def templates_blank(ctx: click.Context, template_id: str, output: Path, rows: bo
       sgz templates blank 投诉登记表 -o 投诉.toml
     填好后：sgz gen 模板 --data 文件（或 --rows 文件）。
     """
-    from archive.docgen.blank import write_blank_toml, write_blank_xlsx
+    from archive.docgen.blank import with_station, write_blank_toml, write_blank_xlsx
+    from archive.docgen.engine import load_station_vars, sample_station_vars
     from archive.docgen.lookup import find_template
     from archive.errors import Conflict
     from archive.fs.atomic import write_atomic
@@ -272,6 +273,9 @@ def templates_blank(ctx: click.Context, template_id: str, output: Path, rows: bo
         raise UsageError("--rows 批量表只能是 .xlsx")
     if output.exists() and not force:
         raise Conflict(f"{display(str(output))} 已存在；如确需覆盖请加 --force")
+    station_file = home_path(ctx) / "station.toml"
+    m = with_station(m, load_station_vars(station_file) if station_file.is_file()
+                     else sample_station_vars())
     if suffix == ".xlsx":
         write_blank_xlsx(m, output, rows=rows)
     else:

@@ -15,7 +15,9 @@ takes; a rows sheet is read by `archive.docgen.rows.read_rows`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +42,19 @@ def _help(f: Field) -> str:
     if f.type == "list":
         parts.append("多项用分号“；”或换行分隔")
     if f.default not in (None, ""):
-        parts.append(f"默认：{f.default}")
+        default = {True: "是", False: "否"}.get(f.default, f.default) if isinstance(
+            f.default, bool) else f.default
+        parts.append(f"默认：{default}")
     text = "，".join(parts)
     return f"{text}。{f.help}" if f.help else text
+
+
+def with_station(manifest: Manifest, station: Mapping[str, Any]) -> Manifest:
+    """The manifest with its sample's `{station.x}` placeholders filled from `station`, so a
+    blank form's examples read as this station's ("奢岭街道…", not "{station.township}")."""
+    from archive.docgen.engine import fill_placeholders
+
+    return dataclasses.replace(manifest, sample=fill_placeholders(dict(manifest.sample), station))
 
 
 def _example(manifest: Manifest, f: Field, value: Any = None) -> Any:

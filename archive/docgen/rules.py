@@ -13,8 +13,6 @@ Rule kinds:
 - `range`: the number `fields` lie within `min` … `max`;
 - `min_count`: the list or table `fields` has at least `count` entries when filled (two
   witnesses to a destruction);
-- `exclude`: the `column` of `table` (or the `fields`) never holds one of `values` (a record
-  kept 永久 is never on a destruction list);
 - `archival_ref`: the `column` of `table` (or the `fields`) holds 档号 of this station's
   全宗 (DA/T 22 form, as `sgz` accepts them).
 Rules run only on values that passed their own field checks, so a bad date is reported once.
@@ -32,11 +30,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from archive.docgen.manifest import Manifest
 
-RULE_KINDS = ("sum", "order", "min_age", "required_if", "range", "min_count", "exclude",
-              "archival_ref")
+RULE_KINDS = ("sum", "order", "min_age", "required_if", "range", "min_count", "archival_ref")
 _RULE_KEYS = {"kind", "table", "column", "equals", "equals_value", "fields", "birth",
-              "id_number", "at", "years", "message", "unless", "when", "min", "max", "count",
-              "values"}
+              "id_number", "at", "years", "message", "unless", "when", "min", "max", "count"}
 _ID_RE = re.compile(r"^\d{17}[\dX]$")
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -62,7 +58,6 @@ class Rule:
     low: Decimal | None = None
     high: Decimal | None = None
     count: int = 0
-    values: tuple[str, ...] = ()
 
 
 def id_check_digit(first17: str) -> str:
@@ -124,8 +119,7 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
                     equals_value=_number(r.get("equals_value")), unless=str(r.get("unless", "")),
                     when=str(r.get("when", "")), low=_number(r.get("min")),
                     high=_number(r.get("max")),
-                    count=r.get("count", 0) if isinstance(r.get("count", 0), int) else -1,
-                    values=tuple(str(v) for v in r.get("values", []) or []))
+                    count=r.get("count", 0) if isinstance(r.get("count", 0), int) else -1)
 
         def need(name: str, types: tuple[str, ...], what: str, rule_where: str = where) -> None:
             f = fields.get(name)
@@ -159,9 +153,7 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
                 problems.append(f"{where} 的 count 应为正整数")
             for name in rule.fields:
                 need(name, ("list", "table"), "fields")
-        elif kind in ("exclude", "archival_ref"):
-            if kind == "exclude" and not rule.values:
-                problems.append(f"{where} 的 values 不能为空")
+        elif kind == "archival_ref":
             if rule.table:
                 tbl = fields.get(rule.table)
                 if tbl is None or tbl.type != "table" or not any(
@@ -271,11 +263,6 @@ def check_rules(manifest: Manifest, values: Mapping[str, Any], today: dt.date, *
                 if 0 < n < rule.count:
                     problems.append(rule.message or f"{_label(manifest, name)}至少须有 "
                                     f"{rule.count} 项（现有 {n} 项）")
-        elif rule.kind == "exclude":
-            for where, text in _cells(manifest, rule, values):
-                if text.strip() in rule.values:
-                    problems.append(f"{where}为“{text.strip()}”"
-                                    + (f"：{rule.message}" if rule.message else "：不允许"))
         elif rule.kind == "archival_ref":
             problems += _ref_problems(manifest, rule, values, fonds)
         elif rule.kind == "order":

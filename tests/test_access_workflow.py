@@ -250,3 +250,24 @@ def test_docx_view_copy_leaves_no_plaintext(st: Station, tmp_path: Path, home: P
     assert [p for p in (home / "vault" / "tmp").rglob("*")
             if p.is_file() and not p.name.endswith(".lock")] == []
     assert scan_tree(home, [secret, "欧阳娜娜"]) == []
+
+
+def test_a_copy_of_an_image_is_a_numbered_pdf_and_the_name_must_match(st: Station, items,
+                                                                     tmp_path) -> None:
+    """A review copied a Word record with `-o 复制件.pdf` (the help's example) and got the
+    Word file under a .pdf name, with no copy number on it. Word documents and images are
+    now copied as PDFs carrying their number, like PDFs; the output name must say what it is."""
+    req = _approved(st, [items["png"], items["txt"]], allow_copy=True)
+    w = st.as_("wang")
+    with pytest.raises(ValidationError, match=r"\.pdf 结尾"):
+        w.access.copy(req.no, items["png"], tmp_path / "照片.png")
+    with pytest.raises(ValidationError, match=r"\.txt 结尾"):
+        w.access.copy(req.no, items["txt"], tmp_path / "说明.pdf")
+    assert w.access.show(req.no)["copies"] == []  # refused before a number was taken
+    c = w.access.copy(req.no, items["png"], tmp_path / "照片复制件.pdf")
+    data = (tmp_path / "照片复制件.pdf").read_bytes()
+    assert data.startswith(b"%PDF") and c.copy.format == "application/pdf"
+    assert f"复制件编号{c.copy.no}" in pdf_text(data)[0]
+    # into a folder: named by request and 档号
+    c2 = w.access.copy(req.no, items["png"], tmp_path)
+    assert c2.path.name.endswith(".pdf") and c2.path.name.startswith(req.no)

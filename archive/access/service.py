@@ -224,10 +224,15 @@ class AccessService:
     def _serve(self, kind: str, no: str, ref: str, out: Path | str, *, reason: str,
                force: bool, component: int | None = None) -> Issued:
         req, rec, comp, grant = self._prepare(kind, no, ref, reason, component)
+        as_pdf = _issued_as_pdf(kind, comp.mime)
         dest = Path(out)
         if dest.is_dir():
-            dest = dest / (f"{req.no}-{rec.ref}.pdf" if kind == "view"
-                           else safe_filename(comp.filename))
+            dest = dest / (f"{req.no}-{rec.ref}.pdf" if as_pdf else safe_filename(comp.filename))
+        want = ".pdf" if as_pdf else Path(comp.filename).suffix.lower()
+        if want and dest.suffix.lower() != want:
+            raise ValidationError(
+                f"{'查阅件' if kind == 'view' else '复制件'}是 {want} 文件（{comp.filename}），"
+                f"输出文件名应以 {want} 结尾：{dest.name}", found=dest.name)
         refuse_inside_home(self._k.home, dest)
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
@@ -267,11 +272,16 @@ class AccessService:
                                  f"日期：{today.isoformat()}　仅供查阅　不得复制、打印"]
                         fmt = PDF
                         sink(_watermark(pdf, lines, copy_no, False), fmt)
-                    elif comp.mime == PDF:
+                    elif _issued_as_pdf(kind, comp.mime):
+                        # a Word document or an image is copied as a PDF that carries its
+                        # number, as a PDF is: every copy handed out says which copy it is
+                        data = stream.read()
+                        pdf = data if comp.mime == PDF else to_pdf(
+                            data, comp.mime, comp.filename, tmp_root=self._k.objects.session_dir())
                         lines = [f"复制件 编号 {copy_no}", f"{req.unit}　{req.no}",
                                  f"日期：{today.isoformat()}"]
                         fmt = PDF
-                        sink(_watermark(stream.read(), lines, copy_no, True), fmt)
+                        sink(_watermark(pdf, lines, copy_no, True), fmt)
                     else:
                         fmt = comp.mime
                         sink(stream, fmt)
@@ -339,6 +349,12 @@ class AccessService:
         with self._k.writer_lock, self._k.db.transaction():
             self._k.flags.ack(flag_id, by=self._k.user.name, when=self._k.clock.iso())
             self._k.log("access.flag.ack", None, flag=flag_id)
+
+
+def _issued_as_pdf(kind: str, mime: str) -> bool:
+    """A view copy is always a PDF; a copy is one when it can be (PDF, Word, images): marked
+    with its number. Other formats (plain text, spreadsheets) are copied as they are."""
+    return kind == "view" or mime == PDF or can_convert(mime)
 
 
 def _watermark(pdf: bytes, lines: builtins.list[str], copy_no: str, printable: bool) -> bytes:

@@ -271,3 +271,20 @@ def test_a_copy_of_an_image_is_a_numbered_pdf_and_the_name_must_match(st: Statio
     # into a folder: named by request and 档号
     c2 = w.access.copy(req.no, items["png"], tmp_path)
     assert c2.path.name.endswith(".pdf") and c2.path.name.startswith(req.no)
+
+
+def test_a_destroyed_record_cannot_be_requested_or_approved(st: Station, items) -> None:
+    """A review registered and approved an outside request for a destroyed record; only the
+    view copy was refused. Now the register refuses it, and the head cannot approve a request
+    whose record was destroyed since it was registered."""
+    head = st.as_("zhangsan")
+    gone, kept = items["xz"], items["xz2"]
+    pending = _request(st, [gone, kept])
+    batch = head.disposal.propose([gone], appraisal_note="重复件")
+    head.disposal.approve(batch.id)
+    head.disposal.execute(batch.id, witnesses=["wang", "赵敏"])
+    with pytest.raises(Conflict, match="已销毁"):
+        _request(st, [gone], user="zhangsan")  # her session holds the keys after the shred
+    with pytest.raises(Conflict, match="登记后销毁"):
+        head.access.approve(pending.no)
+    assert head.access.show(pending.no)["status"] == "pending"

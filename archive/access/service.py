@@ -81,7 +81,10 @@ class AccessService:
         for raw in items:
             if not raw.strip():
                 continue
-            ref = self._k.records.get(raw.strip()).ref  # NotFound / bad 档号 before anything is written
+            rec = self._k.records.get(raw.strip())  # NotFound / bad 档号 before anything is written
+            if rec.status == "destroyed":
+                raise Conflict(f"{rec.ref} 已销毁，仅保留目录条目，不能申请查阅", ref=rec.ref)
+            ref = rec.ref
             if ref not in refs:
                 refs.append(ref)
         if not refs:
@@ -107,6 +110,9 @@ class AccessService:
         req = self.requests.get(no)
         for ref in req.items:
             rec = self._k.records.get(ref)
+            if rec.status == "destroyed":  # destroyed since it was registered
+                raise Conflict(f"{rec.ref} 已于登记后销毁，不能批准查阅；请驳回本申请并告知申请单位",
+                               ref=rec.ref)
             self._k.authorize("access.approve", self._k.facts(rec), ref=req.no,
                            registered_by=req.registered_by, allow_copy=allow_copy)
         self._require_pending(req)

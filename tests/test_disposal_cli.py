@@ -40,6 +40,9 @@ def test_full_disposal_flow_and_refusals(cli_home, make_file) -> None:
     batch = json.loads(r.stdout)
     bid = batch["id"]
     assert bid == "XH-2026-0001" and [i["ref"] for i in batch["items"]] == [ref]
+    # the title is a sealed field: shown opened (a review saw it empty, even to the head)
+    shown = json.loads(run_sgz(["disposal", "show", bid, "--json"], env).stdout)
+    assert [i["title"] for i in shown["items"]] == ["a"]
 
     r = run_sgz(["disposal", "execute", bid, *W], env)
     assert r.returncode == 4 and "未经站长批准" in r.stderr

@@ -155,3 +155,22 @@ def test_filing_under_the_built_in_example_station_says_so(env, capsys, monkeypa
     f.write_text("内容", encoding="utf-8")
     code, out, err = sgz(capsys, monkeypatch, env, "file", str(f), "-c", "XZ")
     assert code == 0 and out.startswith("Z001-") and "仍是内置的示例站点" in err
+
+
+def test_small_cli_review_findings(env, capsys, monkeypatch, tmp_path: Path) -> None:
+    """`get --json` names the record by its canonical 档号 (not as typed); a box number must
+    be a positive whole number; the reserved user name is a validation error (6), not 5."""
+    f = tmp_path / "a.txt"
+    f.write_text("内容", encoding="utf-8")
+    code, out, err = sgz(capsys, monkeypatch, env, "file", str(f), "-c", "XZ")
+    ref = out.strip()
+    typed = ref.lower().replace("·", "-")
+    code, out, err = sgz(capsys, monkeypatch, env, "get", typed, "-o", str(tmp_path / "b.txt"),
+                         "--reason", "核对", "--json")
+    assert code == 0 and json.loads(out)["id"] == ref, err
+    code, _, err = sgz(capsys, monkeypatch, env, "paper", "place", ref, "--box", "-5")
+    assert code == 6 and "盒号应为正整数" in err
+    code, out, err = sgz(capsys, monkeypatch, env, "paper", "place", ref, "--box", "007")
+    assert code == 0, err
+    code, _, err = sgz(capsys, monkeypatch, env, "user", "add", "recovery", "--role", "社工")
+    assert code == 6 and "保留名称" in err

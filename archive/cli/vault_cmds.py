@@ -235,7 +235,9 @@ def get_cmd(ctx: click.Context, ref: str, out: str, reason: str, component: int 
     arc = open_archive(ctx)
     dest = arc.records.get(ref, out, reason=reason, force=force, component=component)
     if as_json:
-        emit_json({"id": ref, "out": str(dest)})
+        from archive.catalog.numbering import ArchivalRef
+
+        emit_json({"id": str(ArchivalRef.parse(ref)), "out": str(dest)})  # as typed → canonical
     else:
         click.echo(str(dest))
         info(f"已导出到 {display(str(dest))}（此操作已记入审计日志）")

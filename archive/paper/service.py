@@ -25,6 +25,16 @@ from archive.policy.rules import R_LEND
 from archive.records.service import refuse_inside_home
 
 
+def _box_number(text: str) -> str:
+    """盒号 as DA/T 22 numbers boxes: a positive whole number ('' when not given)."""
+    t = text.strip()
+    if not t:
+        return ""
+    if not (t.isascii() and t.isdigit()) or int(t) == 0 or len(t) > 6:
+        raise ValidationError(f"盒号应为正整数（如 1、12）：{t}", found=t)
+    return str(int(t))
+
+
 class PaperService:
     """Box numbers, places, loans of paper originals, and the paper prints."""
 
@@ -63,7 +73,7 @@ class PaperService:
         with self._k.writer_lock, self._k.db.transaction():
             for rec in recs:
                 old = self._reg.place(rec.id)
-                box = box_no.strip() or (old.box_no if old else "")
+                box = _box_number(box_no) or (old.box_no if old else "")
                 loc = location.strip() or (old.location if old else "")
                 self._reg.set_place(rec.id, box, loc, user, now)
             self._k.audit.append_many([

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.catalog.db import Database
-from archive.errors import AccessDenied, DamagedFile
+from archive.errors import AccessDenied, DamagedFile, ValidationError
 from archive.vault.compartments import CATALOGUE, RECORD_COMPARTMENTS, RECOVERY_ROLE
 from archive.vault.keybag import KeyBag, create_vault_keys
 from archive.vault.keyring2 import KeyringV2
@@ -104,7 +104,7 @@ def add_user(files: VaultFiles, bag: KeyBag, name: str, role: str, passphrase: b
              work_factor: int) -> UserKeys:
     """New member: fresh keys, her role's compartments wrapped to her, then her slot."""
     if name == RECOVERY_NAME or role == RECOVERY_ROLE:
-        raise AccessDenied("“recovery”是保留名称")
+        raise ValidationError("“recovery”是保留名称（恢复码登录用），请换一个用户名", found=name)
     keys = UserKeys.generate(files.vault_id, name, bag.ring.station_keys[0].public)
     bag.add_member(name, keys.recipient, keys.signing.public, role)
     save(files, bag)

@@ -174,3 +174,25 @@ def test_small_cli_review_findings(env, capsys, monkeypatch, tmp_path: Path) -> 
     assert code == 0, err
     code, _, err = sgz(capsys, monkeypatch, env, "user", "add", "recovery", "--role", "社工")
     assert code == 6 and "保留名称" in err
+
+
+@pytest.mark.parametrize("raised", ["interrupt", "abort"])
+def test_ctrl_c_is_an_interruption_not_a_usage_error(monkeypatch, capsys, raised) -> None:
+    """click turns Ctrl-C into Abort, which read '已取消' with exit 2 (the usage-error code):
+    an interrupted command exits 130 and says what was kept."""
+    import click
+
+    import archive.cli.main as cli_main
+
+    def interrupted(**kw: object) -> None:
+        if raised == "interrupt":
+            raise KeyboardInterrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise click.exceptions.Abort() from None
+
+    monkeypatch.setattr(cli_main.cli, "main", interrupted)
+    with pytest.raises(SystemExit) as exc:
+        main(["ls"])
+    assert exc.value.code == 130 and "已中断" in capsys.readouterr().err

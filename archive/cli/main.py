@@ -110,6 +110,10 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+INTERRUPTED = ("已中断（Ctrl-C）。已完成的部分已保存（已打印档号的档案均已归档），"
+               "未完成的部分没有写入。")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Run the CLI; map library errors to `错误：…` and their exit code (DESIGN §8)."""
     from archive.errors import ArchiveError
@@ -127,7 +131,11 @@ def main(argv: list[str] | None = None) -> Any:
             raise
         click.echo(f"错误：{exc}", err=True)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C into Abort: that is an interruption (130), not a usage error
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo(INTERRUPTED, err=True)
+            sys.exit(130)
         click.echo("已取消。", err=True)
         sys.exit(2)
     except click.ClickException as exc:
@@ -136,7 +144,7 @@ def main(argv: list[str] | None = None) -> Any:
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo("已中断。", err=True)
+        click.echo(INTERRUPTED, err=True)
         sys.exit(130)
 
 

@@ -288,3 +288,20 @@ def test_a_destroyed_record_cannot_be_requested_or_approved(st: Station, items) 
     with pytest.raises(Conflict, match="登记后销毁"):
         head.access.approve(pending.no)
     assert head.access.show(pending.no)["status"] == "pending"
+
+
+def test_a_session_opened_before_a_destruction_is_told_to_sign_in_again(st: Station,
+                                                                       items) -> None:
+    """A destruction rotates the compartment's keys. A colleague who unlocked before it (a
+    web session, say) then held older keys than the data and was told "第 2 代密钥已被轮换
+    销毁", as if something were damaged: she is told to sign in again, and after that works."""
+    head, wang = st.as_("zhangsan"), st.as_("wang")
+    gone, kept = items["xz"], items["xz2"]
+    batch = head.disposal.propose([gone], appraisal_note="重复件")
+    head.disposal.approve(batch.id)
+    head.disposal.execute(batch.id, witnesses=["wang", "赵敏"])
+    with pytest.raises(Conflict, match="重新登录"):
+        _request(st, [kept])  # wang files the letter into the rotated compartment
+    st._open.pop("wang").close()  # type: ignore[attr-defined]
+    assert _request(st, [kept]).status == "pending"
+    assert wang is not st.as_("wang")

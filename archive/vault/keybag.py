@@ -38,6 +38,11 @@ from archive.vault.keyring2 import (
 )
 from archive.vault.userkeys import UserKeys, member_id
 
+# Another user's session rotated a compartment's keys (a destruction, a role change) after
+# this one unlocked: its keys are older than the data now, not damaged.
+KEYS_CHANGED = ("档案库的密钥刚刚更新（例如有人执行了销毁，或调整了人员角色），本次登录持有的是旧密钥："
+                "请重新登录（命令行：重新运行命令）后再试")
+
 LABEL_CATALOG_DB = b"sgz/v2/catalog-db"
 LABEL_INDEX_DB = b"sgz/v2/index-db"
 LABEL_FIELDS = b"sgz/v2/sealed-fields"
@@ -105,6 +110,8 @@ class KeyBag:
         try:
             return held[epoch]
         except KeyError:
+            if held and epoch > max(held):  # rotated by someone else since this unlock
+                raise Conflict(KEYS_CHANGED, found=epoch) from None
             raise IntegrityError(f"“{compartment}”分区第 {epoch} 代密钥已被轮换销毁",
                                  found=epoch) from None
 

@@ -102,7 +102,7 @@ class Archive:
     @classmethod
     def init(cls, root: Path, *, user: str, role: str, passphrase: str,
              station_text: str | None = None, clock: Clock = utc_now,
-             kdf_work_factor: int = DEFAULT_WORK_FACTOR) -> tuple[Archive, str]:
+             kdf_work_factor: int = DEFAULT_WORK_FACTOR, display: str = "") -> tuple[Archive, str]:
         """Create a new station home; return the unlocked archive and the one-time recovery code."""
         home = HomePaths(Path(root))
         if home.is_initialised():
@@ -143,7 +143,7 @@ class Archive:
         write_atomic(home.recovery_identity, ident_file)
         db = Database(home.catalog, bag.catalog_keys()[0][1], create=True)
         with db.transaction():
-            Users(db).add(user, role, display="", when=iso(clock()), by=user)
+            Users(db).add(user, role, display=display.strip(), when=iso(clock()), by=user)
         Records(db)
         ObjectKeysV2(db, bag.ring)
         SealedCatalogue.install(db)

@@ -196,3 +196,22 @@ def test_ctrl_c_is_an_interruption_not_a_usage_error(monkeypatch, capsys, raised
     with pytest.raises(SystemExit) as exc:
         main(["ls"])
     assert exc.value.code == 130 and "已中断" in capsys.readouterr().err
+
+
+def test_init_takes_the_first_users_name_and_yaml_errors_are_chinese(home: Path, capsys,
+                                                                      monkeypatch,
+                                                                      tmp_path: Path) -> None:
+    """The 备考表 named its 整理人 by login (the first user had no way to give her name), and a
+    bad YAML data file answered in PyYAML's English."""
+    e = sgz_env(home, user="zhaolh")
+    code, _, err = sgz(capsys, monkeypatch, e, "init", "--user", "zhaolh", "--display",
+                       "赵丽华\u202e", "--role", "head")
+    assert code == 0, err
+    code, out, err = sgz(capsys, monkeypatch, e, "user", "list", "--json")
+    assert [u["display"] for u in json.loads(out) if u["name"] == "zhaolh"] == ["赵丽华"]
+    bad = tmp_path / "d.yaml"
+    bad.write_text("key_keeper: 王五\n  check_frequency: [每月\n", encoding="utf-8")
+    code, _, err = sgz(capsys, monkeypatch, e, "gen", "confidentiality-rules", "--sample",
+                       "--data", str(bad), "-o", str(tmp_path / "x.docx"))
+    assert code == 6 and "不是有效的 YAML" in err and "第 " in err
+    assert not any(w in err for w in ("mapping", "expected", "while"))

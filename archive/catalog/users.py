@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from archive.catalog.db import Database
 from archive.errors import Conflict, NotFound, ValidationError
 from archive.policy.roles import role_label
+from archive.safetext import clean_title
 
 _NAME_RE = re.compile(r"^[\w.\-]{2,32}$")
 
@@ -50,6 +51,7 @@ class Users:
         db.ensure_schema("catalog.users", 1, SCHEMA)
 
     def add(self, name: str, role: str, *, display: str, when: str, by: str) -> User:
+        display = clean_title(display, max_chars=40)  # shown on pages and forms: no bidi
         check_user_name(name)
         row = self.db.execute("SELECT active FROM users WHERE name = ?", (name,)).fetchone()
         if row is not None:

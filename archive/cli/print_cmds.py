@@ -42,7 +42,8 @@ def print_cmd(ctx: click.Context, kind: str, year: int | None, category: str | N
         emit_json({"id": str(path), "out": str(path), "items": n})
         return
     click.echo(str(path))
-    info(f"已输出 {n} 件档案的{kind}到 {path}")
+    label = {"catalogue": "归档文件目录"}.get(kind.strip().lower(), kind)
+    info(f"已输出 {n} 件档案的{label}到 {path}")
 
 
 @click.command("stamp")

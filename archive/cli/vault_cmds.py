@@ -33,18 +33,20 @@ if TYPE_CHECKING:
 @click.option("--user", required=True, help="第一个用户的用户名（如 zhangsan）。")
 @click.option("--role", default="head", show_default=True,
               help="该用户的角色：head 站长、deputy 副站长、archivist 档案管理员……")
+@click.option("--display", default="", help="该用户的姓名（显示在页面、备考表、登记表上），如 张三。")
 @click.option("--new-passphrase-file", type=click.Path(dir_okay=False),
-              help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE，或在终端输入两次）。")
+              help="从文件读取新口令（否则取 SGZ_NEW_PASSPHRASE 或 SGZ_NEW_PASSPHRASE_FILE，"
+                   "或在终端输入两次）。")
 @json_option
 @click.pass_context
-def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
+def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str, display: str,
              new_passphrase_file: str | None, as_json: bool) -> None:
     """新建站点档案库（station.toml、vault/、indexes/），并打印一次性恢复码。
 
     \b
     示例：
-      sgz init --station station.toml --user zhangsan --role head
-      SGZ_NEW_PASSPHRASE_FILE 不存在时会提示输入两次口令。
+      sgz init --station station.toml --user zhangsan --display 张三 --role head
+      未设 SGZ_NEW_PASSPHRASE / SGZ_NEW_PASSPHRASE_FILE 时会提示输入两次口令。
     恢复码只显示这一次：请打印后封存在档案柜中，遗忘口令时用它解锁（SGZ_USER=recovery）。
     """
     from archive.app import Archive
@@ -59,7 +61,8 @@ def init_cmd(ctx: click.Context, station_file: str | None, user: str, role: str,
     passphrase = read_new_passphrase(new_passphrase_file)
     root = home_path(ctx)
     arc, code = Archive.init(root, user=user, role=role, passphrase=passphrase,
-                             station_text=text, kdf_work_factor=kdf_work_factor())
+                             station_text=text, kdf_work_factor=kdf_work_factor(),
+                             display=display)
     with arc:
         if as_json:
             emit_json({"id": arc.kernel.vault_id, "home": str(root), "recovery_code": code})

@@ -60,8 +60,11 @@ def load_data_file(path: Path) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
         raise ValidationError(f"数据文件 {path} 格式错误：{toml_error(exc)}") from None
     except Exception as exc:  # yaml.YAMLError without importing yaml eagerly
-        if type(exc).__module__.startswith("yaml"):
-            raise ValidationError(f"数据文件 {path} 格式错误：{exc}") from None
+        if type(exc).__module__.startswith("yaml"):  # PyYAML's own text is English
+            mark = getattr(exc, "problem_mark", None)
+            where = f"第 {mark.line + 1} 行第 {mark.column + 1} 列附近" if mark is not None else ""
+            raise ValidationError(f"数据文件 {path} 格式错误：{where}不是有效的 YAML"
+                                  "（请检查缩进、冒号后的空格和引号）") from None
         raise
     if not isinstance(data, dict):
         raise ValidationError(f"数据文件 {path} 的顶层应为“字段 = 值”的表")

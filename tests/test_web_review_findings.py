@@ -115,3 +115,14 @@ def test_every_page_says_while_the_station_is_the_built_in_example(client: httpx
     _login(client)
     for path in ("/", "/records", "/gen"):
         assert "仍是内置的示例站点" in client.get(path).text, path
+
+
+def test_a_download_keeps_its_extension_for_old_clients() -> None:
+    """The ASCII fallback name of every download was "download", with no extension."""
+    from archive.web.replies import download
+
+    r = download(b"%PDF-1.7", "application/pdf", "档案查阅申请与登记表.pdf")
+    cd = r.headers["content-disposition"]
+    assert 'filename="sgz-download.pdf"' in cd and "filename*=UTF-8''" in cd
+    assert 'filename="sgz-download"' in download(b"x", "text/plain", "说明")\
+        .headers["content-disposition"]

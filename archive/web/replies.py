@@ -4,6 +4,7 @@ go on to the result page or show the form again with the library's error beside 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import PurePath
 from typing import Any
 from urllib.parse import quote
 
@@ -17,9 +18,13 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def download(data: bytes, mime: str, name: str, *, fallback: str = "download") -> Response:
+def download(data: bytes, mime: str, name: str, *, fallback: str = "") -> Response:
     """`data` as an attachment called `name` (UTF-8, RFC 6266); `fallback` is the plain ASCII
-    name for clients that do not read `filename*`."""
+    name for clients that do not read `filename*` (default: "sgz-download" with the name's
+    extension, so the file still opens with the right program)."""
+    if not fallback:
+        suffix = PurePath(name).suffix
+        fallback = "sgz-download" + (suffix if suffix.isascii() and suffix[1:].isalnum() else "")
     return Response(data, media_type=mime, headers={
         "content-disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"})
 

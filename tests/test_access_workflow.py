@@ -268,6 +268,11 @@ def test_a_copy_of_an_image_is_a_numbered_pdf_and_the_name_must_match(st: Statio
     data = (tmp_path / "照片复制件.pdf").read_bytes()
     assert data.startswith(b"%PDF") and c.copy.format == "application/pdf"
     assert f"复制件编号{c.copy.no}" in pdf_text(data)[0]
+    # a folder that does not exist: NotFound (exit 3, as for `get`), and no number taken
+    before = len(w.access.show(req.no)["copies"])
+    with pytest.raises(NotFound, match="目标文件夹不存在"):
+        w.access.copy(req.no, items["png"], tmp_path / "没有这个文件夹" / "c.pdf")
+    assert len(w.access.show(req.no)["copies"]) == before
     # into a folder: named by request and 档号
     c2 = w.access.copy(req.no, items["png"], tmp_path)
     assert c2.path.name.endswith(".pdf") and c2.path.name.startswith(req.no)

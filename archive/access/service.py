@@ -240,6 +240,8 @@ class AccessService:
                 f"{'查阅件' if kind == 'view' else '复制件'}是 {want} 文件（{comp.filename}），"
                 f"输出文件名应以 {want} 结尾：{dest.name}", found=dest.name)
         refuse_inside_home(self._k.home, dest)
+        if not dest.parent.is_dir():  # as `get`: before a number is taken or anything read
+            raise NotFound(f"目标文件夹不存在：{dest.parent}", ref=str(dest.parent))
         if dest.exists() and not force:
             raise Conflict(f"{dest} 已存在；如确需覆盖请加 --force")
         part = dest.with_name(f".{dest.name}.sgz-part")

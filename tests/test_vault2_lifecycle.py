@@ -10,7 +10,7 @@ import pytest
 from archive.catalog.db import Database
 from archive.catalog.records import Records
 from archive.catalog.users import Users
-from archive.errors import AccessDenied, DecryptionFailed, IntegrityError
+from archive.errors import AccessDenied, DecryptionFailed, IntegrityError, ValidationError
 from archive.vault import lifecycle as lc
 from archive.vault.compartments import compartments_for_role
 from archive.vault.keyslots import UnknownUser
@@ -41,7 +41,7 @@ def test_fresh_home_users_and_recovery(files: lc.VaultFiles, tmp_path: Path) -> 
     db = _new_catalogue(tmp_path / "catalog.db", bag)
     lc.add_user(files, bag, "lisi", "social_worker", PW, work_factor=WF)
     lc.add_user(files, bag, "wangwu", "archivist", PW, work_factor=WF)
-    with pytest.raises(AccessDenied):
+    with pytest.raises(ValidationError, match="保留名称"):  # a bad name, not a refusal
         lc.add_user(files, bag, "recovery", "head", PW, work_factor=WF)
     for name, role in (("zhangsan", "head"), ("lisi", "social_worker"), ("wangwu", "archivist")):
         assert lc.unlock(files, name, PW.decode(), work_factor=WF).compartments == \

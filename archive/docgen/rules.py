@@ -24,7 +24,7 @@ import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -186,7 +186,13 @@ def parse_rules(raw: Any, fields: Mapping[str, Any], problems: list[str]) -> tup
 
 
 def _number(value: Any) -> Decimal | None:
-    return None if value is None or isinstance(value, bool) else Decimal(str(value))
+    """A rule's numeric setting; None when absent or not a number (then reported as missing)."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def _label(manifest: Manifest, name: str) -> str:

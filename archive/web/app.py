@@ -54,7 +54,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _station_name(home: Path) -> tuple[str, str]:
+def _station_header(home: Path) -> tuple[str, str]:
     """The station's name for every page's header, and the warning every signed-in page shows
     while station.toml is still `sgz init`'s built-in example ('' otherwise)."""
     from archive.kernel.station import EXAMPLE_WARNING, load_station
@@ -185,5 +185,5 @@ def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
     app.state.clock = clock
     app.state.archive_kw = dict(archive_kw or {})
     app.state.sessions = sessions
-    app.state.station_name, app.state.example_station = _station_name(Path(home))
+    app.state.station_name, app.state.example_station = _station_header(Path(home))
     return app

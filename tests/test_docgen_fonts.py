@@ -195,3 +195,24 @@ def test_the_stamped_pdfa_copy_uses_the_same_faces_as_gen(tmp_path: Path, caplog
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("fontTools")]
     if font_report().missing:  # the stand-ins are in use: a bold serif title, a serif body
         assert any("Serif" in f and "Bold" in f for f in want), want
+
+
+def test_an_oversized_docx_is_converted_as_it_is(monkeypatch) -> None:
+    """A filed .docx is untrusted: one whose parts declare more than READY_MAX_BYTES is not
+    decompressed in this process to swap its fonts (LibreOffice converts it on its own)."""
+    import zipfile
+
+    import archive.pdf.docx_fonts as docx_fonts
+
+    m = get_manifest(ROOT, "confidentiality-rules")
+    blob = render(m, {}, chalu(), today=dt.date(2026, 12, 1), sample=True).data
+    total = sum(i.file_size for i in zipfile.ZipFile(io.BytesIO(blob)).infolist())
+    from archive.pdf.fonts import Choice, Face, FontReport
+
+    report = FontReport({"fangsong": Choice(  # a machine without 仿宋_GB2312, whatever this one has
+        "fangsong", "仿宋_GB2312", "Noto Serif CJK SC",
+        Face(("Noto Serif CJK SC",), "Regular", "/fonts/NotoSerifCJK.ttc", 0), exact=False)})
+    monkeypatch.setattr(docx_fonts, "READY_MAX_BYTES", total - 1)
+    assert pdf_ready_docx(blob, report)[0] == blob
+    monkeypatch.setattr(docx_fonts, "READY_MAX_BYTES", total)
+    assert pdf_ready_docx(blob, report)[0] != blob

@@ -26,6 +26,10 @@ from archive.fs.atomic import write_atomic
 from archive.pdf.fonts import DOCX_ROLE_OF, FontReport, font_report
 
 _PARTS = re.compile(r"^word/(document|styles|fontTable|header\w*|footer\w*|numbering)\.xml$")
+# A filed .docx (the PDF/A copy, a view copy) is untrusted: the copy is rewritten in this
+# process only when its declared sizes are those of a document, not of a zip bomb (a member
+# never decompresses past its declared size). Beyond them it converts as it is.
+READY_MAX_BYTES, READY_MAX_MEMBERS = 64 * 1024 * 1024, 5000
 LATIN_SERIF = "Times New Roman"
 
 
@@ -68,6 +72,9 @@ def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes
         return docx, ""
     bold = bold_stand_ins(report)
     src = zipfile.ZipFile(io.BytesIO(docx))
+    infos = src.infolist()
+    if len(infos) > READY_MAX_MEMBERS or sum(i.file_size for i in infos) > READY_MAX_BYTES:
+        return docx, report.warning()
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for info in src.infolist():

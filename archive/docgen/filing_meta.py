@@ -52,7 +52,8 @@ def filing_metadata(manifest: Manifest, values: Mapping[str, Any], schedule: Sch
 
     Class from the manifest; retention from the station's retention table when a document-type
     row matches the title, else the template's own (what the station's 档案管理制度 lists for
-    it: 入户走访记录 永久), else the class default; date and household (一户一档) from the data. A document rendered with sample values is refused: it must not be filed.
+    it: 入户走访记录 永久), else the class default; date and household (一户一档) from the
+    data. A document rendered with sample values is refused: it must not be filed.
     """
     if sample_used:
         raise ValidationError("本文书含示例数据（样例），不能归档。请用本站真实数据重新生成后再归档")

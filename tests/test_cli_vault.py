@@ -215,3 +215,42 @@ def test_init_takes_the_first_users_name_and_yaml_errors_are_chinese(home: Path,
                        "--data", str(bad), "-o", str(tmp_path / "x.docx"))
     assert code == 6 and "不是有效的 YAML" in err and "第 " in err
     assert not any(w in err for w in ("mapping", "expected", "while"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_filing_between_batches_and_keeps_what_was_filed(cli_home,
+                                                                      tmp_path: Path) -> None:
+    """A Ctrl-C raised wherever the main thread was could leave a lock of the filing pipeline
+    held, and `sgz file` hung for ever (seen with a 135 MB file). The first Ctrl-C now stops
+    filing between batches: every batch before is filed whole and printed, the rest is not
+    touched, and the command exits 130."""
+    import signal
+    import subprocess
+    import sys
+
+    home, env = cli_home
+    files = []
+    for i in range(300):
+        f = tmp_path / f"n{i:03d}.txt"
+        f.write_text(f"第{i}份记录：内容各不相同 {i * 7919}", encoding="utf-8")
+        files.append(str(f))
+    p = subprocess.Popen([sys.executable, "-m", "archive.cli.main", "file", *files, "-c", "XZ",
+                          "--archive-pdf-now", "0"], env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout is not None
+    first = p.stdout.readline()  # the first batch is filed
+    assert first.startswith("Z001-")
+    p.send_signal(signal.SIGINT)
+    out = p.stdout.read()  # (what readline buffered too)
+    err = p.stderr.read() if p.stderr else ""
+    p.wait(timeout=120)  # never hangs
+    refs = [first.strip(), *out.split()]
+    assert p.returncode == 130, err
+    assert "正在停止" in err and "已中断" in err
+    assert len(refs) % 64 == 0 and 64 <= len(refs) < 300  # whole batches only
+    r = subprocess.run([sys.executable, "-m", "archive.cli.main", "ls", "--json"], env=env,
+                       capture_output=True, text=True)
+    assert sorted(x["ref"] for x in json.loads(r.stdout)) == sorted(refs)
+    r = subprocess.run([sys.executable, "-m", "archive.cli.main", "check"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -8,7 +8,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +117,45 @@ def open_archive(ctx: click.Context) -> Archive:
     else:
         arc = Archive.unlock(root, user=user, passphrase=read_passphrase(), **kw)
     ctx.call_on_close(arc.close)
+    defer_interrupts(ctx)
     return arc
+
+
+class Interruption:
+    """Ctrl-C while an unlocked command works: the first press asks it to stop at its next
+    safe point (`interruption_point`: between files and records, where progress is shown); a
+    second press stops at once. A KeyboardInterrupt raised wherever the main thread happens to
+    be can leave a lock of the filing pipeline held (a queue's mutex, taken in
+    Condition.__enter__ just before the signal was handled): `sgz file` then hung for ever
+    on Ctrl-C, holding the archive's lock."""
+
+    def __init__(self) -> None:
+        self.pending = False
+
+    def handler(self, signum: int, frame: object) -> None:
+        if self.pending:  # asked twice: now
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt
+        self.pending = True
+        click.echo("正在停止：当前这一步完成后中断（再按一次 Ctrl-C 立即中断）……", err=True)
+
+
+INTERRUPTION = Interruption()
+
+
+def defer_interrupts(ctx: click.Context) -> None:
+    """From here to the end of the command, Ctrl-C stops at the next safe point."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread receives signals (tests may run commands elsewhere)
+    previous = signal.signal(signal.SIGINT, INTERRUPTION.handler)
+    ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous))
+
+
+def interruption_point() -> None:
+    """A safe point of a long command: stop here if Ctrl-C was pressed (in the main thread,
+    whose exception unwinds the command; a progress line printed by a helper thread passes)."""
+    if INTERRUPTION.pending and threading.current_thread() is threading.main_thread():
+        raise KeyboardInterrupt
 
 
 def warn_if_example(fonds: object, name: object) -> None:
@@ -128,8 +168,10 @@ def warn_if_example(fonds: object, name: object) -> None:
 
 
 def info(message: str) -> None:
-    """A message for people: stderr, so stdout stays data."""
+    """A message for people: stderr, so stdout stays data. Progress lines are also the points
+    where a command stops after Ctrl-C (`interruption_point`)."""
     click.echo(message, err=True)
+    interruption_point()
 
 
 def emit_json(obj: Any) -> None:

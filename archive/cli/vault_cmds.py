@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from archive.cli.common import (
+    INTERRUPTION,
     col,
     emit_json,
     emit_rows,
@@ -120,19 +121,27 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
     done = 0
 
     def report(r: FileResult) -> None:
+        # plain echo, not info(): a batch's results are all reported; Ctrl-C stops between
+        # batches (`stop` below), never in the middle of reporting one
         nonlocal done
         done += 1
         if as_json:
             return
         click.echo(r.ref)
         if r.status == "duplicate":
-            info(f"[{done}/{total}] {display(str(r.path))}：库中已有相同文件，档号 {r.ref}，未重复存储")
+            click.echo(f"[{done}/{total}] {display(str(r.path))}：库中已有相同文件，档号 {r.ref}，"
+                       "未重复存储", err=True)
         elif total > 1:
-            info(f"[{done}/{total}] {display(str(r.path))} → {r.ref}")
+            click.echo(f"[{done}/{total}] {display(str(r.path))} → {r.ref}", err=True)
 
     results = arc.records.file(list(paths), on_result=report, index=not no_index,
                                archive_pdf_now=archive_pdf_now,
+                               stop=lambda: INTERRUPTION.pending,  # Ctrl-C: between batches
                                **opts)  # type: ignore[arg-type]
+    if INTERRUPTION.pending and len(results) < total:
+        if as_json:
+            emit_json([{"id": r.ref, **r.as_dict()} for r in results])
+        raise KeyboardInterrupt  # what was filed is printed; main says so and exits 130
     filed = sum(r.status == "filed" for r in results)
     if filed > archive_pdf_now and not as_json:
         info(f"本次归档 {filed} 件，归档章版本（PDF/A）留待 sgz stamp --pending 制作")

@@ -134,10 +134,13 @@ class RecordService:
         on_result: Callable[[FileResult], None] | None = None,
         archive_pdf_now: int = 0,
         archival: Grant | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> list[FileResult]:
         """File `paths` as new items (or, with `of`, as components of an existing item).
         New items get their archival PDF at once when there are at most `archive_pdf_now` of
-        them (the CLI passes ARCHIVE_PDF_NOW); otherwise they are left pending for `sgz stamp`."""
+        them (the CLI passes ARCHIVE_PDF_NOW); otherwise they are left pending for `sgz stamp`.
+        `stop` is asked between batches (the CLI's Ctrl-C): when it says so, the batches
+        filed so far are returned, each complete, and nothing more is done."""
         sources: list[Source] = [p if isinstance(p, InMemoryFile) else Path(p) for p in paths]
         if not sources:
             raise UsageError("请至少指定一个要归档的文件")
@@ -191,13 +194,16 @@ class RecordService:
         }
         pairs = list(zip(sources, [k.mime for k in kinds], [k.title for k in kinds],
                          strict=True))
-        results = self._file_batches(pairs, meta, on_result)
+        results = self._file_batches(pairs, meta, on_result, stop)
+        if stop is not None and stop():
+            return results
         if parent is None and self._after_file is not None and archive_pdf_now > 0:
             self._after_file(results, archive_pdf_now)
         return results
 
     def _file_batches(self, pairs: list[tuple[Source, str, str | None]], meta: dict[str, Any],
-                      on_result: Callable[[FileResult], None] | None) -> list[FileResult]:
+                      on_result: Callable[[FileResult], None] | None,
+                      stop: Callable[[], bool] | None = None) -> list[FileResult]:
         """File in batches of FILE_BATCH. The extraction workers (other processes) parse one
         batch ahead while this thread stages, commits and indexes the current one; staging
         is serial on purpose (ADR 0010 addendum 4: staging threads fought over the GIL)."""
@@ -212,6 +218,8 @@ class RecordService:
 
         prepare(0)
         for i, batch in enumerate(batches):
+            if stop is not None and stop():
+                break
             prepare(i + 1)  # one batch ahead: the workers never wait for this one
             for res in self._file_batch(batch, meta, jobs.pop(0) if ahead else None):
                 results.append(res)

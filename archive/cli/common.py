@@ -137,7 +137,9 @@ class Interruption:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
         self.pending = True
-        click.echo("正在停止：当前这一步完成后中断（再按一次 Ctrl-C 立即中断）……", err=True)
+        # os.write, not click.echo: the main thread may be inside a write to stderr's buffer,
+        # and a second writer there raises "reentrant call" just where this one was handled
+        os.write(2, "正在停止：当前这一步完成后中断（再按一次 Ctrl-C 立即中断）……\n".encode())
 
 
 INTERRUPTION = Interruption()
@@ -147,6 +149,7 @@ def defer_interrupts(ctx: click.Context) -> None:
     """From here to the end of the command, Ctrl-C stops at the next safe point."""
     if threading.current_thread() is not threading.main_thread():
         return  # only the main thread receives signals (tests may run commands elsewhere)
+    INTERRUPTION.pending = False  # a new command (tests run several in one process)
     previous = signal.signal(signal.SIGINT, INTERRUPTION.handler)
     ctx.call_on_close(lambda: signal.signal(signal.SIGINT, previous))
 

@@ -246,7 +246,7 @@ def test_ctrl_c_stops_filing_between_batches_and_keeps_what_was_filed(cli_home,
     p.wait(timeout=120)  # never hangs
     refs = [first.strip(), *out.split()]
     assert p.returncode == 130, err
-    assert "正在停止" in err and "已中断" in err
+    assert "正在停止" in err and "已中断" in err and "其余" in err
     assert len(refs) % 64 == 0 and 64 <= len(refs) < 300  # whole batches only
     r = subprocess.run([sys.executable, "-m", "archive.cli.main", "ls", "--json"], env=env,
                        capture_output=True, text=True)

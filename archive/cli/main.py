@@ -110,8 +110,7 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-INTERRUPTED = ("已中断（Ctrl-C）。已完成的部分已保存（已打印档号的档案均已归档），"
-               "未完成的部分没有写入。")
+INTERRUPTED = "已中断（Ctrl-C）。中断前已完成的操作都已保存，未完成的没有写入。"
 
 
 def main(argv: list[str] | None = None) -> Any:

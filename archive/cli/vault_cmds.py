@@ -141,7 +141,9 @@ def file_cmd(ctx: click.Context, paths: tuple[str, ...], as_json: bool, no_index
     if INTERRUPTION.pending and len(results) < total:
         if as_json:
             emit_json([{"id": r.ref, **r.as_dict()} for r in results])
-        raise KeyboardInterrupt  # what was filed is printed; main says so and exits 130
+        click.echo(f"已归档 {len(results)} 个文件（档号如上），其余 {total - len(results)} 个"
+                   "未归档，可重新运行同一命令补归（已归档的会报告为重复）。", err=True)
+        raise KeyboardInterrupt  # main says it was interrupted and exits 130
     filed = sum(r.status == "filed" for r in results)
     if filed > archive_pdf_now and not as_json:
         info(f"本次归档 {filed} 件，归档章版本（PDF/A）留待 sgz stamp --pending 制作")

@@ -74,7 +74,7 @@ def pdf_ready_docx(docx: bytes, report: FontReport | None = None) -> tuple[bytes
     src = zipfile.ZipFile(io.BytesIO(docx))
     infos = src.infolist()
     if len(infos) > READY_MAX_MEMBERS or sum(i.file_size for i in infos) > READY_MAX_BYTES:
-        return docx, report.warning()
+        return docx, ""  # not rewritten: no stand-in to announce
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
         for info in src.infolist():

@@ -7,7 +7,9 @@ FTS5 secure-delete, plus `PRAGMA secure_delete=ON`, so a removed record's words 
 
 from __future__ import annotations
 
+import functools
 import os
+import secrets
 from collections.abc import Callable, Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +19,14 @@ import sqlcipher3
 from archive.catalog.db import connect_keyed
 from archive.errors import Conflict, NotFound, ValidationError
 from archive.search.normalize import normalize
+from archive.search.phrases import (
+    MIN_BIGRAMS,
+    PHRASES,
+    PhraseIndex,
+    Stamp,
+    rows_reader,
+    visible_mask,
+)
 from archive.search.query import COLUMNS, ParsedQuery, parse
 from archive.search.rank import SCORE_CHARS, varints
 from archive.search.rank import score as bm25_score
@@ -184,9 +194,14 @@ def _add_title_index(conn: Any) -> None:
 class SearchIndex:
     """Encrypted FTS5 index of extracted record text, keyed by 档号 (doc_id)."""
 
-    def __init__(self, conn: Any, path: Path, *, newest_lowest: bool = True) -> None:
+    def __init__(self, conn: Any, path: Path, *, newest_lowest: bool = True,
+                 reopen: Callable[[], Any] | None = None) -> None:
         self._conn = conn
         self.path = path
+        # another connection to the same file under the same key, for a phrase index built
+        # on a thread of its own (phrases.py); None: this index never gets one
+        self._reopen = reopen
+        self._masks: dict[tuple[Stamp, str | None, str | None], Any] = {}
         # schema 4: FTS5 rowids count down, the newest document first in FTS5's forward order
         self.newest_lowest = newest_lowest
         self._multi: bool | None = None
@@ -204,12 +219,13 @@ class SearchIndex:
             for stmt in _SCHEMA:
                 conn.execute(stmt)
             conn.execute("INSERT INTO meta VALUES('schema', ?)", (SCHEMA_VERSION,))
+            conn.execute("INSERT INTO meta VALUES('instance', ?)", (secrets.token_hex(8),))
             conn.execute("COMMIT")
         except Exception:
             conn.close()
             path.unlink(missing_ok=True)
             raise
-        return cls(conn, path)
+        return cls(conn, path, reopen=functools.partial(_connect, path, key))
 
     @classmethod
     def open(cls, path: Path, key: bytes) -> SearchIndex:
@@ -224,10 +240,13 @@ class SearchIndex:
         elif row is None or row[0] not in (SCHEMA_VERSION, *OLD_ORDER_SCHEMAS):
             conn.close()
             raise IndexOutdated(OUTDATED, found=row and row[0], expected=SCHEMA_VERSION)
-        return cls(conn, path, newest_lowest=row[0] == SCHEMA_VERSION)
+        return cls(conn, path, newest_lowest=row[0] == SCHEMA_VERSION,
+                   reopen=functools.partial(_connect, path, key))
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (and let go of this file's phrase index)."""
+        PHRASES.release(id(self), str(self.path))
+        self._masks.clear()
         self._conn.close()
 
     def rekey(self, key: bytes) -> None:
@@ -311,11 +330,28 @@ class SearchIndex:
         try:
             self._add_chunk(batch)
             self._settle(n)
+            self._wrote()
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
         return n
+
+    def _wrote(self) -> None:
+        """Count a write (inside its transaction): a phrase index built before it is stale."""
+        self._conn.execute("INSERT OR IGNORE INTO meta VALUES('instance', ?)",
+                           (secrets.token_hex(8),))
+        self._conn.execute("INSERT INTO meta VALUES('writes', '1') ON CONFLICT(key)"
+                           " DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
+    def stamp(self, conn: Any = None) -> Stamp:
+        """What this index holds, as a phrase index is keyed: the file (path and inode), its
+        instance (random, from its creation or first write) and its count of writes."""
+        meta = dict((conn or self._conn).execute(
+            "SELECT key, value FROM meta WHERE key IN ('instance', 'writes')"))
+        ino = os.stat(self.path).st_ino if self.path.exists() else 0
+        return Stamp(str(self.path), f"{ino}:{meta.get('instance', '')}",
+                     int(meta.get("writes", 0)))
 
     def _settle(self, added: int) -> None:
         """Merge FTS5's segments into one when the index has grown by OPTIMIZE_GROWTH since
@@ -406,6 +442,7 @@ class SearchIndex:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             found = self._delete(doc_id)
+            self._wrote()
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -445,6 +482,7 @@ class SearchIndex:
             self._conn.execute("INSERT INTO fts(fts) VALUES('optimize')")
             self._conn.execute("INSERT INTO tfts(tfts) VALUES('optimize')")
             self._conn.execute("INSERT OR REPLACE INTO meta VALUES('unmerged', '0')")
+            self._wrote()
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -504,8 +542,10 @@ class SearchIndex:
         check = None if allowed is None else (
             allowed if callable(allowed) else allowed.__contains__)
         literals = parsed.literals
+        fast = None if fallback == "only" or check is not None else self._phrase_plan(
+            parsed, scope or None, never)
         total, exact, rows = (0, True, []) if fallback == "only" else self._run(
-            parsed.fts, expr, literals, limit, offset, check)
+            parsed.fts, expr, literals, limit, offset, check, fast=fast)
         fell_back = False
         if (total == 0 and fallback != "never" and parsed.plain
                 and len(parsed.bigrams) >= FALLBACK_MIN_BIGRAMS):
@@ -565,9 +605,86 @@ class SearchIndex:
         """Rowids of the newest `n` matches, newest first."""
         return self._walk(match, n, table=table)
 
-    def _probe(self, match: str, multi: bool, cap: int) -> tuple[list[int], int]:
+    # -- long plain queries: candidates from the phrase index, FTS5 decides (phrases.py) --
+    def prepare_phrases(self, stamp: Stamp | None = None) -> None:
+        """Have this index's phrase index built in the background, if the process builds
+        them (`PHRASES.enable()`, `sgz serve`) and it is not built for this content yet."""
+        if not PHRASES.enabled or self._reopen is None or not self.newest_lowest:
+            return
+        stamp = stamp or self.stamp()
+        positions = int(self._avg_tokens() * self.count() / 2)  # bigram ≈ unit columns
+        PHRASES.request(id(self), stamp, positions, self._phrase_rows)
+
+    def _phrase_rows(self) -> tuple[Stamp, Iterator[tuple[int, str, str, str]],
+                                    Callable[[], None]]:
+        """For the builder's thread: its own connection, one read transaction, the stamp of
+        what it reads and the rows."""
+        assert self._reopen is not None
+        conn = self._reopen()
+        conn.execute("BEGIN")
+        stamp = self.stamp(conn)  # the first read: the snapshot the rows below come from
+
+        def done() -> None:
+            conn.execute("COMMIT")
+            conn.close()
+
+        return stamp, rows_reader(conn), done
+
+    def _phrase_plan(self, parsed: ParsedQuery, scope: str | None, never: str | None
+                     ) -> tuple[PhraseIndex, ParsedQuery, Any] | None:
+        """(phrase index, phrases, visible mask) for a long plain query when this content
+        has a built phrase index; None sends the query to FTS5 alone (and asks for a build)."""
+        if not (PHRASES.enabled and parsed.plain and parsed.phrases and self.newest_lowest
+                and self._reopen is not None and len(parsed.bigrams) >= MIN_BIGRAMS):
+            return None
+        stamp = self.stamp()
+        found = PHRASES.lookup(stamp)
+        if found is None:
+            self.prepare_phrases(stamp)
+            return None
+        key = (stamp, scope, never)
+        if key not in self._masks:
+            if len(self._masks) >= 8:
+                self._masks.clear()
+            self._masks[key] = visible_mask(found, self._keys_of, scope, never)
+        return found, parsed, self._masks[key]
+
+    def _keys_of(self, match: str) -> list[int]:
+        """The docs.id of every document matching an access expression."""
+        return [self._rowid(int(r[0])) for r in self._sql(
+            "SELECT rowid FROM fts WHERE fts MATCH ?", [match])]
+
+    def _probe_phrases(self, multi: bool, cap: int, fast: tuple[PhraseIndex, ParsedQuery, Any]
+                       ) -> tuple[list[int], int]:
+        """What `_probe` returns, from the phrase index: its matches are FTS5's (the same token
+        streams at the same positions), visibility is FTS5's own answer to the access clause
+        (the mask), and they come newest first, which is FTS5's forward order here."""
+        index, parsed, mask = fast
+        want = cap + 1
+        rows: list[int] = []
+        refs: set[str] = set()
+        for keys in index.candidates(parsed.phrases, parsed.units, mask):
+            found = [self._rowid(int(k)) for k in keys]
+            if not multi:
+                rows += found[:want - len(rows)]
+                if len(rows) == want:
+                    return rows, want
+                continue
+            for start in range(0, len(found), want):  # 档号 counted as _probe counts them
+                part = found[start:start + want]
+                rows += part
+                refs |= set(self._refs(part).values())
+                if len(refs) >= want:
+                    return rows, len(refs)
+        return rows, len(refs) if multi else len(rows)
+
+    def _probe(self, match: str, multi: bool, cap: int,
+               fast: tuple[PhraseIndex, ParsedQuery, Any] | None = None
+               ) -> tuple[list[int], int]:
         """Matches in FTS5's forward order (newest first in schema 4) until cap + 1 distinct
         档号 are seen, or all of them: (their rowids, how many 档号 they hold)."""
+        if fast is not None:
+            return self._probe_phrases(multi, cap, fast)
         want = cap + 1
         rows = self._walk(match, want, newest=False)
         if not multi:
@@ -604,7 +721,8 @@ class SearchIndex:
         return sorted(rows, key=lambda r: (r[1], newest * r[0]))
 
     def _run(self, words: str, expr: Callable[[str], str], literals: list[str], limit: int,
-             offset: int, check: Callable[[str], bool] | None, *, cap: int | None = None
+             offset: int, check: Callable[[str], bool] | None, *, cap: int | None = None,
+             fast: tuple[PhraseIndex, ParsedQuery, Any] | None = None
              ) -> tuple[int, bool, list[tuple[int, float]]]:
         """(visible 档号 count, whether it is exact, the page of (rowid, score)), one row per
         档号. The order is the same for every page. `cap`: counted exactly up to this many
@@ -617,7 +735,7 @@ class SearchIndex:
         need = offset + limit
         if cap is None:
             cap = exact_up_to(len(literals_tokens(literals)))
-        probe, counted = self._probe(match, multi, cap)
+        probe, counted = self._probe(match, multi, cap, fast)
         exact = counted <= cap
         if not probe:
             return 0, True, []

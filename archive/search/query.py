@@ -86,6 +86,10 @@ class ParsedQuery:
     plain: bool
     bigrams: list[str]
     field_free: bool = True
+    # a plain query's phrases: the bigrams of each segment of two units or more (each must
+    # sit at consecutive positions of one bigram column), and its one-unit segments
+    phrases: list[list[str]] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
 
 
 def _is_cjk_unit(unit: str) -> bool:
@@ -265,4 +269,7 @@ def parse(query: str) -> ParsedQuery:
                 if b not in bigrams:
                     bigrams.append(b)
     literals = sorted({lit for t in parser.terms for lit in t.literals()}, key=len, reverse=True)
-    return ParsedQuery(tree.fts(), literals, parser.plain, bigrams)
+    segs = [s for t in parser.terms for s in t.segs] if parser.plain else []
+    return ParsedQuery(tree.fts(), literals, parser.plain, bigrams,
+                       phrases=[segment_bigrams(s) for s in segs if len(s) > 1],
+                       units=[s[0] for s in segs if len(s) == 1])

@@ -1,0 +1,364 @@
+"""Long plain queries (pasted sentences) in a long-running process: a positional bigram index
+in memory that finds the candidates, and FTS5 that still decides (ADR 0005, round 7).
+
+FTS5 evaluates a pasted sentence by walking the position lists of every bigram of each of
+its phrases wherever their doclists meet; when the sentence is in few documents it must walk
+the whole intersection to prove there is no further match (40–55 ms p95 at 50,000
+documents). This module holds, for one index, the position of every bigram of its three
+bigram columns (title, body, 文号) as sorted 32-bit numbers, and evaluates a phrase from its
+rarest bigram, looking every other bigram up by binary search, over windows of documents
+from the newest. The streams are FTS5's own (`index_tokens` of the stored title, text and
+文号) at FTS5's positions, so a phrase matches here exactly where it matches in FTS5.
+
+What it returns are *candidates*: the caller (`SearchIndex`) hands them to FTS5 with the full
+MATCH expression, visibility included, restricted to those rowids. So visibility stays inside
+FTS5 and the answer is FTS5's answer; this index only saves FTS5 the walk. One-unit segments
+("21" between two commas) are not held here; FTS5 checks them on the candidates.
+
+It is built from the encrypted index file on a thread of its own connection, in the
+background, only when `enable()` was called (`sgz serve`); a one-shot `sgz search` never
+builds one. An index whose content changed since (another filing, a rebuild) is not used
+until it is built again: FTS5 answers meanwhile. The postings are plaintext-derived and held
+only in memory, within a budget; they are dropped when the last session holding the index
+closes it.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from archive.search.normalize import normalize
+from archive.search.tokens import index_tokens, segments
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+# a query is sent here when it has at least this many bigrams (a short query is a few ms on
+# FTS5 already, and its probe stops early)
+MIN_BIGRAMS = 8
+# memory for the postings of all indexes of the process (4 bytes per bigram position, plus
+# about as much again while one is built); SGZ_SEARCH_MEMORY_MB overrides it
+DEFAULT_BUDGET_MB = 1024
+READ_CHUNK = 2000  # documents read per query while building
+FIRST_WINDOW = 64  # documents in the first window from the newest, at least
+WINDOW_POSITIONS = 256  # ... and about this many positions of the rarest bigram list
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What a built index was built from: the file, its instance and its write counter."""
+
+    path: str
+    instance: str
+    writes: int
+
+
+class PhraseIndex:
+    """The bigram positions of one index's documents (rows in rising `docs.id`).
+
+    Positions are global: each document's title, body and 文号 streams follow one another,
+    each followed by one unused position, so no phrase runs from one column (or document)
+    into the next. `starts[n]` is the first position of document n; `keys[n]` its `docs.id`.
+    """
+
+    def __init__(self, keys: np.ndarray, starts: np.ndarray, postings: np.ndarray,
+                 offsets: np.ndarray, vocab: dict[str, int]) -> None:
+        self.keys = keys
+        self.starts = starts
+        self.postings = postings
+        self.offsets = offsets
+        self.vocab = vocab
+        self._units: dict[str, list[int]] | None = None
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (the vocabulary's strings not counted)."""
+        return int(self.keys.nbytes + self.starts.nbytes + self.postings.nbytes
+                   + self.offsets.nbytes)
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def build(cls, rows: Iterator[tuple[int, str, str, str]],
+              stop: Callable[[], bool] = lambda: False) -> PhraseIndex | None:
+        """From (docs.id, title, 文号, text) in rising docs.id; None when `stop()` turns true."""
+        import numpy as np
+
+        vocab: collections.defaultdict[str, int] = collections.defaultdict(
+            itertools.count().__next__)
+        number = vocab.__getitem__
+        parts: list[np.ndarray] = []
+        keys: list[int] = []
+        starts: list[int] = []
+        gap = np.full(1, -1, dtype=np.int32)
+        at = 0
+        for n, (key, title, doc_no, text) in enumerate(rows):
+            if n % 256 == 0 and stop():
+                return None
+            keys.append(key)
+            starts.append(at)
+            for s in (title, normalize(text), doc_no):
+                toks = index_tokens(s, normalized=True)[0].split()
+                if toks:
+                    parts.append(np.fromiter(map(number, toks), np.int32, len(toks)))
+                parts.append(gap)
+                at += len(toks) + 1
+        if at >= 2**32:
+            raise OverflowError("too many bigram positions for 32-bit postings")
+        starts.append(at)
+        ids = np.concatenate(parts) if parts else np.empty(0, dtype=np.int32)
+        del parts
+        order = np.argsort(ids, kind="stable")  # by bigram, then by position
+        gaps = int(np.count_nonzero(ids < 0))
+        postings = order[gaps:].astype(np.uint32)
+        del order
+        counts = np.bincount(ids[ids >= 0], minlength=len(vocab))
+        offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return cls(np.asarray(keys, dtype=np.int64), np.asarray(starts, dtype=np.uint32),
+                   postings, offsets, dict(vocab))
+
+    def _list(self, bigram: str) -> np.ndarray:
+        i = self.vocab.get(bigram)
+        if i is None:
+            return self.postings[:0]
+        return self.postings[self.offsets[i]:self.offsets[i + 1]]
+
+    def documents(self, keys: np.ndarray) -> np.ndarray:
+        """The document numbers of these `docs.id` (absent ones dropped)."""
+        import numpy as np
+
+        at = np.searchsorted(self.keys, keys)
+        at = at[at < len(self.keys)]
+        return at[np.isin(self.keys[at], keys)]
+
+    def _unit_lists(self, unit: str) -> list[np.ndarray]:
+        """The postings of every bigram stream token holding this unit (a one-unit segment
+        is its own token): a unit is in a column's unit stream exactly when one of them is
+        in its bigram stream."""
+        if self._units is None:
+            units: dict[str, list[int]] = collections.defaultdict(list)
+            for tok, i in self.vocab.items():
+                for u in {u for seg in segments(tok) for u in seg}:
+                    units[u].append(i)
+            self._units = dict(units)
+        return [self.postings[self.offsets[i]:self.offsets[i + 1]]
+                for i in self._units.get(unit, [])]
+
+    def _having(self, docs: np.ndarray, lists: list[np.ndarray]) -> np.ndarray:
+        """Which of these document numbers hold a position in any of `lists`."""
+        import numpy as np
+
+        first, end = self.starts[docs], self.starts[docs + 1]
+        has = np.zeros(len(docs), dtype=bool)
+        for p in lists:
+            at = np.searchsorted(p, first)
+            inside = at < len(p)
+            inside[inside] = p[at[inside]] < end[inside]
+            has |= inside
+        return docs[has]
+
+    def candidates(self, phrases: list[list[str]], units: Sequence[str] = (),
+                   visible: np.ndarray | None = None) -> Iterator[np.ndarray]:
+        """The `docs.id` of the documents holding every phrase (a list of bigrams at
+        consecutive positions of one column) and every unit (a one-unit segment, anywhere),
+        newest first, window by window from the newest: what FTS5 finds for the plain query
+        these come from. `visible`: a boolean mask over document numbers (None: all)."""
+        unit_lists = [self._unit_lists(u) for u in dict.fromkeys(units)]
+        if any(not having for having in unit_lists):
+            return  # a unit no document has
+        ready: list[tuple[int, list[tuple[int, np.ndarray]]]] = []
+        for bigrams in phrases:
+            lists = [(j, self._list(b)) for j, b in enumerate(bigrams)]
+            if any(not len(p) for _, p in lists):
+                return  # a bigram no document has: nothing matches
+            lists.sort(key=lambda jp: len(jp[1]))
+            ready.append((len(lists[0][1]), lists))
+        if not ready:
+            return  # one-unit segments only: a short query, FTS5's
+        ready.sort(key=lambda r: r[0])
+        # the first window holds about WINDOW_POSITIONS of the rarest list (all of a rare
+        # phrase's, at once); each next one is twice as wide
+        hi = len(self.keys)
+        width = max(FIRST_WINDOW, hi * WINDOW_POSITIONS // max(1, ready[0][0]))
+        while hi > 0:
+            lo = max(0, hi - width)
+            found: np.ndarray | None = None
+            for _n, lists in ready:
+                found = self._phrase(lists, lo, hi, found, visible)
+                if not len(found):
+                    break
+            for having in unit_lists:
+                if found is None or not len(found):
+                    break
+                found = self._having(found, having)
+            if found is not None and len(found):
+                yield self.keys[found[::-1]]
+            hi, width = lo, width * 2
+
+    def _phrase(self, lists: list[tuple[int, np.ndarray]], lo: int, hi: int,
+                within: np.ndarray | None, visible: np.ndarray | None) -> np.ndarray:
+        """Document numbers in [lo, hi) where the phrase's bigrams are consecutive."""
+        import numpy as np
+
+        j0, p0 = lists[0]
+        first, last = self.starts[lo], self.starts[hi]
+        p0 = p0[np.searchsorted(p0, first):np.searchsorted(p0, last)]
+        if within is not None or visible is not None:
+            docs = np.searchsorted(self.starts, p0, side="right") - 1
+            keep = np.ones(len(p0), dtype=bool)
+            if within is not None:
+                keep &= np.isin(docs, within)
+            if visible is not None:
+                keep &= visible[docs]
+            p0 = p0[keep]
+        cand = p0[p0 >= first + j0].astype(np.int64) - j0  # where the phrase would start
+        for j, p in lists[1:]:
+            if not len(cand):
+                break
+            want = cand + j
+            at = np.searchsorted(p, want)
+            at[at == len(p)] = 0
+            cand = cand[p[at] == want]
+        return np.unique(np.searchsorted(self.starts, cand, side="right") - 1)
+
+
+class Registry:
+    """The phrase indexes of this process, shared by the sessions that opened the same index
+    file, built in the background within a memory budget."""
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.budget = DEFAULT_BUDGET_MB * 2**20
+        self._lock = threading.Lock()
+        self._built: dict[str, tuple[Stamp, PhraseIndex]] = {}
+        self._building: dict[str, threading.Thread] = {}
+        self._holders: dict[str, set[int]] = collections.defaultdict(set)
+        self._stop = threading.Event()
+
+    def enable(self, budget_mb: int | None = None) -> None:
+        """Build and use phrase indexes from now on (a long-running process: `sgz serve`)."""
+        env = os.environ.get("SGZ_SEARCH_MEMORY_MB", "")
+        mb = budget_mb if budget_mb is not None else (
+            int(env) if env.isdigit() else DEFAULT_BUDGET_MB)
+        self.budget = mb * 2**20
+        self.enabled = True
+        self._stop.clear()
+
+    def disable(self) -> None:
+        """Stop building, drop every phrase index (tests; the end of `sgz serve`)."""
+        self.enabled = False
+        self._stop.set()
+        for thread in list(self._building.values()):
+            thread.join()
+        with self._lock:
+            self._built.clear()
+            self._building.clear()
+            self._holders.clear()
+
+    def lookup(self, stamp: Stamp) -> PhraseIndex | None:
+        """The phrase index built from exactly this content, if there is one."""
+        got = self._built.get(stamp.path)
+        return got[1] if got is not None and got[0] == stamp else None
+
+    def held_bytes(self) -> int:
+        """Memory of the built phrase indexes."""
+        return sum(p.nbytes for _, p in self._built.values())
+
+    def request(self, holder: int, stamp: Stamp, size_hint: int,
+                reader: Callable[[], tuple[Stamp, Iterator[tuple[int, str, str, str]],
+                                           Callable[[], None]]],
+                ) -> None:
+        """Build the phrase index of this content in the background unless it is built or
+        being built, or would not fit the budget (`size_hint`: characters of text held)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            self._holders[stamp.path].add(holder)
+            got = self._built.get(stamp.path)
+            if (got is not None and got[0] == stamp) or stamp.path in self._building:
+                return
+            others = sum(p.nbytes for path, (_, p) in self._built.items() if path != stamp.path)
+            if others + 8 * size_hint > self.budget:  # 4 bytes a position, as much to build
+                log.info("phrase index of %s not built: over the memory budget", stamp.path)
+                return
+            thread = threading.Thread(target=self._build, args=(stamp.path, reader),
+                                      name="sgz-phrase-index", daemon=True)
+            self._building[stamp.path] = thread
+        thread.start()
+
+    def _build(self, path: str, reader: Callable[[], tuple[
+            Stamp, Iterator[tuple[int, str, str, str]], Callable[[], None]]]) -> None:
+        try:
+            stamp, rows, done = reader()
+            try:
+                built = PhraseIndex.build(rows, stop=self._stop.is_set)
+            finally:
+                done()
+            with self._lock:
+                if built is not None and self._holders.get(path) and self.enabled:
+                    self._built[path] = (stamp, built)
+        except Exception:  # derived data: FTS5 answers without it
+            log.exception("phrase index of %s not built", path)
+        finally:
+            with self._lock:
+                self._building.pop(path, None)
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the builds under way (tests, the bench)."""
+        for thread in list(self._building.values()):
+            thread.join(timeout)
+
+    def release(self, holder: int, path: str) -> None:
+        """A session closed its index: the last one out drops the phrase index."""
+        with self._lock:
+            holders = self._holders.get(path)
+            if holders is not None:
+                holders.discard(holder)
+                if not holders:
+                    self._holders.pop(path, None)
+                    self._built.pop(path, None)
+
+
+PHRASES = Registry()
+
+
+def visible_mask(index: PhraseIndex, keys_of: Callable[[str], list[int]], must: str | None,
+                 never: str | None) -> np.ndarray | None:
+    """A boolean mask over the documents of `index` for an access scope, from FTS5's own
+    answer to the scope's MATCH (`keys_of(expr)` → docs.id); None when everything is."""
+    import numpy as np
+
+    if must is None and never is None:
+        return None
+    if must is None:
+        mask = np.ones(len(index), dtype=bool)
+    else:
+        mask = np.zeros(len(index), dtype=bool)
+        mask[index.documents(np.asarray(keys_of(must), dtype=np.int64))] = True
+    if never is not None:
+        mask[index.documents(np.asarray(keys_of(never), dtype=np.int64))] = False
+    return mask
+
+
+def rows_reader(conn: Any) -> Iterator[tuple[int, str, str, str]]:
+    """(docs.id, title, 文号, text) in rising docs.id, READ_CHUNK at a time."""
+    past = -1
+    while True:
+        chunk = conn.execute(
+            "SELECT d.id, d.title, d.doc_no, t.text FROM docs d JOIN texts t ON t.id = d.id"
+            " WHERE d.id > ? ORDER BY d.id LIMIT ?", (past, READ_CHUNK)).fetchall()
+        if not chunk:
+            return
+        yield from chunk
+        past = chunk[-1][0]

@@ -163,3 +163,69 @@ def test_fifty_thousand_documents_permission_filter(tmp_path: Path) -> None:
         for word in ("低保", "阚", "高龄津贴", "附件"):
             check(ix, docs, word, vis, page=5000)
     ix.close()
+
+
+LONG_QUERIES = ["低保，临时救助，困境儿童，走访。", "临时救助，困境儿童，走访", "低保，临时救助，困境儿童",
+                "困境儿童，走访，鞠", "走访，高龄津贴，特困供养", "附件：低保，临时救助", "低保，心理疏导，资源链接",
+                "临时救助，困境儿童，阚，入户", "取暖，辍学，心理疏导，资源链接，高龄津贴"]
+
+
+def check_long(ix: SearchIndex, docs: list[dict[str, Any]], query: str, vis: Visibility) -> int:
+    """A pasted list of words: every segment must be in the title or the text."""
+    from archive.search.normalize import normalize
+    from archive.search.tokens import segments
+
+    segs = ["".join(s) for s in segments(normalize(query))]
+    by_id = {d["doc_id"]: d for d in docs}
+    want = {ref_of(d["doc_id"]) for d in docs
+            if all(s in d["text"] or s in d["title"] for s in segs) and may(vis, d)}
+    got: list[str] = []
+    offset = 0
+    while True:
+        out = ix.search(query, vis, limit=5000, offset=offset, fallback="never")
+        for h in out.hits:
+            assert may(vis, by_id[h.doc_id]), h.doc_id
+        got += [h.ref for h in out.hits]
+        offset += 5000
+        if len(out.hits) < 5000:
+            break
+    assert len(got) == len(set(got)) == len(want) and set(got) == want, (query, vis)
+    if out.total_exact:
+        assert out.total == len(want)
+    return len(want)
+
+
+@pytest.mark.slow
+def test_fifty_thousand_documents_long_queries_from_memory(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The phrase index of a long-running server answers pasted sentences: no hit a user may
+    not read, every match found, and the same first page, count and exactness as FTS5."""
+    from archive.search.phrases import PHRASES
+
+    docs = make_docs(50_000)
+    ix = SearchIndex.create(tmp_path / "f.db", os.urandom(32))
+    for start in range(0, len(docs), 5000):
+        ix.add_many(docs[start:start + 5000])
+    views = visibilities(docs)
+    fts5 = {(q, name): ix.search(q, vis, limit=20, fallback="never")
+            for q in LONG_QUERIES for name, vis in views.items()}
+    PHRASES.disable()
+    try:
+        PHRASES.enable()
+        ix.prepare_phrases()
+        PHRASES.wait()
+        assert PHRASES.lookup(ix.stamp()) is not None
+        used: list[int] = []
+        real = SearchIndex._probe_phrases
+        monkeypatch.setattr(SearchIndex, "_probe_phrases",
+                            lambda self, *a: used.append(1) or real(self, *a))
+        sizes = []
+        for (q, name), was in fts5.items():
+            now = ix.search(q, views[name], limit=20, fallback="never")
+            assert (now.total, now.total_exact, [h.doc_id for h in now.hits]) == (
+                was.total, was.total_exact, [h.doc_id for h in was.hits]), (q, name)
+            sizes.append(check_long(ix, docs, q, views[name]))
+        assert used and max(sizes) > TOTAL_EXACT_UP_TO and 0 < min(s for s in sizes if s)
+    finally:
+        PHRASES.disable()
+        ix.close()

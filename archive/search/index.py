@@ -247,6 +247,7 @@ class SearchIndex:
         """Close the database connection (and let go of this file's phrase index)."""
         PHRASES.release(id(self), str(self.path))
         self._masks.clear()
+        self._reopen = None  # it holds the key
         self._conn.close()
 
     def rekey(self, key: bytes) -> None:
@@ -620,13 +621,15 @@ class SearchIndex:
         """For the builder's thread: its own connection, one read transaction, the stamp of
         what it reads and the rows."""
         assert self._reopen is not None
-        conn = self._reopen()
-        conn.execute("BEGIN")
-        stamp = self.stamp(conn)  # the first read: the snapshot the rows below come from
+        with PHRASES.lock:
+            conn = self._reopen()
+            conn.execute("BEGIN")
+            stamp = self.stamp(conn)  # the first read: the snapshot the rows below come from
 
         def done() -> None:
-            conn.execute("COMMIT")
-            conn.close()
+            with PHRASES.lock:
+                conn.execute("COMMIT")
+                conn.close()
 
         return stamp, rows_reader(conn), done
 

@@ -26,6 +26,7 @@ closes it.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
 import os
@@ -227,6 +228,9 @@ class PhraseIndex:
             if not len(cand):
                 break
             want = cand + j
+            p = p[np.searchsorted(p, want[0]):np.searchsorted(p, want[-1], side="right")]
+            if not len(p):
+                return p.astype(np.int64)
             at = np.searchsorted(p, want)
             at[at == len(p)] = 0
             cand = cand[p[at] == want]
@@ -240,14 +244,19 @@ class Registry:
     def __init__(self) -> None:
         self.enabled = False
         self.budget = DEFAULT_BUDGET_MB * 2**20
+        self.lock: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
         self._lock = threading.Lock()
         self._built: dict[str, tuple[Stamp, PhraseIndex]] = {}
         self._building: dict[str, threading.Thread] = {}
         self._holders: dict[str, set[int]] = collections.defaultdict(set)
         self._stop = threading.Event()
 
-    def enable(self, budget_mb: int | None = None) -> None:
-        """Build and use phrase indexes from now on (a long-running process: `sgz serve`)."""
+    def enable(self, budget_mb: int | None = None,
+               lock: contextlib.AbstractContextManager[Any] | None = None) -> None:
+        """Build and use phrase indexes from now on (a long-running process: `sgz serve`).
+        `lock`: held around each read of a build (the server's databases take turns)."""
+        if lock is not None:
+            self.lock = lock
         env = os.environ.get("SGZ_SEARCH_MEMORY_MB", "")
         mb = budget_mb if budget_mb is not None else (
             int(env) if env.isdigit() else DEFAULT_BUDGET_MB)
@@ -258,6 +267,7 @@ class Registry:
     def disable(self) -> None:
         """Stop building, drop every phrase index (tests; the end of `sgz serve`)."""
         self.enabled = False
+        self.lock = contextlib.nullcontext()
         self._stop.set()
         for thread in list(self._building.values()):
             thread.join()
@@ -302,7 +312,8 @@ class Registry:
         try:
             stamp, rows, done = reader()
             try:
-                built = PhraseIndex.build(rows, stop=self._stop.is_set)
+                built = PhraseIndex.build(  # stops when the last holder has gone
+                    rows, stop=lambda: self._stop.is_set() or not self._holders.get(path))
             finally:
                 done()
             with self._lock:
@@ -355,9 +366,11 @@ def rows_reader(conn: Any) -> Iterator[tuple[int, str, str, str]]:
     """(docs.id, title, 文号, text) in rising docs.id, READ_CHUNK at a time."""
     past = -1
     while True:
-        chunk = conn.execute(
-            "SELECT d.id, d.title, d.doc_no, t.text FROM docs d JOIN texts t ON t.id = d.id"
-            " WHERE d.id > ? ORDER BY d.id LIMIT ?", (past, READ_CHUNK)).fetchall()
+        with PHRASES.lock:
+            chunk = conn.execute(
+                "SELECT d.id, d.title, d.doc_no, t.text FROM docs d JOIN texts t"
+                " ON t.id = d.id WHERE d.id > ? ORDER BY d.id LIMIT ?",
+                (past, READ_CHUNK)).fetchall()
         if not chunk:
             return
         yield from chunk

@@ -35,6 +35,7 @@ from archive.search.extract import too_large
 from archive.search.extract_pool import ExtractionJob, ExtractionPool
 from archive.search.index import IndexOutdated, SearchIndex
 from archive.search.limits import DEFAULT_LIMITS, Extracted
+from archive.search.phrases import PHRASES
 from archive.search.policy_view import compartment_of, visibility_for
 from archive.search.results import Hit, SearchResult
 from archive.search.visibility import Visibility
@@ -304,6 +305,20 @@ class SearchService:
                 self._open_index(comp).add_snippets([h for h, _ in mine], mine[0][1])
         out.hits = [h for h, _, _ in page]
         return out
+
+    def prepare_phrases(self) -> None:
+        """Have the phrase indexes of this user's indexes built in the background, so that a
+        pasted sentence is answered from memory (archive/search/phrases.py). Only in a
+        process that enabled them (`sgz serve`); an index that cannot be opened is left to
+        the first search, which says why."""
+        if not PHRASES.enabled:
+            return
+        with contextlib.suppress(ArchiveError):
+            self._k.authorize("search")
+            for comp in self._compartments():
+                if self._path(comp).exists():
+                    with contextlib.suppress(ArchiveError, sqlcipher3.DatabaseError):
+                        self._open_index(comp).prepare_phrases()
 
     def _preamble(self) -> tuple[int, list[str], Visibility]:
         """(live components no index holds yet, the indexes to query, what the user may

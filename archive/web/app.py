@@ -22,10 +22,11 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from archive.errors import ArchiveError
+from archive.search.phrases import PHRASES
 from archive.web import pages
 from archive.web.guard import COOKIE, posted_form, refuse, signed_in
 from archive.web.render import HERE, render
-from archive.web.sessions import IDLE, MAX_AGE, Session, SessionStore
+from archive.web.sessions import DATABASES, IDLE, MAX_AGE, Session, SessionStore
 
 LOGIN_COOKIE = "sgz_login"
 SWEEP_SECONDS = 30.0
@@ -101,8 +102,10 @@ async def login(request: Request) -> Response:
     from archive.app import Archive
 
     def unlock() -> Any:
-        return Archive.unlock(state.home, user=user, passphrase=passphrase, clock=state.clock,
-                              **state.archive_kw)
+        arc = Archive.unlock(state.home, user=user, passphrase=passphrase, clock=state.clock,
+                             **state.archive_kw)
+        arc.search.prepare_phrases()  # built in the background: pasted sentences from memory
+        return arc
 
     try:
         if not user or not passphrase:
@@ -145,9 +148,12 @@ async def logout(request: Request, sess: Session) -> Response:
 
 def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
                archive_kw: dict[str, Any] | None = None, idle: Any = IDLE,
-               max_age: Any = MAX_AGE, sweep_seconds: float = SWEEP_SECONDS) -> Starlette:
+               max_age: Any = MAX_AGE, sweep_seconds: float = SWEEP_SECONDS,
+               phrases: bool = True) -> Starlette:
     """The web application over one station home. `clock` drives both the archive and the
-    session timeouts (tests move it); `archive_kw` goes to `Archive.unlock`."""
+    session timeouts (tests move it); `archive_kw` goes to `Archive.unlock`. `phrases`: a
+    long-running server keeps a phrase index per search index in memory (pasted sentences
+    answered from it, archive/search/phrases.py; SGZ_SEARCH_MEMORY_MB bounds it)."""
     sessions = SessionStore(clock, idle=idle, max_age=max_age)
 
     @contextlib.asynccontextmanager
@@ -158,11 +164,15 @@ def create_app(home: Path | str, *, clock: Callable[[], datetime] = _utc_now,
                 await asyncio.get_running_loop().run_in_executor(None, sessions.sweep)
 
         task = asyncio.create_task(sweeper())
+        if phrases:
+            PHRASES.enable(lock=DATABASES)
         try:
             yield
         finally:
             task.cancel()
             sessions.close_all()
+            if phrases:
+                PHRASES.disable()
 
     routes = [
         Route("/login", login_form, methods=["GET"]),

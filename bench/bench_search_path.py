@@ -9,7 +9,10 @@ the vault objects are absent: the catalogue lines and the index are written dire
 generated texts (search never opens an object).
 
 Usage: PYTHONPATH=. python bench/bench_search_path.py [--docs 50000] [--queries 30]
-           [--process 2] [--work DIR] [--service-only]
+           [--process 2] [--work DIR] [--service-only] [--no-server]
+The "server" engines are the same service call in a process that keeps phrase indexes in
+memory, as `sgz serve` does (ADR 0005 round 7); their answers are checked against the
+service engines' (FTS5's) for every query.
 Prints p50 / p95 per query kind and engine, the ratios, and checks every service answer against
 the plain FTS5 copy filtered by the generator's facts: exact counts (or a true lower bound for
 very common words), never a hit the user may not read.
@@ -41,6 +44,7 @@ from archive.search.index import (  # noqa: E402
     exact_up_to,
     literals_tokens,
 )
+from archive.search.phrases import PHRASES  # noqa: E402
 from archive.search.query import COLUMNS, parse  # noqa: E402
 from archive.search.tokens import index_tokens, segment_bigrams  # noqa: E402
 from archive.search.visibility import Visibility, doc_tokens, own_key, token  # noqa: E402
@@ -242,6 +246,9 @@ def main() -> None:
                     " run with the same --docs left there (building 200,000 takes ~30 min)")
     ap.add_argument("--service-only", action="store_true",
                     help="only the service path: no bare FTS5, tantivy or count cross-check")
+    ap.add_argument("--no-server", action="store_true",
+                    help="leave out the server engines (the service call with the phrase"
+                         " indexes `sgz serve` builds; ADR 0005 round 7)")
     args = ap.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="sgzbench"))
     work.mkdir(parents=True, exist_ok=True)
@@ -316,6 +323,11 @@ def main() -> None:
     if tv is not None:
         engines["tantivy head"] = lambda q: tv(q, HEAD)
         engines["tantivy worker"] = lambda q: tv(q, WORKER)
+    servers: tuple[Archive, ...] = ()
+    if not args.no_server:
+        more, servers = server_engines(home)
+        engines.update(more)
+    same = Same()
     lat: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in engines}
     mismatches, leaks, tv_mismatch, capped = 0, 0, 0, 0
     for kind in KINDS:
@@ -325,7 +337,8 @@ def main() -> None:
                 res = fn(q)
                 lat[name][kind].append(time.perf_counter() - t)
                 vis = HEAD if name.endswith("head") else WORKER
-                if name.startswith("service"):
+                same.note(name, q, res)
+                if name.startswith(("service", "server")):
                     leaks += sum(1 for h in res.hits if not may(vis)(h.ref))
                     if res.fallback:
                         continue  # nothing matched exactly: the fallback's own answer
@@ -345,10 +358,11 @@ def main() -> None:
     print(f"\ncounts right (exact, or a true lower bound for {capped} very common queries): "
           f"{'yes' if not mismatches else f'NO ({mismatches} differ)'}"
           f"; hits a user may not read: {leaks}; tantivy counts differing: {tv_mismatch}")
+    print(same.summary())
     report(engines, lat)
     print(_order(head))
-    head.close()
-    worker.close()
+    for a in (head, worker, *servers):
+        a.close()
     if args.process:
         proc: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in
                                                    ("sgz search head", "sgz search worker")}
@@ -368,18 +382,26 @@ def service_only(home: Path, sample: list[dict[str, Any]],
     unlock also counts the catalogue; the bench's full run includes it in 1-char)."""
     head = Archive.unlock(home, user="zhanzhang", passphrase=PASS)
     worker = Archive.unlock(home, user="sgjia", passphrase=PASS + "sgjia")
-    engines = {"service head": head, "service worker": worker}
-    for a in engines.values():
+    engines: dict[str, Callable[[str], Any]] = {
+        "service head": lambda q: head.search.query(q, limit=20),
+        "service worker": lambda q: worker.search.query(q, limit=20)}
+    for a in (head, worker):
         a.search.query("救助")
+    servers: tuple[Archive, ...] = ()
+    if not args.no_server:
+        more, servers = server_engines(home)
+        engines.update(more)
+    same = Same()
     qs = queries(sample, args.queries)
     lat: dict[str, dict[str, list[float]]] = {e: {k: [] for k in KINDS} for e in engines}
     leaks = 0
     for kind in KINDS:
         for q in qs[kind]:
-            for name, a in engines.items():
+            for name, fn in engines.items():
                 t = time.perf_counter()
-                res = a.search.query(q, limit=20)
+                res = fn(q)
                 lat[name][kind].append(time.perf_counter() - t)
+                same.note(name, q, res)
                 vis = HEAD if name.endswith("head") else WORKER
                 leaks += sum(1 for h in res.hits if not vis.may_see(
                     h.ref, category=facts[h.ref][0], compartment="",
@@ -387,9 +409,70 @@ def service_only(home: Path, sample: list[dict[str, Any]],
     print(locking_summary())
     print(f"corpus: {args.docs} docs (service only); hits a user may not read: {leaks};"
           f" {_order(head)}")
+    print(same.summary())
     report(engines, lat, ratios=False)
-    head.close()
-    worker.close()
+    for a in (head, worker, *servers):
+        a.close()
+
+
+def server_engines(home: Path) -> tuple[dict[str, Callable[[str], Any]], tuple[Archive, ...]]:
+    """What `sgz serve` answers with: the same service call, by archives unlocked as a server
+    session is, once their phrase indexes are built (ADR 0005 round 7). The registry is
+    process-wide, so it is switched on only around these engines' calls: the service
+    engines stay on FTS5 alone."""
+    import psutil
+
+    PHRASES.enable(budget_mb=8192)
+    rss = psutil.Process().memory_info().rss
+    t = time.perf_counter()
+    head = Archive.unlock(home, user="zhanzhang", passphrase=PASS)
+    worker = Archive.unlock(home, user="sgjia", passphrase=PASS + "sgjia")
+    for a in (head, worker):
+        a.search.query("救助")
+        a.search.prepare_phrases()
+    PHRASES.wait()
+    print(f"server: phrase indexes built in {time.perf_counter() - t:.1f} s (with two unlocks),"
+          f" {PHRASES.held_bytes() / 2**20:.0f} MiB of postings, RSS"
+          f" +{(psutil.Process().memory_info().rss - rss) / 2**20:.0f} MiB")
+    PHRASES.enabled = False
+
+    def on(a: Archive) -> Callable[[str], Any]:
+        def run(q: str) -> Any:
+            PHRASES.enabled = True
+            try:
+                return a.search.query(q, limit=20)
+            finally:
+                PHRASES.enabled = False
+        return run
+
+    return {"server head": on(head), "server worker": on(worker)}, (head, worker)
+
+
+class Same:
+    """Whether the server engines answer exactly as the service (FTS5) engines do."""
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self.checked = self.differ = 0
+
+    def note(self, name: str, q: str, res: Any) -> None:
+        if not name.startswith(("service", "server")):
+            return
+        user = name.split()[-1]
+        got = (res.total, res.total_exact, [h.ref for h in res.hits])
+        if name.startswith("service"):
+            self.seen[(user, q)] = got
+        elif (user, q) in self.seen:
+            self.checked += 1
+            if got != self.seen[(user, q)]:
+                self.differ += 1
+                print(f"server answer differs: {user} {q!r}: {got[:2]} vs {self.seen[(user, q)][:2]}")
+
+    def summary(self) -> str:
+        if not self.checked:
+            return "server engines: not run"
+        return (f"server answers the same as the service's (count, exactness, hits in order):"
+                f" {self.checked - self.differ} of {self.checked}")
 
 
 def _order(arc: Archive) -> str:

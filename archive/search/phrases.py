@@ -126,8 +126,10 @@ class PhraseIndex:
         counts = np.bincount(ids[ids >= 0], minlength=len(vocab))
         offsets = np.zeros(len(vocab) + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return cls(np.asarray(keys, dtype=np.int64), np.asarray(starts, dtype=np.uint32),
-                   postings, offsets, dict(vocab))
+        built = cls(np.asarray(keys, dtype=np.int64), np.asarray(starts, dtype=np.uint32),
+                    postings, offsets, dict(vocab))
+        built._unit_lists("")  # the unit table now, not on the first query that needs it
+        return built
 
     def _list(self, bigram: str) -> np.ndarray:
         i = self.vocab.get(bigram)
@@ -214,27 +216,26 @@ class PhraseIndex:
 
         j0, p0 = lists[0]
         first, last = self.starts[lo], self.starts[hi]
-        p0 = p0[np.searchsorted(p0, first):np.searchsorted(p0, last)]
+        p0 = p0[p0.searchsorted(first):p0.searchsorted(last)]
         if within is not None or visible is not None:
-            docs = np.searchsorted(self.starts, p0, side="right") - 1
+            docs = self.starts.searchsorted(p0, side="right") - 1
             keep = np.ones(len(p0), dtype=bool)
             if within is not None:
                 keep &= np.isin(docs, within)
             if visible is not None:
                 keep &= visible[docs]
             p0 = p0[keep]
-        cand = p0[p0 >= first + j0].astype(np.int64) - j0  # where the phrase would start
+        # every array here is uint32, as the postings are: searchsorted with another dtype
+        # would convert (copy) the whole list on each call
+        cand = p0[p0 >= first + j0] - np.uint32(j0)  # where the phrase would start
         for j, p in lists[1:]:
             if not len(cand):
                 break
-            want = cand + j
-            p = p[np.searchsorted(p, want[0]):np.searchsorted(p, want[-1], side="right")]
-            if not len(p):
-                return p.astype(np.int64)
-            at = np.searchsorted(p, want)
+            want = cand + np.uint32(j)
+            at = p.searchsorted(want)
             at[at == len(p)] = 0
             cand = cand[p[at] == want]
-        return np.unique(np.searchsorted(self.starts, cand, side="right") - 1)
+        return np.unique(self.starts.searchsorted(cand, side="right") - 1)
 
 
 class Registry:

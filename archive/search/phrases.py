@@ -46,8 +46,9 @@ log = logging.getLogger(__name__)
 # a query is sent here when it has at least this many bigrams (a short query is a few ms on
 # FTS5 already, and its probe stops early)
 MIN_BIGRAMS = 8
-# memory for the postings of all indexes of the process (4 bytes per bigram position, plus
-# about as much again while one is built); SGZ_SEARCH_MEMORY_MB overrides it
+# memory for the postings of all indexes of the process (4 bytes per bigram position: ~170
+# MiB per 50,000 documents); a build needs about 4x its own share for a moment, and builds run
+# one at a time. SGZ_SEARCH_MEMORY_MB overrides it.
 DEFAULT_BUDGET_MB = 1024
 READ_CHUNK = 2000  # documents read per query while building
 FIRST_WINDOW = 64  # documents in the first window from the newest, at least
@@ -250,6 +251,8 @@ class Registry:
         self._built: dict[str, tuple[Stamp, PhraseIndex]] = {}
         self._building: dict[str, threading.Thread] = {}
         self._holders: dict[str, set[int]] = collections.defaultdict(set)
+        self._pending: dict[str, int] = {}  # bytes expected of the builds queued or running
+        self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
 
     def enable(self, budget_mb: int | None = None,
@@ -275,6 +278,7 @@ class Registry:
         with self._lock:
             self._built.clear()
             self._building.clear()
+            self._pending.clear()
             self._holders.clear()
 
     def lookup(self, stamp: Stamp) -> PhraseIndex | None:
@@ -291,7 +295,8 @@ class Registry:
                                            Callable[[], None]]],
                 ) -> None:
         """Build the phrase index of this content in the background unless it is built or
-        being built, or would not fit the budget (`size_hint`: characters of text held)."""
+        being built, or would not fit the budget with the others built or queued
+        (`size_hint`: its bigram positions, about 4 bytes each). One build runs at a time."""
         if not self.enabled:
             return
         with self._lock:
@@ -300,23 +305,30 @@ class Registry:
             if (got is not None and got[0] == stamp) or stamp.path in self._building:
                 return
             others = sum(p.nbytes for path, (_, p) in self._built.items() if path != stamp.path)
-            if others + 8 * size_hint > self.budget:  # 4 bytes a position, as much to build
+            others += sum(n for path, n in self._pending.items() if path != stamp.path)
+            if others + 4 * size_hint > self.budget:
                 log.info("phrase index of %s not built: over the memory budget", stamp.path)
                 return
             thread = threading.Thread(target=self._build, args=(stamp.path, reader),
                                       name="sgz-phrase-index", daemon=True)
             self._building[stamp.path] = thread
+            self._pending[stamp.path] = 4 * size_hint
         thread.start()
 
     def _build(self, path: str, reader: Callable[[], tuple[
             Stamp, Iterator[tuple[int, str, str, str]], Callable[[], None]]]) -> None:
+        def stop() -> bool:  # the server is closing, or the last holder has gone
+            return self._stop.is_set() or not self._holders.get(path)
+
         try:
-            stamp, rows, done = reader()
-            try:
-                built = PhraseIndex.build(  # stops when the last holder has gone
-                    rows, stop=lambda: self._stop.is_set() or not self._holders.get(path))
-            finally:
-                done()
+            with self._one_at_a_time:  # a build needs ~4x what it keeps for a moment
+                if stop():
+                    return
+                stamp, rows, done = reader()
+                try:
+                    built = PhraseIndex.build(rows, stop=stop)
+                finally:
+                    done()
             with self._lock:
                 if built is not None and self._holders.get(path) and self.enabled:
                     self._built[path] = (stamp, built)
@@ -325,6 +337,7 @@ class Registry:
         finally:
             with self._lock:
                 self._building.pop(path, None)
+                self._pending.pop(path, None)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the builds under way (tests, the bench)."""

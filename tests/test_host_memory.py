@@ -145,3 +145,28 @@ def test_the_locking_regime_is_read_from_the_effective_capabilities(tmp_path: Pa
     status.write_text("Name:\tpython\nCapEff:\t000001fffeffbfff\n", encoding="utf-8")  # no bit 14
     assert memory.may_lock_everything(tmp_path) is (memory.memlock_limit() is None)
     assert memory.locking_summary().startswith("memory locking: ")
+
+
+def test_free_heap_pages_go_back_to_the_system_after_a_thread_freed_them() -> None:
+    """A phrase index build frees millions of small blocks on its own thread; glibc keeps
+    them in that thread's arena until malloc_trim gives them back."""
+    import threading
+
+    import psutil
+
+    from archive.host.memory import return_free_memory
+
+    def churn() -> None:
+        blocks = [bytes(1000) + str(i).encode() for i in range(300_000)]  # ~290 MiB, via malloc
+        del blocks
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    worker = threading.Thread(target=churn)
+    worker.start()
+    worker.join()
+    kept = proc.memory_info().rss - before
+    assert return_free_memory() is True  # this is Linux with glibc
+    after = proc.memory_info().rss - before
+    assert kept > 100 * 2**20, kept >> 20  # the arena kept them
+    assert after < kept / 2, (kept >> 20, after >> 20)

@@ -41,7 +41,10 @@ def corpus(n: int, seed: int = 7) -> list[dict[str, object]]:
         rnd.shuffle(parts)
         cat = rnd.choice(["FW", "FW", "XZ", "RS"])
         ref = f"Z001-WS·2026-D30-{cat}-{i:04d}"
-        base = dict(title=f"{name}户{rnd.choice(['入户走访', '节日慰问', '个案服务'])}记录",
+        kind = rnd.choice(['入户走访', '节日慰问', '个案服务'])
+        title = (f"{name}戶入戶走訪記錄ＸＺ（第{i}次）" if i % 7 == 0  # as FTS5 sees it: normalised
+                 else f"{name}户{kind}记录")
+        base = dict(title=title,
                     text=f"{name}：" + "".join(parts), doc_no=f"吉民发〔2026〕{i % 50}号",
                     date=f"2026-{1 + i % 12:02d}-01", category=cat, year=2020 + i % 7,
                     retention="D30", household=name if cat == "FW" else "",
@@ -68,6 +71,8 @@ def pasted(docs: list[dict[str, object]], n: int, seed: int = 3) -> list[str]:
         q = text[at:at + size]
         if len(parse(q).bigrams) >= MIN_BIGRAMS:
             out.append(q)
+    out += [f"{name}戶入戶走訪記錄ＸＺ" for name in NAMES[:3]]  # from a title
+    out += ["王秀英户入户走访记录xz（第", "刘德华户入户走访记录XZ"]
     out += ["社工到村民家中开展入户走访，了解高龄津贴落实情况",  # words of two sentences
             "本次服务时长45分钟，服务对象签字确认。 7 次", "该户房屋漏雨，已协调村委会维修屋顶并更换门窗"]
     return out

@@ -229,3 +229,27 @@ def test_a_file_made_anew_is_not_mistaken_for_the_old_one(tmp_path: Path, phrase
     ix.rebuild(corpus(100, seed=8))
     assert ix.stamp().writes == old.writes and ix.stamp() != old
     ix.close()
+
+
+def test_a_closing_server_stops_a_build_at_once_and_leaves_no_process(
+        tmp_path: Path, phrases: None) -> None:
+    import multiprocessing
+    import time
+
+    ix = SearchIndex.create(tmp_path / "big.db", KEY)
+    rnd = random.Random(1)
+    ix.rebuild([dict(doc_id=f"Z001-WS·2026-D30-FW-{i:04d}", title="长文",
+                     text="".join(rnd.choice(COMMON + RARE) for _ in range(400)),
+                     category="FW", compartment="service") for i in range(150)])
+    PHRASES.enable()
+    ix.prepare_phrases()
+    deadline = time.monotonic() + 10
+    while not any(p.name == "sgz-phrase-index" for p in multiprocessing.active_children()):
+        assert time.monotonic() < deadline, "the build's process never started"
+        time.sleep(0.01)
+    t = time.monotonic()
+    PHRASES.disable()
+    assert time.monotonic() - t < 2
+    assert not [p for p in multiprocessing.active_children() if p.name == "sgz-phrase-index"]
+    assert PHRASES.lookup(ix.stamp()) is None
+    ix.close()

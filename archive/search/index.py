@@ -635,8 +635,8 @@ class SearchIndex:
 
     def _phrase_plan(self, parsed: ParsedQuery, scope: str | None, never: str | None
                      ) -> tuple[PhraseIndex, ParsedQuery, Any] | None:
-        """(phrase index, phrases, visible mask) for a long plain query when this content
-        has a built phrase index; None sends the query to FTS5 alone (and asks for a build)."""
+        """(phrase index, the parsed query, visible mask) for a long plain query when this
+        content has a built phrase index; None sends it to FTS5 alone (and asks for a build)."""
         if not (PHRASES.enabled and parsed.plain and parsed.phrases and self.newest_lowest
                 and self._reopen is not None and len(parsed.bigrams) >= MIN_BIGRAMS):
             return None

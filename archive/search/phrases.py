@@ -1,26 +1,24 @@
 """Long plain queries (pasted sentences) in a long-running process: a positional bigram index
-in memory that finds the candidates, and FTS5 that still decides (ADR 0005, round 7).
+in memory (ADR 0005, round 7).
 
 FTS5 evaluates a pasted sentence by walking the position lists of every bigram of each of
 its phrases wherever their doclists meet; when the sentence is in few documents it must walk
-the whole intersection to prove there is no further match (40–55 ms p95 at 50,000
-documents). This module holds, for one index, the position of every bigram of its three
-bigram columns (title, body, 文号) as sorted 32-bit numbers, and evaluates a phrase from its
-rarest bigram, looking every other bigram up by binary search, over windows of documents
-from the newest. The streams are FTS5's own (`index_tokens` of the stored title, text and
-文号) at FTS5's positions, so a phrase matches here exactly where it matches in FTS5.
+the whole intersection to prove there is no further match (67–169 ms p95 at 50,000
+documents as a normal user). This module holds, for one index, the position of every bigram
+of its three bigram columns (title, body, 文号) as sorted 32-bit numbers, and evaluates a
+phrase from its rarest bigram, looking every other bigram up by binary search, over windows
+of documents from the newest. The streams are FTS5's own (`index_tokens` of the stored
+title, text and 文号) at FTS5's positions, so a phrase matches here exactly where it matches
+in FTS5; a one-unit segment ("21" between two commas) is found through the bigrams that
+hold it. What a user may see is still FTS5's answer: `SearchIndex` asks FTS5 for the
+documents its access clause matches and passes them in as a mask.
 
-What it returns are *candidates*: the caller (`SearchIndex`) hands them to FTS5 with the full
-MATCH expression, visibility included, restricted to those rowids. So visibility stays inside
-FTS5 and the answer is FTS5's answer; this index only saves FTS5 the walk. One-unit segments
-("21" between two commas) are not held here; FTS5 checks them on the candidates.
-
-It is built from the encrypted index file on a thread of its own connection, in the
-background, only when `enable()` was called (`sgz serve`); a one-shot `sgz search` never
-builds one. An index whose content changed since (another filing, a rebuild) is not used
-until it is built again: FTS5 answers meanwhile. The postings are plaintext-derived and held
-only in memory, within a budget; they are dropped when the last session holding the index
-closes it.
+Built from the encrypted index file, in a spawned child process fed over a pipe (the
+tokenising would hold the server's GIL for seconds), in the background, one index at a time,
+only when `enable()` was called (`sgz serve`); a one-shot `sgz search` never builds one. An
+index whose content changed since (another filing, a rebuild) is not used until it is built
+again: FTS5 answers meanwhile. The postings are plaintext-derived and held only in memory,
+within a budget; they are dropped when the last session holding the index closes it.
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 # FTS5 already, and its probe stops early)
 MIN_BIGRAMS = 8
 # memory for the postings of all indexes of the process (4 bytes per bigram position: ~170
-# MiB per 50,000 documents); a build needs about 4x its own share for a moment, and builds run
+# MiB per 50,000 documents); a build needs about 5x its own share (in a child process) for a moment, and builds run
 # one at a time. SGZ_SEARCH_MEMORY_MB overrides it.
 DEFAULT_BUDGET_MB = 1024
 READ_CHUNK = 2000  # documents read per query while building
@@ -319,7 +319,7 @@ class Registry:
             return self._stop.is_set() or not self._holders.get(path)
 
         try:
-            with self._one_at_a_time:  # a build needs ~4x what it keeps for a moment
+            with self._one_at_a_time:  # a build needs ~5x what it keeps for a moment
                 if stop():
                     return
                 stamp, rows, done = reader()
@@ -364,7 +364,7 @@ def build_apart(rows: Iterator[tuple[int, str, str, str]],
     holds the GIL for seconds and numpy's large steps for hundreds of milliseconds, which
     in the server's own process made every other request wait (p95 of other searches
     10.7 → 134 ms while a build ran). The child gets no key, writes nothing, may not dump
-    core, and its memory (about 4x the index it builds, for a moment) goes when it exits."""
+    core, and its memory (about 5x the index it builds, for a moment) goes when it exits."""
     ctx = multiprocessing.get_context("spawn")
     mine, theirs = ctx.Pipe()
     child = ctx.Process(target=_build_child, args=(theirs,), name="sgz-phrase-index",

@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 # FTS5 already, and its probe stops early)
 MIN_BIGRAMS = 8
 # memory for the postings of all indexes of the process (4 bytes per bigram position: ~170
-# MiB per 50,000 documents); a build needs about 5x its own share (in a child process) for a moment, and builds run
-# one at a time. SGZ_SEARCH_MEMORY_MB overrides it.
+# MiB per 50,000 documents); a build needs about 5x its own share for a moment, in a child
+# process, one build at a time. SGZ_SEARCH_MEMORY_MB overrides it.
 DEFAULT_BUDGET_MB = 1024
 READ_CHUNK = 2000  # documents read per query while building
 FIRST_WINDOW = 64  # documents in the first window from the newest, at least

@@ -174,6 +174,7 @@ def test_a_write_makes_it_stale_until_built_again(index: SearchIndex) -> None:
     index.add("Z001-WS·2026-D30-FW-9999", title="新档", text="新情况：" + q,
               category="FW", compartment="service")
     assert PHRASES.lookup(index.stamp()) is None  # the new content is not what it holds
+    assert PHRASES.held_bytes() == 0  # and it was dropped with the write
     # FTS5 answers meanwhile, and the new document is found at once
     after = index.search(q, Visibility.all(), fallback="never")
     assert after.total == before + 1
@@ -256,3 +257,39 @@ def test_a_build_stops_soon_when_asked_and_leaves_no_process() -> None:
     assert time.monotonic() - t < took / 2, (time.monotonic() - t, took)
     assert len(pulled) < 1000  # it stopped reading too
     assert not [p for p in multiprocessing.active_children() if p.name == "sgz-phrase-index"]
+
+
+def test_a_write_by_another_process_drops_it_at_the_next_look(tmp_path: Path,
+                                                               phrases: None) -> None:
+    """`sgz disposal execute` in a terminal while `sgz serve` runs: the server hears nothing,
+    but the first long query sees the file's new stamp and drops what it held (the words of a
+    destroyed record must not stay in memory), then answers from FTS5."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "c.db"
+    ix = SearchIndex.create(path, KEY)
+    ix.rebuild(corpus(200))
+    PHRASES.enable()
+    built(ix)
+    q = "该户房屋漏雨，已协调村委会维修屋顶并更换门窗"
+    before = ix.search(q, Visibility.all(), fallback="never")
+    victim = before.hits[0].doc_id
+    code = ("import sys; from archive.search.index import SearchIndex\n"
+            f"ix = SearchIndex.open(sys.argv[1], bytes(range(32))); ix.remove({victim!r})\n")
+    subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                   cwd=Path(__file__).resolve().parents[1])
+    assert PHRASES.held_bytes() > 0  # nothing told this process
+    asked = []
+    real = PHRASES.request
+    PHRASES.request = lambda *a: asked.append(a)  # type: ignore[method-assign]
+    try:
+        after = ix.search(q, Visibility.all(), fallback="never")
+    finally:
+        PHRASES.request = real  # type: ignore[method-assign]
+    assert victim not in [h.doc_id for h in after.hits] and after.total == before.total - 1
+    assert PHRASES.held_bytes() == 0 and asked  # dropped, and a build of the new content asked
+    ix.search(q, Visibility.all(), fallback="never")
+    PHRASES.wait()
+    assert PHRASES.lookup(ix.stamp()) is not None
+    ix.close()

@@ -339,7 +339,9 @@ class SearchIndex:
         return n
 
     def _wrote(self) -> None:
-        """Count a write (inside its transaction): a phrase index built before it is stale."""
+        """Count a write (inside its transaction): a phrase index built before it is stale,
+        and is dropped now (it may hold the words of a document just removed)."""
+        PHRASES.forget(str(self.path))
         self._conn.execute("INSERT OR IGNORE INTO meta VALUES('instance', ?)",
                            (secrets.token_hex(8),))
         self._conn.execute("INSERT INTO meta VALUES('writes', '1') ON CONFLICT(key)"

@@ -250,6 +250,7 @@ class Registry:
         self._building: dict[str, threading.Thread] = {}
         self._holders: dict[str, set[int]] = collections.defaultdict(set)
         self._pending: dict[str, int] = {}  # bytes expected of the builds queued or running
+        self._changes: dict[str, int] = {}  # forget() calls per file: a build's read is stale
         self._one_at_a_time = threading.Lock()
         self._stop = threading.Event()
 
@@ -280,9 +281,25 @@ class Registry:
             self._holders.clear()
 
     def lookup(self, stamp: Stamp) -> PhraseIndex | None:
-        """The phrase index built from exactly this content, if there is one."""
-        got = self._built.get(stamp.path)
-        return got[1] if got is not None and got[0] == stamp else None
+        """The phrase index built from exactly this content, if there is one. One built from
+        other content of the same file is dropped at once: it may hold words the file no
+        longer does (a destroyed record's, written by another process)."""
+        with self._lock:
+            got = self._built.get(stamp.path)
+            if got is not None and got[0] != stamp:
+                self._forget(stamp.path)
+                return None
+            return got[1] if got is not None else None
+
+    def forget(self, path: str) -> None:
+        """This file's content changed (or it was removed): drop its phrase index now, and
+        let no build under way register what it read before."""
+        with self._lock:
+            self._forget(path)
+
+    def _forget(self, path: str) -> None:
+        self._built.pop(path, None)
+        self._changes[path] = self._changes.get(path, 0) + 1
 
     def held_bytes(self) -> int:
         """Memory of the built phrase indexes."""
@@ -322,13 +339,16 @@ class Registry:
             with self._one_at_a_time:  # a build needs ~5x what it keeps for a moment
                 if stop():
                     return
+                with self._lock:
+                    changes = self._changes.get(path, 0)
                 stamp, rows, done = reader()
                 try:
                     built = build_apart(rows, stop)
                 finally:
                     done()
             with self._lock:
-                if built is not None and self._holders.get(path) and self.enabled:
+                if (built is not None and self._holders.get(path) and self.enabled
+                        and self._changes.get(path, 0) == changes):
                     self._built[path] = (stamp, built)
             return_free_memory()  # reading and sending the rows freed much in small blocks
         except Exception:  # derived data: FTS5 answers without it

@@ -531,6 +531,7 @@ def _read_limited(f: Any, size: int) -> bytes | Extracted:
 
 
 def _remove_db(path: Path) -> None:
+    PHRASES.forget(str(path))  # nothing of it stays in memory either
     for suffix in ("", "-wal", "-shm", "-journal"):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(f"{path}{suffix}")

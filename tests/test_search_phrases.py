@@ -173,8 +173,8 @@ def test_a_write_makes_it_stale_until_built_again(index: SearchIndex) -> None:
     before = index.search(q, Visibility.all(), fallback="never").total
     index.add("Z001-WS·2026-D30-FW-9999", title="新档", text="新情况：" + q,
               category="FW", compartment="service")
-    assert PHRASES.lookup(index.stamp()) is None  # the new content is not what it holds
-    assert PHRASES.held_bytes() == 0  # and it was dropped with the write
+    assert PHRASES.held_bytes() == 0  # dropped with the write
+    assert PHRASES.lookup(index.stamp()) is None
     # FTS5 answers meanwhile, and the new document is found at once
     after = index.search(q, Visibility.all(), fallback="never")
     assert after.total == before + 1

@@ -293,3 +293,15 @@ def test_a_write_by_another_process_drops_it_at_the_next_look(tmp_path: Path,
     PHRASES.wait()
     assert PHRASES.lookup(ix.stamp()) is not None
     ix.close()
+
+
+def test_an_empty_index_asks_for_nothing(tmp_path: Path, phrases: None) -> None:
+    """Signing in to a station whose index is still empty must not fail (an empty FTS5
+    index has no averages record) and builds nothing."""
+    PHRASES.enable()
+    ix = SearchIndex.create(tmp_path / "empty.db", KEY)
+    ix.prepare_phrases()
+    PHRASES.wait()
+    assert PHRASES.held_bytes() == 0
+    assert ix.search("社工到村民家中开展入户走访，了解低保待遇", Visibility.all()).total == 0
+    ix.close()

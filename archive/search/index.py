@@ -612,8 +612,9 @@ class SearchIndex:
     def prepare_phrases(self, stamp: Stamp | None = None) -> None:
         """Have this index's phrase index built in the background, if the process builds
         them (`PHRASES.enable()`, `sgz serve`) and it is not built for this content yet."""
-        if not PHRASES.enabled or self._reopen is None or not self.newest_lowest:
-            return
+        if (not PHRASES.enabled or self._reopen is None or not self.newest_lowest
+                or not self.count()):
+            return  # nothing to build (an empty index has no averages record either)
         stamp = stamp or self.stamp()
         positions = int(self._avg_tokens() * self.count() / 2)  # bigram ≈ unit columns
         PHRASES.request(id(self), stamp, positions, self._phrase_rows)

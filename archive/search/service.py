@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ from archive.search.results import Hit, SearchResult
 from archive.search.visibility import Visibility
 from archive.vault.compartments import RECORD_COMPARTMENTS
 from archive.vault.index_queue import IndexQueue
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -317,8 +320,12 @@ class SearchService:
             self._k.authorize("search")
             for comp in self._compartments():
                 if self._path(comp).exists():
-                    with contextlib.suppress(ArchiveError, sqlcipher3.DatabaseError):
+                    try:
                         self._open_index(comp).prepare_phrases()
+                    except (ArchiveError, sqlcipher3.DatabaseError):
+                        pass  # the first search says what is wrong with this index
+                    except Exception:  # an optimisation must never stop a sign-in
+                        log.exception("phrase index of %s not requested", comp)
 
     def _preamble(self) -> tuple[int, list[str], Visibility]:
         """(live components no index holds yet, the indexes to query, what the user may

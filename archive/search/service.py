@@ -31,7 +31,7 @@ from archive.errors import ArchiveError, Conflict, DecryptionFailed, NotFound
 from archive.fs.atomic import ensure_private_dir
 from archive.fs.sources import InMemoryFile, open_source
 from archive.kernel.kernel import Kernel
-from archive.policy.rules import Actor
+from archive.policy.rules import Actor, decide
 from archive.search.extract import too_large
 from archive.search.extract_pool import ExtractionJob, ExtractionPool
 from archive.search.index import IndexOutdated, SearchIndex
@@ -316,16 +316,18 @@ class SearchService:
         the first search, which says why."""
         if not PHRASES.enabled:
             return
-        with contextlib.suppress(ArchiveError):
-            self._k.authorize("search")
-            for comp in self._compartments():
-                if self._path(comp).exists():
-                    try:
-                        self._open_index(comp).prepare_phrases()
-                    except (ArchiveError, sqlcipher3.DatabaseError):
-                        pass  # the first search says what is wrong with this index
-                    except Exception:  # an optimisation must never stop a sign-in
-                        log.exception("phrase index of %s not requested", comp)
+        user = self._k.user
+        if not decide(Actor(user.name, user.role), "search", None).allowed:
+            return  # asked, not audited: nobody searched yet
+        for comp in self._compartments():
+            if not self._path(comp).exists():
+                continue
+            try:
+                self._open_index(comp).prepare_phrases()
+            except (ArchiveError, sqlcipher3.DatabaseError):
+                pass  # the first search says what is wrong with this index
+            except Exception:  # an optimisation must never stop a sign-in
+                log.exception("phrase index of %s not requested", comp)
 
     def _preamble(self) -> tuple[int, list[str], Visibility]:
         """(live components no index holds yet, the indexes to query, what the user may

@@ -23,6 +23,7 @@ from archive.search.phrases import (
     MIN_BIGRAMS,
     PHRASES,
     PhraseIndex,
+    Row,
     Stamp,
     rows_reader,
     visible_mask,
@@ -198,8 +199,8 @@ class SearchIndex:
                  reopen: Callable[[], Any] | None = None) -> None:
         self._conn = conn
         self.path = path
-        # another connection to the same file under the same key, for a phrase index built
-        # on a thread of its own (phrases.py); None: this index never gets one
+        # opens another connection to the same file under the same key, from which a phrase
+        # index is built in the background (phrases.py); None: this index never gets one
         self._reopen = reopen
         self._masks: dict[tuple[Stamp, str | None, str | None], Any] = {}
         # schema 4: FTS5 rowids count down, the newest document first in FTS5's forward order
@@ -352,7 +353,10 @@ class SearchIndex:
         instance (random, from its creation or first write) and its count of writes."""
         meta = dict((conn or self._conn).execute(
             "SELECT key, value FROM meta WHERE key IN ('instance', 'writes')"))
-        ino = os.stat(self.path).st_ino if self.path.exists() else 0
+        try:
+            ino = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            ino = 0
         return Stamp(str(self.path), f"{ino}:{meta.get('instance', '')}",
                      int(meta.get("writes", 0)))
 
@@ -608,19 +612,18 @@ class SearchIndex:
         """Rowids of the newest `n` matches, newest first."""
         return self._walk(match, n, table=table)
 
-    # -- long plain queries: candidates from the phrase index, FTS5 decides (phrases.py) --
+    # -- long plain queries: matches from the phrase index, visibility from FTS5 (phrases.py)
     def prepare_phrases(self, stamp: Stamp | None = None) -> None:
         """Have this index's phrase index built in the background, if the process builds
         them (`PHRASES.enable()`, `sgz serve`) and it is not built for this content yet."""
-        if (not PHRASES.enabled or self._reopen is None or not self.newest_lowest
-                or not self.count()):
+        docs = self.count() if PHRASES.enabled else 0
+        if not docs or self._reopen is None or not self.newest_lowest:
             return  # nothing to build (an empty index has no averages record either)
         stamp = stamp or self.stamp()
-        positions = int(self._avg_tokens() * self.count() / 2)  # bigram ≈ unit columns
+        positions = int(self._avg_tokens() * docs / 2)  # bigram ≈ unit columns
         PHRASES.request(id(self), stamp, positions, self._phrase_rows)
 
-    def _phrase_rows(self) -> tuple[Stamp, Iterator[tuple[int, str, str, str]],
-                                    Callable[[], None]]:
+    def _phrase_rows(self) -> tuple[Stamp, Iterator[Row], Callable[[], None]]:
         """For the builder's thread: its own connection, one read transaction, the stamp of
         what it reads and the rows."""
         assert self._reopen is not None

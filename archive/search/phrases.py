@@ -55,6 +55,9 @@ FIRST_WINDOW = 64  # documents in the first window from the newest, at least
 WINDOW_POSITIONS = 256  # ... and about this many positions of the rarest bigram list
 
 
+Row = tuple[int, str, str, str]  # docs.id, title, 文号, text
+
+
 @dataclass(frozen=True)
 class Stamp:
     """What a built index was built from: the file, its instance and its write counter."""
@@ -91,7 +94,7 @@ class PhraseIndex:
         return len(self.keys)
 
     @classmethod
-    def build(cls, rows: Iterator[tuple[int, str, str, str]],
+    def build(cls, rows: Iterator[Row],
               stop: Callable[[], bool] = lambda: False) -> PhraseIndex | None:
         """From (docs.id, title, 文号, text) in rising docs.id; None when `stop()` turns true."""
         import numpy as np
@@ -237,6 +240,10 @@ class PhraseIndex:
         return np.unique(self.starts.searchsorted(cand, side="right") - 1)
 
 
+# what a build reads: (the stamp of the snapshot, its rows, a callable ending the read)
+Reader = Callable[[], tuple[Stamp, Iterator[Row], Callable[[], None]]]
+
+
 class Registry:
     """The phrase indexes of this process, shared by the sessions that opened the same index
     file, built in the background within a memory budget."""
@@ -270,10 +277,10 @@ class Registry:
     def disable(self) -> None:
         """Stop building, drop every phrase index (tests; the end of `sgz serve`)."""
         self.enabled = False
-        self.lock = contextlib.nullcontext()
         self._stop.set()
         for thread in list(self._building.values()):
             thread.join()
+        self.lock = contextlib.nullcontext()  # after the builds: their reads took it
         with self._lock:
             self._built.clear()
             self._building.clear()
@@ -305,10 +312,7 @@ class Registry:
         """Memory of the built phrase indexes."""
         return sum(p.nbytes for _, p in self._built.values())
 
-    def request(self, holder: int, stamp: Stamp, size_hint: int,
-                reader: Callable[[], tuple[Stamp, Iterator[tuple[int, str, str, str]],
-                                           Callable[[], None]]],
-                ) -> None:
+    def request(self, holder: int, stamp: Stamp, size_hint: int, reader: Reader) -> None:
         """Build the phrase index of this content in the background unless it is built or
         being built, or would not fit the budget with the others built or queued
         (`size_hint`: its bigram positions, about 4 bytes each). One build runs at a time."""
@@ -330,8 +334,7 @@ class Registry:
             self._pending[stamp.path] = 4 * size_hint
         thread.start()
 
-    def _build(self, path: str, reader: Callable[[], tuple[
-            Stamp, Iterator[tuple[int, str, str, str]], Callable[[], None]]]) -> None:
+    def _build(self, path: str, reader: Reader) -> None:
         def stop() -> bool:  # the server is closing, or the last holder has gone
             return self._stop.is_set() or not self._holders.get(path)
 
@@ -378,7 +381,7 @@ PHRASES = Registry()
 ROWS_PER_MESSAGE = 500
 
 
-def build_apart(rows: Iterator[tuple[int, str, str, str]],
+def build_apart(rows: Iterator[Row],
                 stop: Callable[[], bool] = lambda: False) -> PhraseIndex | None:
     """`PhraseIndex.build` in a spawned child process, fed the rows over a pipe: tokenising
     holds the GIL for seconds and numpy's large steps for hundreds of milliseconds, which
@@ -393,7 +396,7 @@ def build_apart(rows: Iterator[tuple[int, str, str, str]],
     theirs.close()
     stopped = True
     try:
-        chunk: list[tuple[int, str, str, str]] = []
+        chunk: list[Row] = []
         for n, row in enumerate(rows):
             if n % 256 == 0 and stop():
                 return None
@@ -424,7 +427,7 @@ def _build_child(conn: Any) -> None:
     """The child's side of `build_apart`: rows until None, then the built index back."""
     forbid_core_dumps()
 
-    def rows() -> Iterator[tuple[int, str, str, str]]:
+    def rows() -> Iterator[Row]:
         while (chunk := conn.recv()) is not None:
             yield from chunk
 
@@ -452,7 +455,7 @@ def visible_mask(index: PhraseIndex, keys_of: Callable[[str], list[int]], must: 
     return mask
 
 
-def rows_reader(conn: Any) -> Iterator[tuple[int, str, str, str]]:
+def rows_reader(conn: Any) -> Iterator[Row]:
     """(docs.id, title, 文号, text) in rising docs.id, READ_CHUNK at a time."""
     past = -1
     while True:

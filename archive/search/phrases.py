@@ -128,9 +128,7 @@ class PhraseIndex:
         np.cumsum(counts, out=offsets[1:])
         built = cls(np.asarray(keys, dtype=np.int64), np.asarray(starts, dtype=np.uint32),
                     postings, offsets, dict(vocab))
-        built._unit_lists("")  # the unit table now, not on the first query that needs it
-        del ids
-        stream = array.array("i")
+        built._unit_table()  # now, not on the first query that needs it
         return built
 
     def _list(self, bigram: str) -> np.ndarray:
@@ -151,14 +149,18 @@ class PhraseIndex:
         """The postings of every bigram stream token holding this unit (a one-unit segment
         is its own token): a unit is in a column's unit stream exactly when one of them is
         in its bigram stream."""
+        return [self.postings[self.offsets[i]:self.offsets[i + 1]]
+                for i in self._unit_table().get(unit, [])]
+
+    def _unit_table(self) -> dict[str, list[int]]:
+        """Unit → the numbers of the bigram stream tokens holding it (made once)."""
         if self._units is None:
             units: dict[str, list[int]] = collections.defaultdict(list)
             for tok, i in self.vocab.items():
                 for u in {u for seg in segments(tok) for u in seg}:
                     units[u].append(i)
             self._units = dict(units)
-        return [self.postings[self.offsets[i]:self.offsets[i + 1]]
-                for i in self._units.get(unit, [])]
+        return self._units
 
     def _having(self, docs: np.ndarray, lists: list[np.ndarray]) -> np.ndarray:
         """Which of these document numbers hold a position in any of `lists`."""
